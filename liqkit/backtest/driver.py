@@ -1,0 +1,206 @@
+"""Drive the engine core on the simulated exchange in virtual time.
+
+The feed's book and trade rows are merged into one time-ordered stream (book first on equal times).
+For each row the driver shows it to the exchange (fills) and to the engine (intents), executes the
+engine's intents on the exchange and feeds the answers back. With zero latency answers are
+immediate; with a latency ``L`` an intent reaches the exchange ``L`` after it was made and every
+answer or fill reaches the engine ``L`` after the exchange produced it.
+
+This module is the backtest's loop and nothing else: quoting decisions are the engine core's, the
+matching is the exchange's, and the result's tables and metrics are built in ``result``.
+"""
+
+from __future__ import annotations
+
+import heapq
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from liqkit.data.feed import MarketData
+from liqkit.engine.core import EngineCore
+from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.venues.sim.exchange import SimExchange, SimFill
+
+_TIMER_NS = 250_000_000  # stale-feed checks and samples run on this virtual-time grid
+
+
+@dataclass
+class RunStats:
+    """What the loop itself measured."""
+
+    events: int = 0
+    wall_s: float = 0.0
+    start_ns: int = 0
+    end_ns: int = 0
+    samples: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def merge_events(datas: list[MarketData]) -> tuple[list[int], ...]:
+    """One time-ordered stream of every pair's rows: (kind 0 book / 1 trade, pair, ts, a, b, c, d)."""
+    kinds, pairs, tss, aa, bb, cc, dd = [], [], [], [], [], [], []
+    for p, md in enumerate(datas):
+        b, t = md.book, md.trades
+        nb, nt = len(b["ts_local"]), len(t["ts_local"])
+        kinds += [np.zeros(nb, np.int8), np.ones(nt, np.int8)]
+        pairs += [np.full(nb, p, np.int32), np.full(nt, p, np.int32)]
+        tss += [b["ts_local"], t["ts_local"]]
+        aa += [b["bid"], t["price"]]
+        bb += [b["bid_qty"], t["qty"]]
+        cc += [b["ask"], t["aggressor"].astype(np.int64)]
+        dd += [b["ask_qty"], t["trade_id"]]
+    ts = np.concatenate(tss)
+    kind = np.concatenate(kinds)
+    order = np.lexsort((kind, ts))  # by time, book before trade on ties, stable otherwise
+    return tuple(np.concatenate(x)[order].tolist() for x in (kinds, pairs, tss, aa, bb, cc, dd))
+
+
+class Driver:
+    """One backtest run: an engine core, a simulated exchange, a latency and a feed."""
+
+    def __init__(self, core: EngineCore, sim: SimExchange, latency_ns: int = 0, sample_ns: int = 1_000_000_000) -> None:
+        self.core = core
+        self.sim = sim
+        self.latency = latency_ns
+        self.sample_ns = max(sample_ns, _TIMER_NS)
+        self.heap: list[tuple[int, int, Callable[[int], None]]] = []
+        self.seq = 0
+        self.pending: deque[Intent] = deque()
+        self.stats = RunStats()
+
+    # ---- intents and answers ------------------------------------------------------------------
+    def submit(self, intents: list[Intent], ts: int) -> None:
+        """Send the engine's intents to the exchange (now, or after the latency)."""
+        if not intents:
+            return
+        if self.latency:
+            for it in intents:
+                self._later(ts + self.latency, lambda t, it=it: self._answer(self._execute(it, t), t))
+            return
+        q = self.pending
+        q.extend(intents)
+        if len(q) > len(intents):
+            return  # an outer call is draining the queue
+        while q:
+            q.extend(self._execute(q[0], ts))
+            q.popleft()
+
+    def _answer(self, intents: list[Intent], ts: int) -> None:
+        self.submit(intents, ts)
+
+    def _later(self, due: int, fn: Callable[[int], None]) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (due, self.seq, fn))
+
+    def _execute(self, it: Intent, ts: int) -> list[Intent]:
+        """Run one intent on the exchange; return what the engine answers to the result (L = 0)."""
+        core, sim = self.core, self.sim
+        if type(it) is Place:
+            idx = sim.index[it.symbol]
+            if not sim.realistic:  # the trade-through model reads the book only here
+                st = core.pairs[idx]
+                bk = sim.books[idx]
+                bk.bid, bk.ask, bk.bid_qty, bk.ask_qty = st.bid, st.ask, st.bid_qty, st.ask_qty
+            r = sim.place(idx, ts, it.client_id, it.side, it.price, it.qty, it.post_only)
+            if r.accepted:
+                return self._deliver(lambda t: core.on_accepted(it.client_id, t), ts, r.fills)
+            would_cross = r.code == -2010 and "immediately match" in r.message
+            return self._deliver(lambda t: core.on_rejected(it.client_id, t, f"[{r.code}] {r.message}", would_cross), ts)
+        if type(it) is Cancel:
+            if sim.cancel(it.client_id):
+                return self._deliver(lambda t: core.on_canceled(it.client_id, t), ts)
+            return self._deliver(lambda t: core.on_cancel_unknown_order(it.client_id, t), ts)
+        if type(it) is CancelAll:
+            ids = sim.cancel_all(sim.index[it.symbol], it.own_only)
+            return self._deliver(lambda t: [x for cid in ids for x in core.on_canceled(cid, t)], ts)
+        raise TypeError(f"unknown intent {it!r}")
+
+    def _deliver(self, answer: Callable[[int], list[Intent]], ts: int, fills: list[SimFill] | None = None) -> list[Intent]:
+        if self.latency:
+            self._later(ts + self.latency, lambda t: self.submit(answer(t), t))
+            if fills:
+                self._deliver_fills(fills, ts)
+            return []
+        out = list(answer(ts))
+        if fills:
+            on_fill = self.core.on_fill
+            for f in fills:
+                out += on_fill(f.client_id, ts, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id)
+        return out
+
+    def _deliver_fills(self, fills: list[SimFill], ts: int) -> None:
+        core = self.core
+        if self.latency:
+            for f in fills:
+                self._later(ts + self.latency, lambda t, f=f: self.submit(core.on_fill(f.client_id, t, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id), t))
+            return
+        out: list[Intent] = []
+        for f in fills:
+            out += core.on_fill(f.client_id, ts, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id)
+        self.submit(out, ts)
+
+    # ---- the loop -----------------------------------------------------------------------------
+    def run(self, events: tuple[list[int], ...], on_progress: Callable[[int], None] | None = None) -> RunStats:
+        """Run the merged event stream through exchange and engine."""
+        kinds, pairs, tss, aa, bb, cc, dd = events
+        core, sim = self.core, self.sim
+        on_book = core.on_book
+        sim_book = sim.on_book
+        sim_trade = sim.on_trade
+        realistic = sim.realistic
+        submit = self.submit
+        deliver_fills = self._deliver_fills
+        heap = self.heap
+        next_timer = tss[0] if tss else 0
+        next_sample = next_timer
+        stats = self.stats
+        stats.start_ns = next_timer
+        t0 = time.perf_counter()
+        for k, p, ts, a, b, c, d in zip(kinds, pairs, tss, aa, bb, cc, dd, strict=True):
+            if ts >= next_timer:
+                while heap and heap[0][0] <= next_timer:
+                    due, _, fn = heapq.heappop(heap)
+                    fn(due)
+                submit(core.on_timer(ts), ts)
+                if ts >= next_sample:
+                    self._sample(ts)
+                    next_sample = ts - ts % self.sample_ns + self.sample_ns
+                next_timer = ts - ts % _TIMER_NS + _TIMER_NS
+                if on_progress is not None:
+                    on_progress(ts)
+            if heap and heap[0][0] <= ts:
+                while heap and heap[0][0] <= ts:
+                    due, _, fn = heapq.heappop(heap)
+                    fn(due)
+            if k == 0:
+                if realistic:
+                    fills = sim_book(p, a, b, c, d)
+                    if fills:
+                        deliver_fills(fills, ts)
+                intents = on_book(p, ts, a, b, c, d)
+                if intents:
+                    submit(intents, ts)
+            else:
+                fills = sim_trade(p, a, b, c)
+                if fills:
+                    deliver_fills(fills, ts)
+        while heap:  # answers still in flight arrive
+            due, _, fn = heapq.heappop(heap)
+            fn(due)
+        stats.wall_s = time.perf_counter() - t0
+        stats.events = len(tss)
+        stats.end_ns = tss[-1] if tss else 0
+        self._sample(stats.end_ns)
+        return stats
+
+    def _sample(self, ts: int) -> None:
+        for st in self.core.pairs:
+            best_bid = max((o.price for o in st.bids if o is not None), default=0)
+            best_ask = min((o.price for o in st.asks if o is not None), default=0)
+            self.stats.samples.append(
+                (ts, st.symbol, st.bid, st.ask, best_bid, best_ask, st.pos, st.cash, st.fee_nu, st.state)
+            )

@@ -1,0 +1,110 @@
+"""``MarketData``: one symbol's book tops and trades as integer columns (the backtest's input).
+
+Columns (NumPy arrays, all the same length within a table):
+
+- book:   ``ts_local, ts_exchange`` (int64 ns; ts_exchange 0 when the venue gives none),
+          ``bid, ask`` (int64 ticks), ``bid_qty, ask_qty`` (int64 lot steps)
+- trades: ``ts_local, ts_exchange`` (int64 ns), ``price`` (int64 ticks), ``qty`` (int64 steps),
+          ``aggressor`` (int8: +1 the buyer took, -1 the seller took), ``trade_id`` (int64)
+
+Rows are in ``ts_local`` order. Integer units are those of ``rules`` (tick, step), so a loader converts
+exchange decimals exactly once and nothing downstream touches floats to decide a price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from liqkit.domain.errors import DataError
+from liqkit.domain.rules import SymbolRules
+
+BOOK_COLUMNS = ("ts_local", "ts_exchange", "bid", "bid_qty", "ask", "ask_qty")
+TRADE_COLUMNS = ("ts_local", "ts_exchange", "price", "qty", "aggressor", "trade_id")
+_DTYPES = {"aggressor": np.int8}
+
+
+def _table(cols: dict[str, Any], names: tuple[str, ...], what: str) -> dict[str, np.ndarray]:
+    missing = [n for n in names if n not in cols]
+    if missing:
+        raise DataError(f"{what} table lacks columns {missing}")
+    out = {n: np.ascontiguousarray(cols[n], dtype=_DTYPES.get(n, np.int64)) for n in names}
+    lengths = {len(a) for a in out.values()}
+    if len(lengths) > 1:
+        raise DataError(f"{what} columns differ in length: {sorted(lengths)}")
+    return out
+
+
+@dataclass(frozen=True)
+class MarketData:
+    """Book tops and trades of one symbol, in integer units of ``rules``."""
+
+    rules: SymbolRules
+    book: dict[str, np.ndarray]
+    trades: dict[str, np.ndarray]
+    source: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_columns(cls, rules: SymbolRules, book: dict[str, Any], trades: dict[str, Any], source: str = "", **meta: Any) -> MarketData:
+        """Build and check: columns present, equal lengths, time order, bid < ask."""
+        b = _table(book, BOOK_COLUMNS, "book")
+        t = _table(trades, TRADE_COLUMNS, "trades")
+        if len(b["ts_local"]) and np.any(np.diff(b["ts_local"]) < 0):
+            raise DataError(f"{source or 'book'}: book rows are not in ts_local order")
+        if len(t["ts_local"]) and np.any(np.diff(t["ts_local"]) < 0):
+            raise DataError(f"{source or 'trades'}: trade rows are not in ts_local order")
+        crossed = np.flatnonzero(b["bid"] >= b["ask"])
+        if crossed.size:
+            raise DataError(f"{source or 'book'}: row {int(crossed[0])} has bid >= ask")
+        return cls(rules, b, t, source, dict(meta))
+
+    @property
+    def symbol(self) -> str:
+        """The symbol these data are for."""
+        return self.rules.symbol
+
+    def __len__(self) -> int:
+        return len(self.book["ts_local"]) + len(self.trades["ts_local"])
+
+    def slice_time(self, start_ns: int | None = None, end_ns: int | None = None) -> MarketData:
+        """Rows with ``start_ns <= ts_local < end_ns``."""
+        def cut(tab: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            ts = tab["ts_local"]
+            lo = 0 if start_ns is None else int(np.searchsorted(ts, start_ns, "left"))
+            hi = len(ts) if end_ns is None else int(np.searchsorted(ts, end_ns, "left"))
+            return {k: v[lo:hi] for k, v in tab.items()}
+        return MarketData(self.rules, cut(self.book), cut(self.trades), self.source, self.meta)
+
+    def book_frame(self) -> pd.DataFrame:
+        """Book tops as a DataFrame in exchange units (float prices/quantities, UTC time index)."""
+        tick, step = float(self.rules.tick), float(self.rules.step)
+        b = self.book
+        return pd.DataFrame(
+            {
+                "bid": b["bid"] * tick,
+                "bid_qty": b["bid_qty"] * step,
+                "ask": b["ask"] * tick,
+                "ask_qty": b["ask_qty"] * step,
+                "ts_exchange": b["ts_exchange"],
+            },
+            index=pd.to_datetime(b["ts_local"], unit="ns", utc=True).rename("time"),
+        )
+
+    def trades_frame(self) -> pd.DataFrame:
+        """Trades as a DataFrame in exchange units (UTC time index)."""
+        tick, step = float(self.rules.tick), float(self.rules.step)
+        t = self.trades
+        return pd.DataFrame(
+            {
+                "price": t["price"] * tick,
+                "qty": t["qty"] * step,
+                "aggressor": t["aggressor"],
+                "trade_id": t["trade_id"],
+                "ts_exchange": t["ts_exchange"],
+            },
+            index=pd.to_datetime(t["ts_local"], unit="ns", utc=True).rename("time"),
+        )

@@ -1,0 +1,81 @@
+"""The liqkit exception tree, in one place.
+
+::
+
+    LiqkitError                      root of everything liqkit raises on purpose
+    ├── ConfigError                  a config value breaks a rule (names field, value, rule)
+    ├── DataError                    a data file is malformed (names file, line, problem)
+    ├── RulesError                   exchangeInfo is unusable, or a symbol is unknown/not trading
+    ├── FilterError                  an order breaks a symbol filter (names filter, value, limit)
+    ├── LiveTradingRefused           live venue asked for without both opt-ins
+    └── VenueError                   a venue answered with an error
+        ├── RetryableError           transient: try again later (429/418/-1003/-1015, with retry_after)
+        ├── UnknownOutcomeError      the order's fate is unknown (timeout, -1007, -1006, 5xx)
+        ├── OrderRejected            the venue refused an order (-2010, -1013, ...)
+        └── UnknownOrderError        cancel/query of an order that is not open (-2011, -2013)
+
+Venue adapters translate third-party exceptions into this tree at the boundary (``raise ... from e``),
+so the engine classifies failures without knowing which library produced them.
+"""
+
+from __future__ import annotations
+
+
+class LiqkitError(Exception):
+    """Root of every error liqkit raises on purpose."""
+
+
+class ConfigError(LiqkitError, ValueError):
+    """A configuration value breaks a rule; the message names the field, the value and the rule."""
+
+
+class DataError(LiqkitError, ValueError):
+    """A data file or record is malformed; the message names where and what."""
+
+
+class RulesError(LiqkitError):
+    """Symbol rules cannot be built (unknown symbol, not trading, unusable exchangeInfo)."""
+
+
+class FilterError(LiqkitError, ValueError):
+    """An order parameter breaks a symbol filter (PRICE_FILTER, LOT_SIZE, NOTIONAL, ...)."""
+
+    def __init__(self, filter_name: str, message: str) -> None:
+        super().__init__(f"Filter failure: {filter_name}: {message}")
+        self.filter_name = filter_name
+
+
+class LiveTradingRefused(LiqkitError):
+    """Live (mainnet) trading was requested without both explicit opt-ins."""
+
+
+class VenueError(LiqkitError):
+    """A venue answered with an error. ``code`` is the venue's code (Binance: negative ints) if any."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message if code is None else f"[{code}] {message}")
+        self.code = code
+
+
+class RetryableError(VenueError):
+    """Transient refusal: wait ``retry_after`` seconds (if known) and try again."""
+
+    def __init__(self, message: str, code: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message, code)
+        self.retry_after = retry_after
+
+
+class UnknownOutcomeError(VenueError):
+    """The request may or may not have been executed: resolve through the user stream or a query."""
+
+
+class OrderRejected(VenueError):
+    """The venue refused a new order. ``would_cross`` marks a post-only order that would take."""
+
+    def __init__(self, message: str, code: int | None = None, would_cross: bool = False) -> None:
+        super().__init__(message, code)
+        self.would_cross = would_cross
+
+
+class UnknownOrderError(VenueError):
+    """The order named in a cancel or query is not open (or never existed)."""

@@ -1,0 +1,57 @@
+"""Client order ids liqkit can recognise and trace: ``lq.<SYMBOL>.<B|S><level>.<run>.<seq>``.
+
+At most 36 characters from ``[.A-Z:/a-z0-9_-]`` (Binance's rule); unique across runs thanks to the
+run nonce; the prefix ``lq.`` marks an order as liqkit's for cleanup. Nothing parses ids back:
+the engine keeps a table from id to order.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+PREFIX = "lq."
+MAX_LEN = 36
+_VALID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _b36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+        if not n:
+            return out
+
+
+def new_run_nonce(rng: secrets.SystemRandom | None = None) -> str:
+    """Four base-36 characters identifying one engine run."""
+    return "".join((rng or secrets.SystemRandom()).choice(_B36) for _ in range(4))
+
+
+class ClientIdFactory:
+    """Make client ids for one pair of one run."""
+
+    __slots__ = ("_head", "_seq", "_tail")
+
+    def __init__(self, symbol: str, run_nonce: str) -> None:
+        # room: prefix + symbol + '.S19.' + nonce + '.' + 8 base-36 digits of sequence
+        sym = symbol[: MAX_LEN - len(PREFIX) - len(run_nonce) - 14]
+        self._head = f"{PREFIX}{sym}."
+        self._seq = 0
+        self._tail = f".{run_nonce}."
+
+    def __call__(self, side_char: str, level: int) -> str:
+        self._seq += 1
+        return f"{self._head}{side_char}{level}{self._tail}{_b36(self._seq)}"
+
+
+def is_liqkit_id(client_id: str) -> bool:
+    """Whether an open order's client id carries liqkit's prefix."""
+    return client_id.startswith(PREFIX)
+
+
+def is_valid_client_id(client_id: str) -> bool:
+    """Whether ``client_id`` satisfies Binance's client order id rule."""
+    return bool(_VALID.match(client_id))

@@ -1,0 +1,148 @@
+"""Mutable per-pair and per-order state owned by the engine core (not shared with anyone else)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liqkit.domain.types import Side
+from liqkit.quoting import INF, Inventory
+
+if TYPE_CHECKING:
+    from liqkit.domain.config import PairConfig
+    from liqkit.domain.rules import SymbolRules
+    from liqkit.engine.ids import ClientIdFactory
+    from liqkit.quoting import QuoteParams
+
+# order statuses as plain strings (OrderStatus values) for speed in the hot path
+PENDING_NEW = "PENDING_NEW"
+NEW = "NEW"
+PARTIALLY_FILLED = "PARTIALLY_FILLED"
+PENDING_CANCEL = "PENDING_CANCEL"
+FILLED = "FILLED"
+CANCELED = "CANCELED"
+REJECTED = "REJECTED"
+EXPIRED = "EXPIRED"
+UNKNOWN = "UNKNOWN"
+RESTING = frozenset({NEW, PARTIALLY_FILLED})
+OPEN = frozenset({PENDING_NEW, NEW, PARTIALLY_FILLED, PENDING_CANCEL, UNKNOWN})
+
+# pair states
+STOPPED = "stopped"
+QUOTING = "quoting"
+PAUSED = "paused"  # stale feed: resumes by itself when fresh
+HALTED = "halted"  # kill switch: until run again
+ERROR = "error"
+
+
+class Order:
+    """One of our orders as the core tracks it."""
+
+    __slots__ = ("client_id", "filled", "level", "pair", "price", "qty", "side", "status", "trades")
+
+    def __init__(self, client_id: str, pair: int, side: Side, level: int, price: int, qty: int) -> None:
+        self.client_id = client_id
+        self.pair = pair
+        self.side = side
+        self.level = level
+        self.price = price
+        self.qty = qty
+        self.filled = 0
+        self.status = PENDING_NEW
+        self.trades: set[int] | None = None
+
+    @property
+    def remaining(self) -> int:
+        """Unfilled quantity in steps."""
+        return self.qty - self.filled
+
+    def __repr__(self) -> str:
+        return f"Order({self.client_id} {self.side.name} {self.qty}@{self.price} filled={self.filled} {self.status})"
+
+
+class PairState:
+    """Everything the core knows about one pair."""
+
+    __slots__ = (
+        "a_hi",
+        "a_lo",
+        "ask",
+        "ask_qty",
+        "asks",
+        "b_hi",
+        "b_lo",
+        "base_free",
+        "base_locked",
+        "bid",
+        "bid_qty",
+        "bids",
+        "cash",
+        "cfg",
+        "fee_nu",
+        "has_book",
+        "hold_until",
+        "idx",
+        "ids",
+        "last_book_ts",
+        "m_hi",
+        "m_lo",
+        "n_fills",
+        "own_buy_locked",
+        "own_sell_locked",
+        "params",
+        "pos",
+        "quote_free",
+        "quote_locked",
+        "reason",
+        "rules",
+        "state",
+        "symbol",
+        "volume",
+    )
+
+    def __init__(self, idx: int, cfg: PairConfig, rules: SymbolRules, params: QuoteParams, ids: ClientIdFactory) -> None:
+        self.idx = idx
+        self.symbol = rules.symbol
+        self.cfg = cfg
+        self.rules = rules
+        self.params = params
+        self.ids = ids
+        self.state = STOPPED
+        self.reason = "not started"
+        self.bid = self.ask = self.bid_qty = self.ask_qty = 0
+        self.has_book = False
+        self.last_book_ts = 0
+        n = params.levels
+        self.bids: list[Order | None] = [None] * n
+        self.asks: list[Order | None] = [None] * n
+        # balances in the pair's units (base: steps; quote: tick*step units), venue view
+        self.base_free = self.base_locked = 0
+        self.quote_free = self.quote_locked = 0
+        # what our own open orders hold
+        self.own_buy_locked = 0  # quote units
+        self.own_sell_locked = 0  # base steps
+        # PnL since the pair was run: position (steps), cash (units), fees (units * 1e-8)
+        self.pos = 0
+        self.cash = 0
+        self.fee_nu = 0
+        self.volume = 0  # quote units traded
+        self.n_fills = 0
+        self.hold_until = 0  # no new orders before this time (after a refusal)
+        self.close_band()
+
+    def close_band(self) -> None:
+        """Make the next book update take the full evaluation path."""
+        self.b_lo = self.a_lo = self.m_lo = INF
+        self.b_hi = self.a_hi = self.m_hi = -INF
+
+    def inventory(self) -> Inventory:
+        """Holdings as the quoting pipeline needs them."""
+        return Inventory(
+            base_steps=self.base_free + self.base_locked,
+            quote_units=self.quote_free + self.quote_locked,
+            base_free_for_sells=self.base_free + self.own_sell_locked,
+            quote_free_for_buys=self.quote_free + self.own_buy_locked,
+        )
+
+    def pnl_half_units(self, bid: int, ask: int) -> int:
+        """Twice the mark-to-market PnL at mid, in tick*step units, fees included (rounded down)."""
+        return 2 * self.cash + self.pos * (bid + ask) - (-((-2 * self.fee_nu) // 100_000_000))

@@ -1,0 +1,327 @@
+"""The quoting pipeline: pure functions from (book, inventory, parameters) to wanted quotes.
+
+reference -> spreads and levels -> inventory skew -> clamps (min spread, never crossing the book)
+-> sizes (config, balances, max inventory) -> symbol filters -> wanted quotes.
+
+Everything is integer arithmetic in the symbol's units: prices in ticks, quantities in lot steps,
+notionals in ``tick*step`` units. A reference price is carried doubled (``r2``: twice the price in ticks)
+so that a mid between two ticks stays exact. A distance is ``ticks + ppb/1e8 * price`` (bps become
+ppb = bps * 1e4). Bids round down and asks round up: rounding never moves a quote toward crossing.
+
+``bid_price``/``ask_price`` are monotone non-decreasing in ``r2``; ``bid_band``/``ask_band`` invert
+them exactly, which is what lets the engine decide "nothing to do" for most book updates with a
+handful of integer comparisons (see ``liqkit.engine.core``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from fractions import Fraction
+from typing import NamedTuple
+
+from liqkit.domain.config import Distance, PairConfig
+from liqkit.domain.rules import SymbolRules
+from liqkit.domain.types import Side
+
+PPB = 100_000_000  # parts per 1e8: 1 bps = 10_000 ppb
+_TWO_PPB = 2 * PPB
+INF = 1 << 62
+
+
+def _dist(d: Distance) -> tuple[int, int]:
+    """A Distance as (ticks, ppb)."""
+    if d.unit == "ticks":
+        if d.value != d.value.to_integral_value():
+            raise ValueError(f"a distance in ticks must be a whole number, got {d}")
+        return int(d.value), 0
+    return 0, int((d.value * 10_000).to_integral_value(ROUND_CEILING))
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteParams:
+    """A pair's config compiled to integer units of its symbol (built by ``compile_params``)."""
+
+    symbol: str
+    mid: bool  # reference: True mid, False touch
+    levels: int
+    bid_t: tuple[int, ...]  # per level: distance ticks
+    bid_p: tuple[int, ...]  # per level: distance ppb
+    ask_t: tuple[int, ...]
+    ask_p: tuple[int, ...]
+    min_t: int
+    min_p: int
+    tol_t: int
+    tol_p: int
+    size_steps: int  # >0 when size is in base units
+    size_units: int  # >0 when size is a quote notional (tick*step units)
+    post_only: bool
+    target: Fraction  # wanted base share of value
+    skew: Fraction
+    max_inv_steps: int  # 0: none
+    ceiling_ticks: int  # 0: none
+    floor_ticks: int  # 0: none
+    max_loss_units: int  # 0: none (kill switch), in tick*step units
+
+
+def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None = None) -> QuoteParams:
+    """Compile a validated config against the symbol's rules. Raise ValueError naming the field on
+    values the symbol cannot honour (e.g. a size under the minimum quantity)."""
+    bt, bp = _dist(cfg.bid_spread)
+    at, ap = _dist(cfg.ask_spread)
+    st, sp = _dist(cfg.level_spacing)
+    mt, mp = _dist(cfg.min_spread)
+    tt, tp = _dist(cfg.refresh_tolerance)
+    n = cfg.levels
+    size_steps = size_units = 0
+    if cfg.size_unit == "base":
+        size_steps = int((cfg.size / rules.step).to_integral_value(ROUND_FLOOR))
+        if size_steps < max(rules.min_qty_steps, 1):
+            raise ValueError(
+                f"size = {cfg.size}: below {rules.symbol}'s minimum quantity {rules.qty(max(rules.min_qty_steps, 1))} "
+                f"(LOT_SIZE); use at least that"
+            )
+    else:
+        size_units = int((cfg.size / (rules.tick * rules.step)).to_integral_value(ROUND_FLOOR))
+        if size_units < rules.min_notional_units:
+            raise ValueError(
+                f"size = {cfg.size} {rules.quote_asset}: below {rules.symbol}'s minimum order value "
+                f"{rules.min_notional} (NOTIONAL); use at least that"
+            )
+    for name, p in (("bid_spread", bp), ("ask_spread", ap)):
+        if p + (n - 1) * sp >= PPB // 2:
+            raise ValueError(f"{name} = {getattr(cfg, name)}: with {n} levels spaced {cfg.level_spacing} the outer quote "
+                             "is 5000bps or more from the reference; use a smaller spread, spacing or fewer levels")
+    loss = max_loss if cfg.max_loss is None else cfg.max_loss
+    return QuoteParams(
+        symbol=rules.symbol,
+        mid=cfg.reference == "mid",
+        levels=n,
+        bid_t=tuple(bt + i * st for i in range(n)),
+        bid_p=tuple(bp + i * sp for i in range(n)),
+        ask_t=tuple(at + i * st for i in range(n)),
+        ask_p=tuple(ap + i * sp for i in range(n)),
+        min_t=mt,
+        min_p=mp,
+        tol_t=tt,
+        tol_p=tp,
+        size_steps=size_steps,
+        size_units=size_units,
+        post_only=cfg.post_only,
+        target=Fraction(str(cfg.inventory_target)),
+        skew=Fraction(str(cfg.skew)),
+        max_inv_steps=int((cfg.max_inventory / rules.step).to_integral_value(ROUND_FLOOR)) if cfg.max_inventory else 0,
+        ceiling_ticks=rules.price_to_ticks(cfg.price_ceiling, Side.SELL) if cfg.price_ceiling else 0,
+        floor_ticks=rules.price_to_ticks(cfg.price_floor, Side.BUY) if cfg.price_floor else 0,
+        max_loss_units=rules.notional_to_units(loss) if loss else 0,
+    )
+
+
+# ---- prices as functions of the doubled reference ------------------------------------------------
+def bid_price(r2: int, t: int, p: int) -> int:
+    """Bid at distance (t ticks, p ppb) below reference r2/2, rounded down."""
+    return (r2 * (PPB - p) - _TWO_PPB * t) // _TWO_PPB
+
+
+def ask_price(r2: int, t: int, p: int) -> int:
+    """Ask at distance (t ticks, p ppb) above reference r2/2, rounded up."""
+    return -((-(r2 * (PPB + p) + _TWO_PPB * t)) // _TWO_PPB)
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def bid_r2_range(t: int, p: int, lo_price: int, hi_price: int) -> tuple[int, int]:
+    """The r2 interval on which ``lo_price <= bid_price(r2, t, p) <= hi_price``."""
+    a = PPB - p  # bid = floor((r2*a - c) / D)
+    c = _TWO_PPB * t
+    if a <= 0:
+        return (-INF, INF) if lo_price <= bid_price(0, t, p) <= hi_price else (INF, -INF)
+    r_lo = _ceil_div(lo_price * _TWO_PPB + c, a)
+    r_hi = ((hi_price + 1) * _TWO_PPB + c - 1) // a
+    return r_lo, r_hi
+
+
+def ask_r2_range(t: int, p: int, lo_price: int, hi_price: int) -> tuple[int, int]:
+    """The r2 interval on which ``lo_price <= ask_price(r2, t, p) <= hi_price``."""
+    a = PPB + p  # ask = ceil((r2*a + c) / D)
+    c = _TWO_PPB * t
+    r_lo = _ceil_div((lo_price - 1) * _TWO_PPB + 1 - c, a)
+    r_hi = (hi_price * _TWO_PPB - c) // a
+    return r_lo, r_hi
+
+
+def tolerance(params: QuoteParams, price: int) -> int:
+    """Largest tick distance from ``price`` at which a working order is kept."""
+    return params.tol_t + price * params.tol_p // PPB
+
+
+class Quote(NamedTuple):
+    """One wanted order."""
+
+    side: Side
+    level: int
+    price: int  # ticks
+    qty: int  # steps
+
+
+class Inventory(NamedTuple):
+    """What the pipeline needs to know about holdings (all in the pair's integer units)."""
+
+    base_steps: int  # total base held (free + locked)
+    quote_units: int  # total quote held, tick*step units
+    base_free_for_sells: int  # base available to sell orders (free + locked in our own sells)
+    quote_free_for_buys: int  # quote available to buy orders, units
+
+
+def skew_shift(params: QuoteParams, r2: int, inv: Inventory) -> int:
+    """Tick shift of every quote from the inventory skew (negative when holding too much base)."""
+    if not params.skew:
+        return 0
+    base_value = inv.base_steps * r2  # in half units
+    total = base_value + 2 * inv.quote_units
+    if total <= 0:
+        return 0
+    share = Fraction(base_value, total)
+    tgt = params.target
+    span = max(tgt, 1 - tgt)
+    dev = (share - tgt) / span if span else Fraction(0)
+    dev = max(Fraction(-1), min(Fraction(1), dev))
+    # a full deviation shifts by skew x the level-0 half spread
+    half = Fraction(
+        ask_price(r2, params.ask_t[0], params.ask_p[0]) - bid_price(r2, params.bid_t[0], params.bid_p[0]), 2
+    )
+    return round(-params.skew * dev * half)
+
+
+def sides_enabled(params: QuoteParams, bid: int, ask: int, inv: Inventory) -> tuple[bool, bool]:
+    """Which sides may quote: price ceiling/floor on the mid, and the inventory maximum."""
+    buy = sell = True
+    if params.ceiling_ticks and bid + ask > 2 * params.ceiling_ticks:
+        buy = False
+    if params.floor_ticks and bid + ask < 2 * params.floor_ticks:
+        sell = False
+    if params.max_inv_steps and inv.base_steps >= params.max_inv_steps:
+        buy = False
+    return buy, sell
+
+
+def reference_r2(params: QuoteParams, bid: int, ask: int) -> tuple[int, int]:
+    """Doubled reference for the bid side and for the ask side."""
+    if params.mid:
+        m = bid + ask
+        return m, m
+    return 2 * bid, 2 * ask
+
+
+def level_prices(params: QuoteParams, bid: int, ask: int, shift: int) -> tuple[list[int], list[int]]:
+    """Wanted prices per level (before sizing and filters), clamped to never cross the book."""
+    rb, ra = reference_r2(params, bid, ask)
+    bmin = bid_price(rb, params.min_t, params.min_p)
+    amin = ask_price(ra, params.min_t, params.min_p)
+    bids = [min(bid_price(rb, t, p) + shift, bmin, ask - 1) for t, p in zip(params.bid_t, params.bid_p, strict=True)]
+    asks = [max(ask_price(ra, t, p) + shift, amin, bid + 1) for t, p in zip(params.ask_t, params.ask_p, strict=True)]
+    return bids, asks
+
+
+def size_for(params: QuoteParams, price: int) -> int:
+    """Configured size at ``price`` in steps (a quote notional converts down to whole steps)."""
+    if params.size_steps:
+        return params.size_steps
+    return params.size_units // price if price > 0 else 0
+
+
+def wanted_quotes(
+    params: QuoteParams, rules: SymbolRules, bid: int, ask: int, inv: Inventory
+) -> tuple[list[Quote | None], list[Quote | None]]:
+    """Run the whole pipeline: the wanted quote per level for each side (None: no quote there)."""
+    n = params.levels
+    r2 = bid + ask
+    buy_ok, sell_ok = sides_enabled(params, bid, ask, inv)
+    shift = skew_shift(params, r2, inv)
+    bid_px, ask_px = level_prices(params, bid, ask, shift)
+    bids: list[Quote | None] = [None] * n
+    asks: list[Quote | None] = [None] * n
+    band = rules.percent_price
+    mid_ticks = r2 // 2
+    if buy_ok:
+        budget = inv.quote_free_for_buys
+        room = params.max_inv_steps - inv.base_steps if params.max_inv_steps else INF
+        lo, hi = band.bounds(Side.BUY, mid_ticks) if band else (0, INF)
+        for i, px in enumerate(bid_px):
+            q = min(size_for(params, px), budget // px if px > 0 else 0, room)
+            if _passes(rules, px, q) and lo <= px <= hi:
+                bids[i] = Quote(Side.BUY, i, px, q)
+                budget -= q * px
+                room -= q
+    if sell_ok:
+        budget = inv.base_free_for_sells
+        lo, hi = band.bounds(Side.SELL, mid_ticks) if band else (0, INF)
+        for i, px in enumerate(ask_px):
+            q = min(size_for(params, px), budget)
+            if _passes(rules, px, q) and lo <= px <= hi:
+                asks[i] = Quote(Side.SELL, i, px, q)
+                budget -= q
+    return bids, asks
+
+
+def _passes(rules: SymbolRules, px: int, q: int) -> bool:
+    if px <= 0 or q <= 0 or px < rules.min_price_ticks or q < rules.min_qty_steps:
+        return False
+    if rules.max_price_ticks and px > rules.max_price_ticks:
+        return False
+    if rules.max_qty_steps and q > rules.max_qty_steps:
+        return False
+    n = px * q
+    return n >= rules.min_notional_units and not (rules.max_notional_units and n > rules.max_notional_units)
+
+
+def price_band_for_orders(
+    params: QuoteParams, bid: int, ask: int, shift: int, bid_prices: list[int], ask_prices: list[int]
+) -> tuple[int, int, int, int, int, int]:
+    """The box of book states where every working order stays within tolerance of its wanted price.
+
+    ``bid_prices``/``ask_prices`` are the working orders' prices per level (all levels present), and
+    ``shift`` the skew the wanted prices were computed with. Returns ``(b_lo, b_hi, a_lo, a_hi,
+    m_lo, m_hi)``: for any uncrossed book (b, a) with ``b_lo <= b <= b_hi``, ``a_lo <= a <= a_hi``
+    and ``m_lo <= b + a <= m_hi``, ``level_prices(params, b, a, shift)`` is within tolerance of every
+    working order and no price ceiling/floor is crossed. Exact: a wanted bid is
+    ``min(f(r2) + shift, g(r2))`` with f, g monotone, and such a set of r2 is an interval whose ends
+    come from inverting f and g; likewise ``max`` for asks.
+    """
+    rb_lo, rb_hi = -INF, INF  # range of the bid-side reference r2
+    ra_lo, ra_hi = -INF, INF
+    for t, p, w in zip(params.bid_t, params.bid_p, bid_prices, strict=True):
+        tol = tolerance(params, w)
+        f_lo, f_hi = bid_r2_range(t, p, w - tol - shift, w + tol - shift)
+        g_lo, g_hi = bid_r2_range(params.min_t, params.min_p, w - tol, w + tol)
+        rb_lo, rb_hi = max(rb_lo, f_lo, g_lo), min(rb_hi, max(f_hi, g_hi))
+    for t, p, w in zip(params.ask_t, params.ask_p, ask_prices, strict=True):
+        tol = tolerance(params, w)
+        f_lo, f_hi = ask_r2_range(t, p, w - tol - shift, w + tol - shift)
+        g_lo, g_hi = ask_r2_range(params.min_t, params.min_p, w - tol, w + tol)
+        ra_lo, ra_hi = max(ra_lo, min(f_lo, g_lo)), min(ra_hi, f_hi, g_hi)
+    b_lo, b_hi, a_lo, a_hi, m_lo, m_hi = -INF, INF, -INF, INF, -INF, INF
+    if params.mid:
+        m_lo, m_hi = max(rb_lo, ra_lo), min(rb_hi, ra_hi)
+    else:
+        b_lo, b_hi = _ceil_div(rb_lo, 2), rb_hi // 2
+        a_lo, a_hi = _ceil_div(ra_lo, 2), ra_hi // 2
+    # The crossing clamp (bid <= ask-1, ask >= bid+1) cannot bind on an uncrossed book when every
+    # level sits at least ``shift`` ticks away from the reference; otherwise pin the other side.
+    if bid_prices and min(params.bid_t) < shift:
+        a_lo = max(a_lo, max(w + tolerance(params, w) for w in bid_prices) + 1)
+    if ask_prices and min(params.ask_t) < -shift:
+        b_hi = min(b_hi, min(w - tolerance(params, w) for w in ask_prices) - 1)
+    if params.ceiling_ticks:  # stay on the current side of the ceiling
+        if bid + ask > 2 * params.ceiling_ticks:
+            m_lo = max(m_lo, 2 * params.ceiling_ticks + 1)
+        else:
+            m_hi = min(m_hi, 2 * params.ceiling_ticks)
+    if params.floor_ticks:
+        if bid + ask < 2 * params.floor_ticks:
+            m_hi = min(m_hi, 2 * params.floor_ticks - 1)
+        else:
+            m_lo = max(m_lo, 2 * params.floor_ticks)
+    return b_lo, b_hi, a_lo, a_hi, m_lo, m_hi
