@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from liqkit.domain.config import Distance, PairConfig
 from liqkit.domain.rules import SymbolRules
@@ -26,7 +26,7 @@ from liqkit.domain.types import Side
 
 PPB = 100_000_000  # parts per 1e8: 1 bps = 10_000 ppb
 _TWO_PPB = 2 * PPB
-INF = 1 << 62
+INF: Final = 1 << 60  # "no bound"; small enough that compiled code keeps it an unboxed int
 
 
 def _dist(d: Distance) -> tuple[int, int]:
@@ -62,6 +62,8 @@ class QuoteParams:
     ceiling_ticks: int  # 0: none
     floor_ticks: int  # 0: none
     max_loss_units: int  # 0: none (kill switch), in tick*step units
+    ticks_only: bool = False  # every distance is in whole ticks: a cheaper exact path
+    skew_on: bool = False
 
 
 def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None = None) -> QuoteParams:
@@ -114,6 +116,8 @@ def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None
         ceiling_ticks=rules.price_to_ticks(cfg.price_ceiling, Side.SELL) if cfg.price_ceiling else 0,
         floor_ticks=rules.price_to_ticks(cfg.price_floor, Side.BUY) if cfg.price_floor else 0,
         max_loss_units=rules.notional_to_units(loss) if loss else 0,
+        ticks_only=not (bp or ap or mp or (sp and n > 1)),
+        skew_on=cfg.skew > 0,
     )
 
 
@@ -134,6 +138,8 @@ def _ceil_div(a: int, b: int) -> int:
 
 def bid_r2_range(t: int, p: int, lo_price: int, hi_price: int) -> tuple[int, int]:
     """The r2 interval on which ``lo_price <= bid_price(r2, t, p) <= hi_price``."""
+    if not p:  # bid = floor((r2 - 2t) / 2)
+        return 2 * (lo_price + t), 2 * (hi_price + t) + 1
     a = PPB - p  # bid = floor((r2*a - c) / D)
     c = _TWO_PPB * t
     if a <= 0:
@@ -145,6 +151,8 @@ def bid_r2_range(t: int, p: int, lo_price: int, hi_price: int) -> tuple[int, int
 
 def ask_r2_range(t: int, p: int, lo_price: int, hi_price: int) -> tuple[int, int]:
     """The r2 interval on which ``lo_price <= ask_price(r2, t, p) <= hi_price``."""
+    if not p:  # ask = ceil((r2 + 2t) / 2)
+        return 2 * (lo_price - t) - 1, 2 * (hi_price - t)
     a = PPB + p  # ask = ceil((r2*a + c) / D)
     c = _TWO_PPB * t
     r_lo = _ceil_div((lo_price - 1) * _TWO_PPB + 1 - c, a)
@@ -154,7 +162,7 @@ def ask_r2_range(t: int, p: int, lo_price: int, hi_price: int) -> tuple[int, int
 
 def tolerance(params: QuoteParams, price: int) -> int:
     """Largest tick distance from ``price`` at which a working order is kept."""
-    return params.tol_t + price * params.tol_p // PPB
+    return params.tol_t + price * params.tol_p // PPB if params.tol_p else params.tol_t
 
 
 class Quote(NamedTuple):
@@ -177,7 +185,7 @@ class Inventory(NamedTuple):
 
 def skew_shift(params: QuoteParams, r2: int, inv: Inventory) -> int:
     """Tick shift of every quote from the inventory skew (negative when holding too much base)."""
-    if not params.skew:
+    if not params.skew_on:
         return 0
     base_value = inv.base_steps * r2  # in half units
     total = base_value + 2 * inv.quote_units
@@ -217,7 +225,19 @@ def reference_r2(params: QuoteParams, bid: int, ask: int) -> tuple[int, int]:
 
 def level_prices(params: QuoteParams, bid: int, ask: int, shift: int) -> tuple[list[int], list[int]]:
     """Wanted prices per level (before sizing and filters), clamped to never cross the book."""
-    rb, ra = reference_r2(params, bid, ask)
+    if params.mid:
+        rb = ra = bid + ask
+    else:
+        rb, ra = 2 * bid, 2 * ask
+    if params.ticks_only:  # bid_price(r2, t, 0) == (r2 - 2t) // 2, ask_price == ceil((r2 + 2t) / 2)
+        bmin = (rb - 2 * params.min_t) // 2
+        amin = -((-ra - 2 * params.min_t) // 2)
+        cap = min(bmin, ask - 1)
+        floor_ = max(amin, bid + 1)
+        return (
+            [min((rb - 2 * t) // 2 + shift, cap) for t in params.bid_t],
+            [max(-((-ra - 2 * t) // 2) + shift, floor_) for t in params.ask_t],
+        )
     bmin = bid_price(rb, params.min_t, params.min_p)
     amin = ask_price(ra, params.min_t, params.min_p)
     bids = [min(bid_price(rb, t, p) + shift, bmin, ask - 1) for t, p in zip(params.bid_t, params.bid_p, strict=True)]
@@ -277,51 +297,86 @@ def _passes(rules: SymbolRules, px: int, q: int) -> bool:
     return n >= rules.min_notional_units and not (rules.max_notional_units and n > rules.max_notional_units)
 
 
+def bid_side_band(params: QuoteParams, shift: int, prices: list[int]) -> tuple[int, int, int]:
+    """Where the bid side stays as it is: ``(r2_lo, r2_hi, ask_lo)``.
+
+    For every reference ``r2`` in ``[r2_lo, r2_hi]`` each level's wanted bid
+    ``min(bid_price(r2, level) + shift, bid_price(r2, min_spread))`` is within tolerance of the working
+    price ``prices[level]`` (exact: a min of monotone functions, inverted end by end). ``ask_lo`` is a
+    lower bound the best ask must respect so that the never-cross clamp ``bid <= ask - 1`` cannot
+    bind (``-INF`` when the level distances already guarantee it on any uncrossed book).
+    """
+    r_lo, r_hi = -INF, INF
+    mt, mp = params.min_t, params.min_p
+    for t, p, w in zip(params.bid_t, params.bid_p, prices, strict=True):
+        tol = params.tol_t + w * params.tol_p // PPB if params.tol_p else params.tol_t
+        f_lo, f_hi = bid_r2_range(t, p, w - tol - shift, w + tol - shift)
+        g_lo, g_hi = bid_r2_range(mt, mp, w - tol, w + tol)
+        r_lo = max(r_lo, f_lo, g_lo)
+        r_hi = min(r_hi, max(f_hi, g_hi))
+    cross = -INF
+    if min(params.bid_t) < shift:  # a quote may sit above the reference: pin the ask above it
+        cross = max(w + tolerance(params, w) for w in prices) + 1
+    return r_lo, r_hi, cross
+
+
+def ask_side_band(params: QuoteParams, shift: int, prices: list[int]) -> tuple[int, int, int]:
+    """Where the ask side stays as it is: ``(r2_lo, r2_hi, bid_hi)`` (mirror of ``bid_side_band``)."""
+    r_lo, r_hi = -INF, INF
+    mt, mp = params.min_t, params.min_p
+    for t, p, w in zip(params.ask_t, params.ask_p, prices, strict=True):
+        tol = params.tol_t + w * params.tol_p // PPB if params.tol_p else params.tol_t
+        f_lo, f_hi = ask_r2_range(t, p, w - tol - shift, w + tol - shift)
+        g_lo, g_hi = ask_r2_range(mt, mp, w - tol, w + tol)
+        r_lo = max(r_lo, min(f_lo, g_lo))
+        r_hi = min(r_hi, f_hi, g_hi)
+    cross = INF
+    if min(params.ask_t) < -shift:
+        cross = min(w - tolerance(params, w) for w in prices) - 1
+    return r_lo, r_hi, cross
+
+
+FREE_SIDE = (-INF, INF, -INF)  # a side with no orders that wants none: no constraint
+FREE_ASK_SIDE = (-INF, INF, INF)
+
+
+def combine_bands(
+    params: QuoteParams, bid: int, ask: int, bid_band: tuple[int, int, int], ask_band: tuple[int, int, int]
+) -> tuple[int, int, int, int, int, int]:
+    """Turn the two side bands into the box ``(b_lo, b_hi, a_lo, a_hi, m_lo, m_hi)`` the engine
+    checks on each book update (``m`` is ``bid + ask``), adding the price ceiling/floor: the box keeps
+    the mid on the side of each it is on now, so a side they switch off or on is re-evaluated."""
+    rb_lo, rb_hi, a_lo = bid_band
+    ra_lo, ra_hi, b_hi = ask_band
+    if params.mid:
+        b_lo, a_hi = -INF, INF
+        m_lo, m_hi = max(rb_lo, ra_lo), min(rb_hi, ra_hi)
+    else:
+        b_lo, b_hi = -((-rb_lo) // 2), min(b_hi, rb_hi // 2)
+        a_lo, a_hi = max(a_lo, -((-ra_lo) // 2)), ra_hi // 2
+        m_lo, m_hi = -INF, INF
+    m = bid + ask
+    if params.ceiling_ticks:
+        c2 = 2 * params.ceiling_ticks
+        if m > c2:
+            m_lo = max(m_lo, c2 + 1)
+        else:
+            m_hi = min(m_hi, c2)
+    if params.floor_ticks:
+        f2 = 2 * params.floor_ticks
+        if m < f2:
+            m_hi = min(m_hi, f2 - 1)
+        else:
+            m_lo = max(m_lo, f2)
+    return b_lo, b_hi, a_lo, a_hi, m_lo, m_hi
+
+
 def price_band_for_orders(
     params: QuoteParams, bid: int, ask: int, shift: int, bid_prices: list[int], ask_prices: list[int]
 ) -> tuple[int, int, int, int, int, int]:
-    """The box of book states where every working order stays within tolerance of its wanted price.
-
-    ``bid_prices``/``ask_prices`` are the working orders' prices per level (all levels present), and
-    ``shift`` the skew the wanted prices were computed with. Returns ``(b_lo, b_hi, a_lo, a_hi,
-    m_lo, m_hi)``: for any uncrossed book (b, a) with ``b_lo <= b <= b_hi``, ``a_lo <= a <= a_hi``
-    and ``m_lo <= b + a <= m_hi``, ``level_prices(params, b, a, shift)`` is within tolerance of every
-    working order and no price ceiling/floor is crossed. Exact: a wanted bid is
-    ``min(f(r2) + shift, g(r2))`` with f, g monotone, and such a set of r2 is an interval whose ends
-    come from inverting f and g; likewise ``max`` for asks.
-    """
-    rb_lo, rb_hi = -INF, INF  # range of the bid-side reference r2
-    ra_lo, ra_hi = -INF, INF
-    for t, p, w in zip(params.bid_t, params.bid_p, bid_prices, strict=True):
-        tol = tolerance(params, w)
-        f_lo, f_hi = bid_r2_range(t, p, w - tol - shift, w + tol - shift)
-        g_lo, g_hi = bid_r2_range(params.min_t, params.min_p, w - tol, w + tol)
-        rb_lo, rb_hi = max(rb_lo, f_lo, g_lo), min(rb_hi, max(f_hi, g_hi))
-    for t, p, w in zip(params.ask_t, params.ask_p, ask_prices, strict=True):
-        tol = tolerance(params, w)
-        f_lo, f_hi = ask_r2_range(t, p, w - tol - shift, w + tol - shift)
-        g_lo, g_hi = ask_r2_range(params.min_t, params.min_p, w - tol, w + tol)
-        ra_lo, ra_hi = max(ra_lo, min(f_lo, g_lo)), min(ra_hi, f_hi, g_hi)
-    b_lo, b_hi, a_lo, a_hi, m_lo, m_hi = -INF, INF, -INF, INF, -INF, INF
-    if params.mid:
-        m_lo, m_hi = max(rb_lo, ra_lo), min(rb_hi, ra_hi)
-    else:
-        b_lo, b_hi = _ceil_div(rb_lo, 2), rb_hi // 2
-        a_lo, a_hi = _ceil_div(ra_lo, 2), ra_hi // 2
-    # The crossing clamp (bid <= ask-1, ask >= bid+1) cannot bind on an uncrossed book when every
-    # level sits at least ``shift`` ticks away from the reference; otherwise pin the other side.
-    if bid_prices and min(params.bid_t) < shift:
-        a_lo = max(a_lo, max(w + tolerance(params, w) for w in bid_prices) + 1)
-    if ask_prices and min(params.ask_t) < -shift:
-        b_hi = min(b_hi, min(w - tolerance(params, w) for w in ask_prices) - 1)
-    if params.ceiling_ticks:  # stay on the current side of the ceiling
-        if bid + ask > 2 * params.ceiling_ticks:
-            m_lo = max(m_lo, 2 * params.ceiling_ticks + 1)
-        else:
-            m_hi = min(m_hi, 2 * params.ceiling_ticks)
-    if params.floor_ticks:
-        if bid + ask < 2 * params.floor_ticks:
-            m_hi = min(m_hi, 2 * params.floor_ticks - 1)
-        else:
-            m_lo = max(m_lo, 2 * params.floor_ticks)
-    return b_lo, b_hi, a_lo, a_hi, m_lo, m_hi
+    """The box of uncrossed books (b, a) in which ``level_prices(params, b, a, shift)`` stays within
+    tolerance of every working order (``bid_prices``/``ask_prices`` per level; an empty list is a side
+    without orders) and no ceiling/floor is crossed. See ``bid_side_band`` for why it is exact."""
+    bb = bid_side_band(params, shift, bid_prices) if bid_prices else FREE_SIDE
+    ab = ask_side_band(params, shift, ask_prices) if ask_prices else FREE_ASK_SIDE
+    return combine_bands(params, bid, ask, bb, ab)

@@ -54,7 +54,7 @@ def run_backtest(
     for md in datas:
         driver.submit(core.run(md.symbol, t0), t0)
     stats = driver.run(events, progress)
-    return build_result(core.log, stats.samples, datas, stats.events, stats.wall_s)
+    return build_result(core, stats.samples, datas, stats.events, stats.wall_s)
 
 
 def _as_config(config: LiqkitConfig | PairConfig | dict[str, Any] | None, datas: list[MarketData]) -> LiqkitConfig:

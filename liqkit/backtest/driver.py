@@ -12,6 +12,7 @@ matching is the exchange's, and the result's tables and metrics are built in ``r
 
 from __future__ import annotations
 
+import gc
 import heapq
 import time
 from collections import deque
@@ -27,6 +28,8 @@ from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
 from liqkit.venues.sim.exchange import SimExchange, SimFill
 
 _TIMER_NS = 250_000_000  # stale-feed checks and samples run on this virtual-time grid
+_AT_EXCHANGE, _ANSWER, _FILL = 0, 1, 2
+_ACCEPTED, _REJECTED, _CANCELED, _CANCEL_UNKNOWN = 0, 1, 2, 3
 
 
 @dataclass
@@ -67,19 +70,21 @@ class Driver:
         self.sim = sim
         self.latency = latency_ns
         self.sample_ns = max(sample_ns, _TIMER_NS)
-        self.heap: list[tuple[int, int, Callable[[int], None]]] = []
+        self.heap: list[tuple[int, int, int, Any]] = []
         self.seq = 0
         self.pending: deque[Intent] = deque()
         self.stats = RunStats()
 
     # ---- intents and answers ------------------------------------------------------------------
+    # Heap entries: (due, seq, what, payload). what: _AT_EXCHANGE (an intent arrives),
+    # _ANSWER (the engine hears an answer: (kind, client_id, text)), _FILL (the engine hears a fill).
     def submit(self, intents: list[Intent], ts: int) -> None:
         """Send the engine's intents to the exchange (now, or after the latency)."""
         if not intents:
             return
         if self.latency:
             for it in intents:
-                self._later(ts + self.latency, lambda t, it=it: self._answer(self._execute(it, t), t))
+                self._later(ts + self.latency, _AT_EXCHANGE, it)
             return
         q = self.pending
         q.extend(intents)
@@ -89,59 +94,75 @@ class Driver:
             q.extend(self._execute(q[0], ts))
             q.popleft()
 
-    def _answer(self, intents: list[Intent], ts: int) -> None:
-        self.submit(intents, ts)
-
-    def _later(self, due: int, fn: Callable[[int], None]) -> None:
+    def _later(self, due: int, what: int, payload: Any) -> None:
         self.seq += 1
-        heapq.heappush(self.heap, (due, self.seq, fn))
+        heapq.heappush(self.heap, (due, self.seq, what, payload))
+
+    def _due(self, due: int, what: int, payload: Any) -> None:
+        if what == _AT_EXCHANGE:
+            self._execute(payload, due)
+        elif what == _ANSWER:
+            self.submit(self._hear(payload, due), due)
+        else:
+            f: SimFill = payload
+            self.submit(self.core.on_fill(f.client_id, due, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id), due)
 
     def _execute(self, it: Intent, ts: int) -> list[Intent]:
-        """Run one intent on the exchange; return what the engine answers to the result (L = 0)."""
-        core, sim = self.core, self.sim
+        """Run one intent on the exchange; with zero latency return the engine's reaction."""
+        sim = self.sim
         if type(it) is Place:
             idx = sim.index[it.symbol]
             if not sim.realistic:  # the trade-through model reads the book only here
-                st = core.pairs[idx]
+                st = self.core.pairs[idx]
                 bk = sim.books[idx]
                 bk.bid, bk.ask, bk.bid_qty, bk.ask_qty = st.bid, st.ask, st.bid_qty, st.ask_qty
             r = sim.place(idx, ts, it.client_id, it.side, it.price, it.qty, it.post_only)
             if r.accepted:
-                return self._deliver(lambda t: core.on_accepted(it.client_id, t), ts, r.fills)
-            would_cross = r.code == -2010 and "immediately match" in r.message
-            return self._deliver(lambda t: core.on_rejected(it.client_id, t, f"[{r.code}] {r.message}", would_cross), ts)
+                out = self._answer((_ACCEPTED, it.client_id, ""), ts)
+                if r.fills:
+                    out += self._fills(r.fills, ts)
+                return out
+            return self._answer((_REJECTED, it.client_id, f"[{r.code}] {r.message}"), ts)
         if type(it) is Cancel:
-            if sim.cancel(it.client_id):
-                return self._deliver(lambda t: core.on_canceled(it.client_id, t), ts)
-            return self._deliver(lambda t: core.on_cancel_unknown_order(it.client_id, t), ts)
+            ok = sim.cancel(it.client_id)
+            return self._answer((_CANCELED if ok else _CANCEL_UNKNOWN, it.client_id, ""), ts)
         if type(it) is CancelAll:
-            ids = sim.cancel_all(sim.index[it.symbol], it.own_only)
-            return self._deliver(lambda t: [x for cid in ids for x in core.on_canceled(cid, t)], ts)
+            out = []
+            for cid in sim.cancel_all(sim.index[it.symbol], it.own_only):
+                out += self._answer((_CANCELED, cid, ""), ts)
+            return out
         raise TypeError(f"unknown intent {it!r}")
 
-    def _deliver(self, answer: Callable[[int], list[Intent]], ts: int, fills: list[SimFill] | None = None) -> list[Intent]:
+    def _answer(self, answer: tuple[int, str, str], ts: int) -> list[Intent]:
         if self.latency:
-            self._later(ts + self.latency, lambda t: self.submit(answer(t), t))
-            if fills:
-                self._deliver_fills(fills, ts)
+            self._later(ts + self.latency, _ANSWER, answer)
             return []
-        out = list(answer(ts))
-        if fills:
-            on_fill = self.core.on_fill
+        return self._hear(answer, ts)
+
+    def _hear(self, answer: tuple[int, str, str], ts: int) -> list[Intent]:
+        kind, cid, text = answer
+        core = self.core
+        if kind == _ACCEPTED:
+            return core.on_accepted(cid, ts)
+        if kind == _CANCELED:
+            return core.on_canceled(cid, ts)
+        if kind == _CANCEL_UNKNOWN:
+            return core.on_cancel_unknown_order(cid, ts)
+        return core.on_rejected(cid, ts, text, "immediately match" in text)
+
+    def _fills(self, fills: list[SimFill], ts: int) -> list[Intent]:
+        if self.latency:
             for f in fills:
-                out += on_fill(f.client_id, ts, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id)
+                self._later(ts + self.latency, _FILL, f)
+            return []
+        out: list[Intent] = []
+        on_fill = self.core.on_fill
+        for f in fills:
+            out += on_fill(f.client_id, ts, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id)
         return out
 
     def _deliver_fills(self, fills: list[SimFill], ts: int) -> None:
-        core = self.core
-        if self.latency:
-            for f in fills:
-                self._later(ts + self.latency, lambda t, f=f: self.submit(core.on_fill(f.client_id, t, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id), t))
-            return
-        out: list[Intent] = []
-        for f in fills:
-            out += core.on_fill(f.client_id, ts, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id)
-        self.submit(out, ts)
+        self.submit(self._fills(fills, ts), ts)
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self, events: tuple[list[int], ...], on_progress: Callable[[int], None] | None = None) -> RunStats:
@@ -159,12 +180,16 @@ class Driver:
         next_sample = next_timer
         stats = self.stats
         stats.start_ns = next_timer
+        # The logs grow by hundreds of thousands of objects; the cyclic collector would rescan them
+        # all, again and again, for nothing (the loop makes no garbage cycles). Pause it meanwhile.
+        gc_was_enabled = gc.isenabled()
+        gc.disable()
         t0 = time.perf_counter()
         for k, p, ts, a, b, c, d in zip(kinds, pairs, tss, aa, bb, cc, dd, strict=True):
             if ts >= next_timer:
                 while heap and heap[0][0] <= next_timer:
-                    due, _, fn = heapq.heappop(heap)
-                    fn(due)
+                    due, _, what, payload = heapq.heappop(heap)
+                    self._due(due, what, payload)
                 submit(core.on_timer(ts), ts)
                 if ts >= next_sample:
                     self._sample(ts)
@@ -174,8 +199,8 @@ class Driver:
                     on_progress(ts)
             if heap and heap[0][0] <= ts:
                 while heap and heap[0][0] <= ts:
-                    due, _, fn = heapq.heappop(heap)
-                    fn(due)
+                    due, _, what, payload = heapq.heappop(heap)
+                    self._due(due, what, payload)
             if k == 0:
                 if realistic:
                     fills = sim_book(p, a, b, c, d)
@@ -189,9 +214,11 @@ class Driver:
                 if fills:
                     deliver_fills(fills, ts)
         while heap:  # answers still in flight arrive
-            due, _, fn = heapq.heappop(heap)
-            fn(due)
+            due, _, what, payload = heapq.heappop(heap)
+            self._due(due, what, payload)
         stats.wall_s = time.perf_counter() - t0
+        if gc_was_enabled:
+            gc.enable()
         stats.events = len(tss)
         stats.end_ns = tss[-1] if tss else 0
         self._sample(stats.end_ns)

@@ -38,12 +38,24 @@ class BacktestResult:
         return pd.Series(self.metrics)
 
 
-def build_result(log: list[tuple[Any, ...]], samples: list[tuple[Any, ...]], datas: list[MarketData], events: int, wall_s: float) -> BacktestResult:
-    """Turn the engine's log and the driver's samples into tables and metrics."""
+def order_rows(order_log: list[tuple[int, Any, str, int, str]]) -> list[tuple[Any, ...]]:
+    """The engine core's order log as flat rows in ``ORDER_COLS`` order."""
+    return [(ts, o.symbol, o.client_id, int(o.side), o.price, o.qty, filled, status, o.level, reason)
+            for ts, o, status, filled, reason in order_log]
+
+
+def fill_rows(fill_log: list[tuple[int, int, Any, int, int, int, bool, int]]) -> list[tuple[Any, ...]]:
+    """The engine core's fill log as flat rows in ``FILL_COLS`` order."""
+    return [(ts, tx, o.symbol, o.client_id, int(o.side), px, q, fee, mk, tid, o.level)
+            for ts, tx, o, px, q, fee, mk, tid in fill_log]
+
+
+def build_result(core: Any, samples: list[tuple[Any, ...]], datas: list[MarketData], events: int, wall_s: float) -> BacktestResult:
+    """Turn the engine core's logs and the driver's samples into tables and metrics."""
     rules = {md.symbol: md.rules for md in datas}
-    orders = pd.DataFrame([r[1:] for r in log if r[0] == "order"], columns=ORDER_COLS)
-    fills = pd.DataFrame([r[1:] for r in log if r[0] == "fill"], columns=FILL_COLS)
-    states = pd.DataFrame([r[1:] for r in log if r[0] == "state"], columns=["ts", "symbol", "state", "reason"])
+    orders = pd.DataFrame(order_rows(core.order_log), columns=ORDER_COLS)
+    fills = pd.DataFrame(fill_rows(core.fill_log), columns=FILL_COLS)
+    states = pd.DataFrame([r[1:] for r in core.event_log if r[0] == "state"], columns=["ts", "symbol", "state", "reason"])
     samp = pd.DataFrame(samples, columns=SAMPLE_COLS)
     for df in (orders, fills):
         df["side"] = np.where(df["side"].astype(int) > 0, "BUY", "SELL") if len(df) else pd.Series(dtype=str)

@@ -34,19 +34,31 @@ def _ceil_div(a: int, b: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class PriceBand:
-    """Allowed price range as multipliers of a reference (average) price, per side."""
+    """Allowed price range as multipliers of a reference (average) price, per side.
 
-    bid_up: Fraction
-    bid_down: Fraction
-    ask_up: Fraction
-    ask_down: Fraction
+    Multipliers are kept as integer numerator/denominator pairs so ``bounds`` is integer arithmetic.
+    """
+
+    bid_up: tuple[int, int]
+    bid_down: tuple[int, int]
+    ask_up: tuple[int, int]
+    ask_down: tuple[int, int]
+    name: str = "PERCENT_PRICE_BY_SIDE"
+
+    @classmethod
+    def from_multipliers(cls, bid_up: str, bid_down: str, ask_up: str, ask_down: str, name: str) -> PriceBand:
+        """Build from the filter's decimal strings."""
+
+        def frac(v: str) -> tuple[int, int]:
+            f = Fraction(str(v))
+            return f.numerator, f.denominator
+
+        return cls(frac(bid_up), frac(bid_down), frac(ask_up), frac(ask_down), name)
 
     def bounds(self, side: Side, ref_ticks: int) -> tuple[int, int]:
         """Inclusive integer tick bounds for ``side`` around ``ref_ticks``."""
-        up, down = (self.bid_up, self.bid_down) if side is Side.BUY else (self.ask_up, self.ask_down)
-        lo = _ceil_div(ref_ticks * down.numerator, down.denominator)
-        hi = (ref_ticks * up.numerator) // up.denominator
-        return lo, hi
+        (un, ud), (dn, dd) = (self.bid_up, self.bid_down) if side is Side.BUY else (self.ask_up, self.ask_down)
+        return -((-ref_ticks * dn) // dd), (ref_ticks * un) // ud
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +149,7 @@ class SymbolRules:
             lo, hi = self.percent_price.bounds(side, ref_ticks)
             if not lo <= price_ticks <= hi:
                 raise FilterError(
-                    "PERCENT_PRICE_BY_SIDE",
+                    self.percent_price.name,
                     f"{sym}: {side.name} price {self.price(price_ticks)} is outside "
                     f"[{self.price(lo)}, {self.price(hi)}] around {self.price(ref_ticks)}",
                 )
@@ -180,11 +192,17 @@ class SymbolRules:
         band: PriceBand | None = None
         if "PERCENT_PRICE_BY_SIDE" in filters:
             f = filters["PERCENT_PRICE_BY_SIDE"]
-            band = PriceBand(*(Fraction(str(f[k])) for k in ("bidMultiplierUp", "bidMultiplierDown", "askMultiplierUp", "askMultiplierDown")))
+            band = PriceBand.from_multipliers(
+                str(f["bidMultiplierUp"]),
+                str(f["bidMultiplierDown"]),
+                str(f["askMultiplierUp"]),
+                str(f["askMultiplierDown"]),
+                name="PERCENT_PRICE_BY_SIDE",
+            )
         elif "PERCENT_PRICE" in filters:
             f = filters["PERCENT_PRICE"]
-            up, down = Fraction(str(f["multiplierUp"])), Fraction(str(f["multiplierDown"]))
-            band = PriceBand(up, down, up, down)
+            up, down = str(f["multiplierUp"]), str(f["multiplierDown"])
+            band = PriceBand.from_multipliers(up, down, up, down, name="PERCENT_PRICE")
         mo = filters.get("MAX_NUM_ORDERS", {})
         return cls(
             symbol=symbol,

@@ -1,14 +1,16 @@
 """The engine core: sans-I/O. Events in (typed methods), intents out (lists of ``Place``/``Cancel``).
 
 It never reads a clock, sleeps, logs or touches a socket: every method takes the event's timestamp,
-and what happened is appended to ``self.log`` (order changes, fills, state changes) for the runner to
-journal and publish. The same object runs in a backtest (driven by ``liqkit.backtest``), against the
-in-process simulated exchange and against Binance (driven by ``liqkit.engine.runner``).
+and what happened is appended to three lists the runner drains, journals and publishes:
+``order_log`` ``(ts, order, status, filled, reason)``, ``fill_log`` ``(ts, ts_exchange, order,
+price, qty, fee_nu, is_maker, trade_id)`` and ``event_log`` (``("state", ts, symbol, state,
+reason)`` and ``("config", ts, symbol, config, source)``). The same object runs in a backtest
+(``liqkit.backtest``), on the simulated exchange and on Binance (``liqkit.engine.runner``).
 
-The hot path is ``on_book``: after a full evaluation the core stores the box of book states in
-which another evaluation would change nothing (``quoting.price_band_for_orders``); a book update
-inside it costs a few integer comparisons. Anything else that can change the wanted quotes (a fill,
-an order answer, balances, config, a timer) closes the box.
+The hot path is ``on_book``. Once every level of a side rests, the core stores where that side
+would stay unchanged (``quoting.bid_side_band``/``ask_side_band``) and combines both into a box of
+book states; a book update inside the box costs a few integer comparisons. Whatever else can change
+the wanted quotes (a fill, an order answer, balances, config, a timer, the skew) closes the box.
 
 Order safety: a replacement is placed only after the cancel of the order it replaces is confirmed,
 so a pair never has two live orders for one side and level; an order whose fate is unknown keeps
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any
+from typing import Any, Final
 
 from liqkit.domain.config import PairConfig, RiskConfig
 from liqkit.domain.errors import ConfigError
@@ -29,21 +31,28 @@ from liqkit.engine import state as S
 from liqkit.engine.ids import ClientIdFactory, new_run_nonce
 from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
 from liqkit.engine.state import Order, PairState
+from liqkit.risk import kill_switch_mid_range
 from liqkit.quoting import (
+    FREE_ASK_SIDE,
+    FREE_SIDE,
     INF,
+    QuoteParams,
+    ask_side_band,
+    bid_side_band,
+    combine_bands,
     compile_params,
     level_prices,
-    price_band_for_orders,
     sides_enabled,
     size_for,
     skew_shift,
-    tolerance,
 )
 
-_NONE: list[Intent] = []  # shared empty answer: callers must not mutate it
-_SIDE_CHAR = {Side.BUY: "B", Side.SELL: "S"}
-FEE_SCALE = 100_000_000  # fees are carried in units of (tick*step) / 1e8
-REJECT_BACKOFF_NS = 1_000_000_000  # after a refused order (other than post-only crossing), wait this long
+BUY: Final = Side.BUY
+SELL: Final = Side.SELL
+FEE_SCALE: Final = 100_000_000  # fees are carried in units of (tick*step) / 1e8
+REJECT_BACKOFF_NS: Final = 1_000_000_000  # after a refused order (not post-only crossing), wait this long
+_NONE: list[Intent] = []  # the shared empty answer: callers must not mutate it
+_BOTH, _BIDS, _ASKS = 0, 1, 2
 
 
 class EngineCore:
@@ -55,8 +64,10 @@ class EngineCore:
         self.run_nonce = run_nonce or new_run_nonce()
         self.pairs: list[PairState] = []
         self.by_symbol: dict[str, PairState] = {}
-        self.orders: dict[str, Order] = {}  # every order we know that may still be open
-        self.log: list[tuple[Any, ...]] = []
+        self.orders: dict[str, Order] = {}  # every order of ours that may still be open
+        self.order_log: list[tuple[int, Order, str, int, str]] = []
+        self.fill_log: list[tuple[int, int, Order, int, int, int, bool, int]] = []
+        self.event_log: list[tuple[Any, ...]] = []
         self.balances: dict[str, tuple[Decimal, Decimal]] = {}
 
     # ---- pairs ----------------------------------------------------------------------------------
@@ -66,20 +77,21 @@ class EngineCore:
             raise ConfigError(f"pairs.{cfg.symbol}: rules are for {rules.symbol}")
         if cfg.symbol in self.by_symbol:
             raise ConfigError(f"pairs.{cfg.symbol}: pair already configured")
-        st = PairState(len(self.pairs), cfg, rules, self._compile(cfg, rules), ClientIdFactory(rules.symbol, self.run_nonce))
+        params = self._compile(cfg, rules)
+        st = PairState(len(self.pairs), cfg, rules, params, ClientIdFactory(rules.symbol, self.run_nonce))
         self.pairs.append(st)
         self.by_symbol[st.symbol] = st
         self._apply_balances(st)
         return st
 
-    def _compile(self, cfg: PairConfig, rules: SymbolRules) -> Any:
+    def _compile(self, cfg: PairConfig, rules: SymbolRules) -> QuoteParams:
         try:
             return compile_params(cfg, rules, self.risk.max_loss)
         except ValueError as e:
             raise ConfigError(f"pairs.{cfg.symbol}.{e}") from None
 
     def pair(self, symbol: str) -> PairState:
-        """The state of ``symbol``'s pair (KeyError-free: ConfigError naming known pairs)."""
+        """The state of ``symbol``'s pair (ConfigError naming the configured pairs if unknown)."""
         try:
             return self.by_symbol[symbol.upper()]
         except KeyError:
@@ -95,7 +107,7 @@ class EngineCore:
             st.last_book_ts = ts  # the stale-feed clock starts now
         self._set_state(st, S.QUOTING, "run", ts)
         out: list[Intent] = [CancelAll(st.symbol, st.cfg.cleanup == "own")]
-        out += self._evaluate(st, ts)
+        out += self._evaluate(st, ts, _BOTH)
         return out
 
     def stop(self, symbol: str, ts: int, reason: str = "stop") -> list[Intent]:
@@ -115,20 +127,20 @@ class EngineCore:
         return out
 
     def configure(self, cfg: PairConfig, ts: int, source: str = "api") -> list[Intent]:
-        """Replace a pair's config (validated against its rules first; on error nothing changes)."""
+        """Replace a pair's config (checked against its rules first; on error nothing changes)."""
         st = self.pair(cfg.symbol)
         params = self._compile(cfg, st.rules)
         out: list[Intent] = []
-        if params.levels != st.params.levels:  # level layout changes: start from a clean slate
+        if params.levels != st.params.levels:  # a new level layout starts from a clean slate
             out += self._cancel_all_own(st, ts)
+            st.bids = (st.bids + [None] * params.levels)[: params.levels]
+            st.asks = (st.asks + [None] * params.levels)[: params.levels]
         st.cfg, st.params = cfg, params
-        if len(st.bids) != params.levels:
-            st.bids = _resize(st.bids, params.levels)
-            st.asks = _resize(st.asks, params.levels)
-        self.log.append(("config", ts, st.symbol, cfg.model_dump(mode="json"), source))
+        st.bid_band = st.ask_band = None
         st.close_band()
+        self.event_log.append(("config", ts, st.symbol, cfg.model_dump(mode="json"), source))
         if st.state == S.QUOTING:
-            out += self._evaluate(st, ts)
+            out += self._evaluate(st, ts, _BOTH)
         return out
 
     # ---- market data (hot path) -----------------------------------------------------------------
@@ -142,10 +154,7 @@ class EngineCore:
         st.last_book_ts = ts
         if st.b_lo <= bid <= st.b_hi and st.a_lo <= ask <= st.a_hi and st.m_lo <= bid + ask <= st.m_hi:
             return _NONE
-        return self._on_book_slow(st, ts)
-
-    def _on_book_slow(self, st: PairState, ts: int) -> list[Intent]:
-        if st.bid >= st.ask:  # a crossed or locked top is not a market to quote against
+        if bid >= ask:  # a crossed or locked top is not a market to quote against
             st.close_band()
             return _NONE
         st.has_book = True
@@ -153,7 +162,7 @@ class EngineCore:
             self._set_state(st, S.QUOTING, "feed fresh again", ts)
         if st.state != S.QUOTING:
             return _NONE
-        return self._evaluate(st, ts)
+        return self._evaluate(st, ts, _BOTH)
 
     def on_timer(self, ts: int) -> list[Intent]:
         """Periodic check (about once a second): pause pairs whose feed went stale."""
@@ -165,130 +174,169 @@ class EngineCore:
                 st.has_book = False
         return out
 
-    # ---- the full evaluation ----------------------------------------------------------------------
-    def _evaluate(self, st: PairState, ts: int) -> list[Intent]:
+    # ---- the full evaluation --------------------------------------------------------------------
+    def _evaluate(self, st: PairState, ts: int, sides: int) -> list[Intent]:
         st.close_band()
         if not st.has_book or st.state != S.QUOTING:
             return _NONE
         p = st.params
-        bid, ask = st.bid, st.ask
-        if p.max_loss_units and st.pnl_half_units(bid, ask) < -2 * p.max_loss_units:
+        bid = st.bid
+        ask = st.ask
+        if p.max_loss_units and st.kill_switch_hit():
             return self._halt(st, ts)
-        inv = st.inventory()
-        buy_ok, sell_ok = sides_enabled(p, bid, ask, inv)
-        shift = skew_shift(p, bid + ask, inv)
+        buy_ok = sell_ok = True
+        if p.ceiling_ticks and bid + ask > 2 * p.ceiling_ticks:
+            buy_ok = False
+        if p.floor_ticks and bid + ask < 2 * p.floor_ticks:
+            sell_ok = False
+        if p.max_inv_steps and st.base_free + st.base_locked >= p.max_inv_steps:
+            buy_ok = False
+        shift = skew_shift(p, bid + ask, st.inventory()) if p.skew_on else 0
+        if shift != st.shift:
+            st.shift = shift
+            st.bid_band = st.ask_band = None
         bid_px, ask_px = level_prices(p, bid, ask, shift)
         out: list[Intent] = []
-        steady = self._diff_side(st, st.bids, Side.BUY, buy_ok, bid_px, inv.quote_free_for_buys, ts, out)
-        steady &= self._diff_side(st, st.asks, Side.SELL, sell_ok, ask_px, inv.base_free_for_sells, ts, out)
-        if steady:
-            self._open_band(st, shift)
+        if sides != _ASKS:
+            self._diff_side(st, True, buy_ok, bid_px, ts, out)
+        if sides != _BIDS:
+            self._diff_side(st, False, sell_ok, ask_px, ts, out)
+        if st.bid_band is not None and st.ask_band is not None:
+            self._open_band(st)
         return out
 
-    def _diff_side(
-        self, st: PairState, slots: list[Order | None], side: Side, enabled: bool, prices: list[int],
-        budget: int, ts: int, out: list[Intent],
-    ) -> bool:
-        """Diff one side's working orders against wanted prices; True if every level rests unchanged."""
+    def _diff_side(self, st: PairState, buy: bool, enabled: bool, prices: list[int], ts: int, out: list[Intent]) -> None:
+        """Diff one side's working orders against wanted prices; cache the side's band when steady."""
         p = st.params
-        rules = st.rules
+        slots = st.bids if buy else st.asks
+        tol_t = p.tol_t
+        tol_p = p.tol_p
         steady = True
-        buy = side is Side.BUY
-        room = p.max_inv_steps - (st.base_free + st.base_locked) if (buy and p.max_inv_steps) else INF
-        for o in slots:  # what working orders already hold is theirs, not budget for new ones
-            if o is not None:
-                budget -= o.remaining * o.price if buy else o.remaining
-                room -= o.remaining if buy else 0
-        for i, px in enumerate(prices):
+        empty = True
+        for i in range(len(prices)):
             o = slots[i]
+            if o is None:
+                if enabled:
+                    steady = False
+                continue
+            empty = False
+            if o.status == S.NEW or o.status == S.PARTIALLY_FILLED:
+                px = prices[i]
+                tol = tol_t + o.price * tol_p // 100_000_000 if tol_p else tol_t
+                if not enabled or px - o.price > tol or o.price - px > tol:
+                    out.append(self._cancel(o, ts))
+                    steady = False
+            else:
+                steady = False  # pending or unknown: wait for its answer
+        if steady:
+            if buy:
+                if st.bid_band is None:
+                    st.bid_band = FREE_SIDE if empty else bid_side_band(p, st.shift, [o.price for o in slots if o is not None])
+            elif st.ask_band is None:
+                st.ask_band = FREE_ASK_SIDE if empty else ask_side_band(p, st.shift, [o.price for o in slots if o is not None])
+            return
+        if buy:
+            st.bid_band = None
+        else:
+            st.ask_band = None
+        if not enabled or ts < st.hold_until:
+            return
+        # place what is missing, from what the side's money allows after its working orders
+        rules = st.rules
+        if buy:
+            budget = st.quote_free + st.own_buy_locked
+            room = p.max_inv_steps - (st.base_free + st.base_locked) if p.max_inv_steps else INF
+        else:
+            budget = st.base_free + st.own_sell_locked
+            room = INF
+        for o in slots:
             if o is not None:
-                if o.status in S.RESTING:
-                    if not enabled or abs(px - o.price) > tolerance(p, o.price):
-                        out.append(self._cancel(o, ts))
-                        steady = False
-                else:
-                    steady = False  # pending or unknown: wait for its answer
+                rem = o.qty - o.filled
+                budget -= rem * o.price if buy else rem
+                room -= rem
+        band = st.pp_band
+        for i in range(len(prices)):
+            if slots[i] is not None:
                 continue
-            if not enabled:
-                continue  # nothing wanted, nothing there
-            steady = False
-            if ts < st.hold_until:
-                continue
+            px = prices[i]
             q = min(size_for(p, px), budget // px if buy else budget, room)
             n = px * q
             if (
-                q < max(rules.min_qty_steps, 1)
+                q < rules.min_qty_steps
+                or q <= 0
                 or n < rules.min_notional_units
                 or (rules.max_qty_steps and q > rules.max_qty_steps)
-                or px < max(rules.min_price_ticks, 1)
+                or px < rules.min_price_ticks
+                or px <= 0
                 or (rules.max_price_ticks and px > rules.max_price_ticks)
             ):
                 continue
-            if rules.percent_price is not None:
-                lo, hi = rules.percent_price.bounds(side, (st.bid + st.ask) // 2)
-                if not lo <= px <= hi:
+            if band is not None:  # PERCENT_PRICE(_BY_SIDE) around the mid: (up_n, up_d, down_n, down_d)
+                mid = (st.bid + st.ask) // 2
+                un, ud, dn, dd = band[0] if buy else band[1]
+                if px > mid * un // ud or px < -((-mid * dn) // dd):
                     continue
             budget -= n if buy else q
-            room -= q if buy else 0
-            out.append(self._place(st, slots, side, i, px, q, ts))
-        return steady
+            room -= q
+            out.append(self._place(st, buy, i, px, q, ts))
 
-    def _open_band(self, st: PairState, shift: int) -> None:
-        p = st.params
-        bids = [o.price for o in st.bids if o is not None]
-        asks = [o.price for o in st.asks if o is not None]
-        if len(bids) not in (0, p.levels) or len(asks) not in (0, p.levels) or not (bids or asks):
+    def _open_band(self, st: PairState) -> None:
+        """Combine the side bands into the box checked by ``on_book`` (if the book is inside it)."""
+        bb, ab = st.bid_band, st.ask_band
+        if bb is None or ab is None:
             return
-        inv = st.inventory()
-        buy_ok, sell_ok = sides_enabled(p, st.bid, st.ask, inv)
-        if (not bids and buy_ok) or (not asks and sell_ok):
-            return  # an empty side that could quote (budget, filters): re-check on every update
-        b_lo, b_hi, a_lo, a_hi, m_lo, m_hi = price_band_for_orders(
-            p, st.bid, st.ask, shift, bids if bids else [], asks if asks else []
-        )
-        if p.max_loss_units and st.pos:
-            # stay where the kill switch cannot trigger: 2*cash - 2*fees + pos*(b+a) >= -2*max_loss
-            need = -2 * p.max_loss_units - 2 * st.cash + (-((-2 * st.fee_nu) // FEE_SCALE))
-            if st.pos > 0:
-                m_lo = max(m_lo, -((-need) // st.pos))
-            else:
-                m_hi = min(m_hi, need // st.pos)
-        if p.skew:
-            # the skew moves with the mid (through the inventory's value): any mid change re-evaluates
-            r2 = st.bid + st.ask
-            m_lo, m_hi = max(m_lo, r2), min(m_hi, r2)
+        p = st.params
+        if bb is FREE_SIDE or ab is FREE_ASK_SIDE:
+            # a side without orders is steady only while nothing could be placed on it
+            buy_ok, sell_ok = sides_enabled(p, st.bid, st.ask, st.inventory())
+            if (bb is FREE_SIDE and buy_ok) or (ab is FREE_ASK_SIDE and sell_ok):
+                return
+            if bb is FREE_SIDE and ab is FREE_ASK_SIDE:
+                return
         bid, ask = st.bid, st.ask
+        b_lo, b_hi, a_lo, a_hi, m_lo, m_hi = combine_bands(p, bid, ask, bb, ab)
+        if p.max_loss_units and st.pos:  # stay where the kill switch cannot trigger
+            k_lo, k_hi = kill_switch_mid_range(st.cash, st.pos, st.fee_nu, p.max_loss_units)
+            m_lo, m_hi = max(m_lo, k_lo), min(m_hi, k_hi)
+        if p.skew_on:  # the skew moves with the mid (through the inventory's value): re-evaluate on any change
+            m_lo = max(m_lo, bid + ask)
+            m_hi = min(m_hi, bid + ask)
         if b_lo <= bid <= b_hi and a_lo <= ask <= a_hi and m_lo <= bid + ask <= m_hi:
-            st.b_lo, st.b_hi, st.a_lo, st.a_hi, st.m_lo, st.m_hi = b_lo, b_hi, a_lo, a_hi, m_lo, m_hi
+            st.b_hi, st.a_lo, st.a_hi, st.m_lo, st.m_hi = b_hi, a_lo, a_hi, m_lo, m_hi
+            st.b_lo = b_lo
 
     # ---- intents --------------------------------------------------------------------------------
-    def _place(self, st: PairState, slots: list[Order | None], side: Side, level: int, price: int, qty: int, ts: int) -> Place:
-        cid = st.ids(_SIDE_CHAR[side], level)
-        o = Order(cid, st.idx, side, level, price, qty)
-        slots[level] = o
+    def _place(self, st: PairState, buy: bool, level: int, price: int, qty: int, ts: int) -> Place:
+        side = BUY if buy else SELL
+        cid = st.ids("B" if buy else "S", level)
+        o = Order(cid, st.idx, st.symbol, side, level, price, qty)
         self.orders[cid] = o
-        if side is Side.BUY:
+        if buy:
+            st.bids[level] = o
+            st.bid_band = None
             st.own_buy_locked += price * qty
             st.quote_free -= price * qty
             st.quote_locked += price * qty
         else:
+            st.asks[level] = o
+            st.ask_band = None
             st.own_sell_locked += qty
             st.base_free -= qty
             st.base_locked += qty
-        self.log.append(("order", ts, st.symbol, cid, side, price, qty, 0, S.PENDING_NEW, level, ""))
+        self.order_log.append((ts, o, S.PENDING_NEW, 0, ""))
         return Place(st.symbol, cid, side, price, qty, st.params.post_only, level)
 
     def _cancel(self, o: Order, ts: int) -> Cancel:
         o.status = S.PENDING_CANCEL
-        st = self.pairs[o.pair]
-        self.log.append(("order", ts, st.symbol, o.client_id, o.side, o.price, o.qty, o.filled, S.PENDING_CANCEL, o.level, ""))
-        return Cancel(st.symbol, o.client_id)
+        self.order_log.append((ts, o, S.PENDING_CANCEL, o.filled, ""))
+        return Cancel(o.symbol, o.client_id)
 
     def _cancel_all_own(self, st: PairState, ts: int) -> list[Intent]:
         out: list[Intent] = []
         for o in list(self.orders.values()):
             if o.pair == st.idx and o.status in S.RESTING:
                 out.append(self._cancel(o, ts))
+        st.bid_band = st.ask_band = None
         st.close_band()
         return out
 
@@ -301,9 +349,9 @@ class EngineCore:
     def _set_state(self, st: PairState, state: str, reason: str, ts: int) -> None:
         st.state, st.reason = state, reason
         st.close_band()
-        self.log.append(("state", ts, st.symbol, state, reason))
+        self.event_log.append(("state", ts, st.symbol, state, reason))
 
-    # ---- answers from the venue -------------------------------------------------------------------
+    # ---- answers from the venue -----------------------------------------------------------------
     def on_accepted(self, client_id: str, ts: int) -> list[Intent]:
         """The venue accepted a new order (it rests)."""
         o = self.orders.get(client_id)
@@ -311,17 +359,30 @@ class EngineCore:
             return _NONE
         o.status = S.NEW
         st = self.pairs[o.pair]
-        self.log.append(("order", ts, st.symbol, client_id, o.side, o.price, o.qty, o.filled, S.NEW, o.level, ""))
+        self.order_log.append((ts, o, S.NEW, o.filled, ""))
         if st.state != S.QUOTING:  # accepted after the pair stopped or paused: take it down
             return [self._cancel(o, ts)]
-        return self._evaluate(st, ts)
+        # acceptance changes no wanted price, only whether the side is steady: check just that
+        slots = st.bids if o.side is BUY else st.asks
+        for x in slots:
+            if x is None or (x.status != S.NEW and x.status != S.PARTIALLY_FILLED):
+                return _NONE
+        prices = [x.price for x in slots if x is not None]
+        if o.side is BUY:
+            st.bid_band = bid_side_band(st.params, st.shift, prices)
+        else:
+            st.ask_band = ask_side_band(st.params, st.shift, prices)
+        self._open_band(st)
+        return _NONE
 
     def on_rejected(self, client_id: str, ts: int, reason: str = "", would_cross: bool = False) -> list[Intent]:
         """The venue refused a new order. A post-only order that would cross is re-priced on the
-        next book update, not treated as a failure."""
+        next book update; any other refusal holds new orders of the pair for a second."""
         o = self.orders.get(client_id)
         if o is None:
             return _NONE
+        if not would_cross:
+            self.pairs[o.pair].hold_until = ts + REJECT_BACKOFF_NS
         return self._finish(o, S.REJECTED, ts, reason or ("post-only would cross" if would_cross else "rejected"))
 
     def on_canceled(self, client_id: str, ts: int) -> list[Intent]:
@@ -334,14 +395,7 @@ class EngineCore:
     def on_cancel_unknown_order(self, client_id: str, ts: int) -> list[Intent]:
         """The venue says the order is not open (-2011). If fills have not accounted for it, its fate
         is unknown until the user stream or a query tells; until then its level stays blocked."""
-        o = self.orders.get(client_id)
-        if o is None:
-            return _NONE
-        o.status = S.UNKNOWN
-        st = self.pairs[o.pair]
-        self.log.append(("order", ts, st.symbol, client_id, o.side, o.price, o.qty, o.filled, S.UNKNOWN, o.level, "cancel: unknown order"))
-        st.close_band()
-        return _NONE
+        return self.on_unknown_outcome(client_id, ts, "cancel: unknown order")
 
     def on_unknown_outcome(self, client_id: str, ts: int, reason: str) -> list[Intent]:
         """A place or cancel whose result is unknown (timeout, -1007, 5xx): never re-sent blindly."""
@@ -350,7 +404,8 @@ class EngineCore:
             return _NONE
         o.status = S.UNKNOWN
         st = self.pairs[o.pair]
-        self.log.append(("order", ts, st.symbol, client_id, o.side, o.price, o.qty, o.filled, S.UNKNOWN, o.level, reason))
+        self.order_log.append((ts, o, S.UNKNOWN, o.filled, reason))
+        st.bid_band = st.ask_band = None
         st.close_band()
         return _NONE
 
@@ -360,17 +415,17 @@ class EngineCore:
         o = self.orders.get(client_id)
         if o is None:
             return _NONE
+        st = self.pairs[o.pair]
         if status in S.RESTING:
             if o.status in (S.UNKNOWN, S.PENDING_NEW):
-                o.status = status
-                st = self.pairs[o.pair]
-                self.log.append(("order", ts, st.symbol, client_id, o.side, o.price, o.qty, o.filled, status, o.level, "resolved"))
+                o.status = S.NEW if status == S.NEW else S.PARTIALLY_FILLED
+                self.order_log.append((ts, o, o.status, o.filled, "resolved"))
                 if st.state != S.QUOTING:
                     return [self._cancel(o, ts)]
-                return self._evaluate(st, ts)
+                return self._evaluate(st, ts, _BOTH)
             return _NONE
         if status == S.FILLED and o.filled < o.qty:
-            o.status = S.UNKNOWN  # wait for the fill itself
+            o.status = S.UNKNOWN  # filled, but not all fills seen yet: wait for them
             return _NONE
         return self._finish(o, status, ts, "resolved")
 
@@ -384,12 +439,13 @@ class EngineCore:
         if o is None:
             return _NONE
         if trade_id:
-            if o.trades is None:
+            seen = o.trades
+            if seen is None:
                 o.trades = {trade_id}
-            elif trade_id in o.trades:
+            elif trade_id in seen:
                 return _NONE
             else:
-                o.trades.add(trade_id)
+                seen.add(trade_id)
         st = self.pairs[o.pair]
         qty = min(qty, o.qty - o.filled)
         if qty <= 0:
@@ -397,7 +453,7 @@ class EngineCore:
         o.filled += qty
         notional = price * qty
         fee_units = -((-fee_nu) // FEE_SCALE)
-        if o.side is Side.BUY:
+        if o.side is BUY:
             st.pos += qty
             st.cash -= notional
             st.own_buy_locked -= o.price * qty
@@ -413,28 +469,33 @@ class EngineCore:
         st.fee_nu += fee_nu
         st.volume += notional
         st.n_fills += 1
-        self.log.append(("fill", ts, ts_exchange, st.symbol, client_id, o.side, price, qty, fee_nu, is_maker, trade_id, o.level))
+        self.fill_log.append((ts, ts_exchange, o, price, qty, fee_nu, is_maker, trade_id))
         if o.filled >= o.qty:
             return self._finish(o, S.FILLED, ts, "")
         if o.status == S.NEW:
             o.status = S.PARTIALLY_FILLED
-        self.log.append(("order", ts, st.symbol, client_id, o.side, o.price, o.qty, o.filled, o.status, o.level, ""))
+        self.order_log.append((ts, o, o.status, o.filled, ""))
         st.close_band()
-        if st.state == S.QUOTING and st.params.max_loss_units and st.pnl_half_units(st.bid, st.ask) < -2 * st.params.max_loss_units:
+        if st.state == S.QUOTING and st.params.max_loss_units and st.kill_switch_hit():
             return self._halt(st, ts)
         return _NONE
 
     def _finish(self, o: Order, status: str, ts: int, reason: str) -> list[Intent]:
-        """An order left the book: free its level and what it held, then re-evaluate."""
+        """An order left the book: free its level and what it held, then re-evaluate its side."""
         st = self.pairs[o.pair]
         o.status = status
         del self.orders[o.client_id]
-        slots = st.bids if o.side is Side.BUY else st.asks
+        buy = o.side is BUY
+        slots = st.bids if buy else st.asks
         if o.level < len(slots) and slots[o.level] is o:
             slots[o.level] = None
+        if buy:
+            st.bid_band = None
+        else:
+            st.ask_band = None
         rem = o.qty - o.filled
         if rem > 0:
-            if o.side is Side.BUY:
+            if buy:
                 st.own_buy_locked -= o.price * rem
                 st.quote_locked -= o.price * rem
                 st.quote_free += o.price * rem
@@ -442,20 +503,18 @@ class EngineCore:
                 st.own_sell_locked -= rem
                 st.base_locked -= rem
                 st.base_free += rem
-        self.log.append(("order", ts, st.symbol, o.client_id, o.side, o.price, o.qty, o.filled, status, o.level, reason))
+        self.order_log.append((ts, o, status, o.filled, reason))
         st.close_band()
         if st.state == S.QUOTING:
-            if status == S.FILLED and st.params.max_loss_units and st.pnl_half_units(st.bid, st.ask) < -2 * st.params.max_loss_units:
+            if status == S.CANCELED:  # replace now; a fill or a refusal re-quotes on the next book update
+                return self._evaluate(st, ts, _BIDS if buy else _ASKS)
+            if status == S.FILLED and st.params.max_loss_units and st.kill_switch_hit():
                 return self._halt(st, ts)
-            if status == S.CANCELED:  # replace now; a fill or a reject re-quotes on the next book update
-                return self._evaluate(st, ts)
-            if status == S.REJECTED and not reason.startswith("post-only"):
-                st.hold_until = ts + REJECT_BACKOFF_NS  # do not hammer a venue that refuses
         return _NONE
 
-    # ---- balances ---------------------------------------------------------------------------------
+    # ---- balances -------------------------------------------------------------------------------
     def on_balances(self, balances: Mapping[str, tuple[Decimal, Decimal]] | Iterable[tuple[str, Decimal, Decimal]], ts: int) -> list[Intent]:
-        """Authoritative balances from the venue (free, locked) per asset; only the assets named change."""
+        """Authoritative balances from the venue, (free, locked) per asset; only the assets named change."""
         items = balances.items() if isinstance(balances, Mapping) else ((a, (f, lk)) for a, f, lk in balances)
         changed = set()
         for asset, (free, locked) in items:
@@ -467,29 +526,21 @@ class EngineCore:
                 self._apply_balances(st)
                 st.close_band()
                 if st.state == S.QUOTING:
-                    out += self._evaluate(st, ts)
+                    out += self._evaluate(st, ts, _BOTH)
         return out
 
     def _apply_balances(self, st: PairState) -> None:
         r = st.rules
-        bf, bl = self.balances.get(r.base_asset, (Decimal(0), Decimal(0)))
-        qf, ql = self.balances.get(r.quote_asset, (Decimal(0), Decimal(0)))
+        zero = (Decimal(0), Decimal(0))
+        bf, bl = self.balances.get(r.base_asset, zero)
+        qf, ql = self.balances.get(r.quote_asset, zero)
         unit = r.tick * r.step
         st.base_free = int((bf / r.step).to_integral_value(ROUND_FLOOR))
         st.base_locked = int((bl / r.step).to_integral_value(ROUND_FLOOR))
         st.quote_free = int((qf / unit).to_integral_value(ROUND_FLOOR))
         st.quote_locked = int((ql / unit).to_integral_value(ROUND_FLOOR))
 
-    # ---- views ------------------------------------------------------------------------------------
+    # ---- views ----------------------------------------------------------------------------------
     def open_orders(self, symbol: str | None = None) -> list[Order]:
         """Orders that may still be open (including pending and unknown ones)."""
-        return [o for o in self.orders.values() if symbol is None or self.pairs[o.pair].symbol == symbol]
-
-    def drain_log(self) -> list[tuple[Any, ...]]:
-        """Take what happened since the last call."""
-        log, self.log = self.log, []
-        return log
-
-
-def _resize(slots: list[Order | None], n: int) -> list[Order | None]:
-    return (slots + [None] * n)[:n]
+        return [o for o in self.orders.values() if symbol is None or o.symbol == symbol]

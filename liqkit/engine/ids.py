@@ -16,15 +16,6 @@ _VALID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
-def _b36(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-        if not n:
-            return out
-
-
 def new_run_nonce(rng: secrets.SystemRandom | None = None) -> str:
     """Four base-36 characters identifying one engine run."""
     return "".join((rng or secrets.SystemRandom()).choice(_B36) for _ in range(4))
@@ -33,18 +24,21 @@ def new_run_nonce(rng: secrets.SystemRandom | None = None) -> str:
 class ClientIdFactory:
     """Make client ids for one pair of one run."""
 
-    __slots__ = ("_head", "_seq", "_tail")
-
     def __init__(self, symbol: str, run_nonce: str) -> None:
-        # room: prefix + symbol + '.S19.' + nonce + '.' + 8 base-36 digits of sequence
-        sym = symbol[: MAX_LEN - len(PREFIX) - len(run_nonce) - 14]
-        self._head = f"{PREFIX}{sym}."
+        # room: prefix + symbol + '.S19.' + nonce + '.' + 8 digits of sequence (1e8 orders a run)
+        self._sym = symbol[: MAX_LEN - len(PREFIX) - len(run_nonce) - 14]
+        self._nonce = run_nonce
         self._seq = 0
-        self._tail = f".{run_nonce}."
+        self._heads: dict[tuple[str, int], str] = {}
 
     def __call__(self, side_char: str, level: int) -> str:
         self._seq += 1
-        return f"{self._head}{side_char}{level}{self._tail}{_b36(self._seq)}"
+        if self._seq >= 100_000_000:  # keep within 36 characters: continue under a new run nonce
+            self._seq, self._nonce, self._heads = 1, new_run_nonce(), {}
+        head = self._heads.get((side_char, level))
+        if head is None:
+            head = self._heads[(side_char, level)] = f"{PREFIX}{self._sym}.{side_char}{level}.{self._nonce}."
+        return head + str(self._seq)
 
 
 def is_liqkit_id(client_id: str) -> bool:

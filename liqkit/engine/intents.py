@@ -1,36 +1,73 @@
-"""What the engine core asks a venue to do. Plain named tuples: cheap to make, immutable, typed."""
+"""What the engine core asks a venue to do: small immutable-by-convention value objects.
+
+Plain slotted classes rather than NamedTuples or frozen dataclasses: they are made on the hot path,
+and these are the cheapest to construct both interpreted and compiled.
+"""
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, ClassVar, Final, final
 
 from liqkit.domain.types import Side
 
 
-class Place(NamedTuple):
+class _Value:
+    __slots__ = ()
+    _fields: ClassVar[tuple[str, ...]] = ()
+
+    def _key(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f) for f in self._fields)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and self._key() == other._key()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, self._key()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self._fields)
+        return f"{type(self).__name__}({args})"
+
+
+@final
+class Place(_Value):
     """Place a limit order (LIMIT_MAKER when ``post_only``). Price in ticks, quantity in steps."""
 
-    symbol: str
-    client_id: str
-    side: Side
-    price: int
-    qty: int
-    post_only: bool
-    level: int
+    __slots__ = ("client_id", "level", "post_only", "price", "qty", "side", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "side", "price", "qty", "post_only", "level")
+
+    def __init__(self, symbol: str, client_id: str, side: Side, price: int, qty: int, post_only: bool, level: int) -> None:
+        self.symbol: Final = symbol
+        self.client_id: Final = client_id
+        self.side: Final = side
+        self.price: Final = price
+        self.qty: Final = qty
+        self.post_only: Final = post_only
+        self.level: Final = level
 
 
-class Cancel(NamedTuple):
+@final
+class Cancel(_Value):
     """Cancel one order by its client order id."""
 
-    symbol: str
-    client_id: str
+    __slots__ = ("client_id", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id")
+
+    def __init__(self, symbol: str, client_id: str) -> None:
+        self.symbol: Final = symbol
+        self.client_id: Final = client_id
 
 
-class CancelAll(NamedTuple):
+@final
+class CancelAll(_Value):
     """Cancel the pair's open orders: only liqkit's (``own_only``, by client id prefix) or all."""
 
-    symbol: str
-    own_only: bool
+    __slots__ = ("own_only", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "own_only")
+
+    def __init__(self, symbol: str, own_only: bool) -> None:
+        self.symbol: Final = symbol
+        self.own_only: Final = own_only
 
 
 Intent = Place | Cancel | CancelAll

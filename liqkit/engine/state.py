@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from liqkit.domain.types import Side
 from liqkit.quoting import INF, Inventory
+from liqkit.risk import kill_switch_hit, pnl_half_units
 
 if TYPE_CHECKING:
     from liqkit.domain.config import PairConfig
@@ -37,11 +38,12 @@ ERROR = "error"
 class Order:
     """One of our orders as the core tracks it."""
 
-    __slots__ = ("client_id", "filled", "level", "pair", "price", "qty", "side", "status", "trades")
+    __slots__ = ("client_id", "filled", "level", "pair", "price", "qty", "side", "status", "symbol", "trades")
 
-    def __init__(self, client_id: str, pair: int, side: Side, level: int, price: int, qty: int) -> None:
+    def __init__(self, client_id: str, pair: int, symbol: str, side: Side, level: int, price: int, qty: int) -> None:
         self.client_id = client_id
         self.pair = pair
+        self.symbol = symbol
         self.side = side
         self.level = level
         self.price = price
@@ -67,12 +69,14 @@ class PairState:
         "a_lo",
         "ask",
         "ask_qty",
+        "ask_band",
         "asks",
         "b_hi",
         "b_lo",
         "base_free",
         "base_locked",
         "bid",
+        "bid_band",
         "bid_qty",
         "bids",
         "cash",
@@ -89,10 +93,12 @@ class PairState:
         "own_buy_locked",
         "own_sell_locked",
         "params",
+        "pp_band",
         "pos",
         "quote_free",
         "quote_locked",
         "reason",
+        "shift",
         "rules",
         "state",
         "symbol",
@@ -114,6 +120,9 @@ class PairState:
         n = params.levels
         self.bids: list[Order | None] = [None] * n
         self.asks: list[Order | None] = [None] * n
+        # per side, once every level rests: (r2 low, r2 high, bound on the other side's touch)
+        self.bid_band: tuple[int, int, int] | None = None
+        self.ask_band: tuple[int, int, int] | None = None
         # balances in the pair's units (base: steps; quote: tick*step units), venue view
         self.base_free = self.base_locked = 0
         self.quote_free = self.quote_locked = 0
@@ -127,12 +136,17 @@ class PairState:
         self.volume = 0  # quote units traded
         self.n_fills = 0
         self.hold_until = 0  # no new orders before this time (after a refusal)
-        self.close_band()
-
-    def close_band(self) -> None:
-        """Make the next book update take the full evaluation path."""
+        self.shift = 0  # skew shift of the last evaluation (ticks)
+        band = rules.percent_price  # as plain ints per side: (up_n, up_d, down_n, down_d)
+        self.pp_band: tuple[tuple[int, int, int, int], tuple[int, int, int, int]] | None = (
+            None if band is None else ((*band.bid_up, *band.bid_down), (*band.ask_up, *band.ask_down))
+        )
         self.b_lo = self.a_lo = self.m_lo = INF
         self.b_hi = self.a_hi = self.m_hi = -INF
+
+    def close_band(self) -> None:
+        """Make the next book update take the full evaluation path (no bid is >= INF)."""
+        self.b_lo = INF
 
     def inventory(self) -> Inventory:
         """Holdings as the quoting pipeline needs them."""
@@ -145,4 +159,8 @@ class PairState:
 
     def pnl_half_units(self, bid: int, ask: int) -> int:
         """Twice the mark-to-market PnL at mid, in tick*step units, fees included (rounded down)."""
-        return 2 * self.cash + self.pos * (bid + ask) - (-((-2 * self.fee_nu) // 100_000_000))
+        return pnl_half_units(self.cash, self.pos, self.fee_nu, bid, ask)
+
+    def kill_switch_hit(self) -> bool:
+        """Whether the pair's loss at the current book passed its maximum."""
+        return kill_switch_hit(self.cash, self.pos, self.fee_nu, self.bid, self.ask, self.params.max_loss_units)

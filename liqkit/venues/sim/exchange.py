@@ -12,32 +12,41 @@ It keeps our resting orders, matches them against the market feed it is shown, k
 
 Fees: maker/taker rates in bps, charged in the quote asset. Fills come back as tuples
 ``(client_id, price, qty, fee_nu, is_maker, trade_id)`` with ``fee_nu`` in (tick*step)/1e8 units.
+Balances are integers in each asset's own unit: the finest of the steps (base) and tick*step
+(quote) of the symbols that use it, e.g. 1e-5 BTC and 1e-7 USDT for BTCUSDT. Every fill is then
+exact integer arithmetic on small numbers; ``balances()`` gives Decimals back.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
 from liqkit.domain.errors import FilterError
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import Side
 from liqkit.engine.ids import is_liqkit_id
 
-INF = 1 << 62
-FEE_SCALE = 100_000_000
+INF: Final = 1 << 60
+FEE_SCALE: Final = 100_000_000
+DEFAULT_UNIT: Final = Decimal("1e-8")  # Binance's balance precision, for assets no symbol uses yet
 
 
-class SimFill(NamedTuple):
-    """One execution of one of our orders."""
+class SimFill:
+    """One execution of one of our orders (price in ticks, qty in steps, fee in (tick*step)/1e8)."""
 
-    client_id: str
-    price: int
-    qty: int
-    fee_nu: int
-    is_maker: bool
-    trade_id: int
+    __slots__ = ("client_id", "fee_nu", "is_maker", "price", "qty", "trade_id")
+
+    def __init__(self, client_id: str, price: int, qty: int, fee_nu: int, is_maker: bool, trade_id: int) -> None:
+        self.client_id = client_id
+        self.price = price
+        self.qty = qty
+        self.fee_nu = fee_nu
+        self.is_maker = is_maker
+        self.trade_id = trade_id
+
+    def __repr__(self) -> str:
+        return f"SimFill({self.client_id}, {self.qty}@{self.price}, fee_nu={self.fee_nu}, maker={self.is_maker}, #{self.trade_id})"
 
 
 _NONE: list[SimFill] = []  # shared empty answer: callers must not mutate it
@@ -52,26 +61,46 @@ class PlaceResult(NamedTuple):
     fills: list[SimFill]
 
 
-@dataclass(slots=True)
+_ACCEPTED = PlaceResult(True, 0, "", _NONE)
+
+
 class SimOrder:
     """An order resting at the simulated exchange."""
 
-    client_id: str
-    pair: int
-    side: Side
-    price: int
-    qty: int
-    filled: int
-    queue: int  # quantity ahead of us at our price (realistic model)
-    ts: int
-    order_id: int
+    __slots__ = ("client_id", "filled", "order_id", "pair", "price", "qty", "queue", "side", "ts")
+
+    def __init__(self, client_id: str, pair: int, side: Side, price: int, qty: int, queue: int, ts: int, order_id: int) -> None:
+        self.client_id = client_id
+        self.pair = pair
+        self.side = side
+        self.price = price
+        self.qty = qty
+        self.filled = 0
+        self.queue = queue  # quantity ahead of us at our price (realistic model)
+        self.ts = ts
+        self.order_id = order_id
+
+    def __repr__(self) -> str:
+        return f"SimOrder({self.client_id} {self.side.name} {self.qty}@{self.price} filled={self.filled})"
 
 
 class _Book:
-    __slots__ = ("ask", "ask_qty", "bid", "bid_qty", "buys", "max_buy", "min_sell", "rules", "sells")
+    __slots__ = (
+        "ask", "ask_qty", "base", "bid", "bid_qty", "buys", "limits", "max_buy", "min_sell", "pp", "quote", "rules",
+        "sells", "step_atoms", "unit_atoms",
+    )
 
     def __init__(self, rules: SymbolRules) -> None:
         self.rules = rules
+        self.step_atoms = self.unit_atoms = 1  # base/quote balance units per step / per tick*step
+        r = rules  # filter bounds as ints (0 = none): price, quantity, notional
+        self.limits = (
+            max(r.min_price_ticks, 1), r.max_price_ticks or INF, max(r.min_qty_steps, 1), r.max_qty_steps or INF,
+            r.min_notional_units, r.max_notional_units or INF,
+        )
+        band = r.percent_price
+        self.pp = None if band is None else ((*band.bid_up, *band.bid_down), (*band.ask_up, *band.ask_down))
+        self.base, self.quote = rules.base_asset, rules.quote_asset
         self.bid = self.ask = self.bid_qty = self.ask_qty = 0
         self.buys: dict[str, SimOrder] = {}
         self.sells: dict[str, SimOrder] = {}
@@ -79,8 +108,16 @@ class _Book:
         self.min_sell = INF
 
     def refresh(self) -> None:
-        self.max_buy = max((o.price for o in self.buys.values()), default=-INF)
-        self.min_sell = min((o.price for o in self.sells.values()), default=INF)
+        hi = -INF
+        for o in self.buys.values():
+            if o.price > hi:
+                hi = o.price
+        lo = INF
+        for o in self.sells.values():
+            if o.price < lo:
+                lo = o.price
+        self.max_buy = hi
+        self.min_sell = lo
 
 
 class SimExchange:
@@ -101,8 +138,12 @@ class SimExchange:
         self.books: list[_Book] = []
         self.index: dict[str, int] = {}
         self.orders: dict[str, SimOrder] = {}
-        self.free: dict[str, Decimal] = {k: Decimal(v) for k, v in (balances or {}).items()}
-        self.locked: dict[str, Decimal] = dict.fromkeys(self.free, Decimal(0))
+        self.units: dict[str, Decimal] = {}
+        self.free: dict[str, int] = {}
+        self.locked: dict[str, int] = {}
+        for asset, amount in (balances or {}).items():
+            self._set_unit(asset, DEFAULT_UNIT)
+            self.free[asset] = self._to_units(asset, Decimal(amount))
         self.next_order_id = 1
         self.next_trade_id = 1
         self.n_placed = self.n_cancelled = self.n_fills = self.n_rejected = 0
@@ -113,10 +154,37 @@ class SimExchange:
             return self.index[rules.symbol]
         self.books.append(_Book(rules))
         self.index[rules.symbol] = len(self.books) - 1
-        for asset in (rules.base_asset, rules.quote_asset):
-            self.free.setdefault(asset, Decimal(0))
-            self.locked.setdefault(asset, Decimal(0))
+        self._set_unit(rules.base_asset, rules.step)
+        self._set_unit(rules.quote_asset, rules.tick * rules.step)
+        for bk in self.books:
+            bk.step_atoms = int(bk.rules.step / self.units[bk.base])
+            bk.unit_atoms = int(bk.rules.tick * bk.rules.step / self.units[bk.quote])
         return len(self.books) - 1
+
+    def _set_unit(self, asset: str, unit: Decimal) -> None:
+        """Make ``asset``'s balance unit at least as fine as ``unit`` (rescaling what is held)."""
+        unit = unit.normalize()
+        old = self.units.get(asset)
+        if old is None:
+            self.units[asset] = unit
+            self.free[asset] = self.free.get(asset, 0)
+            self.locked[asset] = self.locked.get(asset, 0)
+            return
+        if unit >= old:
+            return
+        factor = old / unit
+        if factor != factor.to_integral_value():
+            raise ValueError(f"{asset}: balance units {old} and {unit} are not decimal multiples of each other")
+        k = int(factor)
+        self.units[asset] = unit
+        self.free[asset] *= k
+        self.locked[asset] *= k
+
+    def _to_units(self, asset: str, amount: Decimal) -> int:
+        q = amount / self.units[asset]
+        if q != q.to_integral_value():
+            raise ValueError(f"balance {amount} {asset} has more decimals than the unit {self.units[asset]}")
+        return int(q)
 
     # ---- market feed ------------------------------------------------------------------------------
     def on_book(self, idx: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> list[SimFill]:
@@ -179,23 +247,24 @@ class SimExchange:
         return left - q
 
     def _fill(self, bk: _Book, o: SimOrder, price: int, qty: int, maker: bool) -> SimFill:
-        r = bk.rules
         o.filled += qty
         notional = price * qty
         fee_nu = notional * (self.maker_ppb if maker else self.taker_ppb)
-        unit = r.tick * r.step
-        fee = Decimal(fee_nu) * unit / FEE_SCALE
+        unit = bk.unit_atoms
+        fee = -((-fee_nu * unit) // FEE_SCALE)  # charged rounded up to the asset's unit
+        free = self.free
         if o.side is Side.BUY:
-            self.locked[r.quote_asset] -= unit * (o.price * qty)
-            self.free[r.quote_asset] += unit * ((o.price - price) * qty) - fee
-            self.free[r.base_asset] += r.step * qty
+            self.locked[bk.quote] -= unit * o.price * qty
+            free[bk.quote] += unit * (o.price - price) * qty - fee
+            free[bk.base] += bk.step_atoms * qty
         else:
-            self.locked[r.base_asset] -= r.step * qty
-            self.free[r.quote_asset] += unit * notional - fee
+            self.locked[bk.base] -= bk.step_atoms * qty
+            free[bk.quote] += unit * notional - fee
         if o.filled >= o.qty:
             del self.orders[o.client_id]
             (bk.buys if o.side is Side.BUY else bk.sells).pop(o.client_id)
-            bk.refresh()
+            if o.price == (bk.max_buy if o.side is Side.BUY else bk.min_sell):
+                bk.refresh()
         self.n_fills += 1
         tid = self.next_trade_id
         self.next_trade_id += 1
@@ -208,20 +277,26 @@ class SimExchange:
         r = bk.rules
         if client_id in self.orders:
             return self._reject(-2010, "Duplicate order sent.")
-        try:
-            r.check_order(side, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else None)
-        except FilterError as e:
-            return self._reject(-1013, f"Filter failure: {e.filter_name}")
+        min_p, max_p, min_q, max_q, min_n, max_n = bk.limits
+        ok = min_p <= price <= max_p and min_q <= qty <= max_q and min_n <= price * qty <= max_n
+        if ok and bk.pp is not None and bk.bid:
+            mid = (bk.bid + bk.ask) // 2
+            un, ud, dn, dd = bk.pp[0] if side is Side.BUY else bk.pp[1]
+            ok = -((-mid * dn) // dd) <= price <= mid * un // ud
+        if not ok:  # let the rules word it
+            try:
+                r.check_order(side, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else None)
+            except FilterError as e:
+                return self._reject(-1013, f"Filter failure: {e.filter_name}")
         crosses = (side is Side.BUY and bk.ask and price >= bk.ask) or (side is Side.SELL and bk.bid and price <= bk.bid)
         if post_only and crosses:
             return self._reject(-2010, "Order would immediately match and take.")
         if r.max_orders and len(bk.buys) + len(bk.sells) >= r.max_orders:
             return self._reject(-1013, "Filter failure: MAX_NUM_ORDERS")
-        unit = r.tick * r.step
         if side is Side.BUY:
-            need, asset = unit * (price * qty), r.quote_asset
+            need, asset = bk.unit_atoms * price * qty, bk.quote
         else:
-            need, asset = r.step * qty, r.base_asset
+            need, asset = bk.step_atoms * qty, bk.base
         if self.free[asset] < need:
             return self._reject(-2010, "Account has insufficient balance for requested action.")
         self.free[asset] -= need
@@ -232,7 +307,7 @@ class SimExchange:
                 queue = bk.bid_qty if price == bk.bid else (0 if price > bk.bid else bk.bid_qty)
             else:
                 queue = bk.ask_qty if price == bk.ask else (0 if price < bk.ask else bk.ask_qty)
-        o = SimOrder(client_id, idx, side, price, qty, 0, queue, ts, self.next_order_id)
+        o = SimOrder(client_id, idx, side, price, qty, queue, ts, self.next_order_id)
         self.next_order_id += 1
         self.orders[client_id] = o
         if side is Side.BUY:
@@ -250,7 +325,7 @@ class SimExchange:
             touch = bk.ask if side is Side.BUY else bk.bid
             if avail > 0:
                 fills.append(self._fill(bk, o, touch, min(avail, qty), False))
-        return PlaceResult(True, 0, "", fills)
+        return PlaceResult(True, 0, "", fills) if fills else _ACCEPTED
 
     def _reject(self, code: int, message: str) -> PlaceResult:
         self.n_rejected += 1
@@ -262,17 +337,17 @@ class SimExchange:
         if o is None:
             return False
         bk = self.books[o.pair]
-        r = bk.rules
         rem = o.qty - o.filled
         if o.side is Side.BUY:
             del bk.buys[client_id]
-            amount, asset = r.tick * r.step * (o.price * rem), r.quote_asset
+            amount, asset = bk.unit_atoms * o.price * rem, bk.quote
         else:
             del bk.sells[client_id]
-            amount, asset = r.step * rem, r.base_asset
+            amount, asset = bk.step_atoms * rem, bk.base
         self.locked[asset] -= amount
         self.free[asset] += amount
-        bk.refresh()
+        if o.price == (bk.max_buy if o.side is Side.BUY else bk.min_sell):
+            bk.refresh()
         self.n_cancelled += 1
         return True
 
@@ -290,4 +365,4 @@ class SimExchange:
 
     def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         """(free, locked) per asset."""
-        return {a: (self.free[a], self.locked[a]) for a in sorted(self.free)}
+        return {a: ((self.free[a] * self.units[a]).normalize(), (self.locked[a] * self.units[a]).normalize()) for a in sorted(self.free)}
