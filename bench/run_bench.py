@@ -36,9 +36,11 @@ def ensure_data(shared: Path, out: Path) -> None:
 def run_reference(shared: Path, out: Path) -> dict:
     """One run of the naive reference loop, as a separate process (its own figures)."""
     env = dict(os.environ, LIQKIT_BENCH_DATA=str(out))
-    p = subprocess.run([sys.executable, "bench_purepy.py"], cwd=shared / "bench", env=env, check=True, capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "bench_purepy.py"], cwd=shared / "bench", env=env, check=True, capture_output=True, text=True
+    )
     line = next(x for x in p.stdout.splitlines() if x.startswith("RESULT "))
-    return json.loads(line[len("RESULT "):])
+    return json.loads(line[len("RESULT ") :])
 
 
 def run_liqkit(md) -> dict:
@@ -49,8 +51,15 @@ def run_liqkit(md) -> dict:
     res = run_backtest(md, bench_config())
     total = time.perf_counter() - t0
     m = res.metrics
-    return {"ev_per_s_run": m["events_per_s"], "t_run": m["wall_s"], "t_total": total, "placed": m["orders_placed"],
-            "cancelled": m["orders_cancelled"], "filled": m["fills"], "events": m["events"]}
+    return {
+        "ev_per_s_run": m["events_per_s"],
+        "t_run": m["wall_s"],
+        "t_total": total,
+        "placed": m["orders_placed"],
+        "cancelled": m["orders_cancelled"],
+        "filled": m["fills"],
+        "events": m["events"],
+    }
 
 
 def decision_latency() -> dict:
@@ -69,7 +78,9 @@ def decision_latency() -> dict:
     core.on_balances(sim.balances(), 0)
     drv = Driver(core, sim)
     b, t = md.book, md.trades
-    events = sorted([(int(x), 0, i) for i, x in enumerate(b["ts_local"])] + [(int(x), 1, i) for i, x in enumerate(t["ts_local"])])
+    events = sorted(
+        [(int(x), 0, i) for i, x in enumerate(b["ts_local"])] + [(int(x), 1, i) for i, x in enumerate(t["ts_local"])]
+    )
     drv.submit(core.run("BTCUSDT", events[0][0]), events[0][0])
     lat_all, lat_act = [], []
     clock = time.perf_counter_ns
@@ -92,10 +103,15 @@ def decision_latency() -> dict:
             if fills:
                 drv._deliver_fills(fills, ts)
     a, q = np.array(lat_all) / 1000, np.array(lat_act) / 1000
-    return {"book_updates": len(a), "p50_us": float(np.percentile(a, 50)), "p99_us": float(np.percentile(a, 99)),
-            "max_us": float(a.max()), "acting_updates": len(q),
-            "acting_p50_us": float(np.percentile(q, 50)) if len(q) else None,
-            "acting_p99_us": float(np.percentile(q, 99)) if len(q) else None}
+    return {
+        "book_updates": len(a),
+        "p50_us": float(np.percentile(a, 50)),
+        "p99_us": float(np.percentile(a, 99)),
+        "max_us": float(a.max()),
+        "acting_updates": len(q),
+        "acting_p50_us": float(np.percentile(q, 50)) if len(q) else None,
+        "acting_p99_us": float(np.percentile(q, 99)) if len(q) else None,
+    }
 
 
 def main() -> int:
@@ -126,18 +142,30 @@ def main() -> int:
     our_eps = statistics.median(o["ev_per_s_run"] for o in ours)
     o, r = ours[0], refs[0]
     same = all((x["placed"], x["cancelled"], x["filled"]) == (r["placed"], r["cancelled"], r["filled"]) for x in ours)
-    print(f"backtest benchmark: {o['events']:,} events (liqkit hot path compiled: {is_compiled()}; {a.runs} interleaved runs, medians)")
+    print(
+        f"backtest benchmark: {o['events']:,} events "
+        f"(liqkit hot path compiled: {is_compiled()}; {a.runs} interleaved runs, medians)"
+    )
     print(f"  naive reference loop   {ref_eps / 1e6:6.3f} M events/s")
-    print(f"  liqkit backtest loop   {our_eps / 1e6:6.3f} M events/s   ratio {statistics.median(ratios):.2f} "
-          f"(runs: {', '.join(f'{x:.2f}' for x in ratios)}; bar >= 0.50, aim ~1.1)")
-    print(f"  liqkit whole backtest  {o['events'] / statistics.median(x['t_total'] for x in ours) / 1e6:6.3f} M events/s "
-          f"(with results/metrics; data load {t_load:.2f} s)")
-    print(f"  orders  placed {o['placed']:,} / {r['placed']:,}   cancelled {o['cancelled']:,} / {r['cancelled']:,}   "
-          f"filled {o['filled']:,} / {r['filled']:,}   (liqkit / reference): {'identical' if same else 'DIFFERENT'}")
+    print(
+        f"  liqkit backtest loop   {our_eps / 1e6:6.3f} M events/s   ratio {statistics.median(ratios):.2f} "
+        f"(runs: {', '.join(f'{x:.2f}' for x in ratios)}; bar >= 0.50, aim ~1.1)"
+    )
+    print(
+        f"  liqkit whole backtest  {o['events'] / statistics.median(x['t_total'] for x in ours) / 1e6:6.3f} M events/s "
+        f"(with results/metrics; data load {t_load:.2f} s)"
+    )
+    print(
+        f"  orders  placed {o['placed']:,} / {r['placed']:,}   cancelled {o['cancelled']:,} / {r['cancelled']:,}   "
+        f"filled {o['filled']:,} / {r['filled']:,}   (liqkit / reference): {'identical' if same else 'DIFFERENT'}"
+    )
     lat = decision_latency()
-    print(f"decision latency on the shipped BTCUSDT recording ({lat['book_updates']:,} book updates): "
-          f"p50 {lat['p50_us']:.2f} us, p99 {lat['p99_us']:.2f} us, max {lat['max_us']:.0f} us; "
-          f"updates that changed orders ({lat['acting_updates']:,}): p50 {lat['acting_p50_us']:.1f} us, p99 {lat['acting_p99_us']:.1f} us")
+    print(
+        f"decision latency on the shipped BTCUSDT recording ({lat['book_updates']:,} book updates): "
+        f"p50 {lat['p50_us']:.2f} us, p99 {lat['p99_us']:.2f} us, max {lat['max_us']:.0f} us; "
+        f"updates that changed orders ({lat['acting_updates']:,}): "
+        f"p50 {lat['acting_p50_us']:.1f} us, p99 {lat['acting_p99_us']:.1f} us"
+    )
     ok = same and (r["placed"], r["cancelled"], r["filled"]) == tuple(EXPECTED.values())
     if not ok:
         print("error: order counts differ from the reference", file=sys.stderr)

@@ -7,6 +7,7 @@ re-installing, Python would silently keep running the old code. ``check_fresh`` 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import warnings
 from pathlib import Path
 

@@ -68,8 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="liqkit", description="Provide liquidity on Binance spot pairs.")
     sub = p.add_subparsers(dest="command", required=True)
     bt = sub.add_parser("backtest", help="run the engine on recorded or synthetic data (simulated exchange)")
-    bt.add_argument("--data", required=True, type=Path,
-                    help="a capture .gz file or folder, a data-portal .csv/.zip, a Parquet folder, or bench data")
+    bt.add_argument(
+        "--data",
+        required=True,
+        type=Path,
+        help="a capture .gz file or folder, a data-portal .csv/.zip, a Parquet folder, or bench data",
+    )
     bt.add_argument("--config", type=Path, help="TOML config ([engine], [sim], [pairs.SYMBOL])")
     bt.add_argument("--symbol", help="symbol of the data when it cannot be told from the file")
     bt.add_argument("--json", action="store_true", help="print one JSON object of the metrics")

@@ -92,8 +92,10 @@ def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None
             )
     for name, p in (("bid_spread", bp), ("ask_spread", ap)):
         if p + (n - 1) * sp >= PPB // 2:
-            raise ValueError(f"{name} = {getattr(cfg, name)}: with {n} levels spaced {cfg.level_spacing} the outer quote "
-                             "is 5000bps or more from the reference; use a smaller spread, spacing or fewer levels")
+            raise ValueError(
+                f"{name} = {getattr(cfg, name)}: with {n} levels spaced {cfg.level_spacing} the outer quote "
+                "is 5000bps or more from the reference; use a smaller spread, spacing or fewer levels"
+            )
     loss = max_loss if cfg.max_loss is None else cfg.max_loss
     return QuoteParams(
         symbol=rules.symbol,

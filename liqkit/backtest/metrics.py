@@ -41,7 +41,9 @@ def pnl_split(fills: pd.DataFrame, book_ts: np.ndarray, mid: np.ndarray) -> dict
     return {"pnl": pnl, "spread_capture": spread, "inventory_pnl": pnl + fees - spread, "fees": fees}
 
 
-def markouts(fills: pd.DataFrame, book_ts: np.ndarray, mid: np.ndarray, horizons_s: tuple[int, ...] = MARKOUT_HORIZONS_S) -> dict[str, float | None]:
+def markouts(
+    fills: pd.DataFrame, book_ts: np.ndarray, mid: np.ndarray, horizons_s: tuple[int, ...] = MARKOUT_HORIZONS_S
+) -> dict[str, float | None]:
     """Mean markout in bps at each horizon (None when no fill has that much data after it)."""
     out: dict[str, float | None] = {}
     if fills.empty or not len(book_ts):

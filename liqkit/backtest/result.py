@@ -13,9 +13,43 @@ from liqkit.backtest import metrics as M
 from liqkit.data.feed import MarketData
 from liqkit.engine.core import FEE_SCALE
 
-ORDER_COLS = ["ts", "symbol", "client_id", "side", "price_ticks", "qty_steps", "filled_steps", "status", "level", "reason"]
-FILL_COLS = ["ts", "ts_exchange", "symbol", "client_id", "side", "price_ticks", "qty_steps", "fee_nu", "is_maker", "trade_id", "level"]
-SAMPLE_COLS = ["ts", "symbol", "bid_ticks", "ask_ticks", "our_bid_ticks", "our_ask_ticks", "pos_steps", "cash_units", "fee_nu", "state"]
+ORDER_COLS = [
+    "ts",
+    "symbol",
+    "client_id",
+    "side",
+    "price_ticks",
+    "qty_steps",
+    "filled_steps",
+    "status",
+    "level",
+    "reason",
+]
+FILL_COLS = [
+    "ts",
+    "ts_exchange",
+    "symbol",
+    "client_id",
+    "side",
+    "price_ticks",
+    "qty_steps",
+    "fee_nu",
+    "is_maker",
+    "trade_id",
+    "level",
+]
+SAMPLE_COLS = [
+    "ts",
+    "symbol",
+    "bid_ticks",
+    "ask_ticks",
+    "our_bid_ticks",
+    "our_ask_ticks",
+    "pos_steps",
+    "cash_units",
+    "fee_nu",
+    "state",
+]
 
 
 def _time_index(ts: pd.Series) -> pd.DatetimeIndex:
@@ -40,36 +74,64 @@ class BacktestResult:
 
 def order_rows(order_log: list[tuple[int, Any, str, int, str]]) -> list[tuple[Any, ...]]:
     """The engine core's order log as flat rows in ``ORDER_COLS`` order."""
-    return [(ts, o.symbol, o.client_id, int(o.side), o.price, o.qty, filled, status, o.level, reason)
-            for ts, o, status, filled, reason in order_log]
+    return [
+        (ts, o.symbol, o.client_id, int(o.side), o.price, o.qty, filled, status, o.level, reason)
+        for ts, o, status, filled, reason in order_log
+    ]
 
 
 def fill_rows(fill_log: list[tuple[int, int, Any, int, int, int, bool, int]]) -> list[tuple[Any, ...]]:
     """The engine core's fill log as flat rows in ``FILL_COLS`` order."""
-    return [(ts, tx, o.symbol, o.client_id, int(o.side), px, q, fee, mk, tid, o.level)
-            for ts, tx, o, px, q, fee, mk, tid in fill_log]
+    return [
+        (ts, tx, o.symbol, o.client_id, int(o.side), px, q, fee, mk, tid, o.level)
+        for ts, tx, o, px, q, fee, mk, tid in fill_log
+    ]
 
 
-def build_result(core: Any, samples: list[tuple[Any, ...]], datas: list[MarketData], events: int, wall_s: float) -> BacktestResult:
+def build_result(
+    core: Any, samples: list[tuple[Any, ...]], datas: list[MarketData], events: int, wall_s: float
+) -> BacktestResult:
     """Turn the engine core's logs and the driver's samples into tables and metrics."""
     rules = {md.symbol: md.rules for md in datas}
     orders = pd.DataFrame(order_rows(core.order_log), columns=ORDER_COLS)
     fills = pd.DataFrame(fill_rows(core.fill_log), columns=FILL_COLS)
-    states = pd.DataFrame([r[1:] for r in core.event_log if r[0] == "state"], columns=["ts", "symbol", "state", "reason"])
+    states = pd.DataFrame(
+        [r[1:] for r in core.event_log if r[0] == "state"], columns=["ts", "symbol", "state", "reason"]
+    )
     samp = pd.DataFrame(samples, columns=SAMPLE_COLS)
     for df in (orders, fills):
         df["side"] = np.where(df["side"].astype(int) > 0, "BUY", "SELL") if len(df) else pd.Series(dtype=str)
-    _to_units(orders, rules, {"price_ticks": ("price", "tick"), "qty_steps": ("qty", "step"), "filled_steps": ("filled", "step")})
+    _to_units(
+        orders,
+        rules,
+        {"price_ticks": ("price", "tick"), "qty_steps": ("qty", "step"), "filled_steps": ("filled", "step")},
+    )
     _to_units(fills, rules, {"price_ticks": ("price", "tick"), "qty_steps": ("qty", "step")})
     fills["side_sign"] = np.where(fills["side"] == "BUY", 1, -1) if len(fills) else pd.Series(dtype=int)
-    unit = fills["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()}) if len(fills) else pd.Series(dtype=float)
+    unit = (
+        fills["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()})
+        if len(fills)
+        else pd.Series(dtype=float)
+    )
     fills["fee"] = fills["fee_nu"].astype(float) * unit / FEE_SCALE if len(fills) else pd.Series(dtype=float)
     fills["notional"] = fills["price"] * fills["qty"] if len(fills) else pd.Series(dtype=float)
-    _to_units(samp, rules, {"bid_ticks": ("bid", "tick"), "ask_ticks": ("ask", "tick"), "our_bid_ticks": ("our_bid", "tick"), "our_ask_ticks": ("our_ask", "tick"), "pos_steps": ("position", "step")})
+    _to_units(
+        samp,
+        rules,
+        {
+            "bid_ticks": ("bid", "tick"),
+            "ask_ticks": ("ask", "tick"),
+            "our_bid_ticks": ("our_bid", "tick"),
+            "our_ask_ticks": ("our_ask", "tick"),
+            "pos_steps": ("position", "step"),
+        },
+    )
     if len(samp):
         samp["mid"] = (samp["bid"] + samp["ask"]) / 2
         u = samp["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()})
-        samp["equity"] = samp["cash_units"] * u + samp["position"] * samp["mid"] - samp["fee_nu"].astype(float) * u / FEE_SCALE
+        samp["equity"] = (
+            samp["cash_units"] * u + samp["position"] * samp["mid"] - samp["fee_nu"].astype(float) * u / FEE_SCALE
+        )
         samp.loc[samp["our_bid"] <= 0, "our_bid"] = np.nan
         samp.loc[samp["our_ask"] <= 0, "our_ask"] = np.nan
     for df in (orders, fills, samp, states):
@@ -99,12 +161,38 @@ def build_result(core: Any, samples: list[tuple[Any, ...]], datas: list[MarketDa
     if len(datas) == 1:
         total.update(per_pair[datas[0].symbol])
     else:
-        for key in ("pnl", "spread_capture", "inventory_pnl", "fees", "volume", "fills", "buy_fills", "sell_fills",
-                    "orders_placed", "orders_cancelled", "orders_filled", "orders_rejected"):
+        for key in (
+            "pnl",
+            "spread_capture",
+            "inventory_pnl",
+            "fees",
+            "volume",
+            "fills",
+            "buy_fills",
+            "sell_fills",
+            "orders_placed",
+            "orders_cancelled",
+            "orders_filled",
+            "orders_rejected",
+        ):
             total[key] = sum(m[key] for m in per_pair.values())
     total["symbols"] = [md.symbol for md in datas]
-    total["start"] = str(pd.Timestamp(min(int(md.book["ts_local"][0]) for md in datas if len(md.book["ts_local"])), unit="ns", tz="UTC")) if events else None
-    total["duration_s"] = float((max(int(md.book["ts_local"][-1]) for md in datas) - min(int(md.book["ts_local"][0]) for md in datas)) / 1e9) if events else 0.0
+    total["start"] = (
+        str(
+            pd.Timestamp(
+                min(int(md.book["ts_local"][0]) for md in datas if len(md.book["ts_local"])), unit="ns", tz="UTC"
+            )
+        )
+        if events
+        else None
+    )
+    total["duration_s"] = (
+        float(
+            (max(int(md.book["ts_local"][-1]) for md in datas) - min(int(md.book["ts_local"][0]) for md in datas)) / 1e9
+        )
+        if events
+        else 0.0
+    )
     return BacktestResult(orders, fills, samp, states, total, per_pair)
 
 

@@ -49,7 +49,9 @@ class MarketData:
     meta: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_columns(cls, rules: SymbolRules, book: dict[str, Any], trades: dict[str, Any], source: str = "", **meta: Any) -> MarketData:
+    def from_columns(
+        cls, rules: SymbolRules, book: dict[str, Any], trades: dict[str, Any], source: str = "", **meta: Any
+    ) -> MarketData:
         """Build and check: columns present, equal lengths, time order, bid < ask."""
         b = _table(book, BOOK_COLUMNS, "book")
         t = _table(trades, TRADE_COLUMNS, "trades")
@@ -72,11 +74,13 @@ class MarketData:
 
     def slice_time(self, start_ns: int | None = None, end_ns: int | None = None) -> MarketData:
         """Rows with ``start_ns <= ts_local < end_ns``."""
+
         def cut(tab: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             ts = tab["ts_local"]
             lo = 0 if start_ns is None else int(np.searchsorted(ts, start_ns, "left"))
             hi = len(ts) if end_ns is None else int(np.searchsorted(ts, end_ns, "left"))
             return {k: v[lo:hi] for k, v in tab.items()}
+
         return MarketData(self.rules, cut(self.book), cut(self.trades), self.source, self.meta)
 
     def book_frame(self) -> pd.DataFrame:

@@ -55,7 +55,7 @@ class Distance(BaseModel):
 
 
 def _parse_distance(v: Any) -> Any:
-    if isinstance(v, Distance) or isinstance(v, Mapping):
+    if isinstance(v, (Distance, Mapping)):
         return v
     if isinstance(v, str):
         m = _DIST_RE.match(v)
@@ -81,8 +81,12 @@ class _Strict(BaseModel):
 class RiskConfig(_Strict):
     """Engine-wide risk limits (a pair may override ``max_loss``)."""
 
-    stale_feed_s: float = Field(default=5.0, gt=0, description="Pause a pair after this many seconds without a book update.")
-    max_loss: Decimal | None = Field(default=None, gt=0, description="Kill switch: halt a pair whose PnL falls below -max_loss (quote asset).")
+    stale_feed_s: float = Field(
+        default=5.0, gt=0, description="Pause a pair after this many seconds without a book update."
+    )
+    max_loss: Decimal | None = Field(
+        default=None, gt=0, description="Kill switch: halt a pair whose PnL falls below -max_loss (quote asset)."
+    )
 
 
 class EngineConfig(_Strict):
@@ -91,13 +95,17 @@ class EngineConfig(_Strict):
     venue: Literal["sim", "binance-testnet", "binance-live"] = "sim"
     state_dir: Path = Field(default=Path("liqkit-state"), description="Journal, token and lock live here.")
     allow_live: bool = Field(default=False, description="Mainnet needs this and LIQKIT_ALLOW_LIVE=1.")
-    base_url: str | None = Field(default=None, description="Point every REST/stream/WS API URL at this server (e.g. a liqkit sim-server).")
+    base_url: str | None = Field(
+        default=None, description="Point every REST/stream/WS API URL at this server (e.g. a liqkit sim-server)."
+    )
     risk: RiskConfig = RiskConfig()
 
     @model_validator(mode="after")
     def _live_needs_opt_in(self) -> EngineConfig:
         if self.venue == "binance-live" and not self.allow_live:
-            raise ValueError("venue 'binance-live' needs allow_live = true (and LIQKIT_ALLOW_LIVE=1 in the environment)")
+            raise ValueError(
+                "venue 'binance-live' needs allow_live = true (and LIQKIT_ALLOW_LIVE=1 in the environment)"
+            )
         return self
 
 
@@ -127,18 +135,30 @@ class PairConfig(_Strict):
     """How one pair is quoted. Distances are measured from the reference price."""
 
     symbol: str = Field(description="Binance symbol, e.g. BTCUSDT.")
-    reference: Literal["mid", "touch"] = Field(default="mid", description="mid: (bid+ask)/2; touch: own side's best price.")
+    reference: Literal["mid", "touch"] = Field(
+        default="mid", description="mid: (bid+ask)/2; touch: own side's best price."
+    )
     bid_spread: Dist = Field(default=Distance(value=Decimal(10), unit="bps"))
     ask_spread: Dist = Field(default=Distance(value=Decimal(10), unit="bps"))
-    min_spread: Dist = Field(default=Distance(value=Decimal(0), unit="ticks"), description="No quote closer to the reference than this, even after skew.")
+    min_spread: Dist = Field(
+        default=Distance(value=Decimal(0), unit="ticks"),
+        description="No quote closer to the reference than this, even after skew.",
+    )
     levels: int = Field(default=1, ge=1, le=20)
     level_spacing: Dist = Field(default=Distance(value=Decimal(5), unit="bps"))
     size: PosDecimal = Field(default=Decimal("0.001"))
     size_unit: Literal["base", "quote"] = "base"
-    refresh_tolerance: Dist = Field(default=Distance(value=Decimal(2), unit="bps"), description="Keep an order while within this of its wanted price.")
+    refresh_tolerance: Dist = Field(
+        default=Distance(value=Decimal(2), unit="bps"),
+        description="Keep an order while within this of its wanted price.",
+    )
     post_only: bool = True
-    inventory_target: Decimal = Field(default=Decimal("0.5"), ge=0, le=1, description="Wanted base share of the pair's value.")
-    skew: Decimal = Field(default=Decimal(0), ge=0, le=10, description="0 = off; 1 shifts quotes by a full spread at full deviation.")
+    inventory_target: Decimal = Field(
+        default=Decimal("0.5"), ge=0, le=1, description="Wanted base share of the pair's value."
+    )
+    skew: Decimal = Field(
+        default=Decimal(0), ge=0, le=10, description="0 = off; 1 shifts quotes by a full spread at full deviation."
+    )
     max_inventory: Decimal | None = Field(default=None, gt=0, description="Never buy past this base quantity.")
     price_ceiling: Decimal | None = Field(default=None, gt=0, description="Above it only sell orders are placed.")
     price_floor: Decimal | None = Field(default=None, gt=0, description="Below it only buy orders are placed.")

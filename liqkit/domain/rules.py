@@ -188,7 +188,9 @@ class SymbolRules:
         if nf is not None:
             min_notional = _dec(nf.get("minNotional", 0), "minNotional", symbol)
             if "maxNotional" in nf:
-                max_notional_units = int((_dec(nf["maxNotional"], "maxNotional", symbol) / unit).to_integral_value(ROUND_FLOOR))
+                max_notional_units = int(
+                    (_dec(nf["maxNotional"], "maxNotional", symbol) / unit).to_integral_value(ROUND_FLOOR)
+                )
         band: PriceBand | None = None
         if "PERCENT_PRICE_BY_SIDE" in filters:
             f = filters["PERCENT_PRICE_BY_SIDE"]

@@ -31,7 +31,6 @@ from liqkit.engine import state as S
 from liqkit.engine.ids import ClientIdFactory, new_run_nonce
 from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
 from liqkit.engine.state import Order, PairState
-from liqkit.risk import kill_switch_mid_range
 from liqkit.quoting import (
     FREE_ASK_SIDE,
     FREE_SIDE,
@@ -46,6 +45,7 @@ from liqkit.quoting import (
     size_for,
     skew_shift,
 )
+from liqkit.risk import kill_switch_mid_range
 
 BUY: Final = Side.BUY
 SELL: Final = Side.SELL
@@ -205,7 +205,9 @@ class EngineCore:
             self._open_band(st)
         return out
 
-    def _diff_side(self, st: PairState, buy: bool, enabled: bool, prices: list[int], ts: int, out: list[Intent]) -> None:
+    def _diff_side(
+        self, st: PairState, buy: bool, enabled: bool, prices: list[int], ts: int, out: list[Intent]
+    ) -> None:
         """Diff one side's working orders against wanted prices; cache the side's band when steady."""
         p = st.params
         slots = st.bids if buy else st.asks
@@ -231,9 +233,13 @@ class EngineCore:
         if steady:
             if buy:
                 if st.bid_band is None:
-                    st.bid_band = FREE_SIDE if empty else bid_side_band(p, st.shift, [o.price for o in slots if o is not None])
+                    st.bid_band = (
+                        FREE_SIDE if empty else bid_side_band(p, st.shift, [o.price for o in slots if o is not None])
+                    )
             elif st.ask_band is None:
-                st.ask_band = FREE_ASK_SIDE if empty else ask_side_band(p, st.shift, [o.price for o in slots if o is not None])
+                st.ask_band = (
+                    FREE_ASK_SIDE if empty else ask_side_band(p, st.shift, [o.price for o in slots if o is not None])
+                )
             return
         if buy:
             st.bid_band = None
@@ -430,7 +436,14 @@ class EngineCore:
         return self._finish(o, status, ts, "resolved")
 
     def on_fill(
-        self, client_id: str, ts: int, price: int, qty: int, fee_nu: int, is_maker: bool, trade_id: int = 0,
+        self,
+        client_id: str,
+        ts: int,
+        price: int,
+        qty: int,
+        fee_nu: int,
+        is_maker: bool,
+        trade_id: int = 0,
         ts_exchange: int = 0,
     ) -> list[Intent]:
         """An execution of one of our orders. ``fee_nu`` is in (tick*step)/1e8 quote units.
@@ -513,7 +526,9 @@ class EngineCore:
         return _NONE
 
     # ---- balances -------------------------------------------------------------------------------
-    def on_balances(self, balances: Mapping[str, tuple[Decimal, Decimal]] | Iterable[tuple[str, Decimal, Decimal]], ts: int) -> list[Intent]:
+    def on_balances(
+        self, balances: Mapping[str, tuple[Decimal, Decimal]] | Iterable[tuple[str, Decimal, Decimal]], ts: int
+    ) -> list[Intent]:
         """Authoritative balances from the venue, (free, locked) per asset; only the assets named change."""
         items = balances.items() if isinstance(balances, Mapping) else ((a, (f, lk)) for a, f, lk in balances)
         changed = set()

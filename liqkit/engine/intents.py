@@ -36,7 +36,9 @@ class Place(_Value):
     __slots__ = ("client_id", "level", "post_only", "price", "qty", "side", "symbol")
     _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "side", "price", "qty", "post_only", "level")
 
-    def __init__(self, symbol: str, client_id: str, side: Side, price: int, qty: int, post_only: bool, level: int) -> None:
+    def __init__(
+        self, symbol: str, client_id: str, side: Side, price: int, qty: int, post_only: bool, level: int
+    ) -> None:
         self.symbol: Final = symbol
         self.client_id: Final = client_id
         self.side: Final = side

@@ -68,8 +68,8 @@ class PairState:
         "a_hi",
         "a_lo",
         "ask",
-        "ask_qty",
         "ask_band",
+        "ask_qty",
         "asks",
         "b_hi",
         "b_lo",
@@ -84,8 +84,8 @@ class PairState:
         "fee_nu",
         "has_book",
         "hold_until",
-        "idx",
         "ids",
+        "idx",
         "last_book_ts",
         "m_hi",
         "m_lo",
@@ -93,19 +93,21 @@ class PairState:
         "own_buy_locked",
         "own_sell_locked",
         "params",
-        "pp_band",
         "pos",
+        "pp_band",
         "quote_free",
         "quote_locked",
         "reason",
-        "shift",
         "rules",
+        "shift",
         "state",
         "symbol",
         "volume",
     )
 
-    def __init__(self, idx: int, cfg: PairConfig, rules: SymbolRules, params: QuoteParams, ids: ClientIdFactory) -> None:
+    def __init__(
+        self, idx: int, cfg: PairConfig, rules: SymbolRules, params: QuoteParams, ids: ClientIdFactory
+    ) -> None:
         self.idx = idx
         self.symbol = rules.symbol
         self.cfg = cfg

@@ -24,10 +24,22 @@ def bench_market_data(directory: Path) -> MarketData:
     step = float(rules.step)
     return MarketData.from_columns(
         rules,
-        dict(ts_local=b["ts"], ts_exchange=b["ts"], bid=b["bid_tick"], ask=b["ask_tick"],
-             bid_qty=np.rint(b["bid_qty"] / step), ask_qty=np.rint(b["ask_qty"] / step)),
-        dict(ts_local=t["ts"], ts_exchange=t["ts"], price=t["tick"], qty=np.rint(t["qty"] / step),
-             aggressor=t["side"], trade_id=np.arange(len(t["ts"]))),
+        dict(
+            ts_local=b["ts"],
+            ts_exchange=b["ts"],
+            bid=b["bid_tick"],
+            ask=b["ask_tick"],
+            bid_qty=np.rint(b["bid_qty"] / step),
+            ask_qty=np.rint(b["ask_qty"] / step),
+        ),
+        dict(
+            ts_local=t["ts"],
+            ts_exchange=t["ts"],
+            price=t["tick"],
+            qty=np.rint(t["qty"] / step),
+            aggressor=t["side"],
+            trade_id=np.arange(len(t["ts"])),
+        ),
     )
 
 
@@ -37,10 +49,18 @@ def small_bench(tmp_path_factory):
         pytest.fail(f"the common benchmark is missing: expected {SHARED_BENCH} (../shared beside the repository)")
     out = tmp_path_factory.mktemp("bench")
     env = dict(os.environ, LIQKIT_BENCH_DATA=str(out))
-    subprocess.run([sys.executable, "gen_data.py", "--n", "40000", "--out", str(out)], cwd=SHARED_BENCH, check=True, env=env, capture_output=True)
-    ref = subprocess.run([sys.executable, "bench_purepy.py"], cwd=SHARED_BENCH, check=True, env=env, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "gen_data.py", "--n", "40000", "--out", str(out)],
+        cwd=SHARED_BENCH,
+        check=True,
+        env=env,
+        capture_output=True,
+    )
+    ref = subprocess.run(
+        [sys.executable, "bench_purepy.py"], cwd=SHARED_BENCH, check=True, env=env, capture_output=True, text=True
+    )
     line = next(x for x in ref.stdout.splitlines() if x.startswith("RESULT "))
-    return out, json.loads(line[len("RESULT "):])
+    return out, json.loads(line[len("RESULT ") :])
 
 
 def test_engine_makes_exactly_the_reference_decisions(small_bench):
@@ -85,7 +105,9 @@ def test_latency_delays_answers_but_keeps_accounting_consistent(sample_data):
     sent = o[o["status"] == "PENDING_NEW"].set_index("client_id")["ts"]
     lag = (new - sent.reindex(new.index)).dropna()
     assert (lag == 100_000_000).all()  # 50 ms there, 50 ms back
-    assert slow.metrics["pnl"] == pytest.approx(slow.metrics["spread_capture"] + slow.metrics["inventory_pnl"] - slow.metrics["fees"])
+    assert slow.metrics["pnl"] == pytest.approx(
+        slow.metrics["spread_capture"] + slow.metrics["inventory_pnl"] - slow.metrics["fees"]
+    )
 
 
 def test_balances_limit_quotes():

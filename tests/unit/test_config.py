@@ -61,8 +61,11 @@ def test_load_a_full_file(tmp_path):
         ('[pairs.BTCUSDT]\nreference = "last"', "pairs.BTCUSDT.reference = 'last'"),
         ('[pairs.BTCUSDT]\nspread = "10 pips"', "is not a distance: write e.g. '10bps' or '2ticks'"),
         ('[pairs.BTC-USDT]\nspread = "10bps"', "not a Binance symbol"),
-        ('[pairs.BTCUSDT]\ninventory_target = 1.5', "inventory_target = 1.5"),
-        ('[pairs.BTCUSDT]\nprice_floor = 70000\nprice_ceiling = 60000', "price_floor 70000 must be below price_ceiling"),
+        ("[pairs.BTCUSDT]\ninventory_target = 1.5", "inventory_target = 1.5"),
+        (
+            "[pairs.BTCUSDT]\nprice_floor = 70000\nprice_ceiling = 60000",
+            "price_floor 70000 must be below price_ceiling",
+        ),
         ('[engine]\nvenue = "binance-live"', "allow_live = true"),
         ('[engine]\nvenue = "kraken"', "engine.venue = 'kraken'"),
         ("[sim.balances]\nUSDT = -3", "balance of USDT is -3"),

@@ -21,7 +21,9 @@ BAL = {"BTC": (Decimal(10), Decimal(0)), "USDT": (Decimal(1_000_000), Decimal(0)
 
 def make(cfg: PairConfig | None = None, risk: RiskConfig | None = None) -> EngineCore:
     core = EngineCore(risk, run_nonce="test")
-    core.add_pair(cfg or PairConfig(symbol="BTCUSDT", reference="touch", spread="2ticks", refresh_tolerance="5ticks"), BTC)
+    core.add_pair(
+        cfg or PairConfig(symbol="BTCUSDT", reference="touch", spread="2ticks", refresh_tolerance="5ticks"), BTC
+    )
     core.on_balances(BAL, 0)
     return core
 
@@ -167,7 +169,11 @@ configs = st.builds(
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(cfg=configs, moves=st.lists(st.tuples(st.integers(-4, 4), st.integers(1, 4)), min_size=20, max_size=150), seed=st.integers(0, 99))
+@given(
+    cfg=configs,
+    moves=st.lists(st.tuples(st.integers(-4, 4), st.integers(1, 4)), min_size=20, max_size=150),
+    seed=st.integers(0, 99),
+)
 def test_no_update_is_skipped_that_should_have_moved_a_quote(cfg, moves, seed):
     """After every book update, each resting order is within tolerance of the pure pipeline's price.
 

@@ -57,7 +57,9 @@ def test_r2_ranges_invert_prices_exactly(r2, t, p, lo, width):
 
 
 def test_touch_reference_in_ticks():
-    p = compile_params(PairConfig(symbol="BTCUSDT", reference="touch", spread="2ticks", level_spacing="3ticks", levels=3), BTC)
+    p = compile_params(
+        PairConfig(symbol="BTCUSDT", reference="touch", spread="2ticks", level_spacing="3ticks", levels=3), BTC
+    )
     bids, asks = level_prices(p, 6_000_000, 6_000_003, 0)
     assert bids == [5_999_998, 5_999_995, 5_999_992]
     assert asks == [6_000_005, 6_000_008, 6_000_011]
@@ -85,7 +87,9 @@ def test_skew_lowers_quotes_when_holding_too_much_base():
     r2 = 12_000_000  # mid 60000.00
     heavy = Inventory(base_steps=200_000, quote_units=0, base_free_for_sells=200_000, quote_free_for_buys=0)
     light = Inventory(base_steps=0, quote_units=12 * 10**12, base_free_for_sells=0, quote_free_for_buys=12 * 10**12)
-    even = Inventory(base_steps=100_000, quote_units=6 * 10**11, base_free_for_sells=100_000, quote_free_for_buys=6 * 10**11)
+    even = Inventory(
+        base_steps=100_000, quote_units=6 * 10**11, base_free_for_sells=100_000, quote_free_for_buys=6 * 10**11
+    )
     assert skew_shift(p, r2, heavy) < 0 < skew_shift(p, r2, light)
     assert skew_shift(p, r2, even) == 0
     # a full deviation moves quotes by the half spread: 10 bps of 60000 = 6000 ticks
@@ -103,7 +107,7 @@ def test_sizes_limited_by_balance_and_filters():
 
 def test_min_notional_drops_a_quote():
     # 0.0001 BTC at 60,000 is 6 USDT: below the shipped BTCUSDT rule of 10 USDT
-    with pytest.raises(ValueError, match="minimum quantity|LOT_SIZE"):
+    with pytest.raises(ValueError, match=r"minimum quantity|LOT_SIZE"):
         compile_params(PairConfig(symbol="BTCUSDT", size=Decimal("0.000001")), BTC)
     p = compile_params(PairConfig(symbol="BTCUSDT", size=Decimal("0.0001")), BTC)
     bids, asks = wanted_quotes(p, BTC, 6_000_000, 6_000_001, RICH)
@@ -111,7 +115,9 @@ def test_min_notional_drops_a_quote():
 
 
 def test_quote_notional_size_converts_down_to_steps():
-    p = compile_params(PairConfig(symbol="BTCUSDT", reference="touch", spread="0ticks", size=Decimal(100), size_unit="quote"), BTC)
+    p = compile_params(
+        PairConfig(symbol="BTCUSDT", reference="touch", spread="0ticks", size=Decimal(100), size_unit="quote"), BTC
+    )
     bids, _ = wanted_quotes(p, BTC, 6_000_000, 6_000_001, RICH)
     assert bids[0] is not None
     assert bids[0].qty == 166  # 100 / 60000 = 0.0016666 -> 0.00166 BTC

@@ -32,10 +32,22 @@ def test_both_shared_exchange_info_files_parse(shared_dir, full_info):
 def test_notional_era_and_unknown_filters(full_info):
     info = copy.deepcopy(next(s for s in full_info["symbols"] if s["symbol"] == "BTCUSDT"))
     info["filters"] = [f for f in info["filters"] if f["filterType"] not in ("MIN_NOTIONAL", "PERCENT_PRICE")] + [
-        {"filterType": "NOTIONAL", "minNotional": "5.00000000", "applyMinToMarket": True, "maxNotional": "9000000.00000000",
-         "applyMaxToMarket": False, "avgPriceMins": 5},
-        {"filterType": "PERCENT_PRICE_BY_SIDE", "bidMultiplierUp": "5", "bidMultiplierDown": "0.2",
-         "askMultiplierUp": "5", "askMultiplierDown": "0.2", "avgPriceMins": 5},
+        {
+            "filterType": "NOTIONAL",
+            "minNotional": "5.00000000",
+            "applyMinToMarket": True,
+            "maxNotional": "9000000.00000000",
+            "applyMaxToMarket": False,
+            "avgPriceMins": 5,
+        },
+        {
+            "filterType": "PERCENT_PRICE_BY_SIDE",
+            "bidMultiplierUp": "5",
+            "bidMultiplierDown": "0.2",
+            "askMultiplierUp": "5",
+            "askMultiplierDown": "0.2",
+            "avgPriceMins": 5,
+        },
         {"filterType": "TRAILING_DELTA", "minTrailingAboveDelta": 10, "maxTrailingAboveDelta": 2000},
         {"filterType": "SOMETHING_NEW_IN_2027", "x": 1},
     ]

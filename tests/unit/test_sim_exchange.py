@@ -36,7 +36,9 @@ def test_filters_answer_minus_1013_with_the_filter_name():
 
 def test_insufficient_balance_and_locking():
     ex = make()
-    assert ex.place(0, 1, "big", Side.BUY, 5_999_000, 200_000, True).message.startswith("Account has insufficient balance")
+    assert ex.place(0, 1, "big", Side.BUY, 5_999_000, 200_000, True).message.startswith(
+        "Account has insufficient balance"
+    )
     assert ex.place(0, 1, "ok", Side.BUY, 5_999_000, 100_000, True).accepted  # 1 BTC at 59,990
     free, locked = ex.balances()["USDT"]
     assert locked == Decimal("59990") and free == Decimal("40010")

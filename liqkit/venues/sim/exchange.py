@@ -46,7 +46,7 @@ class SimFill:
         self.trade_id = trade_id
 
     def __repr__(self) -> str:
-        return f"SimFill({self.client_id}, {self.qty}@{self.price}, fee_nu={self.fee_nu}, maker={self.is_maker}, #{self.trade_id})"
+        return f"SimFill({self.client_id}, {self.qty}@{self.price}, fee_nu={self.fee_nu}, #{self.trade_id})"
 
 
 _NONE: list[SimFill] = []  # shared empty answer: callers must not mutate it
@@ -69,7 +69,9 @@ class SimOrder:
 
     __slots__ = ("client_id", "filled", "order_id", "pair", "price", "qty", "queue", "side", "ts")
 
-    def __init__(self, client_id: str, pair: int, side: Side, price: int, qty: int, queue: int, ts: int, order_id: int) -> None:
+    def __init__(
+        self, client_id: str, pair: int, side: Side, price: int, qty: int, queue: int, ts: int, order_id: int
+    ) -> None:
         self.client_id = client_id
         self.pair = pair
         self.side = side
@@ -86,8 +88,21 @@ class SimOrder:
 
 class _Book:
     __slots__ = (
-        "ask", "ask_qty", "base", "bid", "bid_qty", "buys", "limits", "max_buy", "min_sell", "pp", "quote", "rules",
-        "sells", "step_atoms", "unit_atoms",
+        "ask",
+        "ask_qty",
+        "base",
+        "bid",
+        "bid_qty",
+        "buys",
+        "limits",
+        "max_buy",
+        "min_sell",
+        "pp",
+        "quote",
+        "rules",
+        "sells",
+        "step_atoms",
+        "unit_atoms",
     )
 
     def __init__(self, rules: SymbolRules) -> None:
@@ -95,8 +110,12 @@ class _Book:
         self.step_atoms = self.unit_atoms = 1  # base/quote balance units per step / per tick*step
         r = rules  # filter bounds as ints (0 = none): price, quantity, notional
         self.limits = (
-            max(r.min_price_ticks, 1), r.max_price_ticks or INF, max(r.min_qty_steps, 1), r.max_qty_steps or INF,
-            r.min_notional_units, r.max_notional_units or INF,
+            max(r.min_price_ticks, 1),
+            r.max_price_ticks or INF,
+            max(r.min_qty_steps, 1),
+            r.max_qty_steps or INF,
+            r.min_notional_units,
+            r.max_notional_units or INF,
         )
         band = r.percent_price
         self.pp = None if band is None else ((*band.bid_up, *band.bid_down), (*band.ask_up, *band.ask_down))
@@ -218,8 +237,12 @@ class SimExchange:
         if bk.max_buy < price < bk.min_sell:
             return _NONE
         if not self.realistic:
-            fills = [self._fill(bk, o, o.price, o.qty - o.filled, True) for o in list(bk.buys.values()) if price <= o.price]
-            fills += [self._fill(bk, o, o.price, o.qty - o.filled, True) for o in list(bk.sells.values()) if price >= o.price]
+            fills = [
+                self._fill(bk, o, o.price, o.qty - o.filled, True) for o in list(bk.buys.values()) if price <= o.price
+            ]
+            fills += [
+                self._fill(bk, o, o.price, o.qty - o.filled, True) for o in list(bk.sells.values()) if price >= o.price
+            ]
             return fills
         fills = []
         left = qty
@@ -271,7 +294,9 @@ class SimExchange:
         return SimFill(o.client_id, price, qty, fee_nu, maker, tid)
 
     # ---- orders -----------------------------------------------------------------------------------
-    def place(self, idx: int, ts: int, client_id: str, side: Side, price: int, qty: int, post_only: bool) -> PlaceResult:
+    def place(
+        self, idx: int, ts: int, client_id: str, side: Side, price: int, qty: int, post_only: bool
+    ) -> PlaceResult:
         """Accept or refuse a new limit order, as Binance would."""
         bk = self.books[idx]
         r = bk.rules
@@ -288,7 +313,9 @@ class SimExchange:
                 r.check_order(side, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else None)
             except FilterError as e:
                 return self._reject(-1013, f"Filter failure: {e.filter_name}")
-        crosses = (side is Side.BUY and bk.ask and price >= bk.ask) or (side is Side.SELL and bk.bid and price <= bk.bid)
+        crosses = (side is Side.BUY and bk.ask and price >= bk.ask) or (
+            side is Side.SELL and bk.bid and price <= bk.bid
+        )
         if post_only and crosses:
             return self._reject(-2010, "Order would immediately match and take.")
         if r.max_orders and len(bk.buys) + len(bk.sells) >= r.max_orders:
@@ -365,4 +392,7 @@ class SimExchange:
 
     def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         """(free, locked) per asset."""
-        return {a: ((self.free[a] * self.units[a]).normalize(), (self.locked[a] * self.units[a]).normalize()) for a in sorted(self.free)}
+        return {
+            a: ((self.free[a] * self.units[a]).normalize(), (self.locked[a] * self.units[a]).normalize())
+            for a in sorted(self.free)
+        }

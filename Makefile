@@ -1,0 +1,52 @@
+# liqkit — developer commands. `make help` lists them.
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SHARED ?= ../shared
+# the hot modules are compiled (mypyc): re-install when they change, or a stale build would shadow them
+HOT := liqkit/quoting.py liqkit/risk.py liqkit/engine/core.py liqkit/engine/state.py liqkit/engine/intents.py \
+       liqkit/engine/ids.py liqkit/venues/sim/exchange.py liqkit/backtest/driver.py
+
+.DEFAULT_GOAL := help
+.PHONY: help test lint format bench backtest lab clean
+
+help: ## list the targets
+	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	@$(PY) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "liqkit needs Python >= 3.11 (found " + sys.version.split()[0] + "); set PY=python3.11")'
+	$(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml setup.py $(HOT) | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## create .venv and install liqkit with its dev tools (compiles the hot path)
+
+test: $(VENV)/.installed ## run the whole test suite
+	$(BIN)/python -m pytest -n auto -q
+
+lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check liqkit tests bench
+	$(BIN)/ruff format --check liqkit tests bench
+	$(BIN)/mypy
+
+format: $(VENV)/.installed ## format and fix what ruff can
+	$(BIN)/ruff format liqkit tests bench
+	$(BIN)/ruff check --fix liqkit tests bench
+
+bench: $(VENV)/.installed ## benchmark: backtest loop vs the naive reference, decision latency
+	$(BIN)/python bench/run_bench.py --shared $(SHARED)
+
+backtest: $(VENV)/.installed ## backtest on the real BTCUSDT recording shipped with liqkit (simulated exchange)
+	$(BIN)/liqkit backtest --data liqkit/data/samples
+
+lab: $(VENV)/.installed ## JupyterLab on 127.0.0.1
+	$(BIN)/python -m pip install --quiet -e '.[dev,notebook]'
+	$(BIN)/jupyter lab --ip 127.0.0.1 --no-browser
+
+clean: ## remove the venv, build products and caches
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find liqkit -name '*.so' -delete; rm -f *__mypyc*.so
