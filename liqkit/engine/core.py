@@ -98,7 +98,8 @@ class EngineCore:
             raise ConfigError(f"unknown pair {symbol!r}; configured: {', '.join(self.by_symbol) or 'none'}") from None
 
     def run(self, symbol: str, ts: int) -> list[Intent]:
-        """Start quoting a pair: clean up its open orders per the cleanup scope, then quote."""
+        """Start quoting a pair: clean up its open orders per the cleanup scope; quotes follow on the
+        next book update."""
         st = self.pair(symbol)
         if st.state in (S.QUOTING, S.PAUSED):
             return []
@@ -106,9 +107,9 @@ class EngineCore:
         if not st.has_book:
             st.last_book_ts = ts  # the stale-feed clock starts now
         self._set_state(st, S.QUOTING, "run", ts)
-        out: list[Intent] = [CancelAll(st.symbol, st.cfg.cleanup == "own")]
-        out += self._evaluate(st, ts, _BOTH)
-        return out
+        # cleanup only: quoting starts with the next book update, so a venue that runs intents
+        # concurrently can never let this cleanup cancel the pair's first new orders
+        return [CancelAll(st.symbol, st.cfg.cleanup == "own")]
 
     def stop(self, symbol: str, ts: int, reason: str = "stop") -> list[Intent]:
         """Stop quoting a pair and cancel its orders (then a cleanup of the pair's open orders)."""
