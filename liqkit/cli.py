@@ -8,6 +8,7 @@ config or data file) print one clear message and exit with status 2; nothing is 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import sys
@@ -63,6 +64,57 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_trade(args: argparse.Namespace) -> int:
+    """Run the engine in wall-clock time on the configured venue until Ctrl-C or ``--duration``."""
+    import asyncio
+
+    from liqkit.domain.config import LiqkitConfig, PairConfig, load_config
+    from liqkit.engine.runner import EngineRunner
+    from liqkit.journal import Journal
+    from liqkit.venues.sim.venue import SimVenue
+
+    cfg = load_config(args.config) if args.config else LiqkitConfig()
+    if cfg.engine.venue != "sim":
+        raise LiqkitError(
+            f"engine.venue = {cfg.engine.venue!r}: this version trades only on the simulated exchange "
+            '(venue = "sim"); the Binance venue is not in it yet'
+        )
+    pairs = list(cfg.pairs.values()) or [PairConfig(symbol="BTCUSDT")]
+    state_dir = args.state_dir or cfg.engine.state_dir
+    journal = Journal.in_state_dir(state_dir)
+    venue = SimVenue([p.symbol for p in pairs], cfg.sim, speed=args.speed)
+    runner = EngineRunner(venue, pairs, journal, cfg.engine.risk)
+
+    async def main() -> None:
+        await runner.start(run=[p.symbol for p in pairs])
+        print(
+            f"liqkit: quoting {', '.join(p.symbol for p in pairs)} on the simulated exchange "
+            f"(speed x{args.speed:g}); journal {journal.path}; Ctrl-C stops",
+            flush=True,
+        )
+        loop = asyncio.get_running_loop()
+        end = loop.time() + args.duration if args.duration else None
+        try:
+            while end is None or loop.time() < end:
+                await asyncio.sleep(min(2.0, max(0.0, end - loop.time())) if end else 2.0)
+                for sym, p in runner.status()["pairs"].items():
+                    print(
+                        f"  {sym}: {p['state']:<8} open orders {p['open_orders']}  fills {p['fills']}  "
+                        f"position {p['position']}",
+                        flush=True,
+                    )
+        finally:
+            await runner.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: main() stopped the runner on its way out
+        asyncio.run(main())
+    left = venue.own_open_orders()
+    fills = journal.fills()
+    print(f"stopped: {len(left)} liqkit orders left open; {len(fills)} fills journaled in {journal.path}")
+    journal.close()
+    return 0 if not left else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="liqkit", description="Provide liquidity on Binance spot pairs.")
@@ -79,6 +131,14 @@ def build_parser() -> argparse.ArgumentParser:
     bt.add_argument("--json", action="store_true", help="print one JSON object of the metrics")
     bt.add_argument("--quiet", action="store_true", help="no progress bar")
     bt.set_defaults(func=cmd_backtest)
+    tr = sub.add_parser("trade", help="run the engine in wall-clock time on the simulated exchange (Ctrl-C stops)")
+    tr.add_argument("--config", type=Path, help="TOML config; without one, BTCUSDT with defaults")
+    tr.add_argument(
+        "--duration", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)"
+    )
+    tr.add_argument("--speed", type=float, default=1.0, help="market replay speed of the simulated exchange")
+    tr.add_argument("--state-dir", type=Path, help="where the journal goes (default: engine.state_dir)")
+    tr.set_defaults(func=cmd_trade)
     return p
 
 

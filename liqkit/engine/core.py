@@ -277,6 +277,7 @@ class EngineCore:
                 or px <= 0
                 or (rules.max_price_ticks and px > rules.max_price_ticks)
             ):
+                self._explain_skip(st, ts, buy, i, px, q, size_for(p, px))
                 continue
             if band is not None:  # PERCENT_PRICE(_BY_SIDE) around the mid: (up_n, up_d, down_n, down_d)
                 mid = (st.bid + st.ask) // 2
@@ -285,7 +286,32 @@ class EngineCore:
                     continue
             budget -= n if buy else q
             room -= q
+            st.skip_kind = ""
             out.append(self._place(st, buy, i, px, q, ts))
+
+    def _explain_skip(self, st: PairState, ts: int, buy: bool, level: int, px: int, q: int, wanted: int) -> None:
+        """Say why a wanted quote cannot be placed (once per distinct reason): the pair's reason and
+        a state event carry it to the status, the journal and the dashboard."""
+        r = st.rules
+        if q < wanted:
+            kind = "budget-buy" if buy else "budget-sell"
+            asset = r.quote_asset if buy else r.base_asset
+            verb = "buy" if buy else "sell"
+            text = f"not enough {asset} to {verb} {r.qty(wanted)} {r.base_asset}: quoting less or not at all"
+        elif px * q < r.min_notional_units:
+            kind = "notional"
+            text = (
+                f"size {r.qty(q).normalize():f} {r.base_asset} is worth about {r.price(px) * r.qty(q):.2f} "
+                f"{r.quote_asset}, under {r.symbol}'s minimum order value {r.min_notional.normalize():f} "
+                f"{r.quote_asset} (NOTIONAL): raise size"
+            )
+        else:
+            kind = "filters"
+            text = f"{r.qty(q)} {r.base_asset} at {r.price(px)} breaks {r.symbol}'s price or quantity filters"
+        if kind != st.skip_kind:
+            st.skip_kind = kind
+            st.reason = text
+            self.event_log.append(("state", ts, st.symbol, st.state, text))
 
     def _open_band(self, st: PairState) -> None:
         """Combine the side bands into the box checked by ``on_book`` (if the book is inside it)."""

@@ -100,6 +100,7 @@ class PairState:
         "reason",
         "rules",
         "shift",
+        "skip_kind",
         "state",
         "symbol",
         "volume",
@@ -139,6 +140,7 @@ class PairState:
         self.n_fills = 0
         self.hold_until = 0  # no new orders before this time (after a refusal)
         self.shift = 0  # skew shift of the last evaluation (ticks)
+        self.skip_kind = ""  # why the last wanted quote could not be placed ("" when it could)
         band = rules.percent_price  # as plain ints per side: (up_n, up_d, down_n, down_d)
         self.pp_band: tuple[tuple[int, int, int, int], tuple[int, int, int, int]] | None = (
             None if band is None else ((*band.bid_up, *band.bid_down), (*band.ask_up, *band.ask_down))

@@ -16,9 +16,25 @@ def test_backtest_json_on_the_shipped_recording():
     p = liqkit("backtest", "--data", str(SAMPLES), "--json")
     assert p.returncode == 0, p.stderr
     m = json.loads(p.stdout)
-    for key in ("events", "events_per_s", "orders_placed", "orders_cancelled", "fills", "pnl", "spread_capture",
-                "inventory_pnl", "fees", "volume", "fill_rate", "max_inventory", "markout_1s_bps", "markout_10s_bps",
-                "markout_60s_bps", "buy_fills", "sell_fills"):
+    for key in (
+        "events",
+        "events_per_s",
+        "orders_placed",
+        "orders_cancelled",
+        "fills",
+        "pnl",
+        "spread_capture",
+        "inventory_pnl",
+        "fees",
+        "volume",
+        "fill_rate",
+        "max_inventory",
+        "markout_1s_bps",
+        "markout_10s_bps",
+        "markout_60s_bps",
+        "buy_fills",
+        "sell_fills",
+    ):
         assert key in m, key
     assert m["events"] == 73_174 + 19_904
     assert m["orders_placed"] > 0 and m["events_per_s"] > 0
@@ -43,3 +59,46 @@ def test_bad_input_is_one_clear_message(tmp_path):
     cfg.write_text('[pairs.BTCUSDT]\nsize = "0.0000001"\n')
     p = liqkit("backtest", "--data", str(SAMPLES), "--config", str(cfg))
     assert p.returncode == 2 and "size" in p.stderr and "LOT_SIZE" in p.stderr, p.stderr
+
+
+def test_trade_on_the_simulated_exchange_stops_clean_on_ctrl_c(tmp_path):
+    import signal
+    import time
+
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        '[pairs.BTCUSDT]\nspread = "0.5bps"\nrefresh_tolerance = "0.2bps"\n\n'
+        '[pairs.ETHUSDT]\nspread = "1bps"\nsize = "0.01"\n'
+    )
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "liqkit.cli",
+            "trade",
+            "--config",
+            str(cfg),
+            "--speed",
+            "20",
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert p.stdout is not None
+    banner = p.stdout.readline()
+    assert "quoting BTCUSDT, ETHUSDT" in banner, banner + p.stderr.read() if p.stderr else ""
+    time.sleep(4)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert "stopped: 0 liqkit orders left open" in out
+    assert "open orders 2" in out  # both sides quoted while running
+    from liqkit.journal import read_journal
+
+    j = read_journal(tmp_path / "state")
+    assert {"BTCUSDT", "ETHUSDT"} <= set(j["orders"]["symbol"])
+    last = j["orders"].groupby("client_id")["status"].last()
+    assert not last.isin(["PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"]).any()

@@ -206,3 +206,20 @@ def test_no_update_is_skipped_that_should_have_moved_a_quote(cfg, moves, seed):
                     assert abs(want[i] - o.price) <= tolerance(p, o.price), (n, o, want[i])
         # the exchange and the engine agree on what rests
         assert {o.client_id for o in sim.open_orders(0)} <= {o.client_id for o in core.open_orders()}
+
+
+def test_a_size_under_the_minimum_order_value_is_explained():
+    eth = default_rules("ETHUSDT")
+    core = EngineCore(run_nonce="test")
+    core.add_pair(PairConfig(symbol="ETHUSDT", size=Decimal("0.001")), eth)  # 3 USDT at 3,000: under 10
+    core.on_balances({"ETH": (Decimal(1), Decimal(0)), "USDT": (Decimal(10_000), Decimal(0))}, 0)
+    core.run("ETHUSDT", 0)
+    assert places(core.on_book(0, 1, 300_000, 10, 300_001, 10)) == []
+    st = core.pair("ETHUSDT")
+    assert st.reason == (
+        "size 0.001 ETH is worth about 3.00 USDT, under ETHUSDT's minimum order value 10 USDT (NOTIONAL): raise size"
+    )
+    assert core.event_log[-1][:3] == ("state", 1, "ETHUSDT")
+    n = len(core.event_log)
+    core.on_book(0, 2, 300_002, 10, 300_003, 10)
+    assert len(core.event_log) == n  # said once, not on every update

@@ -1,0 +1,369 @@
+"""``EngineRunner``: the async I/O around the engine core, on any ``Venue``.
+
+It feeds the venue's events to the core (the same ``EngineCore`` a backtest drives), executes the
+core's intents on the venue (each as its own task, so one slow pair never blocks another), turns
+answers and failures into core events (an unknown outcome is resolved by querying the order, never
+by re-sending it), runs the stale-feed timer, and drains the core's logs into the SQLite journal and
+to subscribers. ``stop()`` cancels every liqkit order, waits for the venue to confirm, and flushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import Any
+
+from liqkit.domain.config import PairConfig, RiskConfig
+from liqkit.domain.errors import OrderRejected, RetryableError, UnknownOrderError, UnknownOutcomeError, VenueError
+from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
+from liqkit.engine.core import FEE_SCALE, EngineCore
+from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.journal import Journal
+from liqkit.venues.base import StreamGap, UserFill, UserOrder, Venue
+
+log = logging.getLogger("liqkit.runner")
+_FINAL = {"CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
+
+
+class EngineRunner:
+    """Run an engine core on a venue, in wall-clock time."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        pairs: Iterable[PairConfig],
+        journal: Journal | None = None,
+        risk: RiskConfig | None = None,
+        clock: Callable[[], int] = time.time_ns,
+        timer_s: float = 1.0,
+    ) -> None:
+        self.venue = venue
+        self.configs = {p.symbol: p for p in pairs}
+        self.journal = journal
+        self.core = EngineCore(risk)
+        self.clock = clock
+        self.timer_s = timer_s
+        self.state = "created"
+        self.errors: deque[str] = deque(maxlen=50)
+        self.latencies_ns: deque[int] = deque(maxlen=100_000)
+        self.subscribers: list[tuple[asyncio.Queue[dict[str, Any]], int]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+        self.n_events = 0
+        self.reconnects = 0
+
+    # ---- lifecycle ------------------------------------------------------------------------------
+    async def start(self, run: Iterable[str] = ()) -> None:
+        """Connect, learn rules and balances, and run the named pairs (after cleaning them up)."""
+        await self.venue.start()
+        rules = await self.venue.rules(self.configs)
+        for sym, cfg in self.configs.items():
+            self.core.add_pair(cfg, rules[sym])
+        self.core.on_balances(await self.venue.balances(), self.clock())
+        self.state = "running"
+        self._loops = [
+            asyncio.create_task(self._consume(), name="liqkit-events"),
+            asyncio.create_task(self._timer(), name="liqkit-timer"),
+        ]
+        for loop_task in self._loops:
+            loop_task.add_done_callback(self._loop_died)
+        for sym in run:
+            await self.run_pair(sym)
+        self._drain()
+
+    async def run_pair(self, symbol: str) -> None:
+        """Start quoting ``symbol`` (its open orders are cleaned up first)."""
+        self._submit(self.core.run(symbol, self.clock()))
+        self._drain()
+
+    async def stop_pair(self, symbol: str) -> None:
+        """Stop quoting ``symbol`` and cancel its orders."""
+        self._submit(self.core.stop(symbol, self.clock()))
+        self._drain()
+
+    def configure(self, cfg: PairConfig, source: str = "api") -> None:
+        """Apply a new pair config (checked first; a bad one raises ConfigError and changes nothing)."""
+        self._submit(self.core.configure(cfg, self.clock(), source))
+        self.configs[cfg.symbol] = cfg
+        self._drain()
+
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop every pair, wait until no liqkit order is open at the venue, flush and disconnect."""
+        if self.state == "stopped":
+            return
+        self.state = "stopping"
+        self._submit(self.core.stop_all(self.clock()))
+        deadline = time.monotonic() + timeout_s
+        while (self.core.orders or self._tasks) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        if self.core.orders:
+            self.errors.append(f"stop: {len(self.core.orders)} orders not confirmed cancelled within {timeout_s}s")
+        for t in self._loops:
+            t.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        final = await self.venue.balances()  # the stream may hold updates nobody will read now
+        self.core.on_balances(final, self.clock())
+        if self.journal is not None:
+            now = self.clock()
+            for asset, (free, locked) in final.items():
+                self.journal.balance(now, asset, free, locked)
+        self._drain()
+        await self.venue.close()
+        if self.journal is not None:
+            self.journal.flush()
+        self.state = "stopped"
+
+    # ---- events in --------------------------------------------------------------------------------
+    async def _consume(self) -> None:
+        core = self.core
+        index = {st.symbol: st.idx for st in core.pairs}
+        async for ev in self.venue.events():
+            self.n_events += 1
+            if isinstance(ev, BookTop):
+                idx = index.get(ev.symbol)
+                if idx is None:
+                    continue
+                t0 = time.perf_counter_ns()
+                intents = core.on_book(idx, ev.ts_local, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty)
+                if intents:
+                    self._submit(intents)
+                self.latencies_ns.append(time.perf_counter_ns() - t0)
+                self._publish({"kind": "book", "symbol": ev.symbol, "bid": ev.bid, "ask": ev.ask, "ts": ev.ts_local})
+            elif isinstance(ev, Trade):
+                continue
+            elif isinstance(ev, UserFill):
+                st = core.by_symbol.get(ev.symbol)
+                if st is None:
+                    continue
+                r = st.rules
+                fee_nu = int(ev.fee / (r.tick * r.step) * FEE_SCALE) if ev.fee_asset == r.quote_asset else 0
+                self._submit(
+                    core.on_fill(
+                        ev.client_id, ev.ts_local, ev.price, ev.qty, fee_nu, ev.is_maker, ev.trade_id, ev.ts_exchange
+                    )
+                )
+            elif isinstance(ev, UserOrder):
+                if ev.status in _FINAL or ev.status in ("NEW", "PARTIALLY_FILLED", "FILLED"):
+                    self._submit(core.on_order_status(ev.client_id, ev.status, ev.filled, ev.ts_local))
+            elif isinstance(ev, BalanceUpdate):
+                self._submit(core.on_balances({b.asset: (b.free, b.locked) for b in ev.balances}, ev.ts_local))
+                if self.journal is not None:
+                    for b in ev.balances:
+                        self.journal.balance(ev.ts_local, b.asset, b.free, b.locked)
+            elif isinstance(ev, StreamGap):
+                self.reconnects += 1
+                await self._reconcile()
+            self._drain()
+
+    async def _timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.timer_s)
+            self._submit(self.core.on_timer(self.clock()))
+            self._drain()
+            if self.journal is not None:
+                self.journal.flush()
+
+    async def _reconcile(self) -> None:
+        """After a gap in the user stream: balances and our orders' states from the venue."""
+        self._submit(self.core.on_balances(await self.venue.balances(), self.clock()))
+        for o in list(self.core.orders.values()):
+            self._spawn(self._resolve(o.symbol, o.client_id))
+
+    # ---- intents out ------------------------------------------------------------------------------
+    def _submit(self, intents: list[Intent]) -> None:
+        for it in intents:
+            self._spawn(self._execute(it))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._error(f"{type(task.exception()).__name__}: {task.exception()}")
+
+    def _loop_died(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            self._error(f"{task.get_name()} stopped: {task.exception()!r}")
+
+    def _error(self, text: str) -> None:
+        self.errors.append(text)
+        log.error(text)
+
+    async def _execute(self, it: Intent) -> None:
+        core, clock = self.core, self.clock
+        if isinstance(it, Place):
+            try:
+                await self.venue.place(it)
+                out = core.on_accepted(it.client_id, clock())
+            except OrderRejected as e:
+                out = core.on_rejected(it.client_id, clock(), str(e), e.would_cross)
+            except RetryableError as e:  # refused for now: not placed
+                out = core.on_rejected(it.client_id, clock(), f"retry later: {e}")
+            except (TimeoutError, UnknownOutcomeError, VenueError, OSError) as e:
+                core.on_unknown_outcome(it.client_id, clock(), f"{type(e).__name__}: {e}")
+                out = []
+                self._spawn(self._resolve(it.symbol, it.client_id))
+        elif isinstance(it, Cancel):
+            try:
+                await self.venue.cancel(it.symbol, it.client_id)
+                out = core.on_canceled(it.client_id, clock())
+            except UnknownOrderError:
+                out = core.on_cancel_unknown_order(it.client_id, clock())
+                self._spawn(self._resolve(it.symbol, it.client_id))
+            except (TimeoutError, UnknownOutcomeError, VenueError, OSError) as e:
+                out = core.on_unknown_outcome(it.client_id, clock(), f"cancel: {type(e).__name__}: {e}")
+                self._spawn(self._resolve(it.symbol, it.client_id))
+        elif isinstance(it, CancelAll):
+            out = []
+            for cid in await self.venue.cancel_all(it.symbol, it.own_only):
+                out += core.on_canceled(cid, clock())
+        else:
+            raise TypeError(f"unknown intent {it!r}")
+        self._submit(out)
+        self._drain()
+
+    async def _resolve(self, symbol: str, client_id: str, tries: int = 5) -> None:
+        """Find out an order's fate by asking the venue (a miss right after may mean 'not yet')."""
+        for attempt in range(tries):
+            await asyncio.sleep(0.05 * 2**attempt)
+            if client_id not in self.core.orders:
+                return  # the user stream told us meanwhile
+            try:
+                o = await self.venue.query_order(symbol, client_id)
+            except VenueError as e:
+                self._error(f"query {client_id}: {e}")
+                continue
+            if o is not None:
+                self._submit(self.core.on_order_status(client_id, o.status, o.filled, self.clock()))
+                self._drain()
+                return
+        if client_id in self.core.orders:  # the venue never had it
+            self._submit(self.core.on_order_status(client_id, "EXPIRED", 0, self.clock()))
+            self._drain()
+
+    # ---- journal and subscribers ------------------------------------------------------------------
+    def _drain(self) -> None:
+        core = self.core
+        j = self.journal
+        if core.order_log:
+            olog, core.order_log = core.order_log, []
+            for ts, o, status, filled, reason in olog:
+                r = core.pairs[o.pair].rules
+                if j is not None:
+                    j.order(
+                        ts,
+                        o.symbol,
+                        o.client_id,
+                        o.side,
+                        r.price(o.price),
+                        r.qty(o.qty),
+                        r.qty(filled),
+                        status,
+                        level=o.level,
+                        reason=reason,
+                    )
+                self._publish(
+                    {
+                        "kind": "order",
+                        "symbol": o.symbol,
+                        "client_id": o.client_id,
+                        "side": o.side.name,
+                        "price": str(r.price(o.price)),
+                        "qty": str(r.qty(o.qty)),
+                        "status": status,
+                        "ts": ts,
+                    }
+                )
+        if core.fill_log:
+            flog, core.fill_log = core.fill_log, []
+            for ts, tx, o, px, q, fee_nu, maker, tid in flog:
+                r = core.pairs[o.pair].rules
+                fee = Decimal(fee_nu) * r.tick * r.step / FEE_SCALE
+                if j is not None:
+                    j.fill(
+                        ts,
+                        o.symbol,
+                        o.client_id,
+                        o.side,
+                        r.price(px),
+                        r.qty(q),
+                        fee,
+                        r.quote_asset,
+                        maker,
+                        ts_exchange=tx,
+                        trade_id=tid,
+                    )
+                self._publish(
+                    {
+                        "kind": "fill",
+                        "symbol": o.symbol,
+                        "client_id": o.client_id,
+                        "side": Side(o.side).name,
+                        "price": str(r.price(px)),
+                        "qty": str(r.qty(q)),
+                        "ts": ts,
+                    }
+                )
+        if core.event_log:
+            elog, core.event_log = core.event_log, []
+            for ev in elog:
+                if j is not None:
+                    if ev[0] == "state":
+                        j.state(ev[1], ev[2], ev[3], ev[4])
+                    else:
+                        j.config_change(ev[1], ev[2], ev[3], ev[4])
+                self._publish({"kind": ev[0], "ts": ev[1], "symbol": ev[2], "detail": ev[3]})
+
+    def subscribe(self, book_backlog: int = 1000) -> asyncio.Queue[dict[str, Any]]:
+        """A queue of events (dicts). Book events are skipped while the reader is ``book_backlog``
+        behind; order, fill, state and config events are never dropped nor reordered."""
+        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.subscribers.append((q, book_backlog))
+        return q
+
+    def _publish(self, event: dict[str, Any]) -> None:
+        for q, backlog in self.subscribers:
+            if event["kind"] == "book" and q.qsize() >= backlog:
+                continue
+            q.put_nowait(event)
+
+    # ---- views --------------------------------------------------------------------------------
+    def latency_stats(self) -> dict[str, float]:
+        """Decision latency (book update in -> intents handed out), microseconds."""
+        xs = sorted(self.latencies_ns)
+        if not xs:
+            return {"n": 0, "p50_us": 0.0, "p99_us": 0.0}
+        return {
+            "n": len(xs),
+            "p50_us": xs[len(xs) // 2] / 1e3,
+            "p99_us": xs[min(len(xs) - 1, int(len(xs) * 0.99))] / 1e3,
+        }
+
+    def status(self) -> dict[str, Any]:
+        """Engine state, per-pair state and reason, feed age, open orders, errors."""
+        now = self.clock()
+        return {
+            "state": self.state,
+            "venue": self.venue.name,
+            "events": self.n_events,
+            "reconnects": self.reconnects,
+            "errors": list(self.errors),
+            "pairs": {
+                st.symbol: {
+                    "state": st.state,
+                    "reason": st.reason,
+                    "feed_age_s": (now - st.last_book_ts) / 1e9 if st.last_book_ts else None,
+                    "open_orders": sum(1 for o in self.core.orders.values() if o.pair == st.idx),
+                    "position": str(st.rules.qty(st.pos)),
+                    "fills": st.n_fills,
+                }
+                for st in self.core.pairs
+            },
+        }

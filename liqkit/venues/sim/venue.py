@@ -1,0 +1,210 @@
+"""``SimVenue``: the embedded simulated exchange as an async ``Venue``, in wall-clock time.
+
+It plays a market feed (a seeded synthetic one per symbol by default, or recorded data) at
+``speed`` times real time, looping with shifted times when the data ends, shows every row to the
+matching core (``SimExchange``), and streams the market and our fills, order changes and balances.
+Order calls take ``latency_ms`` each way and answer as Binance does. No keys, no network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
+from decimal import Decimal
+
+from liqkit.data.feed import MarketData
+from liqkit.domain.config import SimConfig
+from liqkit.domain.errors import OrderRejected, RulesError, UnknownOrderError
+from liqkit.domain.rules import SymbolRules, default_rules
+from liqkit.domain.types import Balance, BalanceUpdate, BookTop, Side, Trade
+from liqkit.engine.ids import is_liqkit_id
+from liqkit.engine.intents import Place
+from liqkit.venues.base import OpenOrder, UserFill, UserOrder, VenueEvent
+from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
+
+
+class SimVenue:
+    """The simulated exchange behind the ``Venue`` protocol."""
+
+    name = "sim"
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        config: SimConfig | None = None,
+        data: dict[str, MarketData] | None = None,
+        speed: float = 1.0,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self.config = config or SimConfig()
+        self.speed = speed
+        self.clock = clock
+        self.symbols = [s.upper() for s in symbols]
+        self.exchange = SimExchange(
+            self.config.fill_model, self.config.maker_fee_bps, self.config.taker_fee_bps, self.config.balances
+        )
+        self._rules: dict[str, SymbolRules] = {}
+        self._data = dict(data or {})
+        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._feed_on = asyncio.Event()
+        self._feed_on.set()
+        self._latency = self.config.latency_ms / 1000
+
+    async def start(self) -> None:
+        """Load rules and feeds, and start playing them."""
+        from liqkit.data.synthetic import synthetic_feed
+
+        for i, sym in enumerate(self.symbols):
+            r = self._data[sym].rules if sym in self._data else default_rules(sym)
+            self._rules[sym] = r
+            self.exchange.add_symbol(r)
+            if sym not in self._data:
+                self._data[sym] = synthetic_feed(sym, seconds=600, seed=self.config.seed + i, events_per_s=20)
+        self._tasks = [asyncio.create_task(self._play(sym), name=f"sim-feed-{sym}") for sym in self.symbols]
+
+    async def close(self) -> None:
+        """Stop the feeds."""
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+
+    def pause_feed(self) -> None:
+        """Stop emitting market data (as if the stream went silent)."""
+        self._feed_on.clear()
+
+    def resume_feed(self) -> None:
+        """Emit market data again."""
+        self._feed_on.set()
+
+    # ---- market data --------------------------------------------------------------------------------
+    async def _play(self, sym: str) -> None:
+        md = self._data[sym]
+        idx = self.exchange.index[sym]
+        b, t = md.book, md.trades
+        rows = sorted(
+            [(int(x), 0, i) for i, x in enumerate(b["ts_local"])]
+            + [(int(x), 1, i) for i, x in enumerate(t["ts_local"])]
+        )
+        if not rows:
+            return
+        bid, bq, ask, aq = (b[k].tolist() for k in ("bid", "bid_qty", "ask", "ask_qty"))
+        tp, tq, ta, tid = (t[k].tolist() for k in ("price", "qty", "aggressor", "trade_id"))
+        span = rows[-1][0] - rows[0][0] + 1
+        loop = 0
+        while True:
+            start_wall = time.monotonic()
+            first = rows[0][0]
+            for ts, kind, i in rows:
+                due = (ts - first) / 1e9 / self.speed
+                delay = start_wall + due - time.monotonic()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if not self._feed_on.is_set():
+                    await self._feed_on.wait()
+                    start_wall = time.monotonic() - due  # resume where we were
+                now = self.clock()
+                ts_ex = ts + loop * span
+                if kind == 0:
+                    self._user_fills(sym, self.exchange.on_book(idx, bid[i], bq[i], ask[i], aq[i]), now)
+                    self._queue.put_nowait(BookTop(sym, bid[i], bq[i], ask[i], aq[i], ts_ex, now))
+                else:
+                    self._user_fills(sym, self.exchange.on_trade(idx, tp[i], tq[i], ta[i]), now)
+                    aggr = Side.BUY if ta[i] > 0 else Side.SELL
+                    self._queue.put_nowait(Trade(sym, tp[i], tq[i], aggr, ts_ex, now, tid[i]))
+            loop += 1
+
+    def _user_fills(self, sym: str, fills: list[SimFill], now: int) -> None:
+        if not fills:
+            return
+        r = self._rules[sym]
+        unit = r.tick * r.step
+        for f in fills:
+            fee = Decimal(f.fee_nu) * unit / FEE_SCALE
+            self._queue.put_nowait(
+                UserFill(sym, f.client_id, f.price, f.qty, fee, r.quote_asset, f.is_maker, f.trade_id, now, now)
+            )
+        self._push_balances(sym, now)
+
+    def _push_balances(self, sym: str, now: int) -> None:
+        """Like Binance's outboundAccountPosition: the pair's assets after any change."""
+        r = self._rules[sym]
+        bal = self.exchange.balances()
+        changed = tuple(Balance(a, *bal[a]) for a in (r.base_asset, r.quote_asset))
+        self._queue.put_nowait(BalanceUpdate(changed, now, now))
+
+    async def events(self) -> AsyncIterator[VenueEvent]:  # type: ignore[override]
+        """Market and user events, in order."""
+        while True:
+            yield await self._queue.get()
+
+    # ---- account and orders -------------------------------------------------------------------------
+    async def rules(self, symbols: Iterable[str]) -> dict[str, SymbolRules]:
+        """Rules of the symbols this venue trades."""
+        out = {}
+        for s in symbols:
+            s = s.upper()
+            if s not in self._rules:
+                raise RulesError(f"unknown symbol {s!r}: this simulated exchange trades {', '.join(self._rules)}")
+            out[s] = self._rules[s]
+        return out
+
+    async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """(free, locked) per asset."""
+        return self.exchange.balances()
+
+    async def open_orders(self, symbol: str) -> list[OpenOrder]:
+        """The symbol's resting orders."""
+        idx = self.exchange.index[symbol]
+        return [
+            OpenOrder(
+                symbol, o.client_id, o.side, o.price, o.qty, o.filled, "NEW" if not o.filled else "PARTIALLY_FILLED"
+            )
+            for o in self.exchange.open_orders(idx)
+        ]
+
+    async def place(self, order: Place) -> None:
+        """Place after the latency; raise ``OrderRejected`` as Binance would refuse."""
+        await asyncio.sleep(self._latency)
+        idx = self.exchange.index[order.symbol]
+        r = self.exchange.place(idx, self.clock(), order.client_id, order.side, order.price, order.qty, order.post_only)
+        now = self.clock()
+        await asyncio.sleep(self._latency)
+        if not r.accepted:
+            raise OrderRejected(r.message, r.code, would_cross=r.code == -2010 and "immediately match" in r.message)
+        self._push_balances(order.symbol, now)
+        self._user_fills(order.symbol, r.fills, now)
+
+    async def cancel(self, symbol: str, client_id: str) -> None:
+        """Cancel after the latency; ``UnknownOrderError`` (-2011) if it is not open."""
+        await asyncio.sleep(self._latency)
+        ok = self.exchange.cancel(client_id)
+        await asyncio.sleep(self._latency)
+        if not ok:
+            raise UnknownOrderError("Unknown order sent.", -2011)
+        now = self.clock()
+        self._queue.put_nowait(UserOrder(symbol, client_id, "CANCELED", 0, now, now))
+        self._push_balances(symbol, now)
+
+    async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
+        """Cancel the symbol's open orders (liqkit's only, or all)."""
+        await asyncio.sleep(self._latency)
+        ids = self.exchange.cancel_all(self.exchange.index[symbol], own_only)
+        if ids:
+            self._push_balances(symbol, self.clock())
+        return ids
+
+    async def query_order(self, symbol: str, client_id: str) -> OpenOrder | None:
+        """The order if it rests here, else None."""
+        o = self.exchange.orders.get(client_id)
+        if o is None:
+            return None
+        return OpenOrder(
+            symbol, o.client_id, o.side, o.price, o.qty, o.filled, "NEW" if not o.filled else "PARTIALLY_FILLED"
+        )
+
+    def own_open_orders(self) -> list[str]:
+        """Client ids of liqkit's orders resting here (for checks)."""
+        return [cid for cid in self.exchange.orders if is_liqkit_id(cid)]

@@ -1,0 +1,122 @@
+"""The async runner on the wall-clock simulated exchange, with a real SQLite journal."""
+
+import asyncio
+from decimal import Decimal
+
+from liqkit.domain.config import PairConfig, RiskConfig, SimConfig
+from liqkit.engine.runner import EngineRunner
+from liqkit.journal import Journal
+from liqkit.venues.sim.venue import SimVenue
+
+
+def make(tmp_path, cfg: PairConfig, risk: RiskConfig | None = None, speed: float = 20.0, latency_ms: float = 2):
+    sim = SimConfig(
+        fill_model="realistic",
+        latency_ms=latency_ms,
+        maker_fee_bps=Decimal(1),
+        balances={"BTC": Decimal(2), "USDT": Decimal(200_000)},
+    )
+    venue = SimVenue([cfg.symbol], sim, speed=speed)
+    journal = Journal.in_state_dir(tmp_path / "state")
+    return EngineRunner(venue, [cfg], journal, risk, timer_s=0.05), venue, journal
+
+
+def test_quotes_move_fill_and_stop_clean(tmp_path):
+    cfg = PairConfig(symbol="BTCUSDT", spread="0.5bps", refresh_tolerance="0.3bps", size=Decimal("0.002"))
+
+    async def wait_for(cond, seconds=5.0):
+        for _ in range(int(seconds / 0.02)):
+            if cond():
+                return True
+            await asyncio.sleep(0.02)
+        return False
+
+    async def scenario():
+        runner, venue, journal = make(tmp_path, cfg)
+        events = runner.subscribe()
+        await runner.start(run=["BTCUSDT"])
+        assert await wait_for(lambda: len(venue.own_open_orders()) == 2)
+        live = venue.own_open_orders()
+        sides = {o.side.name for o in venue.exchange.open_orders()}
+        assert await wait_for(lambda: not set(venue.own_open_orders()) & set(live))  # all replaced
+        later = venue.own_open_orders()
+        assert await wait_for(lambda: venue.exchange.n_fills >= 2)
+        status = runner.status()
+        await runner.stop()
+        return runner, venue, journal, live, sides, later, status, events
+
+    runner, venue, journal, live, sides, later, status, events = asyncio.run(scenario())
+    assert len(live) == 2 and sides == {"BUY", "SELL"}  # a buy and a sell rest
+    assert not set(later) & set(live)  # they moved with the market
+    assert status["pairs"]["BTCUSDT"]["state"] == "quoting" and not status["errors"]
+    assert venue.own_open_orders() == []  # stop leaves nothing of liqkit's open
+    assert runner.core.orders == {}
+    fills = journal.fills()
+    assert venue.exchange.n_fills > 0
+    assert len(fills) == venue.exchange.n_fills  # every fill the exchange made, journaled once
+    assert fills["fee"].sum() > 0
+    # the engine's balances are the exchange's
+    for asset, (free, locked) in venue.exchange.balances().items():
+        if asset in runner.core.balances:
+            assert runner.core.balances[asset] == (free, locked)
+    orders = journal.orders()
+    assert {"PENDING_NEW", "NEW", "PENDING_CANCEL", "CANCELED"} <= set(orders["status"])
+    assert journal.states("BTCUSDT")["state"].tolist()[-1] == "stopped"
+    kinds = set()
+    while not events.empty():
+        kinds.add(events.get_nowait()["kind"])
+    assert {"book", "order", "fill", "state"} <= kinds
+    lat = runner.latency_stats()
+    assert lat["n"] >= 20 and 0 < lat["p50_us"] <= lat["p99_us"]
+
+
+def test_stale_feed_pauses_then_resumes(tmp_path):
+    cfg = PairConfig(symbol="BTCUSDT", spread="2bps")
+
+    async def scenario():
+        runner, venue, _ = make(tmp_path, cfg, RiskConfig(stale_feed_s=0.3))
+        await runner.start(run=["BTCUSDT"])
+        await asyncio.sleep(0.4)
+        before = len(venue.own_open_orders())
+        venue.pause_feed()
+        await asyncio.sleep(0.8)
+        paused = runner.status()["pairs"]["BTCUSDT"]["state"], len(venue.own_open_orders())
+        venue.resume_feed()
+        await asyncio.sleep(0.5)
+        resumed = runner.status()["pairs"]["BTCUSDT"]["state"], len(venue.own_open_orders())
+        await runner.stop()
+        return before, paused, resumed
+
+    before, paused, resumed = asyncio.run(scenario())
+    assert before == 2
+    assert paused == ("paused", 0)
+    assert resumed == ("quoting", 2)
+
+
+def test_kill_switch_halts_and_cancels(tmp_path):
+    cfg = PairConfig(
+        symbol="BTCUSDT",
+        reference="touch",
+        spread="0ticks",
+        refresh_tolerance="0ticks",
+        size=Decimal("0.5"),
+        max_loss=Decimal("0.01"),
+    )
+
+    async def scenario():
+        runner, venue, journal = make(tmp_path, cfg, speed=40)
+        await runner.start(run=["BTCUSDT"])
+        for _ in range(100):
+            await asyncio.sleep(0.1)
+            if runner.status()["pairs"]["BTCUSDT"]["state"] == "halted":
+                break
+        await asyncio.sleep(0.2)
+        state = runner.status()["pairs"]["BTCUSDT"]
+        open_now = venue.own_open_orders()
+        await runner.stop()
+        return state, open_now, journal.states("BTCUSDT")
+
+    state, open_now, states = asyncio.run(scenario())
+    assert state["state"] == "halted" and "kill switch" in state["reason"]
+    assert open_now == []
+    assert "halted" in states["state"].tolist()
