@@ -25,6 +25,7 @@ import numpy as np
 from liqkit.data.feed import MarketData
 from liqkit.engine.core import EngineCore
 from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.engine.state import Order
 from liqkit.venues.sim.exchange import SimExchange, SimFill
 
 _TIMER_NS = 250_000_000  # stale-feed checks and samples run on this virtual-time grid
@@ -231,3 +232,73 @@ class Driver:
             self.stats.samples.append(
                 (ts, st.symbol, st.bid, st.ask, best_bid, best_ask, st.pos, st.cash, st.fee_nu, st.state)
             )
+
+
+def order_columns(order_log: list[tuple[int, Order, str, int, str]]) -> dict[str, list[Any]]:
+    """The engine core's order log as columns (compiled with the loop: it runs once per row)."""
+    ts: list[int] = []
+    sym: list[str] = []
+    cid: list[str] = []
+    side: list[int] = []
+    price: list[int] = []
+    qty: list[int] = []
+    filled: list[int] = []
+    status: list[str] = []
+    level: list[int] = []
+    reason: list[str] = []
+    for t, o, st, f, why in order_log:
+        ts.append(t)
+        sym.append(o.symbol)
+        cid.append(o.client_id)
+        side.append(int(o.side))
+        price.append(o.price)
+        qty.append(o.qty)
+        filled.append(f)
+        status.append(st)
+        level.append(o.level)
+        reason.append(why)
+    return {
+        "ts": ts,
+        "symbol": sym,
+        "client_id": cid,
+        "side": side,
+        "price_ticks": price,
+        "qty_steps": qty,
+        "filled_steps": filled,
+        "status": status,
+        "level": level,
+        "reason": reason,
+    }
+
+
+def fill_columns(fill_log: list[tuple[int, int, Order, int, int, int, bool, int]]) -> dict[str, list[Any]]:
+    """The engine core's fill log as columns."""
+    cols: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "ts",
+            "ts_exchange",
+            "symbol",
+            "client_id",
+            "side",
+            "price_ticks",
+            "qty_steps",
+            "fee_nu",
+            "is_maker",
+            "trade_id",
+            "level",
+        )
+    }
+    for t, tx, o, px, q, fee, mk, tid in fill_log:
+        cols["ts"].append(t)
+        cols["ts_exchange"].append(tx)
+        cols["symbol"].append(o.symbol)
+        cols["client_id"].append(o.client_id)
+        cols["side"].append(int(o.side))
+        cols["price_ticks"].append(px)
+        cols["qty_steps"].append(q)
+        cols["fee_nu"].append(fee)
+        cols["is_maker"].append(mk)
+        cols["trade_id"].append(tid)
+        cols["level"].append(o.level)
+    return cols

@@ -10,34 +10,10 @@ import numpy as np
 import pandas as pd
 
 from liqkit.backtest import metrics as M
+from liqkit.backtest.driver import fill_columns, order_columns
 from liqkit.data.feed import MarketData
 from liqkit.engine.core import FEE_SCALE
 
-ORDER_COLS = [
-    "ts",
-    "symbol",
-    "client_id",
-    "side",
-    "price_ticks",
-    "qty_steps",
-    "filled_steps",
-    "status",
-    "level",
-    "reason",
-]
-FILL_COLS = [
-    "ts",
-    "ts_exchange",
-    "symbol",
-    "client_id",
-    "side",
-    "price_ticks",
-    "qty_steps",
-    "fee_nu",
-    "is_maker",
-    "trade_id",
-    "level",
-]
 SAMPLE_COLS = [
     "ts",
     "symbol",
@@ -72,35 +48,21 @@ class BacktestResult:
         return pd.Series(self.metrics)
 
 
-def order_rows(order_log: list[tuple[int, Any, str, int, str]]) -> list[tuple[Any, ...]]:
-    """The engine core's order log as flat rows in ``ORDER_COLS`` order."""
-    return [
-        (ts, o.symbol, o.client_id, int(o.side), o.price, o.qty, filled, status, o.level, reason)
-        for ts, o, status, filled, reason in order_log
-    ]
-
-
-def fill_rows(fill_log: list[tuple[int, int, Any, int, int, int, bool, int]]) -> list[tuple[Any, ...]]:
-    """The engine core's fill log as flat rows in ``FILL_COLS`` order."""
-    return [
-        (ts, tx, o.symbol, o.client_id, int(o.side), px, q, fee, mk, tid, o.level)
-        for ts, tx, o, px, q, fee, mk, tid in fill_log
-    ]
-
-
 def build_result(
     core: Any, samples: list[tuple[Any, ...]], datas: list[MarketData], events: int, wall_s: float
 ) -> BacktestResult:
     """Turn the engine core's logs and the driver's samples into tables and metrics."""
     rules = {md.symbol: md.rules for md in datas}
-    orders = pd.DataFrame(order_rows(core.order_log), columns=ORDER_COLS)
-    fills = pd.DataFrame(fill_rows(core.fill_log), columns=FILL_COLS)
+    orders = _frame(order_columns(core.order_log), ("symbol", "status", "reason"))
+    fills = _frame(fill_columns(core.fill_log), ("symbol",))
     states = pd.DataFrame(
         [r[1:] for r in core.event_log if r[0] == "state"], columns=["ts", "symbol", "state", "reason"]
     )
     samp = pd.DataFrame(samples, columns=SAMPLE_COLS)
     for df in (orders, fills):
-        df["side"] = np.where(df["side"].astype(int) > 0, "BUY", "SELL") if len(df) else pd.Series(dtype=str)
+        df["side"] = pd.Categorical.from_codes(
+            (np.asarray(df["side"], dtype=np.int64) > 0).astype(np.int8), pd.Index(["SELL", "BUY"])
+        )
     _to_units(
         orders,
         rules,
@@ -109,7 +71,7 @@ def build_result(
     _to_units(fills, rules, {"price_ticks": ("price", "tick"), "qty_steps": ("qty", "step")})
     fills["side_sign"] = np.where(fills["side"] == "BUY", 1, -1) if len(fills) else pd.Series(dtype=int)
     unit = (
-        fills["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()})
+        fills["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()}).astype(float)
         if len(fills)
         else pd.Series(dtype=float)
     )
@@ -128,7 +90,7 @@ def build_result(
     )
     if len(samp):
         samp["mid"] = (samp["bid"] + samp["ask"]) / 2
-        u = samp["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()})
+        u = samp["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()}).astype(float)
         samp["equity"] = (
             samp["cash_units"] * u + samp["position"] * samp["mid"] - samp["fee_nu"].astype(float) * u / FEE_SCALE
         )
@@ -196,14 +158,27 @@ def build_result(
     return BacktestResult(orders, fills, samp, states, total, per_pair)
 
 
+def _frame(cols: dict[str, list[Any]], categorical: tuple[str, ...]) -> pd.DataFrame:
+    """Columns to a DataFrame; repetitive strings become categoricals (fast to build and to group)."""
+    data: dict[str, Any] = {}
+    for k, v in cols.items():
+        data[k] = (
+            pd.Categorical(v) if k in categorical else (np.array(v, dtype=np.int64) if v and type(v[0]) is int else v)
+        )
+    return pd.DataFrame(data)
+
+
 def _to_units(df: pd.DataFrame, rules: dict[str, Any], cols: dict[str, tuple[str, str]]) -> None:
     if not len(df):
         for _, (name, _) in cols.items():
             df[name] = pd.Series(dtype=float)
         return
     for src, (name, kind) in cols.items():
-        scale = df["symbol"].map({s: float(getattr(r, kind)) for s, r in rules.items()})
-        df[name] = df[src].astype(float) * scale
+        if len(rules) == 1:
+            scale: Any = float(getattr(next(iter(rules.values())), kind))
+        else:
+            scale = df["symbol"].map({s: float(getattr(r, kind)) for s, r in rules.items()}).astype(float).to_numpy()
+        df[name] = df[src].to_numpy(dtype=float) * scale
 
 
 def decimal_pnl(result: BacktestResult) -> Decimal:
