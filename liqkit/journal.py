@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from liqkit.domain.errors import LiqkitError
+from liqkit.domain.rules import plain_decimal
 from liqkit.domain.types import OrderStatus, Side
 
 SCHEMA_VERSION = 1
@@ -68,12 +69,8 @@ class JournalError(LiqkitError):
 
 
 def plain(value: Decimal | str | int) -> str:
-    """A decimal as plain text, never exponent form."""
-    d = value if isinstance(value, Decimal) else Decimal(str(value))
-    s = format(d, "f")
-    if "." in s:
-        s = s.rstrip("0").rstrip(".")
-    return s or "0"
+    """A decimal (or its text) as plain text, never exponent form."""
+    return plain_decimal(value if isinstance(value, Decimal) else Decimal(str(value)))
 
 
 def redact(mapping: Mapping[str, Any]) -> dict[str, Any]:

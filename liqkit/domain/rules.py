@@ -115,11 +115,11 @@ class SymbolRules:
 
     def format_price(self, ticks: int) -> str:
         """Price as a plain decimal string (never exponent form), as order parameters need."""
-        return _plain(self.tick * ticks)
+        return plain_decimal(self.tick * ticks)
 
     def format_qty(self, steps: int) -> str:
         """Quantity as a plain decimal string (never exponent form)."""
-        return _plain(self.step * steps)
+        return plain_decimal(self.step * steps)
 
     # ---- checks -------------------------------------------------------------------------------
     def check_order(self, side: Side, price_ticks: int, qty_steps: int, ref_ticks: int | None = None) -> None:
@@ -225,7 +225,8 @@ class SymbolRules:
         )
 
 
-def _plain(d: Decimal) -> str:
+def plain_decimal(d: Decimal) -> str:
+    """A decimal as plain text without trailing zeros, never exponent form (``1E-5`` is ``0.00001``)."""
     s = format(d, "f")
     if "." in s:
         s = s.rstrip("0").rstrip(".")
