@@ -71,24 +71,19 @@ def cmd_trade(args: argparse.Namespace) -> int:
     from liqkit.domain.config import LiqkitConfig, PairConfig, load_config
     from liqkit.engine.runner import EngineRunner
     from liqkit.journal import Journal
-    from liqkit.venues.sim.venue import SimVenue
+    from liqkit.venues.factory import make_venue
 
     cfg = load_config(args.config) if args.config else LiqkitConfig()
-    if cfg.engine.venue != "sim":
-        raise LiqkitError(
-            f"engine.venue = {cfg.engine.venue!r}: this version trades only on the simulated exchange "
-            '(venue = "sim"); the Binance venue is not in it yet'
-        )
     pairs = list(cfg.pairs.values()) or [PairConfig(symbol="BTCUSDT")]
     state_dir = args.state_dir or cfg.engine.state_dir
     journal = Journal.in_state_dir(state_dir)
-    venue = SimVenue([p.symbol for p in pairs], cfg.sim, speed=args.speed)
+    venue = make_venue(cfg, [p.symbol for p in pairs], speed=args.speed)
     runner = EngineRunner(venue, pairs, journal, cfg.engine.risk)
 
     async def main() -> None:
         await runner.start(run=[p.symbol for p in pairs])
         print(
-            f"liqkit: quoting {', '.join(p.symbol for p in pairs)} on the simulated exchange "
+            f"liqkit: quoting {', '.join(p.symbol for p in pairs)} on {venue.name} "
             f"(speed x{args.speed:g}); journal {journal.path}; Ctrl-C stops",
             flush=True,
         )
@@ -108,11 +103,53 @@ def cmd_trade(args: argparse.Namespace) -> int:
 
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: main() stopped the runner on its way out
         asyncio.run(main())
-    left = venue.own_open_orders()
+    left = runner.core.open_orders()
     fills = journal.fills()
     print(f"stopped: {len(left)} liqkit orders left open; {len(fills)} fills journaled in {journal.path}")
     journal.close()
     return 0 if not left else 1
+
+
+def cmd_sim_server(args: argparse.Namespace) -> int:
+    """Serve the simulated exchange through Binance's protocol on 127.0.0.1 until Ctrl-C."""
+    import os
+    import secrets
+
+    from aiohttp import web
+
+    from liqkit.domain.config import LiqkitConfig, load_config
+    from liqkit.venues.binance_server.server import BinanceServer
+
+    cfg = load_config(args.config) if args.config else LiqkitConfig()
+    data = {}
+    if args.data:
+        from liqkit.data.loader import load_market_data
+
+        md = load_market_data(args.data)
+        data[md.symbol] = md
+    symbols = (
+        [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+        if args.symbols
+        else list(data) or ["BTCUSDT", "ETHUSDT"]
+    )
+    key = args.api_key or os.environ.get("LIQKIT_SIM_API_KEY") or secrets.token_hex(16)
+    secret = args.api_secret or os.environ.get("LIQKIT_SIM_API_SECRET") or secrets.token_hex(32)
+    if not (args.api_key or os.environ.get("LIQKIT_SIM_API_KEY")):
+        args.state_dir.mkdir(parents=True, exist_ok=True)
+        keyfile = args.state_dir / "sim-server-keys.env"
+        keyfile.touch(mode=0o600)
+        keyfile.write_text(f"BINANCE_API_KEY={key}\nBINANCE_API_SECRET={secret}\n")
+        print(f"liqkit sim-server: generated keys written to {keyfile} (mode 0600)")
+    if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
+        raise LiqkitError(f"--host {args.host}: the server binds to 127.0.0.1 unless --allow-remote is given")
+    server = BinanceServer(symbols, {key: secret}, cfg.sim, data, speed=args.speed)
+    print(
+        f"liqkit sim-server: Binance spot API for {', '.join(symbols)} on http://{args.host}:{args.port} "
+        f"(REST /api/v3, streams /stream and /ws, WebSocket API /ws-api/v3); Ctrl-C stops",
+        flush=True,
+    )
+    web.run_app(server.app, host=args.host, port=args.port, print=None, handle_signals=True)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,6 +176,18 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--speed", type=float, default=1.0, help="market replay speed of the simulated exchange")
     tr.add_argument("--state-dir", type=Path, help="where the journal goes (default: engine.state_dir)")
     tr.set_defaults(func=cmd_trade)
+    sv = sub.add_parser("sim-server", help="serve the simulated exchange through Binance's own protocol on 127.0.0.1")
+    sv.add_argument("--host", default="127.0.0.1")
+    sv.add_argument("--port", type=int, default=8790)
+    sv.add_argument("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT (default: both, or the data's symbol)")
+    sv.add_argument("--data", type=Path, help="replay recorded data instead of a synthetic feed")
+    sv.add_argument("--config", type=Path, help="TOML config whose [sim] section sets fees, fill model, balances")
+    sv.add_argument("--speed", type=float, default=1.0, help="market replay speed")
+    sv.add_argument("--api-key", help="the key clients must send (default: LIQKIT_SIM_API_KEY or generated)")
+    sv.add_argument("--api-secret", help="its secret (default: LIQKIT_SIM_API_SECRET or generated)")
+    sv.add_argument("--state-dir", type=Path, default=Path("liqkit-state"), help="where generated keys are written")
+    sv.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
+    sv.set_defaults(func=cmd_sim_server)
     return p
 
 

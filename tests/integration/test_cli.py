@@ -89,7 +89,7 @@ def test_trade_on_the_simulated_exchange_stops_clean_on_ctrl_c(tmp_path):
     )
     assert p.stdout is not None
     banner = p.stdout.readline()
-    assert "quoting BTCUSDT, ETHUSDT" in banner, banner + p.stderr.read() if p.stderr else ""
+    assert "quoting BTCUSDT, ETHUSDT on sim" in banner, banner + p.stderr.read() if p.stderr else ""
     time.sleep(4)
     p.send_signal(signal.SIGINT)
     out, err = p.communicate(timeout=60)

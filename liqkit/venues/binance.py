@@ -1,0 +1,343 @@
+"""``BinanceVenue``: the Venue protocol through python-binance (REST, combined streams, WS API user data).
+
+``base_url`` points every REST, stream and WebSocket API URL at another server (a ``liqkit
+sim-server`` on 127.0.0.1); without it the venue is Binance's testnet, or mainnet with both opt-ins.
+python-binance's exceptions are mapped here, at the boundary, to liqkit's error tree: a post-only
+order that would take is ``OrderRejected(would_cross=True)``; -1007/-1006, HTTP 5xx and timeouts are
+``UnknownOutcomeError`` (the order's fate is unknown); 429/418/-1003/-1015 are ``RetryableError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator, Iterable
+from decimal import Decimal
+from typing import Any
+
+from binance import AsyncClient, BinanceSocketManager
+from binance.exceptions import BinanceAPIException, BinanceRequestException
+
+from liqkit.domain.errors import (
+    LiveTradingRefused,
+    OrderRejected,
+    RetryableError,
+    UnknownOrderError,
+    UnknownOutcomeError,
+    VenueError,
+)
+from liqkit.domain.rules import SymbolRules, parse_exchange_info
+from liqkit.domain.types import Balance, BalanceUpdate, BookTop, Side, Trade
+from liqkit.engine.ids import is_liqkit_id
+from liqkit.engine.intents import Place
+from liqkit.venues.base import OpenOrder, StreamGap, UserFill, UserOrder, VenueEvent
+
+_UNKNOWN_CODES = {-1006, -1007}
+_RETRY_CODES = {-1003, -1015}
+
+
+def client_class(base_url: str | None) -> type[AsyncClient]:
+    """An ``AsyncClient`` whose REST and WS API URLs point at ``base_url`` (e.g. http://127.0.0.1:PORT)."""
+    if not base_url:
+        return AsyncClient
+    http = base_url.rstrip("/")
+    ws = http.replace("https://", "wss://").replace("http://", "ws://")
+
+    class LocalClient(AsyncClient):
+        API_URL = f"{http}/api"
+        API_TESTNET_URL = f"{http}/api"
+        WS_API_URL = f"{ws}/ws-api/v3"
+        WS_API_TESTNET_URL = f"{ws}/ws-api/v3"
+
+    return LocalClient
+
+
+def socket_manager_class(base_url: str | None) -> type[BinanceSocketManager]:
+    """A ``BinanceSocketManager`` whose stream URLs point at ``base_url``."""
+    if not base_url:
+        return BinanceSocketManager
+    ws = base_url.rstrip("/").replace("https://", "wss://").replace("http://", "ws://") + "/"
+
+    class LocalSockets(BinanceSocketManager):
+        STREAM_URL = ws
+        STREAM_TESTNET_URL = ws
+
+    return LocalSockets
+
+
+def map_error(e: BaseException, placing: bool) -> VenueError:
+    """Translate a python-binance (or transport) failure into liqkit's error tree."""
+    if isinstance(e, BinanceAPIException):
+        code, status, msg = e.code, e.status_code, e.message
+        if status in (429, 418) or code in _RETRY_CODES:
+            retry = None
+            with contextlib.suppress(Exception):
+                retry = float(e.response.headers.get("Retry-After"))
+            return RetryableError(msg, code, retry)
+        if code in _UNKNOWN_CODES or status >= 500 or code == 0:
+            return UnknownOutcomeError(msg or f"HTTP {status}", code)
+        if code == -2011:
+            return UnknownOrderError(msg, code)
+        if placing:
+            return OrderRejected(msg, code, would_cross=code == -2010 and "immediately match" in msg)
+        return VenueError(msg, code)
+    if isinstance(e, (asyncio.TimeoutError, BinanceRequestException, OSError)):
+        return UnknownOutcomeError(f"{type(e).__name__}: {e}")
+    return VenueError(f"{type(e).__name__}: {e}")
+
+
+async def close_client(client: AsyncClient) -> None:
+    """Close a python-binance client promptly.
+
+    Its WebSocket API read loop notices a close only after its next message (or a 10 s receive
+    timeout): one WS API ``ping`` sent as the close begins wakes it, so closing takes milliseconds.
+    """
+    ws = getattr(client.ws_api, "ws", None) if client.ws_api else None
+    closing = asyncio.create_task(client.close_connection())
+    await asyncio.sleep(0.01)
+    if ws is not None:
+        with contextlib.suppress(Exception):
+            await ws.send(json.dumps({"id": "liqkit-close", "method": "ping", "params": {}}))
+    await closing
+
+
+class BinanceVenue:
+    """Binance spot through python-binance. Testnet unless told otherwise."""
+
+    def __init__(
+        self,
+        symbols: Iterable[str],
+        api_key: str,
+        api_secret: str,
+        *,
+        base_url: str | None = None,
+        live: bool = False,
+        allow_live: bool = False,
+    ) -> None:
+        if live and not (allow_live and os.environ.get("LIQKIT_ALLOW_LIVE") == "1"):
+            raise LiveTradingRefused("live trading needs allow_live = true in the config and LIQKIT_ALLOW_LIVE=1")
+        self.name = "binance-live" if live else ("binance-local" if base_url else "binance-testnet")
+        self.symbols = [s.upper() for s in symbols]
+        self._key, self._secret, self._base_url, self._live = api_key, api_secret, base_url, live
+        self.client: AsyncClient | None = None
+        self._rules: dict[str, SymbolRules] = {}
+        self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def __repr__(self) -> str:  # never show the keys
+        return f"BinanceVenue({self.name}, {self.symbols})"
+
+    async def start(self) -> None:
+        """Connect (syncing the clock), load rules, and start the market and user streams."""
+        cls = client_class(self._base_url)
+        self.client = await cls.create(self._key, self._secret, testnet=not self._live and not self._base_url)
+        await self.rules(self.symbols)
+        bsm = socket_manager_class(self._base_url)(self.client, max_queue_size=10_000)
+        self._tasks = [
+            asyncio.create_task(self._market(bsm), name="binance-market"),
+            asyncio.create_task(self._user(bsm), name="binance-user"),
+        ]
+
+    async def close(self) -> None:
+        """Stop the streams and close the client."""
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self.client is not None:
+            await close_client(self.client)
+            self.client = None
+
+    def _c(self) -> AsyncClient:
+        if self.client is None:
+            raise VenueError("BinanceVenue is not started")
+        return self.client
+
+    async def rules(self, symbols: Iterable[str]) -> dict[str, SymbolRules]:
+        """Rules from exchangeInfo; RulesError for a symbol that is unknown or not trading."""
+        wanted = [s.upper() for s in symbols]
+        missing = [s for s in wanted if s not in self._rules]
+        if missing:
+            try:
+                info = await self._c().get_exchange_info()
+            except Exception as e:
+                raise map_error(e, False) from e
+            self._rules.update(parse_exchange_info(info, missing))
+        from liqkit.domain.errors import RulesError
+
+        for s in wanted:
+            if self._rules[s].status != "TRADING":
+                raise RulesError(f"{s} is not trading (status {self._rules[s].status})")
+        return {s: self._rules[s] for s in wanted}
+
+    async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """(free, locked) per asset from the account."""
+        try:
+            acct = await self._c().get_account()
+        except Exception as e:
+            raise map_error(e, False) from e
+        return {b["asset"]: (Decimal(b["free"]), Decimal(b["locked"])) for b in acct["balances"]}
+
+    def _order(self, o: dict[str, Any]) -> OpenOrder:
+        r = self._rules[o["symbol"]]
+        return OpenOrder(
+            o["symbol"],
+            o["clientOrderId"],
+            Side.parse(o["side"]),
+            r.price_to_ticks(o["price"]),
+            r.qty_to_steps(o["origQty"]),
+            r.qty_to_steps(o["executedQty"]),
+            o["status"],
+        )
+
+    async def open_orders(self, symbol: str) -> list[OpenOrder]:
+        """The symbol's open orders."""
+        try:
+            return [self._order(o) for o in await self._c().get_open_orders(symbol=symbol)]
+        except Exception as e:
+            raise map_error(e, False) from e
+
+    async def place(self, order: Place) -> None:
+        """LIMIT_MAKER (post-only, no timeInForce) or LIMIT GTC, with our client id and plain decimals."""
+        r = self._rules[order.symbol]
+        params: dict[str, Any] = {
+            "symbol": order.symbol,
+            "side": order.side.name,
+            "quantity": r.format_qty(order.qty),
+            "price": r.format_price(order.price),
+            "newClientOrderId": order.client_id,
+        }
+        if order.post_only:
+            params["type"] = "LIMIT_MAKER"
+        else:
+            params.update(type="LIMIT", timeInForce="GTC")
+        try:
+            await self._c().create_order(**params)
+        except Exception as e:
+            raise map_error(e, True) from e
+
+    async def cancel(self, symbol: str, client_id: str) -> None:
+        """Cancel by client id; UnknownOrderError (-2011) when it is not open."""
+        try:
+            await self._c().cancel_order(symbol=symbol, origClientOrderId=client_id)
+        except Exception as e:
+            raise map_error(e, False) from e
+
+    async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
+        """Cancel the symbol's open orders (liqkit's only, by prefix, or all)."""
+        done = []
+        for o in await self.open_orders(symbol):
+            if own_only and not is_liqkit_id(o.client_id):
+                continue
+            with contextlib.suppress(UnknownOrderError):
+                await self.cancel(symbol, o.client_id)
+                done.append(o.client_id)
+        return done
+
+    async def query_order(self, symbol: str, client_id: str) -> OpenOrder | None:
+        """The order by client id, or None (-2013) if Binance never had it."""
+        try:
+            return self._order(await self._c().get_order(symbol=symbol, origClientOrderId=client_id))
+        except BinanceAPIException as e:
+            if e.code == -2013:
+                return None
+            raise map_error(e, False) from e
+        except Exception as e:
+            raise map_error(e, False) from e
+
+    async def events(self) -> AsyncIterator[VenueEvent]:  # type: ignore[override]
+        """Market and user events."""
+        while True:
+            yield await self._queue.get()
+
+    # ---- streams ----------------------------------------------------------------------------------
+    async def _market(self, bsm: BinanceSocketManager) -> None:
+        names = [f"{s.lower()}@{k}" for s in self.symbols for k in ("bookTicker", "trade")]
+        async with bsm.multiplex_socket(names) as sock:
+            while True:
+                msg = await sock.recv()
+                if msg.get("e") == "error":
+                    self._queue.put_nowait(StreamGap(f"market stream: {msg.get('type')}", _now()))
+                    continue
+                ev = parse_market(msg.get("data", {}), self._rules, _now())
+                if ev is not None:
+                    self._queue.put_nowait(ev)
+
+    async def _user(self, bsm: BinanceSocketManager) -> None:
+        async with bsm.user_socket() as sock:
+            while True:
+                msg = await sock.recv()
+                if msg.get("e") == "error":
+                    self._queue.put_nowait(StreamGap(f"user stream: {msg.get('type')}", _now()))
+                    continue
+                for ev in parse_user(msg, self._rules, _now()):
+                    self._queue.put_nowait(ev)
+
+
+def _now() -> int:
+    import time
+
+    return time.time_ns()
+
+
+def parse_market(d: dict[str, Any], rules: dict[str, SymbolRules], now: int) -> BookTop | Trade | None:
+    """A bookTicker or trade payload as a domain event (None for other payloads or symbols)."""
+    r = rules.get(str(d.get("s", "")))
+    if r is None:
+        return None
+    if "e" not in d and "b" in d and "a" in d:  # bookTicker has no event type (nor time) on spot
+        return BookTop(
+            r.symbol,
+            r.price_to_ticks(d["b"]),
+            r.qty_to_steps(d["B"]),
+            r.price_to_ticks(d["a"]),
+            r.qty_to_steps(d["A"]),
+            0,
+            now,
+        )
+    if d.get("e") == "trade":
+        return Trade(
+            r.symbol,
+            r.price_to_ticks(d["p"]),
+            r.qty_to_steps(d["q"]),
+            Side.SELL if d["m"] else Side.BUY,
+            int(d["T"]) * 1_000_000,
+            now,
+            int(d["t"]),
+        )
+    return None
+
+
+def parse_user(d: dict[str, Any], rules: dict[str, SymbolRules], now: int) -> list[VenueEvent]:
+    """An executionReport or outboundAccountPosition as domain events."""
+    kind = d.get("e")
+    if kind == "outboundAccountPosition":
+        bal = tuple(Balance(b["a"], Decimal(b["f"]), Decimal(b["l"])) for b in d["B"])
+        return [BalanceUpdate(bal, int(d["E"]) * 1_000_000, now)]
+    if kind != "executionReport":
+        return []
+    r = rules.get(d["s"])
+    if r is None:
+        return []
+    ts = int(d["E"]) * 1_000_000
+    cid = d["C"] if d["x"] == "CANCELED" and d.get("C") else d["c"]
+    out: list[VenueEvent] = []
+    if d["x"] == "TRADE":
+        out.append(
+            UserFill(
+                r.symbol,
+                cid,
+                r.price_to_ticks(d["L"]),
+                r.qty_to_steps(d["l"]),
+                Decimal(d["n"]),
+                d["N"] or r.quote_asset,
+                bool(d["m"]),
+                int(d["t"]),
+                ts,
+                now,
+            )
+        )
+    out.append(UserOrder(r.symbol, cid, d["X"], r.qty_to_steps(d["z"]), ts, now))
+    return out

@@ -1,0 +1,28 @@
+"""Build the venue a configuration asks for."""
+
+from __future__ import annotations
+
+from liqkit.domain.config import LiqkitConfig
+from liqkit.venues.base import Venue
+
+
+def make_venue(cfg: LiqkitConfig, symbols: list[str], speed: float = 1.0) -> Venue:
+    """``sim`` (no keys, no network), ``binance-testnet`` (or any Binance-compatible ``base_url``), or
+    ``binance-live`` (only with ``allow_live = true`` and ``LIQKIT_ALLOW_LIVE=1``)."""
+    venue = cfg.engine.venue
+    if venue == "sim":
+        from liqkit.venues.sim.venue import SimVenue
+
+        return SimVenue(symbols, cfg.sim, speed=speed)
+    from liqkit.venues.binance import BinanceVenue
+    from liqkit.venues.keys import load_api_keys
+
+    keys = load_api_keys()
+    return BinanceVenue(
+        symbols,
+        keys.key,
+        keys.secret,
+        base_url=cfg.engine.base_url,
+        live=venue == "binance-live",
+        allow_live=cfg.engine.allow_live,
+    )

@@ -1,0 +1,177 @@
+"""python-binance against liqkit's Binance-compatible server on 127.0.0.1: nothing mocked below it."""
+
+import asyncio
+from decimal import Decimal
+
+import pytest
+from aiohttp import web
+from binance.exceptions import BinanceAPIException
+
+from liqkit.domain.config import PairConfig, SimConfig
+from liqkit.engine.runner import EngineRunner
+from liqkit.journal import Journal
+from liqkit.venues.binance import BinanceVenue, client_class, close_client, socket_manager_class
+from liqkit.venues.binance_server.server import BinanceServer
+
+KEY, SECRET = "test-key-0123456789", "test-secret-abcdefghij"
+
+
+async def serve(speed: float = 10.0):
+    sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000), "ETH": Decimal(20)})
+    server = BinanceServer(["BTCUSDT", "ETHUSDT"], {KEY: SECRET}, sim, speed=speed)
+    runner = web.AppRunner(server.app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return server, runner, f"http://127.0.0.1:{port}"
+
+
+def test_an_ordinary_python_binance_client_trades_on_it():
+    async def scenario():
+        _server, runner, url = await serve()
+        client = await client_class(url).create(KEY, SECRET)
+        try:
+            await asyncio.sleep(0.3)
+            info = await client.get_exchange_info()
+            assert {s["symbol"] for s in info["symbols"]} == {"BTCUSDT", "ETHUSDT"}
+            book = await client.get_orderbook_ticker(symbol="BTCUSDT")
+            bid = Decimal(book["bidPrice"])
+            acct = await client.get_account()
+            assert {b["asset"]: b["free"] for b in acct["balances"]}["USDT"] == "200000"
+            low = format(bid - 50, "f")
+            o = await client.create_order(
+                symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.001", price=low, newClientOrderId="lq.t.1"
+            )
+            assert o["status"] == "NEW" and o["clientOrderId"] == "lq.t.1"
+            q = await client.get_order(symbol="BTCUSDT", origClientOrderId="lq.t.1")
+            assert q["price"] == low.rstrip("0").rstrip(".") and q["status"] == "NEW"
+            assert [x["clientOrderId"] for x in await client.get_open_orders(symbol="BTCUSDT")] == ["lq.t.1"]
+            acct = await client.get_account()
+            assert {b["asset"]: b["locked"] for b in acct["balances"]}["USDT"] != "0"
+            # a post-only order that would take is refused as Binance does
+            with pytest.raises(BinanceAPIException) as e:
+                await client.create_order(
+                    symbol="BTCUSDT",
+                    side="BUY",
+                    type="LIMIT_MAKER",
+                    quantity="0.001",
+                    price=format(bid + 100, "f"),
+                    newClientOrderId="lq.t.2",
+                )
+            assert e.value.code == -2010 and "immediately match" in e.value.message
+            with pytest.raises(BinanceAPIException) as e:  # filters
+                await client.create_order(
+                    symbol="BTCUSDT",
+                    side="BUY",
+                    type="LIMIT_MAKER",
+                    quantity="0.00001",
+                    price=low,
+                    newClientOrderId="lq.t.3",
+                )
+            assert e.value.code == -1013
+            with pytest.raises(BinanceAPIException) as e:  # timeInForce on LIMIT_MAKER
+                await client.create_order(
+                    symbol="BTCUSDT",
+                    side="BUY",
+                    type="LIMIT_MAKER",
+                    timeInForce="GTC",
+                    quantity="0.001",
+                    price=low,
+                    newClientOrderId="lq.t.4",
+                )
+            assert e.value.code == -1106
+            c = await client.cancel_order(symbol="BTCUSDT", origClientOrderId="lq.t.1")
+            assert c["status"] == "CANCELED"
+            with pytest.raises(BinanceAPIException) as e:
+                await client.cancel_order(symbol="BTCUSDT", origClientOrderId="lq.t.1")
+            assert e.value.code == -2011
+            with pytest.raises(BinanceAPIException) as e:
+                await client.get_order(symbol="BTCUSDT", origClientOrderId="never")
+            assert e.value.code == -2013
+            # a wrong secret: -1022; a clock far off: -1021
+            bad = await client_class(url).create(KEY, "wrong-secret")
+            with pytest.raises(BinanceAPIException) as e:
+                await bad.get_account()
+            assert e.value.code == -1022
+            await close_client(bad)
+            client.timestamp_offset = -120_000
+            with pytest.raises(BinanceAPIException) as e:
+                await client.get_account()
+            assert e.value.code == -1021
+            client.timestamp_offset = 0
+            # combined market streams through BinanceSocketManager
+            bsm = socket_manager_class(url)(client)
+            async with bsm.multiplex_socket(["btcusdt@bookTicker", "btcusdt@trade"]) as s:
+                frames = [await asyncio.wait_for(s.recv(), 5) for _ in range(5)]
+            assert {f["stream"] for f in frames} <= {"btcusdt@bookTicker".lower(), "btcusdt@trade"}
+            assert all(f["data"]["s"] == "BTCUSDT" for f in frames)
+        finally:
+            await close_client(client)
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+def test_user_data_over_the_websocket_api():
+    async def scenario():
+        _server, runner, url = await serve()
+        client = await client_class(url).create(KEY, SECRET)
+        try:
+            await asyncio.sleep(0.3)
+            bsm = socket_manager_class(url)(client)
+            async with bsm.user_socket() as user:
+                book = await client.get_orderbook_ticker(symbol="BTCUSDT")
+                await client.create_order(
+                    symbol="BTCUSDT",
+                    side="BUY",
+                    type="LIMIT_MAKER",
+                    quantity="0.001",
+                    price=format(Decimal(book["bidPrice"]) - 20, "f"),
+                    newClientOrderId="lq.u.1",
+                )
+                events = [await asyncio.wait_for(user.recv(), 5) for _ in range(2)]
+            kinds = {e["e"] for e in events}
+            assert kinds == {"executionReport", "outboundAccountPosition"}
+            report = next(e for e in events if e["e"] == "executionReport")
+            assert (report["c"], report["x"], report["X"], report["S"]) == ("lq.u.1", "NEW", "NEW", "BUY")
+        finally:
+            await close_client(client)
+            await runner.cleanup()
+
+    asyncio.run(scenario())
+
+
+def test_the_engine_quotes_through_python_binance_and_stops_clean(tmp_path):
+    async def scenario():
+        server, web_runner, url = await serve(speed=20)
+        venue = BinanceVenue(["BTCUSDT"], KEY, SECRET, base_url=url)
+        journal = Journal.in_state_dir(tmp_path)
+        cfg = PairConfig(symbol="BTCUSDT", spread="0.5bps", refresh_tolerance="0.3bps", size=Decimal("0.002"))
+        runner = EngineRunner(venue, [cfg], journal, timer_s=0.1)
+        try:
+            await runner.start(run=["BTCUSDT"])
+            seen: set[str] = set()
+            for _ in range(300):
+                await asyncio.sleep(0.02)
+                live = [o for o in server.venue.own_open_orders()]
+                seen.update(live)
+                if len(seen) >= 6 and server.venue.exchange.n_fills >= 1:
+                    break
+            status = runner.status()
+            await runner.stop()
+            return server, runner, journal, seen, status
+        finally:
+            await web_runner.cleanup()
+
+    server, runner, journal, seen, status = asyncio.run(scenario())
+    assert len(seen) >= 6  # quotes appeared and moved with the market
+    assert any(".B0." in c for c in seen) and any(".S0." in c for c in seen)  # on both sides
+    assert not status["errors"], status["errors"]
+    assert server.venue.own_open_orders() == []  # stop leaves no liqkit order open at the server
+    assert runner.core.orders == {}
+    fills = journal.fills()
+    assert len(fills) == server.venue.exchange.n_fills  # each fill the server made, journaled once
+    for asset, (free, locked) in server.venue.exchange.balances().items():
+        if asset in ("BTC", "USDT"):
+            assert runner.core.balances[asset] == (free, locked)
