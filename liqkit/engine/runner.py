@@ -55,6 +55,7 @@ class EngineRunner:
         self._loops: list[asyncio.Task[None]] = []
         self.n_events = 0
         self.reconnects = 0
+        self._reconciling = False
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self, run: Iterable[str] = ()) -> None:
@@ -100,6 +101,7 @@ class EngineRunner:
         deadline = time.monotonic() + timeout_s
         while (self.core.orders or self._tasks) and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
+        await self._sweep(deadline)
         if self.core.orders:
             self.errors.append(f"stop: {len(self.core.orders)} orders not confirmed cancelled within {timeout_s}s")
         for t in self._loops:
@@ -116,6 +118,23 @@ class EngineRunner:
         if self.journal is not None:
             self.journal.flush()
         self.state = "stopped"
+
+    async def _sweep(self, deadline: float) -> None:
+        """Last cleanup at stop: ask the venue for liqkit's open orders and cancel what is left."""
+        for st in self.core.pairs:
+            while time.monotonic() < deadline + 10:
+                try:
+                    for cid in await self.venue.cancel_all(st.symbol, own_only=True):
+                        self._submit(self.core.on_canceled(cid, self.clock()))
+                    break
+                except RetryableError as e:
+                    await asyncio.sleep(min(e.retry_after or 1.0, 5.0))
+                except VenueError as e:
+                    self._error(f"stop sweep {st.symbol}: {e}")
+                    await asyncio.sleep(0.2)
+        for o in list(self.core.orders.values()):  # anything still unknown: ask once more
+            await self._resolve(o.symbol, o.client_id)
+        self._drain()
 
     # ---- events in --------------------------------------------------------------------------------
     async def _consume(self) -> None:
@@ -136,11 +155,9 @@ class EngineRunner:
             elif isinstance(ev, Trade):
                 continue
             elif isinstance(ev, UserFill):
-                st = core.by_symbol.get(ev.symbol)
-                if st is None:
+                if ev.symbol not in core.by_symbol:
                     continue
-                r = st.rules
-                fee_nu = int(ev.fee / (r.tick * r.step) * FEE_SCALE) if ev.fee_asset == r.quote_asset else 0
+                fee_nu = self._fee_nu(ev)
                 self._submit(
                     core.on_fill(
                         ev.client_id, ev.ts_local, ev.price, ev.qty, fee_nu, ev.is_maker, ev.trade_id, ev.ts_exchange
@@ -156,7 +173,7 @@ class EngineRunner:
                         self.journal.balance(ev.ts_local, b.asset, b.free, b.locked)
             elif isinstance(ev, StreamGap):
                 self.reconnects += 1
-                await self._reconcile()
+                self._spawn(self._reconcile())
             self._drain()
 
     async def _timer(self) -> None:
@@ -168,10 +185,19 @@ class EngineRunner:
                 self.journal.flush()
 
     async def _reconcile(self) -> None:
-        """After a gap in the user stream: balances and our orders' states from the venue."""
-        self._submit(self.core.on_balances(await self.venue.balances(), self.clock()))
-        for o in list(self.core.orders.values()):
-            self._spawn(self._resolve(o.symbol, o.client_id))
+        """After a gap in a stream: balances and our orders' states (and missed fills) from the venue."""
+        if self._reconciling:
+            return
+        self._reconciling = True
+        try:
+            await asyncio.sleep(0.2)  # let the venue reconnect first; gaps come in bursts
+            try:
+                self._submit(self.core.on_balances(await self.venue.balances(), self.clock()))
+            except VenueError as e:
+                self._error(f"reconcile balances: {e}")
+            await asyncio.gather(*(self._resolve(o.symbol, o.client_id) for o in list(self.core.orders.values())))
+        finally:
+            self._reconciling = False
 
     # ---- intents out ------------------------------------------------------------------------------
     def _submit(self, intents: list[Intent]) -> None:
@@ -214,6 +240,11 @@ class EngineRunner:
             try:
                 await self.venue.cancel(it.symbol, it.client_id)
                 out = core.on_canceled(it.client_id, clock())
+            except RetryableError as e:  # not sent: send it again once the venue allows
+                await asyncio.sleep(e.retry_after or 1.0)
+                if it.client_id in core.orders:
+                    self._spawn(self._execute(it))
+                out = []
             except UnknownOrderError:
                 out = core.on_cancel_unknown_order(it.client_id, clock())
                 self._spawn(self._resolve(it.symbol, it.client_id))
@@ -222,31 +253,64 @@ class EngineRunner:
                 self._spawn(self._resolve(it.symbol, it.client_id))
         elif isinstance(it, CancelAll):
             out = []
-            for cid in await self.venue.cancel_all(it.symbol, it.own_only):
-                out += core.on_canceled(cid, clock())
+            try:
+                for cid in await self.venue.cancel_all(it.symbol, it.own_only):
+                    out += core.on_canceled(cid, clock())
+            except VenueError as e:  # the sweep at stop (and the next run) tries again
+                self._error(f"cleanup of {it.symbol}: {e}")
         else:
             raise TypeError(f"unknown intent {it!r}")
         self._submit(out)
         self._drain()
 
-    async def _resolve(self, symbol: str, client_id: str, tries: int = 5) -> None:
-        """Find out an order's fate by asking the venue (a miss right after may mean 'not yet')."""
-        for attempt in range(tries):
-            await asyncio.sleep(0.05 * 2**attempt)
-            if client_id not in self.core.orders:
-                return  # the user stream told us meanwhile
+    async def _resolve(self, symbol: str, client_id: str, misses_to_give_up: int = 5) -> None:
+        """Find out an order's fate by asking the venue, and recover fills a stream gap hid.
+
+        Only repeated "no such order" answers (-2013; one right after a timeout may mean "not yet")
+        conclude the order was never placed; errors and rate limits only delay the answer.
+        """
+        core = self.core
+        misses, delay = 0, 0.05
+        deadline = time.monotonic() + 120
+        while client_id in core.orders and time.monotonic() < deadline:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
             try:
                 o = await self.venue.query_order(symbol, client_id)
+                if o is None:
+                    misses += 1
+                    if misses >= misses_to_give_up:
+                        self._submit(core.on_order_status(client_id, "EXPIRED", 0, self.clock()))
+                        break
+                    continue
+                mine = core.orders.get(client_id)
+                if mine is not None and o.filled > mine.filled:
+                    for f in await self.venue.order_fills(symbol, client_id):
+                        self._submit(
+                            core.on_fill(
+                                f.client_id,
+                                self.clock(),
+                                f.price,
+                                f.qty,
+                                self._fee_nu(f),
+                                f.is_maker,
+                                f.trade_id,
+                                f.ts_exchange,
+                            )
+                        )
+                self._submit(core.on_order_status(client_id, o.status, o.filled, self.clock()))
+                break
+            except RetryableError as e:
+                await asyncio.sleep(e.retry_after or 1.0)
             except VenueError as e:
                 self._error(f"query {client_id}: {e}")
-                continue
-            if o is not None:
-                self._submit(self.core.on_order_status(client_id, o.status, o.filled, self.clock()))
+            finally:
                 self._drain()
-                return
-        if client_id in self.core.orders:  # the venue never had it
-            self._submit(self.core.on_order_status(client_id, "EXPIRED", 0, self.clock()))
-            self._drain()
+
+    def _fee_nu(self, f: UserFill) -> int:
+        st = self.core.by_symbol[f.symbol]
+        r = st.rules
+        return int(f.fee / (r.tick * r.step) * FEE_SCALE) if f.fee_asset == r.quote_asset else 0
 
     # ---- journal and subscribers ------------------------------------------------------------------
     def _drain(self) -> None:

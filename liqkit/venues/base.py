@@ -110,6 +110,10 @@ class Venue(Protocol):
         """An order's current state by client id; None if the venue never had it."""
         ...
 
+    async def order_fills(self, symbol: str, client_id: str) -> list[UserFill]:
+        """Every fill of one order (to recover fills a gap in the user stream hid)."""
+        ...
+
     def events(self) -> AsyncIterator[VenueEvent]:
         """Market and user events, in the order the venue saw them."""
         ...

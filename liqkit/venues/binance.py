@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import os
+import time
 from collections.abc import AsyncIterator, Iterable
 from decimal import Decimal
 from typing import Any
@@ -78,7 +79,7 @@ def map_error(e: BaseException, placing: bool) -> VenueError:
             return RetryableError(msg, code, retry)
         if code in _UNKNOWN_CODES or status >= 500 or code == 0:
             return UnknownOutcomeError(msg or f"HTTP {status}", code)
-        if code == -2011:
+        if code in (-2011, -2013):
             return UnknownOrderError(msg, code)
         if placing:
             return OrderRejected(msg, code, would_cross=code == -2010 and "immediately match" in msg)
@@ -125,6 +126,10 @@ class BinanceVenue:
         self._rules: dict[str, SymbolRules] = {}
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._order_ids: dict[str, int] = {}
+        self._blocked_until = 0.0  # circuit breaker: no request before this (monotonic seconds)
+        self.resyncs = 0
+        self.stream_restarts = 0
 
     def __repr__(self) -> str:  # never show the keys
         return f"BinanceVenue({self.name}, {self.symbols})"
@@ -144,11 +149,42 @@ class BinanceVenue:
         """Stop the streams and close the client."""
         for t in self._tasks:
             t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # python-binance's stream read loop notices an exit only after its 10 s receive timeout:
+        # do not hold a shutdown for it (it ends by itself once the client is closed)
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=1.0)
         self._tasks = []
         if self.client is not None:
             await close_client(self.client)
             self.client = None
+
+    async def _call(self, placing: bool, fn: Any, **params: Any) -> Any:
+        """One REST call with the circuit breaker (429/418 Retry-After), a clock re-sync on -1021, and
+        errors mapped to liqkit's tree."""
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            raise RetryableError(f"circuit open: Binance asked to wait {wait:.1f}s more", -1003, wait)
+        for attempt in (0, 1):
+            try:
+                return await fn(**params)
+            except BinanceAPIException as e:
+                if e.code == -1021 and attempt == 0:  # our clock drifted: re-sync, then retry once
+                    await self._resync()
+                    continue
+                err = map_error(e, placing)
+                if isinstance(err, RetryableError):
+                    default = 60.0 if e.status_code == 418 else 1.0
+                    self._blocked_until = time.monotonic() + (err.retry_after or default)
+                raise err from e
+            except Exception as e:  # mapped at the boundary
+                raise map_error(e, placing) from e
+        raise VenueError("unreachable")
+
+    async def _resync(self) -> None:
+        c = self._c()
+        res = await c.get_server_time()
+        c.timestamp_offset = int(res["serverTime"]) - int(time.time() * 1000)
+        self.resyncs += 1
 
     def _c(self) -> AsyncClient:
         if self.client is None:
@@ -157,16 +193,13 @@ class BinanceVenue:
 
     async def rules(self, symbols: Iterable[str]) -> dict[str, SymbolRules]:
         """Rules from exchangeInfo; RulesError for a symbol that is unknown or not trading."""
+        from liqkit.domain.errors import RulesError
+
         wanted = [s.upper() for s in symbols]
         missing = [s for s in wanted if s not in self._rules]
         if missing:
-            try:
-                info = await self._c().get_exchange_info()
-            except Exception as e:
-                raise map_error(e, False) from e
+            info = await self._call(False, self._c().get_exchange_info)
             self._rules.update(parse_exchange_info(info, missing))
-        from liqkit.domain.errors import RulesError
-
         for s in wanted:
             if self._rules[s].status != "TRADING":
                 raise RulesError(f"{s} is not trading (status {self._rules[s].status})")
@@ -174,14 +207,12 @@ class BinanceVenue:
 
     async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         """(free, locked) per asset from the account."""
-        try:
-            acct = await self._c().get_account()
-        except Exception as e:
-            raise map_error(e, False) from e
+        acct = await self._call(False, self._c().get_account)
         return {b["asset"]: (Decimal(b["free"]), Decimal(b["locked"])) for b in acct["balances"]}
 
     def _order(self, o: dict[str, Any]) -> OpenOrder:
         r = self._rules[o["symbol"]]
+        self._order_ids[o["clientOrderId"]] = int(o["orderId"])
         return OpenOrder(
             o["symbol"],
             o["clientOrderId"],
@@ -194,10 +225,7 @@ class BinanceVenue:
 
     async def open_orders(self, symbol: str) -> list[OpenOrder]:
         """The symbol's open orders."""
-        try:
-            return [self._order(o) for o in await self._c().get_open_orders(symbol=symbol)]
-        except Exception as e:
-            raise map_error(e, False) from e
+        return [self._order(o) for o in await self._call(False, self._c().get_open_orders, symbol=symbol)]
 
     async def place(self, order: Place) -> None:
         """LIMIT_MAKER (post-only, no timeInForce) or LIMIT GTC, with our client id and plain decimals."""
@@ -213,17 +241,11 @@ class BinanceVenue:
             params["type"] = "LIMIT_MAKER"
         else:
             params.update(type="LIMIT", timeInForce="GTC")
-        try:
-            await self._c().create_order(**params)
-        except Exception as e:
-            raise map_error(e, True) from e
+        await self._call(True, self._c().create_order, **params)
 
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel by client id; UnknownOrderError (-2011) when it is not open."""
-        try:
-            await self._c().cancel_order(symbol=symbol, origClientOrderId=client_id)
-        except Exception as e:
-            raise map_error(e, False) from e
+        await self._call(False, self._c().cancel_order, symbol=symbol, origClientOrderId=client_id)
 
     async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
         """Cancel the symbol's open orders (liqkit's only, by prefix, or all)."""
@@ -239,13 +261,36 @@ class BinanceVenue:
     async def query_order(self, symbol: str, client_id: str) -> OpenOrder | None:
         """The order by client id, or None (-2013) if Binance never had it."""
         try:
-            return self._order(await self._c().get_order(symbol=symbol, origClientOrderId=client_id))
-        except BinanceAPIException as e:
-            if e.code == -2013:
-                return None
-            raise map_error(e, False) from e
-        except Exception as e:
-            raise map_error(e, False) from e
+            raw = await self._call(False, self._c().get_order, symbol=symbol, origClientOrderId=client_id)
+        except UnknownOrderError:
+            return None
+        return self._order(raw)
+
+    async def order_fills(self, symbol: str, client_id: str) -> list[UserFill]:
+        """Every fill of one order (to recover fills a stream gap hid)."""
+        oid = self._order_ids.get(client_id)
+        if oid is None:
+            if await self.query_order(symbol, client_id) is None:
+                return []
+            oid = self._order_ids[client_id]
+        r = self._rules[symbol]
+        now = _now()
+        trades = await self._call(False, self._c().get_my_trades, symbol=symbol, orderId=oid)
+        return [
+            UserFill(
+                symbol,
+                client_id,
+                r.price_to_ticks(t["price"]),
+                r.qty_to_steps(t["qty"]),
+                Decimal(t["commission"]),
+                t["commissionAsset"],
+                bool(t["isMaker"]),
+                int(t["id"]),
+                int(t["time"]) * 1_000_000,
+                now,
+            )
+            for t in trades
+        ]
 
     async def events(self) -> AsyncIterator[VenueEvent]:  # type: ignore[override]
         """Market and user events."""
@@ -254,31 +299,51 @@ class BinanceVenue:
 
     # ---- streams ----------------------------------------------------------------------------------
     async def _market(self, bsm: BinanceSocketManager) -> None:
+        """Combined bookTicker/trade streams; recreated with backoff when python-binance gives up."""
         names = [f"{s.lower()}@{k}" for s in self.symbols for k in ("bookTicker", "trade")]
-        async with bsm.multiplex_socket(names) as sock:
-            while True:
-                msg = await sock.recv()
-                if msg.get("e") == "error":
-                    self._queue.put_nowait(StreamGap(f"market stream: {msg.get('type')}", _now()))
-                    continue
-                ev = parse_market(msg.get("data", {}), self._rules, _now())
-                if ev is not None:
-                    self._queue.put_nowait(ev)
+        backoff = 0.2
+        while True:
+            try:
+                async with bsm.multiplex_socket(names) as sock:
+                    while True:
+                        msg = await sock.recv()
+                        if msg.get("e") == "error":  # python-binance reconnects by itself; mark the gap
+                            self._queue.put_nowait(StreamGap(f"market stream: {msg.get('type')}", _now()))
+                            continue
+                        backoff = 0.2
+                        ev = parse_market(msg.get("data", {}), self._rules, _now())
+                        if ev is not None:
+                            self._queue.put_nowait(ev)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the socket is gone: recreate it
+                self.stream_restarts += 1
+                self._queue.put_nowait(StreamGap(f"market stream lost: {type(e).__name__}", _now()))
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 30.0)
 
     async def _user(self, bsm: BinanceSocketManager) -> None:
-        async with bsm.user_socket() as sock:
-            while True:
-                msg = await sock.recv()
-                if msg.get("e") == "error":
-                    self._queue.put_nowait(StreamGap(f"user stream: {msg.get('type')}", _now()))
-                    continue
-                for ev in parse_user(msg, self._rules, _now()):
-                    self._queue.put_nowait(ev)
+        """The user data subscription over the WebSocket API. python-binance does not resubscribe after
+        the connection drops (the socket just goes silent), so any error or ``serverShutdown`` ends
+        this subscription and a new one is made; the runner reconciles after the ``StreamGap``."""
+        backoff = 0.2
+        while True:
+            with contextlib.suppress(Exception):
+                async with bsm.user_socket() as sock:
+                    while True:
+                        msg = await sock.recv()
+                        if msg.get("e") in ("error", "serverShutdown", "eventStreamTerminated"):
+                            break
+                        backoff = 0.2
+                        for ev in parse_user(msg, self._rules, _now()):
+                            self._queue.put_nowait(ev)
+            self.stream_restarts += 1
+            self._queue.put_nowait(StreamGap("user stream: resubscribing", _now()))
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 30.0)
 
 
 def _now() -> int:
-    import time
-
     return time.time_ns()
 
 

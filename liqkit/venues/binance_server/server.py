@@ -28,6 +28,7 @@ from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
 from liqkit.engine.intents import Place
 from liqkit.venues.base import UserFill, UserOrder
 from liqkit.venues.binance_server.auth import AuthError, check_rest, check_time, check_ws
+from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.sim.venue import SimVenue
 
 
@@ -45,8 +46,12 @@ class BinanceServer:
         config: SimConfig | None = None,
         data: dict[str, MarketData] | None = None,
         speed: float = 1.0,
+        faults: FaultPlan | None = None,
     ) -> None:
         cfg = (config or SimConfig()).model_copy(update={"latency_ms": 0.0})
+        self.faults = faults or FaultPlan()
+        self.duplicates: list[str] = []  # moments two live liqkit orders shared a pair, side and level
+        self.fills_made = 0
         self.venue = SimVenue(symbols, cfg, data, speed=speed)
         self.keys = dict(api_keys)
         self.orders: dict[str, dict[str, Any]] = {}  # Binance order objects by client id
@@ -55,7 +60,7 @@ class BinanceServer:
         self._next_sub = 0
         self._weight: tuple[int, int] = (0, 0)  # (minute, used weight)
         self._pump: asyncio.Task[None] | None = None
-        self.app = web.Application()
+        self.app = web.Application(middlewares=[self._fault_middleware])
         self.app.add_routes(
             [
                 web.get("/api/v3/ping", self.ping),
@@ -68,6 +73,7 @@ class BinanceServer:
                 web.delete("/api/v3/order", self.cancel_order),
                 web.get("/api/v3/order", self.query_order),
                 web.get("/api/v3/openOrders", self.open_orders),
+                web.get("/api/v3/myTrades", self.my_trades),
                 web.delete("/api/v3/openOrders", self.cancel_open_orders),
                 web.get("/stream", self.combined_stream),
                 web.get("/ws/{name}", self.raw_stream),
@@ -91,9 +97,40 @@ class BinanceServer:
         for ws in list(self.user_subs.values()):
             await ws.close()
 
-    @staticmethod
-    def now_ms() -> int:
-        return time.time_ns() // 1_000_000
+    def now_ms(self) -> int:
+        return time.time_ns() // 1_000_000 + self.faults.skew_ms
+
+    @web.middleware
+    async def _fault_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        if request.path.startswith(("/stream", "/ws")):
+            return await handler(request)  # type: ignore[no-any-return]
+        f = self.faults.pick(f"{request.method} {request.path}")
+        if f is None:
+            return await handler(request)  # type: ignore[no-any-return]
+        if f.kind == "http502":
+            html = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
+            return web.Response(status=502, content_type="text/html", text=html)
+        if f.kind in ("429", "418"):
+            msg = "Too much request weight used; current limit is 6000 request weight per 1 MINUTE."
+            if f.kind == "418":
+                msg = "Way too much request weight used; IP banned until later."
+            return web.json_response(
+                {"code": -1003, "msg": msg},
+                status=int(f.kind),
+                headers={"Retry-After": str(int(max(1, f.retry_after)))},
+            )
+        unknown = {
+            "code": -1007,
+            "msg": "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        }
+        if f.kind == "-1007-not-placed":
+            return web.json_response(unknown, status=408)
+        if f.kind == "-1007-placed":
+            await handler(request)
+            return web.json_response(unknown, status=408)
+        if f.kind == "delay":
+            await asyncio.sleep(f.delay_ms / 1000)
+        return await handler(request)  # type: ignore[no-any-return]
 
     def _headers(self, weight: int) -> dict[str, str]:
         minute = self.now_ms() // 60_000
@@ -211,6 +248,7 @@ class BinanceServer:
         except (KeyError, ValueError, ArithmeticError):
             return _err(-1013, "Filter failure: PRICE_FILTER")
         cid = p.get("newClientOrderId") or f"sim-{time.time_ns()}"
+        self._check_duplicate(sym, side, cid)
         try:
             await self.venue.place(Place(sym, cid, side, price, qty, kind == "LIMIT_MAKER", 0))
         except OrderRejected as e:
@@ -239,6 +277,7 @@ class BinanceServer:
             "selfTradePreventionMode": "NONE",
             "_filled": 0,
             "_quote": Decimal(0),
+            "_trades": [],
         }
         self._report(order, "NEW")
         return self._json({**self._public(order), "transactTime": self.now_ms(), "fills": []})
@@ -282,6 +321,20 @@ class BinanceServer:
         ]
         return self._json(live, weight=6)
 
+    async def my_trades(self, request: web.Request) -> web.Response:
+        try:
+            p = await self._signed(request)
+        except AuthError as e:
+            return _err(e.code, e.msg, e.status)
+        sym, oid = p.get("symbol", "").upper(), p.get("orderId")
+        trades = [
+            t
+            for o in self.orders.values()
+            if o["symbol"] == sym and (oid is None or str(o["orderId"]) == oid)
+            for t in o["_trades"]
+        ]
+        return self._json(sorted(trades, key=lambda t: t["id"]), weight=20)
+
     async def cancel_open_orders(self, request: web.Request) -> web.Response:
         try:
             p = await self._signed(request)
@@ -296,6 +349,16 @@ class BinanceServer:
             self._report(order, "CANCELED")
             out.append({**self._public(order), "origClientOrderId": cid})
         return self._json(out)
+
+    def _check_duplicate(self, symbol: str, side: Side, cid: str) -> None:
+        """Record it if a new liqkit order would join another live one of the same pair, side and level."""
+        parts = cid.split(".")
+        if len(parts) < 5 or parts[0] != "lq":
+            return
+        for o in self.orders.values():
+            other = o["clientOrderId"].split(".")
+            if o["symbol"] == symbol and o["status"] in ("NEW", "PARTIALLY_FILLED") and other[2:3] == parts[2:3]:
+                self.duplicates.append(f"{cid} while {o['clientOrderId']} is live")
 
     @staticmethod
     def _public(order: dict[str, Any]) -> dict[str, Any]:
@@ -325,6 +388,10 @@ class BinanceServer:
         text_combined = text_raw = ""
         for ws, names, combined in list(self.streams):
             if name not in names or ws.closed:
+                continue
+            f = self.faults.pick("stream")
+            if f is not None and f.kind == "drop":
+                await ws.close()
                 continue
             if combined:
                 text_combined = text_combined or json.dumps({"stream": name, "data": payload})
@@ -381,8 +448,19 @@ class BinanceServer:
 
     async def _user_event(self, event: dict[str, Any]) -> None:
         for sub, ws in list(self.user_subs.items()):
-            if not ws.closed:
-                await ws.send_str(json.dumps({"subscriptionId": sub, "event": event}))
+            if ws.closed:
+                continue
+            f = self.faults.pick("ws-api")
+            if f is not None and f.kind == "server-shutdown":
+                await ws.send_str(
+                    json.dumps({"subscriptionId": sub, "event": {"e": "serverShutdown", "E": self.now_ms()}})
+                )
+                await ws.close()
+                continue
+            if f is not None and f.kind == "drop":
+                await ws.close()  # the event is lost with the connection, as on a real drop
+                continue
+            await ws.send_str(json.dumps({"subscriptionId": sub, "event": event}))
 
     def _report(self, order: dict[str, Any], exec_type: str, fill: UserFill | None = None) -> None:
         now = self.now_ms()
@@ -471,6 +549,24 @@ class BinanceServer:
                 if order is None:
                     continue
                 r = self.venue._rules[ev.symbol]
+                self.fills_made += 1
+                order["_trades"].append(
+                    {
+                        "symbol": ev.symbol,
+                        "id": ev.trade_id,
+                        "orderId": order["orderId"],
+                        "orderListId": -1,
+                        "price": r.format_price(ev.price),
+                        "qty": r.format_qty(ev.qty),
+                        "quoteQty": format(r.price(ev.price) * r.qty(ev.qty), "f"),
+                        "commission": format(ev.fee, "f"),
+                        "commissionAsset": ev.fee_asset,
+                        "time": self.now_ms(),
+                        "isBuyer": order["side"] == "BUY",
+                        "isMaker": ev.is_maker,
+                        "isBestMatch": True,
+                    }
+                )
                 order["_filled"] += ev.qty
                 order["_quote"] += r.price(ev.price) * r.qty(ev.qty)
                 order["executedQty"] = r.format_qty(order["_filled"])
@@ -491,14 +587,3 @@ class BinanceServer:
                         ],
                     }
                 )
-
-
-def build_app(
-    symbols: Iterable[str],
-    api_keys: dict[str, str],
-    config: SimConfig | None = None,
-    data: dict[str, MarketData] | None = None,
-    speed: float = 1.0,
-) -> web.Application:
-    """The aiohttp application of a Binance-compatible server."""
-    return BinanceServer(symbols, api_keys, config, data, speed).app

@@ -205,6 +205,10 @@ class SimVenue:
             symbol, o.client_id, o.side, o.price, o.qty, o.filled, "NEW" if not o.filled else "PARTIALLY_FILLED"
         )
 
+    async def order_fills(self, symbol: str, client_id: str) -> list[UserFill]:
+        """Fills of one order: the simulated user stream never drops, so nothing is ever missed."""
+        return []
+
     def own_open_orders(self) -> list[str]:
         """Client ids of liqkit's orders resting here (for checks)."""
         return [cid for cid in self.exchange.orders if is_liqkit_id(cid)]

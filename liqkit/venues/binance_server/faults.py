@@ -1,0 +1,134 @@
+"""Fault injection for the Binance-compatible server, from a TOML file.
+
+::
+
+    seed = 7
+
+    [[fault]]
+    target = "POST /api/v3/order"     # an endpoint, "stream", "ws-api", or "*" for every REST call
+    kind = "http502"                  # see KINDS
+    probability = 0.1                 # and/or: every = 5 (each 5th call), at = [3, 9] (those calls)
+
+    [[fault]]
+    target = "POST /api/v3/order"
+    kind = "429"
+    at = [12]
+    retry_after = 2
+
+Kinds: ``http502`` (HTML body), ``-1007-placed`` (the order is placed, the answer says unknown),
+``-1007-not-placed``, ``429`` and ``418`` (with Retry-After), ``delay`` (``delay_ms``),
+``clock-skew`` (``skew_ms`` added to the server clock from then on), ``drop`` (close a stream or
+WebSocket API connection), ``server-shutdown`` (send ``serverShutdown`` on user subscriptions, then drop).
+Decisions are seeded: the same file gives the same faults for the same sequence of calls.
+"""
+
+from __future__ import annotations
+
+import random
+import tomllib
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from liqkit.domain.errors import ConfigError
+
+KINDS = ("http502", "-1007-placed", "-1007-not-placed", "429", "418", "delay", "clock-skew", "drop", "server-shutdown")
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One rule: what to break, and when."""
+
+    target: str
+    kind: str
+    probability: float = 0.0
+    every: int = 0
+    at: tuple[int, ...] = ()
+    retry_after: float = 1.0
+    delay_ms: float = 0.0
+    skew_ms: int = 0
+
+    def fires(self, n: int, rng: random.Random) -> bool:
+        """Whether this rule fires on the ``n``-th matching call (1-based)."""
+        if n in self.at or (self.every and n % self.every == 0):
+            return True
+        return bool(self.probability) and rng.random() < self.probability
+
+
+@dataclass
+class FaultPlan:
+    """The rules of a faults file, with counters of calls and of faults injected."""
+
+    faults: list[Fault] = field(default_factory=list)
+    seed: int = 0
+    calls: Counter[str] = field(default_factory=Counter)
+    injected: Counter[str] = field(default_factory=Counter)
+    skew_ms: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def pick(self, target: str) -> Fault | None:
+        """The fault to apply to this call of ``target`` (None: behave)."""
+        self.calls[target] += 1
+        n = self.calls[target]
+        for f in self.faults:
+            if (f.target == target or (f.target == "*" and not target.startswith(("stream", "ws-api")))) and f.fires(
+                n, self.rng
+            ):
+                self.injected[f.kind] += 1
+                if f.kind == "clock-skew":
+                    self.skew_ms += f.skew_ms
+                    continue
+                return f
+        return None
+
+    @property
+    def total_injected(self) -> int:
+        """How many faults fired so far."""
+        return sum(self.injected.values())
+
+
+def parse_faults(doc: dict[str, Any], source: str = "faults") -> FaultPlan:
+    """Validate a faults document (as read from TOML)."""
+    unknown = set(doc) - {"seed", "fault"}
+    if unknown:
+        raise ConfigError(f"{source}: unknown keys {sorted(unknown)}; use seed and [[fault]] tables")
+    out = []
+    for i, f in enumerate(doc.get("fault", []), start=1):
+        where = f"{source}: fault #{i}"
+        extra = set(f) - {"target", "kind", "probability", "every", "at", "retry_after", "delay_ms", "skew_ms"}
+        if extra:
+            raise ConfigError(f"{where}: unknown keys {sorted(extra)}")
+        if f.get("kind") not in KINDS:
+            raise ConfigError(f"{where}: kind = {f.get('kind')!r}; use one of {', '.join(KINDS)}")
+        if "target" not in f:
+            raise ConfigError(
+                f"{where}: target is missing (an endpoint like 'POST /api/v3/order', 'stream', 'ws-api' or '*')"
+            )
+        p = float(f.get("probability", 0))
+        if not 0 <= p <= 1:
+            raise ConfigError(f"{where}: probability = {p}; must be between 0 and 1")
+        out.append(
+            Fault(
+                str(f["target"]),
+                str(f["kind"]),
+                p,
+                int(f.get("every", 0)),
+                tuple(int(x) for x in f.get("at", ())),
+                float(f.get("retry_after", 1.0)),
+                float(f.get("delay_ms", 0)),
+                int(f.get("skew_ms", 0)),
+            )
+        )
+    return FaultPlan(out, int(doc.get("seed", 0)))
+
+
+def load_faults(path: str | Path) -> FaultPlan:
+    """Read a faults TOML file."""
+    p = Path(path)
+    try:
+        return parse_faults(tomllib.loads(p.read_text()), str(p))
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{p}: cannot read faults file: {e}") from None
