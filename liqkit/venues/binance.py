@@ -20,6 +20,7 @@ from typing import Any
 
 from binance import AsyncClient, BinanceSocketManager
 from binance.exceptions import BinanceAPIException, BinanceRequestException
+from binance.ws.constants import WSListenerState
 
 from liqkit.domain.errors import (
     LiveTradingRefused,
@@ -126,6 +127,8 @@ class BinanceVenue:
         self._rules: dict[str, SymbolRules] = {}
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
+        self._socks: set[Any] = set()  # python-binance sockets open now
+        self._closing = False
         self._order_ids: dict[str, int] = {}
         self._blocked_until = 0.0  # circuit breaker: no request before this (monotonic seconds)
         self.resyncs = 0
@@ -146,13 +149,22 @@ class BinanceVenue:
         ]
 
     async def close(self) -> None:
-        """Stop the streams and close the client."""
+        """Stop the streams and close the client.
+
+        python-binance's read loop notices an exit only after its 10 s receive timeout, and a cancel
+        arriving while its socket closes can be swallowed: so the sockets are told to exit and closed
+        under it first, the stream loops see ``_closing``, and only then are the tasks cancelled.
+        """
+        self._closing = True
+        for sock in list(self._socks):
+            sock.ws_state = WSListenerState.EXITING
+            if sock.ws is not None:
+                with contextlib.suppress(Exception):
+                    await sock.ws.close()
         for t in self._tasks:
             t.cancel()
-        # python-binance's stream read loop notices an exit only after its 10 s receive timeout:
-        # do not hold a shutdown for it (it ends by itself once the client is closed)
         if self._tasks:
-            await asyncio.wait(self._tasks, timeout=1.0)
+            await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
         if self.client is not None:
             await close_client(self.client)
@@ -302,12 +314,14 @@ class BinanceVenue:
         """Combined bookTicker/trade streams; recreated with backoff when python-binance gives up."""
         names = [f"{s.lower()}@{k}" for s in self.symbols for k in ("bookTicker", "trade")]
         backoff = 0.2
-        while True:
+        while not self._closing:
             try:
                 async with bsm.multiplex_socket(names) as sock:
+                    self._socks.add(sock)
                     while True:
                         msg = await sock.recv()
                         if msg.get("e") == "error":  # python-binance reconnects by itself; mark the gap
+                            self.stream_restarts += 1
                             self._queue.put_nowait(StreamGap(f"market stream: {msg.get('type')}", _now()))
                             continue
                         backoff = 0.2
@@ -317,6 +331,7 @@ class BinanceVenue:
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # the socket is gone: recreate it
+                self._stop_if_closing()
                 self.stream_restarts += 1
                 self._queue.put_nowait(StreamGap(f"market stream lost: {type(e).__name__}", _now()))
                 await asyncio.sleep(backoff)
@@ -327,20 +342,39 @@ class BinanceVenue:
         the connection drops (the socket just goes silent), so any error or ``serverShutdown`` ends
         this subscription and a new one is made; the runner reconciles after the ``StreamGap``."""
         backoff = 0.2
-        while True:
+        while not self._closing:
             with contextlib.suppress(Exception):
                 async with bsm.user_socket() as sock:
+                    self._socks.add(sock)
                     while True:
                         msg = await sock.recv()
                         if msg.get("e") in ("error", "serverShutdown", "eventStreamTerminated"):
+                            self._forget_subscription(sock)
                             break
                         backoff = 0.2
                         for ev in parse_user(msg, self._rules, _now()):
                             self._queue.put_nowait(ev)
+            self._stop_if_closing()
             self.stream_restarts += 1
             self._queue.put_nowait(StreamGap("user stream: resubscribing", _now()))
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, 30.0)
+
+    def _forget_subscription(self, sock: Any) -> None:
+        """The server dropped this subscription with its connection: forget it locally, or python-binance
+        would try to unsubscribe it on exit over a dead connection and wait 10 s for the answer."""
+        sub = getattr(sock, "_subscription_id", None)
+        if sub is not None and self.client is not None and self.client.ws_api is not None:
+            self.client.ws_api.unregister_subscription_queue(sub)
+        with contextlib.suppress(AttributeError):
+            sock._subscription_id = None
+
+    def _stop_if_closing(self) -> None:
+        """End a stream loop whose task was cancelled even if the cancel was swallowed on the way out."""
+        self._socks = {s for s in self._socks if s.ws_state != WSListenerState.EXITING and s.ws is not None}
+        task = asyncio.current_task()
+        if self._closing or (task is not None and task.cancelling()):
+            raise asyncio.CancelledError
 
 
 def _now() -> int:

@@ -57,6 +57,7 @@ class BinanceServer:
         self.orders: dict[str, dict[str, Any]] = {}  # Binance order objects by client id
         self.streams: list[tuple[web.WebSocketResponse, set[str], bool]] = []
         self.user_subs: dict[int, web.WebSocketResponse] = {}
+        self.ws_api_conns: set[web.WebSocketResponse] = set()
         self._next_sub = 0
         self._weight: tuple[int, int] = (0, 0)  # (minute, used weight)
         self._pump: asyncio.Task[None] | None = None
@@ -81,6 +82,7 @@ class BinanceServer:
             ]
         )
         self.app.on_startup.append(self._start)
+        self.app.on_shutdown.append(self._close_sockets)  # before aiohttp waits for handlers to end
         self.app.on_cleanup.append(self._stop)
 
     # ---- lifecycle --------------------------------------------------------------------------------
@@ -88,14 +90,14 @@ class BinanceServer:
         await self.venue.start()
         self._pump = asyncio.create_task(self._fan_out(), name="binance-server-events")
 
+    async def _close_sockets(self, _: web.Application) -> None:
+        for ws in [w for w, _s, _c in self.streams] + list(self.ws_api_conns):
+            await ws.close(code=1001, message=b"server shutdown")
+
     async def _stop(self, _: web.Application) -> None:
         if self._pump is not None:
             self._pump.cancel()
         await self.venue.close()
-        for ws, _s, _c in list(self.streams):
-            await ws.close()
-        for ws in list(self.user_subs.values()):
-            await ws.close()
 
     def now_ms(self) -> int:
         return time.time_ns() // 1_000_000 + self.faults.skew_ms
@@ -405,6 +407,7 @@ class BinanceServer:
         ws = web.WebSocketResponse(heartbeat=20)
         await ws.prepare(request)
         mine: list[int] = []
+        self.ws_api_conns.add(ws)
         try:
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -412,6 +415,7 @@ class BinanceServer:
                 reply = self._ws_request(msg.data, ws, mine)
                 await ws.send_str(json.dumps(reply))
         finally:
+            self.ws_api_conns.discard(ws)
             for sub in mine:
                 self.user_subs.pop(sub, None)
         return ws
