@@ -9,7 +9,7 @@ HOT := liqkit/quoting.py liqkit/risk.py liqkit/engine/core.py liqkit/engine/stat
        liqkit/engine/ids.py liqkit/venues/sim/exchange.py liqkit/backtest/driver.py
 
 .DEFAULT_GOAL := help
-.PHONY: help test lint format bench backtest lab clean
+.PHONY: help test lint format bench chaos backtest lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -39,6 +39,9 @@ format: $(VENV)/.installed ## format and fix what ruff can
 
 bench: $(VENV)/.installed ## benchmark: backtest loop vs the naive reference, decision latency
 	$(BIN)/python bench/run_bench.py --shared $(SHARED)
+
+chaos: $(VENV)/.installed ## every Binance fault, then a long seeded mixed run: one line of figures
+	$(BIN)/python -m liqkit.venues.binance_server.chaos --seconds 60 --seed 7
 
 backtest: $(VENV)/.installed ## backtest on the real BTCUSDT recording shipped with liqkit (simulated exchange)
 	$(BIN)/liqkit backtest --data liqkit/data/samples

@@ -142,7 +142,14 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
         print(f"liqkit sim-server: generated keys written to {keyfile} (mode 0600)")
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
         raise LiqkitError(f"--host {args.host}: the server binds to 127.0.0.1 unless --allow-remote is given")
-    server = BinanceServer(symbols, {key: secret}, cfg.sim, data, speed=args.speed)
+    faults = None
+    if args.faults:
+        from liqkit.venues.binance_server.faults import load_faults
+
+        faults = load_faults(args.faults)
+    server = BinanceServer(
+        symbols, {key: secret}, cfg.sim, data, speed=args.speed, faults=faults, enforce_limits=not args.no_rate_limits
+    )
     print(
         f"liqkit sim-server: Binance spot API for {', '.join(symbols)} on http://{args.host}:{args.port} "
         f"(REST /api/v3, streams /stream and /ws, WebSocket API /ws-api/v3); Ctrl-C stops",
@@ -187,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--api-secret", help="its secret (default: LIQKIT_SIM_API_SECRET or generated)")
     sv.add_argument("--state-dir", type=Path, default=Path("liqkit-state"), help="where generated keys are written")
     sv.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
+    sv.add_argument("--faults", type=Path, help="TOML file of faults to inject (see README: Fault injection)")
+    sv.add_argument("--no-rate-limits", action="store_true", help="report usage in headers but never refuse with 429")
     sv.set_defaults(func=cmd_sim_server)
     return p
 

@@ -35,6 +35,7 @@ from liqkit.domain.types import Balance, BalanceUpdate, BookTop, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
 from liqkit.engine.intents import Place
 from liqkit.venues.base import OpenOrder, StreamGap, UserFill, UserOrder, VenueEvent
+from liqkit.venues.ratelimit import RateLimits
 
 _UNKNOWN_CODES = {-1006, -1007}
 _RETRY_CODES = {-1003, -1015}
@@ -133,6 +134,8 @@ class BinanceVenue:
         self._blocked_until = 0.0  # circuit breaker: no request before this (monotonic seconds)
         self.resyncs = 0
         self.stream_restarts = 0
+        self.rate = RateLimits()  # declared limits (from exchangeInfo) and the usage Binance reports
+        self.paced = 0  # new orders held back to stay under the limits
 
     def __repr__(self) -> str:  # never show the keys
         return f"BinanceVenue({self.name}, {self.symbols})"
@@ -176,10 +179,15 @@ class BinanceVenue:
         wait = self._blocked_until - time.monotonic()
         if wait > 0:
             raise RetryableError(f"circuit open: Binance asked to wait {wait:.1f}s more", -1003, wait)
+        if placing:
+            await self._pace()
         for attempt in (0, 1):
             try:
-                return await fn(**params)
+                out = await fn(**params)
+                self.rate.observe(getattr(getattr(self.client, "response", None), "headers", None))
+                return out
             except BinanceAPIException as e:
+                self.rate.observe(getattr(e.response, "headers", None))
                 if e.code == -1021 and attempt == 0:  # our clock drifted: re-sync, then retry once
                     await self._resync()
                     continue
@@ -191,6 +199,21 @@ class BinanceVenue:
             except Exception as e:  # mapped at the boundary
                 raise map_error(e, placing) from e
         raise VenueError("unreachable")
+
+    async def _pace(self) -> None:
+        """Hold a new order back as the rate limits near (cancels never wait): a short pause from 80 %
+        of a limit, a refusal (not sent, retried by the engine later) from 95 % until the window turns."""
+        delay, why = self.rate.order_delay()
+        if delay <= 0:
+            return
+        self.paced += 1
+        if delay > 0.5:
+            raise RetryableError(f"holding new orders: {why}", -1015, delay)
+        await asyncio.sleep(delay)
+
+    def rate_usage(self) -> dict[str, dict[str, int]]:
+        """Rate-limit usage per header, as Binance last reported it."""
+        return self.rate.snapshot()
 
     async def _resync(self) -> None:
         c = self._c()
@@ -211,6 +234,8 @@ class BinanceVenue:
         missing = [s for s in wanted if s not in self._rules]
         if missing:
             info = await self._call(False, self._c().get_exchange_info)
+            if not self.rate.limits:
+                self.rate = RateLimits.from_exchange_info(info)
             self._rules.update(parse_exchange_info(info, missing))
         for s in wanted:
             if self._rules[s].status != "TRADING":

@@ -10,22 +10,8 @@ import asyncio
 import pytest
 
 from liqkit.domain.errors import ConfigError
-from liqkit.venues.binance_server.faults import Fault, FaultPlan, parse_faults
-from liqkit.venues.binance_server.scenario import run_scenario
-
-SCENARIOS = {
-    "http 502 with an HTML body on orders": [Fault("POST /api/v3/order", "http502", every=4)],
-    "-1007, the order placed": [Fault("POST /api/v3/order", "-1007-placed", at=(3, 7, 11))],
-    "-1007, the order not placed": [Fault("POST /api/v3/order", "-1007-not-placed", at=(2, 6, 10))],
-    "429 with Retry-After": [Fault("POST /api/v3/order", "429", at=(5,), retry_after=1)],
-    "418 with Retry-After": [Fault("DELETE /api/v3/order", "418", at=(3,), retry_after=1)],
-    "slow answers": [Fault("*", "delay", every=3, delay_ms=300)],
-    "clock skew past recvWindow": [Fault("*", "clock-skew", at=(4,), skew_ms=15_000)],
-    "market stream drops": [Fault("stream", "drop", every=150)],
-    "WebSocket API drop (user data goes silent)": [Fault("ws-api", "drop", at=(4, 20))],
-    "serverShutdown": [Fault("ws-api", "server-shutdown", at=(6,))],
-    "502 on cancels": [Fault("DELETE /api/v3/order", "http502", every=3)],
-}
+from liqkit.venues.binance_server.faults import FaultPlan, parse_faults
+from liqkit.venues.binance_server.scenario import SCENARIOS, mixed_plan, run_scenario
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -45,19 +31,7 @@ def test_fault_scenario_keeps_the_invariants(name):
 
 
 def test_many_faults_at_once():
-    plan = FaultPlan(
-        [
-            Fault("POST /api/v3/order", "http502", probability=0.08),
-            Fault("POST /api/v3/order", "-1007-placed", probability=0.05),
-            Fault("POST /api/v3/order", "-1007-not-placed", probability=0.05),
-            Fault("DELETE /api/v3/order", "http502", probability=0.08),
-            Fault("*", "delay", probability=0.1, delay_ms=150),
-            Fault("POST /api/v3/order", "429", at=(30,), retry_after=1),
-            Fault("stream", "drop", probability=0.003),
-            Fault("ws-api", "drop", at=(15,)),
-        ],
-        seed=5,
-    )
+    plan = mixed_plan(seed=5)
     report = asyncio.run(run_scenario("mixed", plan, seconds=5.0))
     assert report.faults_injected >= 5
     assert report.ok, report

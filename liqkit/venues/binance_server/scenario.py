@@ -19,10 +19,42 @@ from liqkit.domain.config import PairConfig, RiskConfig, SimConfig
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
 from liqkit.venues.binance import BinanceVenue
-from liqkit.venues.binance_server.faults import FaultPlan
+from liqkit.venues.binance_server.faults import Fault, FaultPlan
 from liqkit.venues.binance_server.server import BinanceServer
 
 KEY, SECRET = "scenario-key-0123456789", "scenario-secret-0123456789abcdef"
+
+# each of Binance's failure modes on its own (the fault suite runs each)
+SCENARIOS: dict[str, list[Fault]] = {
+    "http 502 with an HTML body on orders": [Fault("POST /api/v3/order", "http502", every=4)],
+    "-1007, the order placed": [Fault("POST /api/v3/order", "-1007-placed", at=(3, 7, 11))],
+    "-1007, the order not placed": [Fault("POST /api/v3/order", "-1007-not-placed", at=(2, 6, 10))],
+    "429 with Retry-After": [Fault("POST /api/v3/order", "429", at=(5,), retry_after=1)],
+    "418 with Retry-After": [Fault("DELETE /api/v3/order", "418", at=(3,), retry_after=1)],
+    "slow answers": [Fault("*", "delay", every=3, delay_ms=300)],
+    "clock skew past recvWindow": [Fault("*", "clock-skew", at=(4,), skew_ms=15_000)],
+    "market stream drops": [Fault("stream", "drop", every=150)],
+    "WebSocket API drop (user data goes silent)": [Fault("ws-api", "drop", at=(4, 20))],
+    "serverShutdown": [Fault("ws-api", "server-shutdown", at=(6,))],
+    "502 on cancels": [Fault("DELETE /api/v3/order", "http502", every=3)],
+}
+
+
+def mixed_plan(seed: int) -> FaultPlan:
+    """Many faults at once, fired by seeded probabilities."""
+    return FaultPlan(
+        [
+            Fault("POST /api/v3/order", "http502", probability=0.08),
+            Fault("POST /api/v3/order", "-1007-placed", probability=0.05),
+            Fault("POST /api/v3/order", "-1007-not-placed", probability=0.05),
+            Fault("DELETE /api/v3/order", "http502", probability=0.08),
+            Fault("*", "delay", probability=0.1, delay_ms=150),
+            Fault("POST /api/v3/order", "429", at=(30,), retry_after=1),
+            Fault("stream", "drop", probability=0.003),
+            Fault("ws-api", "drop", at=(15,)),
+        ],
+        seed=seed,
+    )
 
 
 @dataclass
@@ -41,6 +73,8 @@ class ScenarioReport:
     resyncs: int = 0
     stream_restarts: int = 0
     unresolved: list[str] = field(default_factory=list)  # orders the engine still tracked after stop
+    rate_limited: int = 0  # requests the server refused for going over a rate limit
+    paced: int = 0  # new orders the venue held back to stay under the limits
 
     @property
     def fills_lost(self) -> int:
@@ -86,6 +120,7 @@ async def run_scenario(
         report.errors = list(runner.errors)
         report.unresolved = [f"{o.client_id} {o.status} filled={o.filled}" for o in runner.core.orders.values()]
         report.resyncs, report.stream_restarts = venue.resyncs, venue.stream_restarts
+        report.rate_limited, report.paced = server.rate_limited, venue.paced
         for asset, (free, locked) in server.venue.exchange.balances().items():
             ours = runner.core.balances.get(asset)
             if asset in ("BTC", "USDT") and ours != (free, locked):

@@ -47,8 +47,17 @@ class BinanceServer:
         data: dict[str, MarketData] | None = None,
         speed: float = 1.0,
         faults: FaultPlan | None = None,
+        enforce_limits: bool = True,
     ) -> None:
         cfg = (config or SimConfig()).model_copy(update={"latency_ms": 0.0})
+        # the limits exchangeInfo declares: usage is always reported in headers, refused past them when enforced
+        declared = {(r["rateLimitType"], r["interval"]): int(r["limit"]) for r in load_exchange_info()["rateLimits"]}
+        self.weight_limit = declared.get(("REQUEST_WEIGHT", "MINUTE"), 6000)
+        self.order_limit_10s = declared.get(("ORDERS", "SECOND"), 100)
+        self.enforce_limits = enforce_limits
+        self.rate_limited = 0  # requests refused with 429 for going over a limit (not injected faults)
+        self._orders_10s: tuple[int, int] = (0, 0)  # (10 s window, new orders in it)
+        self._orders_1d: tuple[int, int] = (0, 0)
         self.faults = faults or FaultPlan()
         self.duplicates: list[str] = []  # moments two live liqkit orders shared a pair, side and level
         self.fills_made = 0
@@ -106,6 +115,19 @@ class BinanceServer:
     async def _fault_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         if request.path.startswith(("/stream", "/ws")):
             return await handler(request)  # type: ignore[no-any-return]
+        now = self.now_ms()
+        if self.enforce_limits and self._weight[0] == now // 60_000 and self._weight[1] >= self.weight_limit:
+            self.rate_limited += 1
+            return web.json_response(
+                {
+                    "code": -1003,
+                    "msg": f"Too much request weight used; current limit is {self.weight_limit} "
+                    "request weight per 1 MINUTE. Please use WebSocket Streams for live updates "
+                    "to avoid polling the API.",
+                },
+                status=429,
+                headers={"Retry-After": str(60 - (now // 1000) % 60)},
+            )
         f = self.faults.pick(f"{request.method} {request.path}")
         if f is None:
             return await handler(request)  # type: ignore[no-any-return]
@@ -134,15 +156,44 @@ class BinanceServer:
             await asyncio.sleep(f.delay_ms / 1000)
         return await handler(request)  # type: ignore[no-any-return]
 
-    def _headers(self, weight: int) -> dict[str, str]:
+    def _headers(self, weight: int, orders: bool = False) -> dict[str, str]:
         minute = self.now_ms() // 60_000
         m, used = self._weight
         used = (used if m == minute else 0) + weight
         self._weight = (minute, used)
-        return {"X-MBX-USED-WEIGHT-1M": str(used)}
+        out = {"X-MBX-USED-WEIGHT-1M": str(used)}
+        if orders:
+            now = self.now_ms()
+            for attr, window in (("_orders_10s", now // 10_000), ("_orders_1d", now // 86_400_000)):
+                w, n = getattr(self, attr)
+                n = n if w == window else 0
+                setattr(self, attr, (window, n))
+            out["X-MBX-ORDER-COUNT-10S"] = str(self._orders_10s[1])
+            out["X-MBX-ORDER-COUNT-1D"] = str(self._orders_1d[1])
+        return out
 
-    def _json(self, body: Any, weight: int = 1, status: int = 200) -> web.Response:
-        return web.json_response(body, status=status, headers=self._headers(weight))
+    def _json(self, body: Any, weight: int = 1, status: int = 200, orders: bool = False) -> web.Response:
+        return web.json_response(body, status=status, headers=self._headers(weight, orders))
+
+    def _count_order(self) -> web.Response | None:
+        """Count a new order; past the 10 s limit (when enforced) the 429 -1015 answer instead."""
+        now = self.now_ms()
+        w, n = self._orders_10s
+        n = n if w == now // 10_000 else 0
+        if self.enforce_limits and n >= self.order_limit_10s:
+            self.rate_limited += 1
+            return web.json_response(
+                {
+                    "code": -1015,
+                    "msg": f"Too many new orders; current limit is {self.order_limit_10s} orders per 10 SECOND.",
+                },
+                status=429,
+                headers={"Retry-After": str(max(1, 10 - (now // 1000) % 10)), **self._headers(1, orders=True)},
+            )
+        self._orders_10s = (now // 10_000, n + 1)
+        d, m = self._orders_1d
+        self._orders_1d = (now // 86_400_000, (m if d == now // 86_400_000 else 0) + 1)
+        return None
 
     async def _signed(self, request: web.Request) -> dict[str, str]:
         body = await request.text() if request.can_read_body else ""
@@ -250,6 +301,9 @@ class BinanceServer:
         except (KeyError, ValueError, ArithmeticError):
             return _err(-1013, "Filter failure: PRICE_FILTER")
         cid = p.get("newClientOrderId") or f"sim-{time.time_ns()}"
+        refused = self._count_order()
+        if refused is not None:
+            return refused
         self._check_duplicate(sym, side, cid)
         try:
             await self.venue.place(Place(sym, cid, side, price, qty, kind == "LIMIT_MAKER", 0))
@@ -282,7 +336,7 @@ class BinanceServer:
             "_trades": [],
         }
         self._report(order, "NEW")
-        return self._json({**self._public(order), "transactTime": self.now_ms(), "fills": []})
+        return self._json({**self._public(order), "transactTime": self.now_ms(), "fills": []}, orders=True)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         try:

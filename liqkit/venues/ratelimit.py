@@ -1,0 +1,96 @@
+"""Binance rate limits: what exchangeInfo declares, what the answers' headers say is used, and pacing.
+
+Binance counts request weight per minute (``X-MBX-USED-WEIGHT-1M``) and new orders per 10 s and per day
+(``X-MBX-ORDER-COUNT-10S``, ``X-MBX-ORDER-COUNT-1D``). Going over earns 429 and, repeated, a 418 ban.
+``RateLimits`` keeps the last figures the server sent and tells the venue how long to hold a new order
+back: nothing below 80 % of a limit, a short growing pause up to 95 %, then a refusal until the
+window turns (cancels are never held back: they only reduce exposure).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+SLOW_FROM = 0.80  # of a limit: start pacing new orders
+STOP_FROM = 0.95  # of a limit: hold new orders until the window turns
+
+
+@dataclass
+class Limit:
+    """One declared limit and the last usage the server reported for it."""
+
+    kind: str  # "REQUEST_WEIGHT" or "ORDERS"
+    window_s: int
+    limit: int
+    header: str
+    used: int = 0
+    seen_at: float = 0.0  # wall-clock seconds of the answer that reported ``used``
+
+    def usage(self, now: float) -> int:
+        """Usage now: the reported figure while its window lasts (windows turn on wall-clock multiples)."""
+        if self.seen_at == 0.0 or int(now // self.window_s) != int(self.seen_at // self.window_s):
+            return 0
+        return self.used
+
+    def window_left(self, now: float) -> float:
+        return self.window_s - (now % self.window_s)
+
+
+def _header_name(kind: str, interval: str, num: int) -> str:
+    unit = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}[interval]
+    prefix = "X-MBX-USED-WEIGHT-" if kind == "REQUEST_WEIGHT" else "X-MBX-ORDER-COUNT-"
+    return f"{prefix}{num}{unit}"
+
+
+@dataclass
+class RateLimits:
+    """The limits of one account/IP and their usage, fed from response headers."""
+
+    limits: list[Limit] = field(default_factory=list)
+    clock: Any = time.time
+
+    @classmethod
+    def from_exchange_info(cls, info: Mapping[str, Any], clock: Any = time.time) -> RateLimits:
+        """The REQUEST_WEIGHT and ORDERS limits declared in an exchangeInfo answer."""
+        out = []
+        for r in info.get("rateLimits", []):
+            kind, interval = r.get("rateLimitType"), r.get("interval")
+            if kind not in ("REQUEST_WEIGHT", "ORDERS") or interval not in _INTERVAL_S:
+                continue
+            num = int(r.get("intervalNum", 1))
+            out.append(Limit(kind, _INTERVAL_S[interval] * num, int(r["limit"]), _header_name(kind, interval, num)))
+        return cls(out, clock)
+
+    def observe(self, headers: Mapping[str, str] | None) -> None:
+        """Take the usage figures of one answer's headers (case-insensitive names)."""
+        if not headers or not self.limits:
+            return
+        now = self.clock()
+        lower = {k.lower(): v for k, v in headers.items()}
+        for lim in self.limits:
+            v = lower.get(lim.header.lower())
+            if v is not None and v.isdigit():
+                lim.used, lim.seen_at = int(v), now
+
+    def order_delay(self) -> tuple[float, str]:
+        """(seconds to hold a new order back, why); (inf-like window rest, why) past ``STOP_FROM``."""
+        now = self.clock()
+        worst, why, left = 0.0, "", 0.0
+        for lim in self.limits:
+            ratio = lim.usage(now) / lim.limit if lim.limit else 0.0
+            if ratio > worst:
+                worst, why, left = ratio, f"{lim.header} at {lim.usage(now)}/{lim.limit}", lim.window_left(now)
+        if worst >= STOP_FROM:
+            return left, why
+        if worst >= SLOW_FROM:
+            return min(left, 0.5 * (worst - SLOW_FROM) / (STOP_FROM - SLOW_FROM)), why
+        return 0.0, ""
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """Usage per header: {"X-MBX-USED-WEIGHT-1M": {"used": 12, "limit": 6000}, ...}."""
+        now = self.clock()
+        return {lim.header: {"used": lim.usage(now), "limit": lim.limit} for lim in self.limits}
