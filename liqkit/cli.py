@@ -159,6 +159,126 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Host one engine with its journal and control API until SIGINT/SIGTERM."""
+    from liqkit.domain.config import load_config
+    from liqkit.service.host import default_config
+    from liqkit.service.serve import serve
+
+    cfg = load_config(args.config) if args.config else default_config()
+    if args.venue:
+        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=_venue_override(args.venue))})
+    if not cfg.pairs:
+        raise LiqkitError(f"{args.config}: no [pairs.SYMBOL] table: configure at least one pair")
+    state_dir = args.state_dir or cfg.engine.state_dir
+    run = [s.strip().upper() for s in args.run.split(",") if s.strip()] if args.run else []
+    return serve(cfg, Path(state_dir), args.host, args.port, args.token, args.allow_remote, args.speed, run)
+
+
+def _venue_override(venue: str) -> dict[str, Any]:
+    if venue in ("sim", "binance-testnet", "binance-live"):
+        return {"venue": venue}
+    if venue.startswith(("http://", "https://")):  # a liqkit sim-server (or any Binance-compatible server)
+        return {"venue": "binance-testnet", "base_url": venue}
+    raise LiqkitError(
+        f"--venue {venue!r}: use sim, binance-testnet, binance-live or a server URL (http://127.0.0.1:PORT)"
+    )
+
+
+def _client(args: argparse.Namespace) -> Any:
+    import os
+
+    from liqkit.client import EngineClient
+
+    if args.url:
+        token = args.token or os.environ.get("LIQKIT_TOKEN")
+        if not token:
+            raise LiqkitError("--url needs --token (or LIQKIT_TOKEN in the environment)")
+        return EngineClient(args.url, token)
+    return EngineClient.from_state_dir(args.state_dir or Path("liqkit-state"))
+
+
+def _call(args: argparse.Namespace, fn: Any) -> Any:
+    import asyncio
+
+    async def main() -> Any:
+        async with _client(args) as c:
+            return await fn(c)
+
+    return asyncio.run(main())
+
+
+def _print_pairs(pairs: dict[str, Any]) -> None:
+    for sym, p in pairs.items():
+        cfg = p["config"]
+        market = f"{p['bid']} / {p['ask']}" if p.get("bid") else "no market yet"
+        print(
+            f"{sym:<10} {p['state']:<8} {p['reason'][:40]:<40} {market:<24} orders {p['open_orders']}  "
+            f"fills {p['fills']}  position {p['position']}  spread {cfg['bid_spread']}/{cfg['ask_spread']} "
+            f"size {cfg['size']} levels {cfg['levels']}"
+        )
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """Print the service's engine state and its pairs."""
+    snap = _call(args, lambda c: c.snapshot())
+    st = snap["status"]
+    print(f"engine {st['state']} on {st['venue']}; {st['events']} events, {st['reconnects']} reconnects")
+    for header, use in st.get("rate_limits", {}).items():
+        print(f"  {header}: {use['used']}/{use['limit']}")
+    _print_pairs(snap["pairs"])
+    for asset, b in snap["balances"].items():
+        print(f"  {asset:<6} free {b['free']}  locked {b['locked']}")
+    for err in st["errors"][-5:]:
+        print(f"  error: {err}")
+    return 0
+
+
+def cmd_pairs(args: argparse.Namespace) -> int:
+    """Print the configured pairs."""
+    _print_pairs(_call(args, lambda c: c.pairs()))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Start quoting a pair in the service."""
+    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.run(args.symbol))})
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    """Stop quoting a pair in the service (its orders are cancelled)."""
+    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.stop(args.symbol))})
+    return 0
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``key=value`` pairs; values read as TOML (2, 0.5, true, "x"), else as plain strings (5bps)."""
+    import tomllib
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise LiqkitError(f"{item!r}: write key=value, e.g. spread=5bps levels=2")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        out[key.strip()] = value
+    return out
+
+
+def cmd_config(args: argparse.Namespace) -> int:
+    """Change a pair's config in the service without stopping it."""
+    changes = parse_assignments(args.changes)
+    if not changes:
+        _print_pairs({args.symbol.upper(): _call(args, lambda c: c.pair(args.symbol))})
+        return 0
+    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.configure(args.symbol, changes))})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="liqkit", description="Provide liquidity on Binance spot pairs.")
@@ -197,6 +317,35 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--faults", type=Path, help="TOML file of faults to inject (see README: Fault injection)")
     sv.add_argument("--no-rate-limits", action="store_true", help="report usage in headers but never refuse with 429")
     sv.set_defaults(func=cmd_sim_server)
+    se = sub.add_parser("serve", help="host one engine, its journal and a control API on 127.0.0.1 (token required)")
+    se.add_argument(
+        "--config", type=Path, help="TOML config; without one, the simulated exchange with BTCUSDT, ETHUSDT"
+    )
+    se.add_argument("--state-dir", type=Path, help="journal, token and lock (default: engine.state_dir)")
+    se.add_argument("--host", default="127.0.0.1")
+    se.add_argument("--port", type=int, default=8765)
+    se.add_argument("--token", help="the token clients must send (default: a random one, written to <state-dir>/token)")
+    se.add_argument("--venue", help="sim, binance-testnet, binance-live, or a liqkit sim-server URL")
+    se.add_argument("--run", help="comma-separated pairs to start quoting at once")
+    se.add_argument("--speed", type=float, default=1.0, help="market speed of the simulated exchange")
+    se.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
+    se.set_defaults(func=cmd_serve)
+    for name, func, text in (
+        ("status", cmd_status, "the running service's engine, pairs and balances"),
+        ("pairs", cmd_pairs, "the running service's pairs"),
+        ("run", cmd_run, "start quoting a pair in the running service"),
+        ("stop", cmd_stop, "stop quoting a pair (its orders are cancelled)"),
+        ("config", cmd_config, "change a pair's config: liqkit config BTCUSDT spread=5bps levels=2"),
+    ):
+        c = sub.add_parser(name, help=text)
+        if name in ("run", "stop", "config"):
+            c.add_argument("symbol")
+        if name == "config":
+            c.add_argument("changes", nargs="*", help="key=value ... (none: show the config)")
+        c.add_argument("--state-dir", type=Path, help="the service's state directory (default: liqkit-state)")
+        c.add_argument("--url", help="the service's URL instead of a state directory")
+        c.add_argument("--token", help="with --url (or LIQKIT_TOKEN)")
+        c.set_defaults(func=func)
     return p
 
 

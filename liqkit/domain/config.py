@@ -34,6 +34,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -272,5 +273,31 @@ def update_pair(cfg: PairConfig, changes: Mapping[str, Any]) -> PairConfig:
     if "symbol" in changes and str(changes["symbol"]).upper() != cfg.symbol:
         raise ConfigError(f"symbol: cannot change a pair's symbol ({cfg.symbol} -> {changes['symbol']})")
     merged = cfg.model_dump(mode="json")
+    if "spread" in changes:  # "spread" sets both sides, unless a side is given too
+        for side in ("bid_spread", "ask_spread"):
+            if side not in changes:
+                merged.pop(side, None)
     merged.update(changes)
     return _wrap(lambda: PairConfig.model_validate(merged), f"pairs.{cfg.symbol}.")  # type: ignore[no-any-return]
+
+
+def _changes_model() -> type[BaseModel]:
+    """A partial ``PairConfig`` for config changes (every field optional, ``spread`` for both sides,
+    unknown keys refused): the shape the control API documents and checks before ``update_pair``."""
+    pattern = r"^\s*[0-9]+(\.[0-9]+)?\s*([bB][pP][sS]?|[tT][iI][cC][kK][sS]?)\s*$"  # _DIST_RE, for JSON Schema
+    dist_text = Annotated[str, Field(pattern=pattern, examples=["10bps", "2ticks"])]
+    fields: dict[str, Any] = {"spread": (dist_text | None, Field(default=None, description="Both sides at once."))}
+    for name, f in PairConfig.model_fields.items():
+        if name == "symbol":
+            continue
+        if f.annotation is Distance:
+            ann: Any = dist_text
+        else:
+            ann = Annotated[f.annotation, *f.metadata] if f.metadata else f.annotation
+        fields[name] = (ann, Field(default=None, description=f.description))
+    return create_model(  # type: ignore[no-any-return,call-overload]
+        "PairChanges", __config__=ConfigDict(extra="forbid"), **fields
+    )
+
+
+PairChanges = _changes_model()

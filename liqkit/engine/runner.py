@@ -19,6 +19,7 @@ from typing import Any
 
 from liqkit.domain.config import PairConfig, RiskConfig
 from liqkit.domain.errors import OrderRejected, RetryableError, UnknownOrderError, UnknownOutcomeError, VenueError
+from liqkit.domain.rules import plain_decimal
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
 from liqkit.engine.core import FEE_SCALE, EngineCore
 from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
@@ -58,12 +59,18 @@ class EngineRunner:
         self._reconciling = False
 
     # ---- lifecycle ------------------------------------------------------------------------------
-    async def start(self, run: Iterable[str] = ()) -> None:
-        """Connect, learn rules and balances, and run the named pairs (after cleaning them up)."""
+    async def start(self, run: Iterable[str] = (), cleanup: bool = True) -> None:
+        """Connect, learn rules and balances, cancel liqkit's orders left open on every configured pair
+        (a crash may have left some; ``cleanup=False`` skips this), and run the named pairs."""
         await self.venue.start()
         rules = await self.venue.rules(self.configs)
         for sym, cfg in self.configs.items():
             self.core.add_pair(cfg, rules[sym])
+        if cleanup:
+            for sym in self.configs:
+                left = await self.venue.cancel_all(sym, own_only=True)
+                if left and self.journal is not None:
+                    self.journal.state(self.clock(), sym, "cleanup", f"cancelled {len(left)} liqkit orders left open")
         self.core.on_balances(await self.venue.balances(), self.clock())
         self.state = "running"
         self._loops = [
@@ -171,6 +178,7 @@ class EngineRunner:
                 if self.journal is not None:
                     for b in ev.balances:
                         self.journal.balance(ev.ts_local, b.asset, b.free, b.locked)
+                self._publish_balances(ev.ts_local, [b.asset for b in ev.balances])
             elif isinstance(ev, StreamGap):
                 self.reconnects += 1
                 self._spawn(self._reconcile())
@@ -348,7 +356,8 @@ class EngineRunner:
         if core.fill_log:
             flog, core.fill_log = core.fill_log, []
             for ts, tx, o, px, q, fee_nu, maker, tid in flog:
-                r = core.pairs[o.pair].rules
+                st = core.pairs[o.pair]
+                r = st.rules
                 fee = Decimal(fee_nu) * r.tick * r.step / FEE_SCALE
                 if j is not None:
                     j.fill(
@@ -372,6 +381,10 @@ class EngineRunner:
                         "side": Side(o.side).name,
                         "price": str(r.price(px)),
                         "qty": str(r.qty(q)),
+                        "fee": str(fee),
+                        "mid": plain_decimal(r.price(st.bid + st.ask) / 2) if st.has_book else None,
+                        "fee_asset": r.quote_asset,
+                        "maker": maker,
                         "ts": ts,
                     }
                 )
@@ -383,7 +396,8 @@ class EngineRunner:
                         j.state(ev[1], ev[2], ev[3], ev[4])
                     else:
                         j.config_change(ev[1], ev[2], ev[3], ev[4])
-                self._publish({"kind": ev[0], "ts": ev[1], "symbol": ev[2], "detail": ev[3]})
+                # state: detail = the state, note = why; config: detail = the config, note = its source
+                self._publish({"kind": ev[0], "ts": ev[1], "symbol": ev[2], "detail": ev[3], "note": ev[4]})
 
     def subscribe(self, book_backlog: int = 1000) -> asyncio.Queue[dict[str, Any]]:
         """A queue of events (dicts). Book events are skipped while the reader is ``book_backlog``
@@ -391,6 +405,24 @@ class EngineRunner:
         q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.subscribers.append((q, book_backlog))
         return q
+
+    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+        """Stop feeding a queue ``subscribe`` returned."""
+        self.subscribers = [(sq, b) for sq, b in self.subscribers if sq is not q]
+
+    def _publish_balances(self, ts: int, assets: Iterable[str]) -> None:
+        bal = self.core.balances
+        self._publish(
+            {
+                "kind": "balance",
+                "ts": ts,
+                "balances": {
+                    a: {"free": plain_decimal(bal[a][0]), "locked": plain_decimal(bal[a][1])}
+                    for a in assets
+                    if a in bal
+                },
+            }
+        )
 
     def _publish(self, event: dict[str, Any]) -> None:
         for q, backlog in self.subscribers:

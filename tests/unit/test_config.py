@@ -101,3 +101,13 @@ def test_round_trip_through_json():
     dumped = cfg.model_dump(mode="json")
     assert dumped["pairs"]["BTCUSDT"]["bid_spread"] == "4bps"
     assert parse_config(dumped) == cfg
+
+
+def test_update_pair_spread_sets_both_sides_unless_one_is_given():
+    cfg = PairConfig(symbol="BTCUSDT", bid_spread="3bps", ask_spread="4bps")
+    both = update_pair(cfg, {"spread": "5bps"})
+    assert (str(both.bid_spread), str(both.ask_spread)) == ("5bps", "5bps")
+    one = update_pair(cfg, {"spread": "5bps", "ask_spread": "7bps"})
+    assert (str(one.bid_spread), str(one.ask_spread)) == ("5bps", "7bps")
+    with pytest.raises(ConfigError, match=r"bid_spread = '-1bps': '-1bps' is negative"):
+        update_pair(cfg, {"spread": "-1bps"})

@@ -1,0 +1,272 @@
+"""``EngineHandle``: the one protocol the UI, the control API and the CLI drive an engine through.
+
+``LocalEngine`` implements it on an ``EngineRunner`` in this process (a notebook's simulated engine,
+or the engine ``liqkit serve`` hosts); ``liqkit.client.EngineClient`` implements it over the control
+API. Every view is plain JSON-ready data: decimals as strings, timestamps in integer nanoseconds.
+
+Events: ``events()`` yields a ``snapshot`` first, then deltas: ``ticker`` (coalesced to at most
+``TICKER_HZ`` a second per pair), and ``order``, ``fill``, ``balance``, ``state`` and ``config`` events,
+never dropped nor reordered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Mapping
+from decimal import Decimal
+from typing import Any, Protocol, runtime_checkable
+
+from liqkit.domain.config import PairConfig, update_pair
+from liqkit.domain.errors import ConfigError
+from liqkit.domain.rules import plain_decimal
+from liqkit.engine.core import FEE_SCALE, EngineCore
+from liqkit.engine.intents import Place
+from liqkit.engine.runner import EngineRunner
+
+TICKER_HZ = 2.0
+
+
+@runtime_checkable
+class EngineHandle(Protocol):
+    """Run, stop, configure and watch an engine, wherever it lives."""
+
+    async def run(self, symbol: str) -> dict[str, Any]:
+        """Start quoting a pair; its view."""
+        ...
+
+    async def stop(self, symbol: str) -> dict[str, Any]:
+        """Stop quoting a pair and cancel its orders; its view."""
+        ...
+
+    async def configure(self, symbol: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Apply config changes to a pair without stopping it (ConfigError names the field); its view."""
+        ...
+
+    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The quotes the pair would place now with these changes (nothing is applied)."""
+        ...
+
+    async def snapshot(self) -> dict[str, Any]:
+        """Status, pairs, open orders, balances, recent fills and PnL."""
+        ...
+
+    def events(self) -> AsyncIterator[dict[str, Any]]:
+        """A snapshot, then deltas."""
+        ...
+
+
+class LocalEngine:
+    """``EngineHandle`` on an in-process ``EngineRunner``."""
+
+    def __init__(self, runner: EngineRunner, recent_fills: int = 500) -> None:
+        self.runner = runner
+        self.fills: deque[dict[str, Any]] = deque(maxlen=recent_fills)
+        self._capture: dict[str, Decimal] = {}  # spread capture per pair, quote asset
+        self._q = runner.subscribe(book_backlog=0)  # this view's own feed (fills; book updates skipped)
+
+    # ---- commands ---------------------------------------------------------------------------------
+    def _config(self, symbol: str) -> PairConfig:
+        sym = symbol.upper()
+        if sym not in self.runner.configs:
+            known = ", ".join(sorted(self.runner.configs)) or "none"
+            raise ConfigError(f"symbol: {symbol!r} is not a configured pair (configured: {known})")
+        return self.runner.configs[sym]
+
+    async def run(self, symbol: str) -> dict[str, Any]:
+        cfg = self._config(symbol)
+        await self.runner.run_pair(cfg.symbol)
+        return self.pair_view(cfg.symbol)
+
+    async def stop(self, symbol: str) -> dict[str, Any]:
+        cfg = self._config(symbol)
+        await self.runner.stop_pair(cfg.symbol)
+        return self.pair_view(cfg.symbol)
+
+    async def configure(self, symbol: str, changes: Mapping[str, Any], source: str = "api") -> dict[str, Any]:
+        new = update_pair(self._config(symbol), changes)
+        self.runner.configure(new, source)  # checked against the symbol's filters; on error nothing changes
+        return self.pair_view(new.symbol)
+
+    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Run the same engine code on a scratch core with the new config, at the current book and balances."""
+        cfg = update_pair(self._config(symbol), changes)
+        live = self.runner.core.pair(cfg.symbol)
+        scratch = EngineCore(self.runner.core.risk)
+        scratch.add_pair(cfg, live.rules)
+        scratch.on_balances(dict(self.runner.core.balances), 0)
+        now = time.time_ns()
+        scratch.run(cfg.symbol, now)
+        if not live.has_book:
+            return []
+        intents = scratch.on_book(0, now, live.bid, live.bid_qty, live.ask, live.ask_qty)
+        r = live.rules
+        return [
+            {
+                "side": it.side.name,
+                "level": it.level,
+                "price": plain_decimal(r.price(it.price)),
+                "qty": plain_decimal(r.qty(it.qty)),
+            }
+            for it in intents
+            if isinstance(it, Place)
+        ]
+
+    # ---- views ------------------------------------------------------------------------------------
+    def pair_view(self, symbol: str) -> dict[str, Any]:
+        st = self.runner.core.pair(symbol)
+        r = st.rules
+        now = self.runner.clock()
+        return {
+            "symbol": st.symbol,
+            "state": st.state,
+            "reason": st.reason,
+            "config": st.cfg.model_dump(mode="json"),
+            "bid": plain_decimal(r.price(st.bid)) if st.has_book else None,
+            "ask": plain_decimal(r.price(st.ask)) if st.has_book else None,
+            "feed_age_s": (now - st.last_book_ts) / 1e9 if st.has_book else None,
+            "open_orders": sum(1 for o in self.runner.core.orders.values() if o.pair == st.idx),
+            "position": plain_decimal(r.qty(st.pos)),
+            "fills": st.n_fills,
+            "filters": {
+                "tick": plain_decimal(r.tick),
+                "step": plain_decimal(r.step),
+                "min_notional": plain_decimal(r.min_notional) if r.min_notional else None,
+            },
+        }
+
+    def pairs(self) -> dict[str, dict[str, Any]]:
+        return {st.symbol: self.pair_view(st.symbol) for st in self.runner.core.pairs}
+
+    def orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+        core = self.runner.core
+        out = []
+        for o in core.orders.values():
+            if symbol and o.symbol != symbol.upper():
+                continue
+            r = core.pairs[o.pair].rules
+            out.append(
+                {
+                    "client_id": o.client_id,
+                    "symbol": o.symbol,
+                    "side": o.side.name,
+                    "level": o.level,
+                    "price": plain_decimal(r.price(o.price)),
+                    "qty": plain_decimal(r.qty(o.qty)),
+                    "filled": plain_decimal(r.qty(o.filled)),
+                    "status": o.status,
+                }
+            )
+        return sorted(out, key=lambda o: (o["symbol"], o["side"], o["level"]))
+
+    def balances(self) -> dict[str, dict[str, str]]:
+        return {
+            a: {"free": plain_decimal(f), "locked": plain_decimal(lk)}
+            for a, (f, lk) in sorted(self.runner.core.balances.items())
+        }
+
+    def pnl(self) -> dict[str, dict[str, Any]]:
+        """Per pair since it was last run, marked at the mid: pnl = spread capture + inventory - fees."""
+        out = {}
+        for st in self.runner.core.pairs:
+            r = st.rules
+            unit = r.tick * r.step
+            fees = Decimal(st.fee_nu) * unit / FEE_SCALE
+            mid = Decimal(st.bid + st.ask) / 2 if st.has_book else Decimal(0)
+            pnl = (Decimal(st.cash) + Decimal(st.pos) * mid) * unit - fees if st.has_book else Decimal(0)
+            capture = self._capture.get(st.symbol, Decimal(0))
+            out[st.symbol] = {
+                "pnl": float(pnl),
+                "spread_capture": float(capture),
+                "inventory_pnl": float(pnl + fees - capture),
+                "fees": float(fees),
+                "position": plain_decimal(r.qty(st.pos)),
+                "volume": float(st.volume * unit),
+                "fills": st.n_fills,
+                "quote_asset": r.quote_asset,
+            }
+        return out
+
+    def status(self) -> dict[str, Any]:
+        s = self.runner.status()
+        rate = getattr(self.runner.venue, "rate_usage", None)
+        s["rate_limits"] = rate() if callable(rate) else {}
+        s["latency_us"] = self.runner.latency_stats()
+        return s
+
+    async def snapshot(self) -> dict[str, Any]:
+        self._absorb()
+        return {
+            "status": self.status(),
+            "pairs": self.pairs(),
+            "orders": self.orders(),
+            "balances": self.balances(),
+            "fills": list(self.fills),
+            "pnl": self.pnl(),
+        }
+
+    # ---- events -----------------------------------------------------------------------------------
+    def _absorb(self) -> None:
+        """Take this view's own feed: recent fills and the spread each captured against the mid."""
+        while not self._q.empty():
+            ev = self._q.get_nowait()
+            if ev["kind"] != "fill":
+                continue
+            self.fills.append(ev)
+            if ev.get("mid") is not None:
+                mid, px, q = Decimal(ev["mid"]), Decimal(ev["price"]), Decimal(ev["qty"])
+                edge = (mid - px) if ev["side"] == "BUY" else (px - mid)
+                self._capture[ev["symbol"]] = self._capture.get(ev["symbol"], Decimal(0)) + edge * q
+
+    def _ticker(self, ev: dict[str, Any]) -> dict[str, Any]:
+        st = self.runner.core.pair(ev["symbol"])
+        r = st.rules
+        bid, ask = r.price(ev["bid"]), r.price(ev["ask"])
+        mid = (bid + ask) / 2
+        bb = [o for o in st.bids if o is not None]
+        aa = [o for o in st.asks if o is not None]
+        our_bid = r.price(max(o.price for o in bb)) if bb else None
+        our_ask = r.price(min(o.price for o in aa)) if aa else None
+        return {
+            "kind": "ticker",
+            "symbol": st.symbol,
+            "ts": ev["ts"],
+            "bid": plain_decimal(bid),
+            "ask": plain_decimal(ask),
+            "spread_bps": float((ask - bid) / mid * 10_000) if mid else None,
+            "our_bid": plain_decimal(our_bid) if our_bid is not None else None,
+            "our_ask": plain_decimal(our_ask) if our_ask is not None else None,
+            "our_spread_bps": float((our_ask - our_bid) / mid * 10_000) if our_bid and our_ask and mid else None,
+            "position": plain_decimal(r.qty(st.pos)),
+            "state": st.state,
+        }
+
+    async def events(self) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+        q = self.runner.subscribe(book_backlog=1_000)
+        try:
+            yield {"kind": "snapshot", **await self.snapshot()}
+            period = 1.0 / TICKER_HZ
+            pending: dict[str, dict[str, Any]] = {}
+            last: dict[str, float] = {}
+            loop = asyncio.get_running_loop()
+            while True:
+                timeout = None
+                if pending:
+                    timeout = max(0.0, min(last.get(s, 0.0) + period for s in pending) - loop.time())
+                try:
+                    ev = await asyncio.wait_for(q.get(), timeout) if timeout is not None else await q.get()
+                except TimeoutError:
+                    ev = None
+                now = loop.time()
+                if ev is not None and ev["kind"] != "book":
+                    self._absorb()
+                    yield ev
+                elif ev is not None:
+                    pending[ev["symbol"]] = ev
+                for sym in [s for s in pending if now - last.get(s, 0.0) >= period]:
+                    last[sym] = now
+                    self._absorb()
+                    yield self._ticker(pending.pop(sym))
+        finally:
+            self.runner.unsubscribe(q)

@@ -1,0 +1,207 @@
+"""The control API: JSON over HTTP and a WebSocket event stream, every request with a bearer token.
+
+Bad input never reaches the engine half-applied: a body that is not a JSON object, a wrong type, an
+unknown field or a value the symbol's filters refuse is answered 422 with the field named; an unknown
+symbol is 404; a missing or wrong token is 401. The OpenAPI schema is at ``/openapi.json`` and its
+docs at ``/docs`` (both need the token; a browser can pass it as ``?token=``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import secrets
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Body, FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from liqkit.domain.config import PairChanges
+from liqkit.domain.errors import ConfigError, LiqkitError, RulesError
+from liqkit.engine.handle import LocalEngine
+
+Changes = Annotated[PairChanges, Body(examples=[{"spread": "5bps", "levels": 2}])]  # type: ignore[valid-type]
+SymbolQuery = Annotated[str | None, Query(pattern="^[A-Za-z0-9]{2,20}$")]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "a body that cannot be read (not UTF-8 JSON)"},
+    401: {"description": "missing or wrong token"},
+    404: {"description": "unknown symbol"},
+    422: {"description": "invalid input; `detail` names the field and the fix"},
+}
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe: NaN and infinities become null."""
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return v
+
+
+def _set(changes: Any) -> dict[str, Any]:
+    """The fields a request set (JSON types), for ``update_pair``."""
+    return changes.model_dump(exclude_unset=True, mode="json")  # type: ignore[no-any-return]
+
+
+def _token_of(headers: Any, query: Any) -> str:
+    auth = headers.get("authorization", "")
+    if auth.lower().startswith("bearer "):
+        return str(auth[7:].strip())
+    return str(query.get("token", ""))
+
+
+def create_app(
+    engine: LocalEngine,
+    token: str,
+    on_start: Callable[[], Any] | None = None,
+    on_stop: Callable[[], Any] | None = None,
+) -> FastAPI:
+    """The API over ``engine``; ``on_start``/``on_stop`` (coroutine functions) run with the app."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if on_start is not None:
+            await on_start()
+        try:
+            yield
+        finally:
+            if on_stop is not None:
+                await on_stop()
+
+    app = FastAPI(
+        title="liqkit control API",
+        version="1",
+        description="Run, stop, configure and watch a liqkit engine. Send `Authorization: Bearer <token>`.",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        responses=ERRORS,
+    )
+
+    def authorized(headers: Any, query: Any) -> bool:
+        return secrets.compare_digest(_token_of(headers, query).encode(), token.encode())
+
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Any) -> Any:
+        if not authorized(request.headers, request.query_params):
+            return JSONResponse(
+                {"detail": "missing or wrong token: send Authorization: Bearer <token> (see <state-dir>/token)"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        return await call_next(request)
+
+    @app.exception_handler(ConfigError)
+    async def config_error(_: Request, e: ConfigError) -> JSONResponse:
+        if str(e).startswith("symbol: "):
+            return JSONResponse({"detail": str(e)}, status_code=404)
+        return JSONResponse({"detail": str(e)}, status_code=422)
+
+    @app.exception_handler(RulesError)
+    async def rules_error(_: Request, e: RulesError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=422)
+
+    def known(symbol: str) -> str:
+        sym = symbol.upper()
+        if sym not in engine.runner.configs:
+            known_ = ", ".join(sorted(engine.runner.configs)) or "none"
+            raise HTTPException(404, f"symbol: {symbol!r} is not a configured pair (configured: {known_})")
+        return sym
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"/openapi.json?token={_token_of(request.headers, request.query_params)}",
+            title="liqkit control API",
+        )
+
+    @app.get("/api/status", summary="engine state, venue, feed health per pair, rate-limit usage")
+    async def status() -> dict[str, Any]:
+        return _clean(engine.status())  # type: ignore[no-any-return]
+
+    @app.get("/api/pairs", summary="every configured pair: state, config, market, position")
+    async def pairs() -> dict[str, Any]:
+        return _clean(engine.pairs())  # type: ignore[no-any-return]
+
+    @app.get("/api/pairs/{symbol}", summary="one pair")
+    async def pair(symbol: str) -> dict[str, Any]:
+        return _clean(engine.pair_view(known(symbol)))  # type: ignore[no-any-return]
+
+    @app.put("/api/pairs/{symbol}", summary="change a pair's config without stopping it (audited in the journal)")
+    async def configure(symbol: str, changes: Changes) -> dict[str, Any]:
+        return _clean(await engine.configure(known(symbol), _set(changes)))  # type: ignore[no-any-return]
+
+    @app.post("/api/pairs/{symbol}/preview", summary="the quotes a config change would place now (nothing applied)")
+    async def preview(symbol: str, changes: Changes) -> list[Any]:
+        return await engine.preview(known(symbol), _set(changes))
+
+    @app.post("/api/pairs/{symbol}/run", summary="start quoting a pair (its leftover orders are cancelled first)")
+    async def run(symbol: str) -> dict[str, Any]:
+        return _clean(await engine.run(known(symbol)))  # type: ignore[no-any-return]
+
+    @app.post("/api/pairs/{symbol}/stop", summary="stop quoting a pair and cancel its orders")
+    async def stop(symbol: str) -> dict[str, Any]:
+        return _clean(await engine.stop(known(symbol)))  # type: ignore[no-any-return]
+
+    @app.get("/api/orders", summary="liqkit's open orders")
+    async def orders(symbol: SymbolQuery = None) -> list[Any]:
+        return engine.orders(known(symbol) if symbol else None)
+
+    @app.get("/api/balances", summary="balances per asset, live from the user stream")
+    async def balances() -> dict[str, Any]:
+        return engine.balances()
+
+    @app.get("/api/fills", summary="fills from the journal, newest last")
+    async def fills(
+        symbol: SymbolQuery = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    ) -> list[Any]:
+        j = engine.runner.journal
+        if j is None:
+            return list(engine.fills)[-limit:]
+        j.flush()
+        df = j.fills(known(symbol) if symbol else None).tail(limit)
+        return [_clean(r) for r in df.astype(object).where(df.notna(), None).to_dict("records")]
+
+    @app.get("/api/pnl", summary="PnL per pair since it was run: spread capture, inventory, fees")
+    async def pnl() -> dict[str, Any]:
+        return _clean(engine.pnl())  # type: ignore[no-any-return]
+
+    @app.websocket("/api/events")
+    async def events(ws: WebSocket) -> None:
+        if not authorized(ws.headers, ws.query_params):
+            await ws.close(code=4401, reason="missing or wrong token")
+            return
+        await ws.accept()
+        stream = engine.events()
+        receiver = asyncio.create_task(_drain_client(ws))
+        try:
+            async for ev in stream:
+                if receiver.done():
+                    break
+                await ws.send_json(_clean(ev))
+        except (WebSocketDisconnect, RuntimeError, ConnectionError):
+            pass
+        finally:
+            receiver.cancel()
+            await stream.aclose()  # type: ignore[attr-defined]
+
+    @app.exception_handler(LiqkitError)
+    async def liqkit_error(_: Request, e: LiqkitError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=409)
+
+    return app
+
+
+async def _drain_client(ws: WebSocket) -> None:
+    """Read (and ignore) what the client sends, so a closed connection is noticed."""
+    with contextlib.suppress(Exception):
+        while True:
+            await ws.receive_text()

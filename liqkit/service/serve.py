@@ -1,0 +1,77 @@
+"""Run a ``ServiceHost`` and its API under uvicorn until SIGINT/SIGTERM (then cancel, flush, exit 0)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from liqkit.domain.config import LiqkitConfig
+from liqkit.domain.errors import LiqkitError
+from liqkit.service.api import create_app
+from liqkit.service.host import ServiceHost
+
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
+class _Server(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        # uvicorn would re-raise SIGTERM after its shutdown and kill the process before liqkit has
+        # cancelled its orders: liqkit handles the signals itself (see serve)
+        yield
+
+
+def serve(
+    cfg: LiqkitConfig,
+    state_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8765,
+    token: str | None = None,
+    allow_remote: bool = False,
+    speed: float = 1.0,
+    run: list[str] | None = None,
+) -> int:
+    """Serve until SIGINT/SIGTERM; 0 when every liqkit order was cancelled on the way out."""
+    if host not in LOCAL_HOSTS and not allow_remote:
+        raise LiqkitError(f"--host {host}: the service binds to 127.0.0.1 unless --allow-remote is given")
+    svc = ServiceHost(cfg, state_dir, token=token, speed=speed)
+    app = create_app(svc.engine, svc.token)
+    server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws_ping_interval=20))
+    logging.getLogger("binance").setLevel(logging.CRITICAL)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, setattr, server, "should_exit", True)
+        try:
+            await svc.start()  # cancels liqkit orders a crash left open before anything else
+            for sym in run or []:
+                await svc.engine.run(sym)
+            serving = asyncio.create_task(server.serve())
+            while not server.started and not serving.done():
+                await asyncio.sleep(0.02)
+            if server.started:
+                bound = server.servers[0].sockets[0].getsockname()[1]
+                url = f"http://{host}:{bound}"
+                svc.announce(url)
+                print(
+                    f"liqkit serve: {svc.venue.name} with {', '.join(svc.runner.configs)} on {url} "
+                    f"(token in {svc.state_dir / 'token'}; API docs at {url}/docs); Ctrl-C stops",
+                    flush=True,
+                )
+            await serving
+            if not server.started:
+                raise LiqkitError(f"the service could not listen on {host}:{port} (is the port in use?)")
+        finally:
+            await svc.stop()
+
+    asyncio.run(main())
+    left = svc.runner.core.open_orders()
+    print(f"liqkit serve: stopped; {len(left)} liqkit orders left open; journal {svc.journal.path}", flush=True)
+    return 0 if not left else 1

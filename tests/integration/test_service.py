@@ -1,0 +1,283 @@
+"""`liqkit serve` as a real process: its API, its event stream, its lifecycle, and bad input."""
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from liqkit.client import EngineClient, ServiceError
+from liqkit.domain.errors import ConfigError
+
+
+def start_service(state_dir: Path, *extra: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
+    cmd = [sys.executable, "-m", "liqkit.cli", "serve", "--state-dir", str(state_dir), "--port", "0", *extra]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if "liqkit serve:" not in line:
+        proc.kill()
+        raise AssertionError(f"the service did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
+    url = line.split(" on ", 1)[1].split(" ", 1)[0]
+    return proc, url
+
+
+def stop_service(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    return proc.returncode, out, err
+
+
+def http(method: str, url: str, token: str | None, body: bytes | None = None) -> tuple[int, dict]:
+    req = urllib.request.Request(url, data=body, method=method)
+    if token is not None:
+        req.add_header("Authorization", f"Bearer {token}")
+    if body is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, json.loads(e.read() or b"null")
+
+
+def wait_for(pred, timeout: float = 15.0, what: str = "condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory):
+    state = tmp_path_factory.mktemp("svc")
+    proc, url = start_service(state, "--speed", "5")
+    token = (state / "token").read_text().strip()
+    yield url, token, state, proc
+    if proc.poll() is None:
+        stop_service(proc)
+
+
+def test_token_file_is_private_and_every_request_needs_it(service):
+    url, token, state, _ = service
+    assert stat.S_IMODE((state / "token").stat().st_mode) == 0o600
+    assert json.loads((state / "service.json").read_text())["url"] == url
+    assert http("GET", f"{url}/api/status", None)[0] == 401
+    assert http("GET", f"{url}/api/status", "wrong-token")[0] == 401
+    assert http("GET", f"{url}/openapi.json", None)[0] == 401
+    code, body = http("GET", f"{url}/api/status", token)
+    assert code == 200 and body["venue"] == "sim" and body["state"] == "running"
+    code, pairs = http("GET", f"{url}/api/pairs", token)
+    assert set(pairs) == {"BTCUSDT", "ETHUSDT"} and {p["state"] for p in pairs.values()} == {"stopped"}
+
+
+def test_run_configure_and_bad_input_leave_the_pair_quoting(service):
+    url, token, state, _ = service
+    assert http("POST", f"{url}/api/pairs/BTCUSDT/run", token)[0] == 200
+
+    def two_orders():
+        code, orders = http("GET", f"{url}/api/orders?symbol=BTCUSDT", token)
+        return code == 200 and {o["side"] for o in orders if o["status"] in ("NEW", "PARTIALLY_FILLED")} == {
+            "BUY",
+            "SELL",
+        }
+
+    wait_for(two_orders, what="a buy and a sell order")
+    bad = [
+        (b"{not json", 422, None),
+        (b"[1, 2]", 422, None),
+        (json.dumps({"levels": "two"}).encode(), 422, "levels"),
+        (json.dumps({"sprad": "5bps"}).encode(), 422, "sprad"),
+        (json.dumps({"levels": 99}).encode(), 422, "levels"),
+        (json.dumps({"spread": "-5bps"}).encode(), 422, "spread"),
+        (json.dumps({"size": "0.0000001"}).encode(), 422, "size"),
+        (json.dumps({"size": "0.00000001"}).encode(), 422, "size"),
+    ]
+    for body, want, names in bad:
+        code, answer = http("PUT", f"{url}/api/pairs/BTCUSDT", token, body)
+        assert code == want, (body, code, answer)
+        if names:
+            assert names in json.dumps(answer["detail"]), (body, answer)
+    assert http("PUT", f"{url}/api/pairs/BTCUSDX", token, b'{"spread": "5bps"}')[0] == 404
+    assert http("POST", f"{url}/api/pairs/NOPE/run", token)[0] == 404
+    assert http("GET", f"{url}/api/fills?limit=0", token)[0] == 422
+    code, pair = http("GET", f"{url}/api/pairs/BTCUSDT", token)
+    assert pair["state"] == "quoting" and pair["config"]["bid_spread"] == "10bps"
+    wait_for(two_orders, what="the pair to keep quoting after bad input")
+
+    code, pair = http("PUT", f"{url}/api/pairs/BTCUSDT", token, b'{"spread": "4bps", "levels": 2}')
+    assert code == 200 and pair["config"]["bid_spread"] == "4bps" and pair["config"]["levels"] == 2
+    assert pair["state"] == "quoting"
+    code, preview = http("POST", f"{url}/api/pairs/BTCUSDT/preview", token, b'{"spread": "20bps"}')
+    assert code == 200 and {q["side"] for q in preview} == {"BUY", "SELL"}
+    assert (
+        http("GET", f"{url}/api/pairs/BTCUSDT", token)[1]["config"]["bid_spread"] == "4bps"
+    )  # preview applies nothing
+    code, pnl = http("GET", f"{url}/api/pnl", token)
+    assert code == 200 and set(pnl["BTCUSDT"]) >= {"pnl", "spread_capture", "inventory_pnl", "fees"}
+    code, balances = http("GET", f"{url}/api/balances", token)
+    assert code == 200 and Decimal_(balances["USDT"]["locked"]) > 0
+
+    def audited():  # every change is in the journal (flushed within the engine's 1 s timer)
+        with sqlite3.connect(state / "journal.sqlite") as db:
+            rows = db.execute("SELECT config, source FROM config_changes WHERE symbol = 'BTCUSDT'").fetchall()
+        return any('"4bps"' in cfg and src == "api" for cfg, src in rows)
+
+    wait_for(audited, what="the config change in the journal")
+
+
+def Decimal_(s: str):
+    from decimal import Decimal
+
+    return Decimal(s)
+
+
+def test_client_and_event_stream(service):
+    url, token, _, _ = service
+
+    async def main():
+        async with EngineClient(url, token) as c:
+            await c.run("ETHUSDT")
+            with pytest.raises(ConfigError, match="levels"):
+                await c.configure("ETHUSDT", {"levels": 0})
+            with pytest.raises(ServiceError) as e:
+                await c.run("XRPUSDT")
+            assert e.value.status == 404
+            kinds, tickers = [], []
+            t0 = time.monotonic()
+            async for ev in c.events():
+                kinds.append(ev["kind"])
+                if ev["kind"] == "ticker" and ev["symbol"] == "ETHUSDT":
+                    tickers.append(time.monotonic())
+                if time.monotonic() - t0 > 4:
+                    break
+            return kinds, tickers
+
+    kinds, tickers = asyncio.run(main())
+    assert kinds[0] == "snapshot"
+    assert "ticker" in kinds and "order" in kinds
+    # coalesced: at most 2 a second per pair (plus one at the start)
+    assert 2 <= len(tickers) <= 2 * 4 + 2, len(tickers)
+    bad = EngineClient(url, "wrong")
+
+    async def refused():
+        try:
+            async for _ in bad.events():
+                pass
+        finally:
+            await bad.close()
+
+    with pytest.raises(ServiceError):
+        asyncio.run(refused())
+
+
+def test_cli_talks_to_the_service(service):
+    _, _, state, _ = service
+    run = [sys.executable, "-m", "liqkit.cli"]
+    out = subprocess.run([*run, "status", "--state-dir", str(state)], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "engine running on sim" in out.stdout and "BTCUSDT" in out.stdout
+    out = subprocess.run(
+        [*run, "config", "BTCUSDT", "spread=6bps", "--state-dir", str(state)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0 and "spread 6bps/6bps" in out.stdout
+    out = subprocess.run(
+        [*run, "config", "BTCUSDT", "levels=-1", "--state-dir", str(state)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 2 and "levels = -1: Input should be greater than or equal to 1" in out.stderr
+    out = subprocess.run(
+        [*run, "stop", "ETHUSDT", "--state-dir", str(state)], capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0 and "ETHUSDT" in out.stdout and "stopped" in out.stdout
+
+
+def test_second_service_on_the_same_state_dir_refuses(service):
+    _, _, state, _ = service
+    out = subprocess.run(
+        [sys.executable, "-m", "liqkit.cli", "serve", "--state-dir", str(state), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert "another liqkit service is running on state directory" in out.stderr
+
+
+def test_sigterm_cancels_everything_and_exits_0(tmp_path):
+    proc, url = start_service(tmp_path, "--run", "BTCUSDT", "--speed", "5")
+    token = (tmp_path / "token").read_text().strip()
+    wait_for(lambda: len(http("GET", f"{url}/api/orders", token)[1]) >= 2, what="orders")
+    code, out, err = stop_service(proc)
+    assert code == 0, err
+    assert "stopped; 0 liqkit orders left open" in out
+    with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+        last = db.execute(
+            "SELECT client_id, status FROM orders o "
+            "WHERE id = (SELECT MAX(id) FROM orders WHERE client_id = o.client_id)"
+        ).fetchall()
+    assert last and all(status in ("CANCELED", "FILLED", "REJECTED", "EXPIRED") for _, status in last), last
+    assert not (tmp_path / "service.json").exists()
+
+
+def test_kill_9_then_restart_cleans_up_before_quoting(tmp_path):
+    """Against a liqkit sim-server (whose orders outlive the service): no orphan survives a crash."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    keys = {"BINANCE_API_KEY": "k" * 24, "BINANCE_API_SECRET": "s" * 48}
+    server_env = dict(
+        os.environ, LIQKIT_SIM_API_KEY=keys["BINANCE_API_KEY"], LIQKIT_SIM_API_SECRET=keys["BINANCE_API_SECRET"]
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--symbols", "BTCUSDT,ETHUSDT"],
+        env=server_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None and "Binance spot API" in server.stdout.readline()
+        base = f"http://127.0.0.1:{port}"
+        env = dict(os.environ, **keys)
+        proc, url = start_service(tmp_path, "--venue", base, "--run", "BTCUSDT", env=env)
+        token = (tmp_path / "token").read_text().strip()
+        wait_for(lambda: len(http("GET", f"{url}/api/orders", token)[1]) >= 2, what="orders")
+        proc.kill()  # kill -9: no cleanup at all
+        proc.communicate(timeout=30)
+
+        async def open_at_server() -> list[str]:
+            from liqkit.venues.binance import client_class
+
+            c = await client_class(base).create(keys["BINANCE_API_KEY"], keys["BINANCE_API_SECRET"])
+            try:
+                return [o["clientOrderId"] for o in await c.get_open_orders(symbol="BTCUSDT")]
+            finally:
+                await c.close_connection()
+
+        orphans = asyncio.run(open_at_server())
+        assert len(orphans) >= 2 and all(o.startswith("lq.") for o in orphans)  # the crash left them open
+        proc, url = start_service(tmp_path, "--venue", base, env=env)  # the lock died with the process
+        assert asyncio.run(open_at_server()) == []  # cleaned up before it took any command
+        code, _, err = stop_service(proc, signal.SIGINT)
+        assert code == 0, err
+        with sqlite3.connect(tmp_path / "journal.sqlite") as db:
+            states = db.execute("SELECT state, reason FROM states WHERE state = 'cleanup'").fetchall()
+        assert states and f"cancelled {len(orphans)} liqkit orders" in states[0][1]
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.communicate(timeout=30)
