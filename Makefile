@@ -37,8 +37,9 @@ format: $(VENV)/.installed ## format and fix what ruff can
 	$(BIN)/ruff format liqkit tests bench
 	$(BIN)/ruff check --fix liqkit tests bench
 
-bench: $(VENV)/.installed ## benchmark: backtest loop vs the naive reference, decision latency
+bench: $(VENV)/.installed ## benchmarks: backtest loop vs the naive reference, decision latency, the service under load
 	$(BIN)/python bench/run_bench.py --shared $(SHARED)
+	$(BIN)/python bench/service_bench.py --seconds 60
 
 chaos: $(VENV)/.installed ## every Binance fault, then a long seeded mixed run: one line of figures
 	$(BIN)/python -m liqkit.venues.binance_server.chaos --seconds 60 --seed 7

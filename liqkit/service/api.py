@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import math
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -174,24 +175,29 @@ def create_app(
     async def pnl() -> dict[str, Any]:
         return _clean(engine.pnl())  # type: ignore[no-any-return]
 
+    hub = EventHub(engine)
+
     @app.websocket("/api/events")
     async def events(ws: WebSocket) -> None:
         if not authorized(ws.headers, ws.query_params):
             await ws.close(code=4401, reason="missing or wrong token")
             return
         await ws.accept()
-        stream = engine.events()
+        q = hub.join()
         receiver = asyncio.create_task(_drain_client(ws))
         try:
-            async for ev in stream:
-                if receiver.done():
+            await ws.send_text(json.dumps(_clean({"kind": "snapshot", **await engine.snapshot()})))
+            while not receiver.done():
+                text = await q.get()
+                if text is None:  # fell too far behind: close; the client reconnects and gets a fresh snapshot
+                    await ws.close(code=4408, reason="too slow: reconnect for a fresh snapshot")
                     break
-                await ws.send_json(_clean(ev))
+                await ws.send_text(text)
         except (WebSocketDisconnect, RuntimeError, ConnectionError):
             pass
         finally:
             receiver.cancel()
-            await stream.aclose()  # type: ignore[attr-defined]
+            hub.leave(q)
 
     @app.exception_handler(LiqkitError)
     async def liqkit_error(_: Request, e: LiqkitError) -> JSONResponse:
@@ -205,3 +211,46 @@ async def _drain_client(ws: WebSocket) -> None:
     with contextlib.suppress(Exception):
         while True:
             await ws.receive_text()
+
+
+class EventHub:
+    """One subscription to the engine's events, encoded once and fanned out to every WebSocket client.
+
+    A client's queue holds at most ``max_backlog`` messages: past that it is sent ``None`` (closed and
+    told to reconnect) rather than silently losing an order or fill event.
+    """
+
+    def __init__(self, engine: LocalEngine, max_backlog: int = 20_000) -> None:
+        self.engine = engine
+        self.max_backlog = max_backlog
+        self.clients: set[asyncio.Queue[str | None]] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def join(self) -> asyncio.Queue[str | None]:
+        q: asyncio.Queue[str | None] = asyncio.Queue()
+        self.clients.add(q)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._pump(), name="liqkit-event-hub")
+        return q
+
+    def leave(self, q: asyncio.Queue[str | None]) -> None:
+        self.clients.discard(q)
+        if not self.clients and self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _pump(self) -> None:
+        stream = self.engine.events()
+        try:
+            async for ev in stream:
+                if ev["kind"] == "snapshot":  # each client gets its own when it joins
+                    continue
+                text = json.dumps(_clean(ev))
+                for q in list(self.clients):
+                    if q.qsize() >= self.max_backlog:
+                        self.clients.discard(q)
+                        q.put_nowait(None)
+                    else:
+                        q.put_nowait(text)
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
