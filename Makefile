@@ -27,6 +27,7 @@ install: $(VENV)/.installed ## create .venv and install liqkit with its dev tool
 
 test: $(VENV)/.installed ## run the whole test suite
 	$(BIN)/python -m pytest -n auto -q
+	$(BIN)/python -m pytest --nbval-lax notebooks/research.ipynb -p no:xdist -q
 
 lint: $(VENV)/.installed ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check liqkit tests bench
@@ -39,6 +40,7 @@ format: $(VENV)/.installed ## format and fix what ruff can
 
 bench: $(VENV)/.installed ## benchmarks: backtest loop vs the naive reference, decision latency, the service under load
 	$(BIN)/python bench/run_bench.py --shared $(SHARED)
+	$(BIN)/python bench/sweep_bench.py
 	$(BIN)/python bench/service_bench.py --seconds 60
 
 chaos: $(VENV)/.installed ## every Binance fault, then a long seeded mixed run: one line of figures

@@ -156,7 +156,7 @@ def main() -> int:
             r = asyncio.run(load(url, token, args.seconds, args.clients, proc.pid))
         finally:
             proc.send_signal(signal.SIGTERM)
-            out, err = proc.communicate(timeout=60)
+            out, _ = proc.communicate(timeout=60)
     lat, lags = r["lat"], r["lags"]
     print(f"service: {len(PAIRS)} pairs quoting, {args.clients} event clients, API loop, {r['wall']:.0f} s")
     print(f"  API calls            {len(lat):>8,}   latency p50 {pct(lat, 50):6.2f} ms   p99 {pct(lat, 99):6.2f} ms")

@@ -346,6 +346,9 @@ def build_parser() -> argparse.ArgumentParser:
         c.add_argument("--url", help="the service's URL instead of a state directory")
         c.add_argument("--token", help="with --url (or LIQKIT_TOKEN)")
         c.set_defaults(func=func)
+    from liqkit.research.commands import register as register_research
+
+    register_research(sub)  # record, convert
     return p
 
 

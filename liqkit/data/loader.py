@@ -11,7 +11,8 @@ from liqkit.domain.rules import SymbolRules
 FORMATS = (
     "a capture (.gz lines '<ns> <json>') or a folder of them; "
     "the common benchmark's folder (book.npz, trades.npz); "
-    "a Binance data-portal trades/aggTrades .csv or .zip"
+    "a Binance data-portal trades/aggTrades .csv or .zip; "
+    "a Parquet folder written by `liqkit convert`"
 )
 
 
@@ -25,6 +26,10 @@ def load_market_data(path: str | Path, symbol: str | None = None, rules: SymbolR
             from liqkit.data.synthetic import load_bench_data
 
             return load_bench_data(p, rules)
+        if (p / "trades.parquet").exists():
+            from liqkit.data.parquet import read_market_data
+
+            return read_market_data(p, symbol, rules)
         if any(x for x in p.glob("*.gz") if not x.name.startswith("exchangeInfo")):
             from liqkit.data.capture import read_capture
 

@@ -104,7 +104,7 @@ def test_an_ordinary_python_binance_client_trades_on_it():
             bsm = socket_manager_class(url)(client)
             async with bsm.multiplex_socket(["btcusdt@bookTicker", "btcusdt@trade"]) as s:
                 frames = [await asyncio.wait_for(s.recv(), 5) for _ in range(5)]
-            assert {f["stream"] for f in frames} <= {"btcusdt@bookTicker".lower(), "btcusdt@trade"}
+            assert {f["stream"] for f in frames} <= {"btcusdt@bookTicker", "btcusdt@trade"}  # as Binance names them
             assert all(f["data"]["s"] == "BTCUSDT" for f in frames)
         finally:
             await close_client(client)

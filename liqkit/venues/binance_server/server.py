@@ -68,6 +68,8 @@ class BinanceServer:
         self.user_subs: dict[int, web.WebSocketResponse] = {}
         self.ws_api_conns: set[web.WebSocketResponse] = set()
         self._next_sub = 0
+        self._update_id = 1  # order book update id: bookTicker "u", depthUpdate "U"/"u", REST depth lastUpdateId
+        self._last_top: dict[str, tuple[int, int]] = {}
         self._weight: tuple[int, int] = (0, 0)  # (minute, used weight)
         self._pump: asyncio.Task[None] | None = None
         self.app = web.Application(middlewares=[self._fault_middleware])
@@ -247,7 +249,7 @@ class BinanceServer:
         r = bk.rules
         return self._json(
             {
-                "lastUpdateId": int(time.time()),
+                "lastUpdateId": self._update_id,
                 "bids": [[r.format_price(bk.bid), r.format_qty(bk.bid_qty)]],
                 "asks": [[r.format_price(bk.ask), r.format_qty(bk.ask_qty)]],
             },
@@ -443,7 +445,7 @@ class BinanceServer:
     async def _publish(self, name: str, payload: dict[str, Any]) -> None:
         text_combined = text_raw = ""
         for ws, names, combined in list(self.streams):
-            if name not in names or ws.closed:
+            if name.lower() not in names or ws.closed:
                 continue
             f = self.faults.pick("stream")
             if f is not None and f.kind == "drop":
@@ -569,15 +571,40 @@ class BinanceServer:
             )
         asyncio.get_running_loop().create_task(self._user_event(ev))
 
+    async def _publish_depth(self, ev: BookTop, r: Any) -> None:
+        """A ``depthUpdate`` for the top of the book: the new levels, and the old ones at quantity 0."""
+        prev = self._last_top.get(ev.symbol)
+        self._last_top[ev.symbol] = (ev.bid, ev.ask)
+        bids = [[r.format_price(ev.bid), r.format_qty(ev.bid_qty)]]
+        asks = [[r.format_price(ev.ask), r.format_qty(ev.ask_qty)]]
+        if prev is not None and prev[0] != ev.bid:
+            bids.append([r.format_price(prev[0]), "0"])
+        if prev is not None and prev[1] != ev.ask:
+            asks.append([r.format_price(prev[1]), "0"])
+        ms = ev.ts_local // 1_000_000
+        frame = {
+            "e": "depthUpdate",
+            "E": ms,
+            "s": ev.symbol,
+            "U": self._update_id,
+            "u": self._update_id,
+            "b": bids,
+            "a": asks,
+        }
+        for name in ("depth", "depth@100ms"):
+            await self._publish(f"{ev.symbol.lower()}@{name}", frame)
+
     # ---- the simulated exchange's events, fanned out ------------------------------------------------
     async def _fan_out(self) -> None:
         async for ev in self.venue.events():
             if isinstance(ev, BookTop):
                 r = self.venue._rules[ev.symbol]
+                self._update_id += 1
+                await self._publish_depth(ev, r)
                 await self._publish(
-                    f"{ev.symbol.lower()}@bookticker",
+                    f"{ev.symbol.lower()}@bookTicker",
                     {
-                        "u": ev.ts_local,
+                        "u": self._update_id,
                         "s": ev.symbol,
                         "b": r.format_price(ev.bid),
                         "B": r.format_qty(ev.bid_qty),

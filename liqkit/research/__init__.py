@@ -1,0 +1,46 @@
+"""Research helpers: market statistics, backtest reports and parameter sweeps (see the research notebook).
+
+Imported lazily so ``import liqkit.research`` stays cheap; charts need plotly (``liqkit[notebook]``) and
+sweeps on a cluster need ``distributed`` (``liqkit[research]``)::
+
+    from liqkit.research import backtest_report, spreads, sweep
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "spreads": "liqkit.research.stats",
+    "spread_distribution": "liqkit.research.stats",
+    "spread_summary": "liqkit.research.stats",
+    "spread_figure": "liqkit.research.stats",
+    "trade_intensity": "liqkit.research.stats",
+    "fit_intensity": "liqkit.research.stats",
+    "intensity_figure": "liqkit.research.stats",
+    "volatility": "liqkit.research.stats",
+    "volatility_summary": "liqkit.research.stats",
+    "BacktestReport": "liqkit.research.report",
+    "backtest_report": "liqkit.research.report",
+    "sweep": "liqkit.research.sweep",
+    "grid_points": "liqkit.research.sweep",
+    "random_points": "liqkit.research.sweep",
+    "Uniform": "liqkit.research.sweep",
+    "heatmap": "liqkit.research.sweep",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'liqkit.research' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__
