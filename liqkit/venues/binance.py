@@ -118,12 +118,14 @@ class BinanceVenue:
         base_url: str | None = None,
         live: bool = False,
         allow_live: bool = False,
+        stream_queue_size: int = 10_000,
     ) -> None:
         if live and not (allow_live and os.environ.get("LIQKIT_ALLOW_LIVE") == "1"):
             raise LiveTradingRefused("live trading needs allow_live = true in the config and LIQKIT_ALLOW_LIVE=1")
         self.name = "binance-live" if live else ("binance-local" if base_url else "binance-testnet")
         self.symbols = [s.upper() for s in symbols]
         self._key, self._secret, self._base_url, self._live = api_key, api_secret, base_url, live
+        self._queue_size = stream_queue_size
         self.client: AsyncClient | None = None
         self._rules: dict[str, SymbolRules] = {}
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
@@ -145,7 +147,9 @@ class BinanceVenue:
         cls = client_class(self._base_url)
         self.client = await cls.create(self._key, self._secret, testnet=not self._live and not self._base_url)
         await self.rules(self.symbols)
-        bsm = socket_manager_class(self._base_url)(self.client, max_queue_size=10_000)
+        # python-binance drops the whole read loop when its message queue overflows: the stream loops
+        # below then recreate the socket and mark a gap (the runner reconciles)
+        bsm = socket_manager_class(self._base_url)(self.client, max_queue_size=self._queue_size)
         self._tasks = [
             asyncio.create_task(self._market(bsm), name="binance-market"),
             asyncio.create_task(self._user(bsm), name="binance-user"),

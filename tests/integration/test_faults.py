@@ -37,6 +37,15 @@ def test_many_faults_at_once():
     assert report.ok, report
 
 
+def test_message_queue_overflow_recreates_the_stream():
+    # python-binance ends a socket's read loop when its queue overflows (the venue's own drain task keeps
+    # that queue near empty, so here a queue of size 0 overflows on every message): the venue must
+    # notice, recreate the socket with backoff, and the invariants must hold
+    report = asyncio.run(run_scenario("overflow", FaultPlan([]), seconds=2.0, stream_queue_size=0))
+    assert report.stream_restarts >= 1
+    assert report.ok, report
+
+
 def test_faults_file_is_validated():
     fault = {"target": "POST /api/v3/order", "kind": "429", "at": [2], "retry_after": 5}
     plan = parse_faults({"seed": 3, "fault": [fault]})

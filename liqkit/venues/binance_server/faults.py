@@ -18,7 +18,8 @@
 Kinds: ``http502`` (HTML body), ``-1007-placed`` (the order is placed, the answer says unknown),
 ``-1007-not-placed``, ``429`` and ``418`` (with Retry-After), ``delay`` (``delay_ms``),
 ``clock-skew`` (``skew_ms`` added to the server clock from then on), ``drop`` (close a stream or
-WebSocket API connection), ``server-shutdown`` (send ``serverShutdown`` on user subscriptions, then drop).
+WebSocket API connection), ``server-shutdown`` (send ``serverShutdown`` on user subscriptions, then drop),
+``burst`` (a stream frame sent ``repeat`` times at once: the client's message queue overflows).
 Decisions are seeded: the same file gives the same faults for the same sequence of calls.
 """
 
@@ -33,7 +34,18 @@ from typing import Any
 
 from liqkit.domain.errors import ConfigError
 
-KINDS = ("http502", "-1007-placed", "-1007-not-placed", "429", "418", "delay", "clock-skew", "drop", "server-shutdown")
+KINDS = (
+    "http502",
+    "-1007-placed",
+    "-1007-not-placed",
+    "429",
+    "418",
+    "delay",
+    "clock-skew",
+    "drop",
+    "server-shutdown",
+    "burst",
+)
 
 
 @dataclass(frozen=True)
@@ -48,6 +60,7 @@ class Fault:
     retry_after: float = 1.0
     delay_ms: float = 0.0
     skew_ms: int = 0
+    repeat: int = 500  # burst: the frame sent this many times at once (floods the client's queue)
 
     def fires(self, n: int, rng: random.Random) -> bool:
         """Whether this rule fires on the ``n``-th matching call (1-based)."""
@@ -98,7 +111,17 @@ def parse_faults(doc: dict[str, Any], source: str = "faults") -> FaultPlan:
     out = []
     for i, f in enumerate(doc.get("fault", []), start=1):
         where = f"{source}: fault #{i}"
-        extra = set(f) - {"target", "kind", "probability", "every", "at", "retry_after", "delay_ms", "skew_ms"}
+        extra = set(f) - {
+            "target",
+            "kind",
+            "probability",
+            "every",
+            "at",
+            "retry_after",
+            "delay_ms",
+            "skew_ms",
+            "repeat",
+        }
         if extra:
             raise ConfigError(f"{where}: unknown keys {sorted(extra)}")
         if f.get("kind") not in KINDS:
@@ -120,6 +143,7 @@ def parse_faults(doc: dict[str, Any], source: str = "faults") -> FaultPlan:
                 float(f.get("retry_after", 1.0)),
                 float(f.get("delay_ms", 0)),
                 int(f.get("skew_ms", 0)),
+                int(f.get("repeat", 500)),
             )
         )
     return FaultPlan(out, int(doc.get("seed", 0)))

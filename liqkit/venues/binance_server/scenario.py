@@ -37,6 +37,7 @@ SCENARIOS: dict[str, list[Fault]] = {
     "WebSocket API drop (user data goes silent)": [Fault("ws-api", "drop", at=(4, 20))],
     "serverShutdown": [Fault("ws-api", "server-shutdown", at=(6,))],
     "502 on cancels": [Fault("DELETE /api/v3/order", "http502", every=3)],
+    "stream burst (400 frames at once)": [Fault("stream", "burst", at=(40, 200), repeat=400)],
 }
 
 
@@ -88,7 +89,12 @@ class ScenarioReport:
 
 
 async def run_scenario(
-    name: str, faults: FaultPlan, seconds: float = 3.0, speed: float = 20.0, state_dir: Path | None = None
+    name: str,
+    faults: FaultPlan,
+    seconds: float = 3.0,
+    speed: float = 20.0,
+    state_dir: Path | None = None,
+    stream_queue_size: int = 10_000,
 ) -> ScenarioReport:
     """Quote BTCUSDT for ``seconds`` against a server injecting ``faults``, then stop and check."""
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}, maker_fee_bps=Decimal(1))
@@ -100,7 +106,9 @@ async def run_scenario(
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     tmp = None if state_dir is not None else tempfile.TemporaryDirectory()
     journal = Journal.in_state_dir(state_dir or Path(tmp.name))  # type: ignore[union-attr]
-    venue = BinanceVenue(["BTCUSDT"], KEY, SECRET, base_url=f"http://127.0.0.1:{port}")
+    venue = BinanceVenue(
+        ["BTCUSDT"], KEY, SECRET, base_url=f"http://127.0.0.1:{port}", stream_queue_size=stream_queue_size
+    )
     cfg = PairConfig.model_validate(
         {"symbol": "BTCUSDT", "spread": "0.5bps", "refresh_tolerance": "0.3bps", "size": "0.002"}
     )

@@ -453,10 +453,12 @@ class BinanceServer:
                 continue
             if combined:
                 text_combined = text_combined or json.dumps({"stream": name, "data": payload})
-                await ws.send_str(text_combined)
+                text = text_combined
             else:
                 text_raw = text_raw or json.dumps(payload)
-                await ws.send_str(text_raw)
+                text = text_raw
+            for _ in range(f.repeat if f is not None and f.kind == "burst" else 1):
+                await ws.send_str(text)
 
     # ---- WebSocket API ----------------------------------------------------------------------------
     async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
