@@ -102,6 +102,9 @@ async def close_client(client: AsyncClient) -> None:
     await asyncio.sleep(0.01)
     if ws is not None:
         with contextlib.suppress(Exception):
+            responses = getattr(client.ws_api, "_responses", None)  # expected, so not logged as unknown
+            if isinstance(responses, dict):
+                responses["liqkit-close"] = asyncio.get_running_loop().create_future()
             await ws.send(json.dumps({"id": "liqkit-close", "method": "ping", "params": {}}))
     await closing
 
