@@ -9,7 +9,7 @@ HOT := liqkit/quoting.py liqkit/risk.py liqkit/engine/core.py liqkit/engine/stat
        liqkit/engine/ids.py liqkit/venues/sim/exchange.py liqkit/backtest/driver.py
 
 .DEFAULT_GOAL := help
-.PHONY: help test lint format bench chaos backtest lab clean
+.PHONY: help test lint format bench chaos dashboard backtest lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,10 @@ bench: $(VENV)/.installed ## benchmarks: backtest loop vs the naive reference, d
 	$(BIN)/python bench/run_bench.py --shared $(SHARED)
 	$(BIN)/python bench/sweep_bench.py
 	$(BIN)/python bench/service_bench.py --seconds 60
+	$(BIN)/python bench/dashboard_bench.py
+
+dashboard: $(VENV)/.installed ## the operations dashboard (Voila, token) on a liqkit service: prints its URL
+	$(BIN)/liqkit dashboard
 
 chaos: $(VENV)/.installed ## every Binance fault, then a long seeded mixed run: one line of figures
 	$(BIN)/python -m liqkit.venues.binance_server.chaos --seconds 60 --seed 7

@@ -330,6 +330,9 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument("--speed", type=float, default=1.0, help="market speed of the simulated exchange")
     se.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
     se.set_defaults(func=cmd_serve)
+    from liqkit.dashboard import register as register_dashboard
+
+    register_dashboard(sub)
     for name, func, text in (
         ("status", cmd_status, "the running service's engine, pairs and balances"),
         ("pairs", cmd_pairs, "the running service's pairs"),

@@ -64,6 +64,12 @@ class QuoteParams:
     max_loss_units: int  # 0: none (kill switch), in tick*step units
     ticks_only: bool = False  # every distance is in whole ticks: a cheaper exact path
     skew_on: bool = False
+    # target and skew as integer ratios, for an exact skew shift without Fraction arithmetic
+    tgt_n: int = 0
+    tgt_d: int = 1
+    span_n: int = 1  # max(target, 1 - target) = span_n / tgt_d
+    skew_n: int = 0
+    skew_d: int = 1
 
 
 def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None = None) -> QuoteParams:
@@ -97,6 +103,7 @@ def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None
                 "is 5000bps or more from the reference; use a smaller spread, spacing or fewer levels"
             )
     loss = max_loss if cfg.max_loss is None else cfg.max_loss
+    target, skew = Fraction(str(cfg.inventory_target)), Fraction(str(cfg.skew))
     return QuoteParams(
         symbol=rules.symbol,
         mid=cfg.reference == "mid",
@@ -112,14 +119,19 @@ def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None
         size_steps=size_steps,
         size_units=size_units,
         post_only=cfg.post_only,
-        target=Fraction(str(cfg.inventory_target)),
-        skew=Fraction(str(cfg.skew)),
+        target=target,
+        skew=skew,
         max_inv_steps=int((cfg.max_inventory / rules.step).to_integral_value(ROUND_FLOOR)) if cfg.max_inventory else 0,
         ceiling_ticks=rules.price_to_ticks(cfg.price_ceiling, Side.SELL) if cfg.price_ceiling else 0,
         floor_ticks=rules.price_to_ticks(cfg.price_floor, Side.BUY) if cfg.price_floor else 0,
         max_loss_units=rules.notional_to_units(loss) if loss else 0,
         ticks_only=not (bp or ap or mp or (sp and n > 1)),
         skew_on=cfg.skew > 0,
+        tgt_n=target.numerator,
+        tgt_d=target.denominator,
+        span_n=max(target.numerator, target.denominator - target.numerator),
+        skew_n=skew.numerator,
+        skew_d=skew.denominator,
     )
 
 
@@ -193,16 +205,21 @@ def skew_shift(params: QuoteParams, r2: int, inv: Inventory) -> int:
     total = base_value + 2 * inv.quote_units
     if total <= 0:
         return 0
-    share = Fraction(base_value, total)
-    tgt = params.target
-    span = max(tgt, 1 - tgt)
-    dev = (share - tgt) / span if span else Fraction(0)
-    dev = max(Fraction(-1), min(Fraction(1), dev))
-    # a full deviation shifts by skew x the level-0 half spread
-    half = Fraction(
-        ask_price(r2, params.ask_t[0], params.ask_p[0]) - bid_price(r2, params.bid_t[0], params.bid_p[0]), 2
-    )
-    return round(-params.skew * dev * half)
+    # dev = (share - target) / span, share = base_value / total, clamped to [-1, 1]: dev = num / den
+    num = base_value * params.tgt_d - params.tgt_n * total
+    den = total * params.span_n
+    if num > den:
+        num = den
+    elif num < -den:
+        num = -den
+    # a full deviation shifts by skew x the level-0 half spread (spread = ask0 - bid0 at this reference)
+    spread = ask_price(r2, params.ask_t[0], params.ask_p[0]) - bid_price(r2, params.bid_t[0], params.bid_p[0])
+    n = -params.skew_n * num * spread
+    d = params.skew_d * den * 2
+    q, r = divmod(n, d)  # round half to even, as round(Fraction) does
+    if 2 * r > d or (2 * r == d and q & 1):
+        q += 1
+    return q
 
 
 def sides_enabled(params: QuoteParams, bid: int, ask: int, inv: Inventory) -> tuple[bool, bool]:

@@ -154,7 +154,13 @@ class EngineCore:
         st.ask_qty = ask_qty
         st.last_book_ts = ts
         if st.b_lo <= bid <= st.b_hi and st.a_lo <= ask <= st.a_hi and st.m_lo <= bid + ask <= st.m_hi:
-            return _NONE
+            if st.sk_r2 < 0 or bid + ask == st.sk_r2:
+                return _NONE
+            # the inventory skew moves with the mid (through the value of the base held): the band holds
+            # for the skew shift it was built with, so only a new shift needs the full evaluation
+            if skew_shift(st.params, bid + ask, st.inventory()) == st.shift:
+                st.sk_r2 = bid + ask
+                return _NONE
         if bid >= ask:  # a crossed or locked top is not a market to quote against
             st.close_band()
             return _NONE
@@ -331,12 +337,10 @@ class EngineCore:
         if p.max_loss_units and st.pos:  # stay where the kill switch cannot trigger
             k_lo, k_hi = kill_switch_mid_range(st.cash, st.pos, st.fee_nu, p.max_loss_units)
             m_lo, m_hi = max(m_lo, k_lo), min(m_hi, k_hi)
-        if p.skew_on:  # the skew moves with the mid (through the inventory's value): re-evaluate on any change
-            m_lo = max(m_lo, bid + ask)
-            m_hi = min(m_hi, bid + ask)
         if b_lo <= bid <= b_hi and a_lo <= ask <= a_hi and m_lo <= bid + ask <= m_hi:
             st.b_hi, st.a_lo, st.a_hi, st.m_lo, st.m_hi = b_hi, a_lo, a_hi, m_lo, m_hi
             st.b_lo = b_lo
+            st.sk_r2 = bid + ask if p.skew_on else -1  # with skew: the mid at which the shift was checked
 
     # ---- intents --------------------------------------------------------------------------------
     def _place(self, st: PairState, buy: bool, level: int, price: int, qty: int, ts: int) -> Place:

@@ -349,6 +349,8 @@ class EngineRunner:
                         "side": o.side.name,
                         "price": str(r.price(o.price)),
                         "qty": str(r.qty(o.qty)),
+                        "filled": str(r.qty(filled)),
+                        "level": o.level,
                         "status": status,
                         "ts": ts,
                     }

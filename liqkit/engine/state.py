@@ -100,6 +100,7 @@ class PairState:
         "reason",
         "rules",
         "shift",
+        "sk_r2",
         "skip_kind",
         "state",
         "symbol",
@@ -147,6 +148,7 @@ class PairState:
         )
         self.b_lo = self.a_lo = self.m_lo = INF
         self.b_hi = self.a_hi = self.m_hi = -INF
+        self.sk_r2 = -1
 
     def close_band(self) -> None:
         """Make the next book update take the full evaluation path (no bid is >= INF)."""

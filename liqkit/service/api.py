@@ -13,7 +13,7 @@ import contextlib
 import json
 import math
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
@@ -44,6 +44,24 @@ def _clean(v: Any) -> Any:
     if isinstance(v, list):
         return [_clean(x) for x in v]
     return v
+
+
+def _fill_event(row: Mapping[Any, Any]) -> dict[str, Any]:
+    """A journal fill in the shape of the event stream's ``fill`` events (plus its trade id)."""
+    return {
+        "kind": "fill",
+        "ts": int(row["ts_local"]),
+        "ts_exchange": int(row["ts_exchange"]),
+        "symbol": row["symbol"],
+        "client_id": row["client_id"],
+        "side": row["side"],
+        "price": row["price_text"],  # the exact decimal text, as the events carry it
+        "qty": row["qty_text"],
+        "fee": row["fee_text"],
+        "fee_asset": row["fee_asset"],
+        "maker": bool(row["is_maker"]),
+        "trade_id": int(row["trade_id"]),
+    }
 
 
 def _set(changes: Any) -> dict[str, Any]:
@@ -169,7 +187,7 @@ def create_app(
             return list(engine.fills)[-limit:]
         j.flush()
         df = j.fills(known(symbol) if symbol else None).tail(limit)
-        return [_clean(r) for r in df.astype(object).where(df.notna(), None).to_dict("records")]
+        return [_fill_event(r) for r in df.astype(object).where(df.notna(), None).to_dict("records")]
 
     @app.get("/api/pnl", summary="PnL per pair since it was run: spread capture, inventory, fees")
     async def pnl() -> dict[str, Any]:

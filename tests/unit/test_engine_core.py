@@ -223,3 +223,40 @@ def test_a_size_under_the_minimum_order_value_is_explained():
     n = len(core.event_log)
     core.on_book(0, 2, 300_002, 10, 300_003, 10)
     assert len(core.event_log) == n  # said once, not on every update
+
+
+def test_the_skew_shift_moving_with_the_mid_is_never_missed():
+    """Near the inventory target the skew shift moves with the mid (the base held is worth more as the
+    mid rises) while the book stays inside a wide quiet band: every change of the shift must still
+    reach the quotes (the band holds only for the shift it was built with)."""
+    pc = PairConfig(
+        symbol="BTCUSDT",
+        spread="7.5bps",
+        refresh_tolerance="50ticks",
+        skew=Decimal(10),
+        inventory_target=Decimal("0.5"),
+    )
+    core = make(pc)
+    bal = {"BTC": Decimal("9.8"), "USDT": Decimal(612_000)}  # 49 % of the value in base at 60,000
+    sim = SimExchange("realistic", 0, 0, bal)
+    sim.add_symbol(BTC)
+    drv = Driver(core, sim)
+    core.on_balances({a: (v, Decimal(0)) for a, v in bal.items()}, 0)
+    drv.submit(core.run("BTCUSDT", 0), 0)
+    st_ = core.pair("BTCUSDT")
+    p = st_.params
+    shifts, quiet = set(), 0
+    for n in range(1, 2000):
+        bid = 6_000_000 + n  # a slow, steady rise
+        ts = n * 1_000_000
+        out = core.on_book(0, ts, bid, 5, bid + 1, 5)
+        quiet += not out
+        drv.submit(out, ts)
+        shift = skew_shift(p, 2 * bid + 1, st_.inventory())
+        shifts.add(shift)
+        assert st_.shift == shift, (n, st_.shift, shift)  # the quotes are priced with the current shift
+        want_b, want_a = level_prices(p, bid, bid + 1, shift)
+        for o, want in ((st_.bids[0], want_b[0]), (st_.asks[0], want_a[0])):
+            assert o is not None and abs(want - o.price) <= tolerance(p, o.price), (n, o, want)
+    assert len(shifts) >= 4  # the shift did move with the mid
+    assert quiet > 1000  # and most updates still cost nothing

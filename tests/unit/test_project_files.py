@@ -29,7 +29,7 @@ def test_environment_yml_matches_pyproject():
 def test_ci_runs_the_readme_test_command():
     readme = (REPO / "README.md").read_text()
     first_block = re.search(r"```(?:bash|sh)?\n(.*?)```", readme, re.S).group(1)
-    assert "make test" in first_block and "make backtest" in first_block
+    assert "make dashboard" in first_block and "make test" in first_block and "make backtest" in first_block
     assert "make test" in (REPO / ".ci/run").read_text()
 
 

@@ -141,3 +141,31 @@ def test_max_inventory_stops_buying():
 def test_too_wide_spread_is_refused_naming_the_field():
     with pytest.raises(ValueError, match="bid_spread"):
         compile_params(PairConfig(symbol="BTCUSDT", spread="6000bps"), BTC)
+
+
+def _skew_shift_reference(p, r2: int, inv: Inventory) -> int:
+    """The skew shift by its definition, in Fractions (the engine computes it in integers)."""
+    base_value = inv.base_steps * r2
+    total = base_value + 2 * inv.quote_units
+    if total <= 0:
+        return 0
+    span = max(p.target, 1 - p.target)
+    dev = max(Fraction(-1), min(Fraction(1), (Fraction(base_value, total) - p.target) / span))
+    half = Fraction(ask_price(r2, p.ask_t[0], p.ask_p[0]) - bid_price(r2, p.bid_t[0], p.bid_p[0]), 2)
+    return round(-p.skew * dev * half)
+
+
+@given(
+    r2=st.integers(2, 10**9),
+    base=st.integers(0, 10**9),
+    quote=st.integers(0, 10**17),
+    target=st.sampled_from(["0", "0.1", "0.25", "0.5", "0.7", "1"]),
+    skew=st.sampled_from(["0.1", "0.5", "1", "2.5", "10"]),
+    spread=st.sampled_from(["1ticks", "3ticks", "1bps", "10bps", "7.5bps"]),
+)
+@settings(max_examples=500)
+def test_integer_skew_shift_equals_its_definition(r2, base, quote, target, skew, spread):
+    cfg = PairConfig(symbol="BTCUSDT", spread=spread, skew=Decimal(skew), inventory_target=Decimal(target))
+    p = compile_params(cfg, BTC)
+    inv = Inventory(base_steps=base, quote_units=quote, base_free_for_sells=base, quote_free_for_buys=quote)
+    assert skew_shift(p, r2, inv) == _skew_shift_reference(p, r2, inv)

@@ -1,0 +1,54 @@
+"""``BalancesPanel``: free and locked balance per asset, live from the user stream's balance events."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from liqkit.ui.base import Panel
+from liqkit.ui.fmt import dec
+from liqkit.ui.rows import KeyedRows
+
+
+def _d(v: Any) -> Decimal:
+    try:
+        return Decimal(str(v))
+    except InvalidOperation:
+        return Decimal(0)
+
+
+class BalancesPanel(Panel):
+    """One row per asset: free, locked, total and the change since the dashboard connected."""
+
+    def __init__(self) -> None:
+        self.balances: dict[str, tuple[Decimal, Decimal]] = {}
+        self.first: dict[str, Decimal] = {}
+        self.table = KeyedRows(
+            ["asset", "free", "locked", "total", "change"],
+            "60px 130px 110px 130px 1fr",
+            sort_key=lambda k, _: str(k),
+            empty_text="no balances yet",
+            css_class="lq-balances",
+        )
+        self.widget = self.table.box
+
+    def _set(self, asset: str, free: Any, locked: Any) -> None:
+        f, lk = _d(free), _d(locked)
+        self.balances[asset] = (f, lk)
+        total = f + lk
+        first = self.first.setdefault(asset, total)
+        change = total - first
+        shown = f"{'+' if change > 0 else ''}{dec(format(change, 'f'))}" if change else "0"
+        self.table.upsert(asset, [asset, dec(free), dec(locked), dec(format(total, "f")), shown])
+
+    def on_snapshot(self, snap: dict[str, Any]) -> None:
+        for asset, b in snap.get("balances", {}).items():
+            self._set(asset, b["free"], b["locked"])
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        if ev.get("kind") == "balance":
+            for asset, b in ev["balances"].items():
+                self._set(asset, b["free"], b["locked"])
+
+    def flush(self) -> None:
+        self.table.apply()

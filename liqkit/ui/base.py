@@ -1,0 +1,44 @@
+"""``Panel``: what every dashboard panel offers the event stream that feeds it.
+
+A panel takes the engine's data in (``on_snapshot`` after every (re)connection, ``on_event`` for each
+delta, ``on_status``/``on_pnl`` from periodic polls) by updating plain Python state only, and sends
+what changed to the browser in ``flush``, which the stream calls at most ``FLUSH_HZ`` times a second.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ipywidgets as W
+
+FLUSH_HZ = 2.0
+
+
+class Panel:
+    """Base of the panels: no-op handlers; ``widget`` is what to display."""
+
+    widget: W.Widget
+
+    def on_snapshot(self, snap: dict[str, Any]) -> None:
+        """Start over from a snapshot (a new connection)."""
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        """Take one delta event."""
+
+    def on_status(self, status: dict[str, Any]) -> None:
+        """Take the engine status (polled)."""
+
+    def on_pnl(self, pnl: dict[str, Any]) -> None:
+        """Take the PnL per pair (polled)."""
+
+    def flush(self) -> None:
+        """Send what changed since the last flush to the browser."""
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import display
+
+        display(self.widget)
+
+    def close(self) -> None:
+        """Close the panel's widgets."""
+        self.widget.close()

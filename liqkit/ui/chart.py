@@ -1,0 +1,166 @@
+"""``MarketChart``: one plotly ``FigureWidget`` for every pair: market bid/ask, our quotes, fills, spreads,
+inventory, over a rolling window.
+
+The figure is built whole (three stacked subplots, every trace) before it is wrapped once in a
+``FigureWidget``: Voila loses changes made to a FigureWidget while the notebook runs, and each
+FigureWidget costs the browser plotly's 5 MB bundle, so there is one, showing the selected pair.
+Data of every pair is kept in Python (bounded deques); ``flush`` sends the selected pair's window in
+one ``batch_update`` when it changed, at most twice a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from liqkit.ui.base import Panel
+from liqkit.ui.fmt import to_float
+
+WINDOW_POINTS = 240  # 2 minutes of tickers at 2 a second
+TRACES = (
+    "market bid",
+    "market ask",
+    "our bid",
+    "our ask",
+    "buy fills",
+    "sell fills",
+    "market spread (bps)",
+    "our spread (bps)",
+    "inventory",
+)
+# trace index -> its column in a ticker row (ts, bid, ask, our bid, our ask, spread, our spread, position)
+_COLUMN_OF_TRACE = {0: 1, 1: 2, 2: 3, 3: 4, 6: 5, 7: 6, 8: 7}
+
+
+class _Series:
+    """The rolling window of one pair."""
+
+    def __init__(self, n: int) -> None:
+        self.ticks: deque[tuple[str, float | None, float | None, float | None, float | None, float | None,
+                                float | None, float | None]] = deque(maxlen=n)  # fmt: skip
+        self.fills: deque[tuple[str, str, float]] = deque(maxlen=n)
+
+
+def _iso(ts_ns: int) -> str:
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def build_figure(symbol: str = "") -> go.Figure:
+    """The whole figure, every trace empty: prices, spreads in bps, inventory (shared time axis)."""
+    fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.6, 0.2, 0.2], vertical_spacing=0.04)
+    line = {"width": 1.5}
+    fig.add_trace(go.Scatter(name=TRACES[0], mode="lines", line={**line, "color": "#2da44e"}), 1, 1)
+    fig.add_trace(go.Scatter(name=TRACES[1], mode="lines", line={**line, "color": "#cf222e"}), 1, 1)
+    fig.add_trace(
+        go.Scatter(name=TRACES[2], mode="lines", line={**line, "color": "#1a7f37", "dash": "dot", "shape": "hv"}), 1, 1
+    )
+    fig.add_trace(
+        go.Scatter(name=TRACES[3], mode="lines", line={**line, "color": "#a40e26", "dash": "dot", "shape": "hv"}), 1, 1
+    )
+    fig.add_trace(
+        go.Scatter(name=TRACES[4], mode="markers", marker={"symbol": "triangle-up", "size": 10, "color": "#1a7f37"}),
+        1,
+        1,
+    )
+    fig.add_trace(
+        go.Scatter(name=TRACES[5], mode="markers", marker={"symbol": "triangle-down", "size": 10, "color": "#a40e26"}),
+        1,
+        1,
+    )
+    fig.add_trace(go.Scatter(name=TRACES[6], mode="lines", line={**line, "color": "#8c959f"}), 2, 1)
+    fig.add_trace(go.Scatter(name=TRACES[7], mode="lines", line={**line, "color": "#0969da", "shape": "hv"}), 2, 1)
+    fig.add_trace(go.Scatter(name=TRACES[8], mode="lines", line={**line, "color": "#8250df", "shape": "hv"}), 3, 1)
+    fig.update_layout(
+        title={"text": f"{symbol} · times UTC" if symbol else "", "x": 0.01, "font": {"size": 14}},
+        height=520,
+        margin={"l": 60, "r": 10, "t": 36, "b": 30},
+        legend={"orientation": "h", "y": -0.08, "font": {"size": 11}},
+        uirevision="liqkit",
+        template="plotly_white",
+    )
+    fig.update_yaxes(title_text="price", row=1, col=1)
+    fig.update_yaxes(title_text="bps", row=2, col=1)
+    fig.update_yaxes(title_text="position", row=3, col=1)
+    return fig
+
+
+class MarketChart(Panel):
+    """One FigureWidget; ``show(symbol)`` chooses the pair it draws."""
+
+    def __init__(self, symbols: Iterable[str] = (), window: int = WINDOW_POINTS) -> None:
+        self.window = window
+        self.series: dict[str, _Series] = {s.upper(): _Series(window) for s in symbols}
+        self.symbol = next(iter(self.series), "")
+        self.widget = go.FigureWidget(build_figure(self.symbol))
+        self.widget.add_class("lq-chart")
+        self.renders = 0
+        self._dirty = False
+
+    def show(self, symbol: str) -> None:
+        """Draw ``symbol`` from the next flush on."""
+        self.symbol = symbol.upper()
+        self.series.setdefault(self.symbol, _Series(self.window))
+        self._dirty = True
+        self.flush()
+
+    def on_snapshot(self, snap: dict[str, Any]) -> None:
+        for sym in snap.get("pairs", {}):
+            self.series.setdefault(sym, _Series(self.window))
+        if not self.symbol and self.series:
+            self.symbol = next(iter(self.series))
+        self._dirty = True
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        kind = ev.get("kind")
+        if kind not in ("ticker", "fill"):
+            return
+        sym = ev["symbol"]
+        s = self.series.get(sym)
+        if s is None:
+            s = self.series[sym] = _Series(self.window)
+        t = _iso(ev["ts"])  # plotly reads ISO strings as dates (the axes share the bottom one's type)
+        if kind == "ticker":
+            s.ticks.append(
+                (
+                    t,
+                    to_float(ev.get("bid")),
+                    to_float(ev.get("ask")),
+                    to_float(ev.get("our_bid")),
+                    to_float(ev.get("our_ask")),
+                    to_float(ev.get("spread_bps")),
+                    to_float(ev.get("our_spread_bps")),
+                    to_float(ev.get("position")),
+                )
+            )
+        else:
+            s.fills.append((t, ev["side"], float(ev["price"])))
+        if sym == self.symbol:
+            self._dirty = True
+
+    def flush(self) -> None:
+        if not self._dirty:
+            return
+        self._dirty = False
+        s = self.series.get(self.symbol)
+        if s is None:
+            return
+        ticks = list(s.ticks)
+        x = [r[0] for r in ticks]
+        t0 = x[0] if x else ""
+        fills = [f for f in s.fills if f[0] >= t0]
+        buys = [f for f in fills if f[1] == "BUY"]
+        sells = [f for f in fills if f[1] == "SELL"]
+        fw = self.widget
+        with fw.batch_update():
+            for trace, col in _COLUMN_OF_TRACE.items():
+                fw.data[trace].x, fw.data[trace].y = x, [r[col] for r in ticks]
+            fw.data[4].x, fw.data[4].y = [f[0] for f in buys], [f[2] for f in buys]
+            fw.data[5].x, fw.data[5].y = [f[0] for f in sells], [f[2] for f in sells]
+            if fw.layout.title.text != f"{self.symbol} · times UTC":
+                fw.layout.title.text = f"{self.symbol} · times UTC"
+        self.renders += 1

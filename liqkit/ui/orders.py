@@ -1,0 +1,84 @@
+"""``OrdersTable``: liqkit's open orders, one row widget per order, updated incrementally.
+
+Order events (placed, accepted, cancelled, filled) only record the order's latest state; ``flush``
+applies the net change: an order placed and cancelled between two flushes never reaches the browser,
+a changed order re-sends its own row, a finished order's row goes back to the pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from liqkit.ui.base import Panel
+from liqkit.ui.fmt import dec
+from liqkit.ui.rows import KeyedRows
+
+OPEN = {"PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"}
+SIDE_STYLE = {"BUY": "color:#1a7f37", "SELL": "color:#cf222e"}
+
+
+def _sort(key: Hashable, cells: Sequence[Any]) -> tuple[str, int, float]:
+    symbol, side, price = cells[0], cells[1], cells[2]
+    try:
+        p = float(price)
+    except ValueError:
+        p = 0.0
+    return (symbol, 0 if side == "SELL" else 1, -p)  # like a book: asks above bids, prices falling
+
+
+class OrdersTable(Panel):
+    """Open orders of every pair (or of ``symbol`` only)."""
+
+    def __init__(self, symbol: str | None = None) -> None:
+        self.symbol = symbol.upper() if symbol else None
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.table = KeyedRows(
+            ["pair", "side", "price", "qty", "filled", "status", "client id"],
+            "80px 44px 100px 80px 80px 120px 1fr",
+            sort_key=_sort,
+            empty_text="no open orders",
+            css_class="lq-orders",
+        )
+        self.widget = self.table.box
+
+    def _mine(self, symbol: str | None) -> bool:
+        return self.symbol is None or symbol == self.symbol
+
+    def _show(self, o: dict[str, Any]) -> None:
+        cells = [o["symbol"], o["side"], dec(o["price"]), dec(o["qty"]), dec(o.get("filled", "0")), o["status"]]
+        self.table.upsert(o["client_id"], [*cells, o["client_id"]], SIDE_STYLE.get(o["side"], ""))
+
+    def on_snapshot(self, snap: dict[str, Any]) -> None:
+        self.table.clear()
+        self.orders = {}
+        for o in snap.get("orders", []):
+            if self._mine(o["symbol"]) and o["status"] in OPEN:
+                self.orders[o["client_id"]] = dict(o)
+                self._show(self.orders[o["client_id"]])
+
+    def on_event(self, ev: dict[str, Any]) -> None:
+        kind = ev.get("kind")
+        if kind not in ("order", "fill") or not self._mine(ev.get("symbol")):
+            return
+        cid = ev["client_id"]
+        if kind == "fill":
+            o = self.orders.get(cid)
+            if o is not None:
+                try:
+                    o["filled"] = str(Decimal(o.get("filled") or "0") + Decimal(ev["qty"]))
+                except InvalidOperation:
+                    return
+                self._show(o)
+            return
+        if ev["status"] not in OPEN:
+            if self.orders.pop(cid, None) is not None:
+                self.table.remove(cid)
+            return
+        o = self.orders.setdefault(cid, {"filled": "0"})
+        o.update({k: ev[k] for k in ("symbol", "client_id", "side", "price", "qty", "status")})
+        self._show(o)
+
+    def flush(self) -> None:
+        self.table.apply()

@@ -1,0 +1,232 @@
+"""The panels against a real in-process engine (LocalEngine on EngineRunner with the simulated exchange)."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from uihelpers import make_engine, wait_until
+
+from liqkit.ui import Dashboard, EventStream, OrdersTable, PairPanel
+from liqkit.ui.health import HealthPanel
+
+
+def sides(dash: Dashboard, symbol: str) -> set[str]:
+    return {c[1] for k in dash.orders.table.row_keys() if (c := dash.orders.table.cells(k)) and c[0] == symbol}
+
+
+def test_dashboard_runs_a_pair_shows_orders_chart_balances_fills_and_stops_it(tmp_path):
+    async def scenario():
+        engine, runner, venue = make_engine(tmp_path)
+        await runner.start()
+        dash = Dashboard(engine)
+        try:
+            await dash.wait_live(5)
+            assert set(dash.pairs.panels) == {"BTCUSDT", "ETHUSDT"}
+            assert list(dash.pairs.widget.titles) == ["BTCUSDT", "ETHUSDT"]
+            btc = dash.pairs.panels["BTCUSDT"]
+            assert btc.state == "stopped" and not btc.toggle.value
+            usdt_before = dash.balances.table.cells("USDT")
+            btc.toggle.value = True  # as a click does
+            await wait_until(lambda: sides(dash, "BTCUSDT") == {"BUY", "SELL"}, what="a buy and a sell row")
+            assert btc.state == "quoting" and "quoting" in btc.state_html.value
+            assert btc.toggle.description == "Stop"
+            await wait_until(lambda: dash.chart.renders >= 3 and len(dash.chart.widget.data[0].x) >= 3, what="chart")
+            assert dash.chart.widget.layout.title.text.startswith("BTCUSDT")
+            prices = dash.chart.widget.data[0].y
+            assert all(p > 1000 for p in prices)  # market bid in USDT
+            assert dash.chart.widget.data[2].y[-1] < dash.chart.widget.data[3].y[-1]  # our bid below our ask
+            assert "market" in btc.ticker_html.value and "ours" in btc.ticker_html.value
+            await wait_until(lambda: dash.fills.n_fills >= 1, 20, "a fill")
+            await wait_until(lambda: dash.balances.table.cells("USDT") != usdt_before, what="balances to change")
+            await wait_until(lambda: dash.fills.fills_table.row_keys(), what="a fill row")
+            await wait_until(lambda: dash.fills.pnl.get("BTCUSDT", {}).get("fills", 0) >= 1, what="PnL with fills")
+            assert {"pnl", "spread_capture", "inventory_pnl", "fees"} <= set(dash.fills.pnl["BTCUSDT"])
+            await wait_until(lambda: "running" in dash.health.summary.value, what="health")
+            assert dash.health.pairs.cells("BTCUSDT")[1] == "quoting"
+            btc.toggle.value = False
+            await wait_until(lambda: btc.state == "stopped", what="stopped")
+            await wait_until(lambda: not sides(dash, "BTCUSDT"), what="the pair's rows to go")
+            assert venue.own_open_orders() == []
+            assert not dash.stream.errors
+        finally:
+            dash.close()
+            await runner.stop()
+
+    asyncio.run(scenario())
+
+
+def test_form_validates_as_you_type_previews_and_applies_without_stopping(tmp_path):
+    async def scenario():
+        engine, runner, venue = make_engine(tmp_path)
+        await runner.start(run=["BTCUSDT"])
+        panel = PairPanel(engine, "BTCUSDT", engine.pair_view("BTCUSDT"))
+        stream = EventStream(engine, [panel]).start()
+        try:
+            await wait_until(lambda: stream.state == "live" and panel.ticker, what="live")
+            n_states = len(runner.journal.states("BTCUSDT"))
+            # a bad value: error naming the field, Apply disabled, nothing sent
+            panel.inputs["spread"].value = "-3"
+            assert not panel.valid and panel.apply_btn.disabled
+            assert "spread" in panel.form_msg.value and "lq-form-error" in panel.form_msg.value
+            assert "bid_spread" not in panel.form_msg.value  # named as the form names it
+            panel.inputs["levels"].value = "2.5"
+            assert "levels" in panel.form_msg.value
+            panel.apply()  # ignored while invalid
+            await asyncio.sleep(0.3)
+            assert runner.configs["BTCUSDT"].bid_spread.value == Decimal(1)
+            assert engine.pair_view("BTCUSDT")["state"] == "quoting"
+            # a good value: preview of the quotes it would place, then apply
+            panel.inputs["levels"].value = "2"
+            panel.inputs["spread"].value = "4bps"
+            assert panel.valid and not panel.apply_btn.disabled
+            assert panel.changes == {"spread": "4bps", "levels": "2"}
+            await wait_until(lambda: panel.preview_quotes, what="a preview")
+            assert {q["side"] for q in panel.preview_quotes} == {"BUY", "SELL"}
+            assert len(panel.preview_quotes) == 4 and "would place" in panel.preview_html.value
+            assert runner.configs["BTCUSDT"].levels == 1  # a preview applies nothing
+            panel.apply()
+            await wait_until(lambda: runner.core.pair("BTCUSDT").cfg.levels == 2, what="the change applied")
+            assert str(runner.core.pair("BTCUSDT").cfg.bid_spread) == "4bps"
+            await wait_until(lambda: panel.note.startswith("applied"), what="applied note")
+            assert not panel.changes and panel.apply_btn.disabled
+            states = runner.journal.states("BTCUSDT")["state"].tolist()
+            assert "stopped" not in states[n_states:]  # applied while quoting: never stopped
+            await wait_until(lambda: len(venue.own_open_orders()) == 4, what="four orders (two levels)")
+            # the service refuses what the form cannot know: shown, nothing changes
+            panel.inputs["size"].value = "0.000001"
+            await asyncio.sleep(0.05)
+            panel.apply()
+            assert panel.valid  # the form cannot know the symbol's filters...
+            await wait_until(lambda: "not applied" in panel.form_msg.value, what="the engine's refusal")
+            assert "size = 0.000001: below BTCUSDT&#x27;s minimum quantity" in panel.form_msg.value
+            assert engine.pair_view("BTCUSDT")["state"] == "quoting"  # ...and the pair is unharmed
+            assert runner.core.pair("BTCUSDT").cfg.size == Decimal("0.002")
+        finally:
+            stream.stop()
+            await runner.stop()
+
+    asyncio.run(scenario())
+
+
+def test_run_of_an_unknown_pair_shows_error_state_and_reverts_the_toggle(tmp_path):
+    async def scenario():
+        engine, runner, _ = make_engine(tmp_path)
+        await runner.start()
+        panel = PairPanel(engine, "XRPUSDT")
+        try:
+            panel.toggle.value = True
+            await wait_until(lambda: panel.last_error, what="an error")
+            assert "not a configured pair" in panel.last_error
+            assert "error" in panel.state_html.value and "XRPUSDT" in panel.state_html.value
+            panel.on_event({"kind": "state", "symbol": "XRPUSDT", "detail": "stopped", "note": "x"})
+            panel.flush()
+            assert not panel.toggle.value and panel.toggle.description == "Run"
+        finally:
+            await runner.stop()
+
+    asyncio.run(scenario())
+
+
+def order(cid: str, status: str, price: str = "100", side: str = "BUY") -> dict:
+    return {"kind": "order", "symbol": "BTCUSDT", "client_id": cid, "side": side, "price": price, "qty": "1",
+            "status": status, "ts": 1}  # fmt: skip
+
+
+def test_orders_table_sends_only_the_rows_that_changed():
+    table = OrdersTable()
+    table.on_snapshot({"orders": [order("a", "NEW"), order("b", "NEW", "101", "SELL")]})
+    table.flush()
+    rows = {k: table.table.rows[k][1] for k in ("a", "b")}
+    sent: dict[str, int] = {"a": 0, "b": 0}
+    for k, w in rows.items():
+        w.observe(lambda _, k=k: sent.__setitem__(k, sent[k] + 1), "value")
+    children_sets = []
+    table.table.box.observe(lambda ch: children_sets.append(ch), "children")
+    table.on_event(order("a", "PENDING_CANCEL"))
+    table.flush()
+    assert sent == {"a": 1, "b": 0} and not children_sets  # one row re-sent, the table untouched
+    table.on_event(order("c", "PENDING_NEW"))  # placed and cancelled between two flushes: never shown
+    table.on_event(order("c", "CANCELED"))
+    table.on_event(order("a", "CANCELED"))
+    table.flush()
+    assert table.table.row_keys() == ["b"] and sent["b"] == 0
+    assert len(children_sets) == 1  # the list of row ids, once
+    assert table.table.stats["created"] == 2 and table.table.stats["removed"] == 1
+    table.on_event(order("d", "NEW", "99"))
+    table.flush()
+    assert rows["a"] in table.table.box.children  # a removed row's widget is reused, not a new one
+    assert table.table.stats["created"] == 3
+    table.on_event({"kind": "fill", "symbol": "BTCUSDT", "client_id": "d", "qty": "0.25", "side": "BUY"})
+    table.flush()
+    assert table.table.cells("d")[4] == "0.25"
+    assert [table.table.cells(k)[1] for k in table.table.row_keys()] == ["SELL", "BUY"]
+
+
+def test_health_shows_rate_limit_usage_errors_and_stale_feed():
+    h = HealthPanel()
+    h.on_status(
+        {
+            "state": "running",
+            "venue": "binance-testnet",
+            "events": 10,
+            "reconnects": 2,
+            "errors": ["cleanup of BTCUSDT: -1003 too many requests"],
+            "rate_limits": {"x-mbx-used-weight-1m": {"used": 960, "limit": 1200}},
+            "pairs": {"BTCUSDT": {"state": "paused", "feed_age_s": 7.5, "open_orders": 0, "fills": 3}},
+        }
+    )
+    h.flush()
+    assert "960/1200 (80 %)" in h.summary.value and "2 reconnects" in h.summary.value
+    assert "-1003" in h.errors.value
+    assert h.pairs.cells("BTCUSDT")[:3] == ["BTCUSDT", "paused", "7.5 s"]
+    assert "cf222e" in h.pairs.rows["BTCUSDT"][1].value  # a stale feed is shown red
+
+
+def test_chart_is_drawn_at_most_twice_a_second(tmp_path):
+    async def scenario():
+        engine, runner, _ = make_engine(tmp_path, speed=50)
+        await runner.start(run=["BTCUSDT", "ETHUSDT"])
+        dash = Dashboard(engine)
+        try:
+            await dash.wait_live(5)
+            start = dash.chart.renders
+            await asyncio.sleep(3.0)
+            renders = dash.chart.renders - start
+            assert 3 <= renders <= 8  # 2 Hz over 3 s (+ a switch of pair below)
+            dash.pairs.widget.selected_index = 1
+            await wait_until(
+                lambda: dash.chart.widget.layout.title.text.startswith("ETHUSDT"), what="chart follows the tab"
+            )
+            assert all(p < 10_000 for p in dash.chart.widget.data[0].y if p is not None)  # ETH prices now
+        finally:
+            dash.close()
+            await runner.stop()
+
+    asyncio.run(scenario())
+
+
+def test_dashboard_pauses_without_a_browser_and_resumes_when_one_pings(tmp_path):
+    async def scenario():
+        engine, runner, _ = make_engine(tmp_path)
+        await runner.start(run=["BTCUSDT"])
+        dash = Dashboard(engine, start=False, absent_grace_s=0.3)
+        dash.presence_check_s = 0.05
+        dash.start()
+        try:
+            await dash.wait_live(5)
+            await asyncio.sleep(0.5)
+            assert dash.stream.running  # never pinged (preheated, or not shown yet): keeps going
+            dash.presence._got(None, {"ping": 1}, [])  # what the browser side sends every 5 s
+            await wait_until(lambda: not dash.stream.running, 5, "a pause once the pings stop")
+            assert dash.stream.state == "paused" and "no browser" in dash.stream.detail
+            events = dash.stream.events
+            await asyncio.sleep(0.3)
+            assert dash.stream.events == events  # quiet: the idle culler may take the kernel
+            dash.presence._got(None, {"ping": 2}, [])
+            await wait_until(lambda: dash.live and dash.stream.connections == 2, 5, "resumed from a new snapshot")
+        finally:
+            dash.close()
+            await runner.stop()
+
+    asyncio.run(scenario())
