@@ -106,6 +106,11 @@ async def load(url: str, token: str, seconds: float, n_clients: int, pid: int) -
     await asyncio.sleep(seconds)
     cpu1, t1 = cpu_seconds(pid), time.monotonic()
     rss = rss_mb(pid)
+    async with (
+        aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as s,
+        s.get(url + "/api/status") as r,
+    ):
+        loop_lag = (await r.json())["loop_lag_ms"]
     stop.set()
     await asyncio.gather(*tasks)
     return {
@@ -115,6 +120,7 @@ async def load(url: str, token: str, seconds: float, n_clients: int, pid: int) -
         "cpu": (cpu1 - cpu0) / (t1 - t0),
         "rss": rss,
         "wall": t1 - t0,
+        "loop_lag": loop_lag,
     }
 
 
@@ -164,6 +170,7 @@ def main() -> int:
     for kind in ("order", "fill", "ticker"):
         xs = lags[kind]
         print(f"  {kind:<6} event lag     {len(xs):>8,}   p50 {pct(xs, 50):6.2f} ms   p99 {pct(xs, 99):6.2f} ms")
+    print(f"  service event loop late by at most {r['loop_lag']['max']} ms in its last minute (1 s timer ticks)")
     print(
         f"  service CPU {r['cpu'] * 100:5.1f} % of a core, RSS {r['rss']:.0f} MB; exit {proc.returncode}: {out.strip()}"
     )

@@ -51,6 +51,7 @@ class EngineRunner:
         self.state = "created"
         self.errors: deque[str] = deque(maxlen=50)
         self.latencies_ns: deque[int] = deque(maxlen=100_000)
+        self.loop_lag_ms: deque[float] = deque(maxlen=60)  # event-loop lateness at each timer tick
         self.subscribers: list[tuple[asyncio.Queue[dict[str, Any]], int]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -185,8 +186,11 @@ class EngineRunner:
             self._drain()
 
     async def _timer(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
+            t0 = loop.time()
             await asyncio.sleep(self.timer_s)
+            self.loop_lag_ms.append((loop.time() - t0 - self.timer_s) * 1e3)  # how late the loop woke us
             self._submit(self.core.on_timer(self.clock()))
             self._drain()
             if self.journal is not None:
@@ -452,6 +456,10 @@ class EngineRunner:
             "venue": self.venue.name,
             "events": self.n_events,
             "reconnects": self.reconnects,
+            "loop_lag_ms": {
+                "last": round(self.loop_lag_ms[-1], 2) if self.loop_lag_ms else None,
+                "max": round(max(self.loop_lag_ms), 2) if self.loop_lag_ms else None,  # over the last minute
+            },
             "errors": list(self.errors),
             "pairs": {
                 st.symbol: {

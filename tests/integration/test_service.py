@@ -80,6 +80,7 @@ def test_token_file_is_private_and_every_request_needs_it(service):
     assert http("GET", f"{url}/openapi.json", None)[0] == 401
     code, body = http("GET", f"{url}/api/status", token)
     assert code == 200 and body["venue"] == "sim" and body["state"] == "running"
+    assert set(body["loop_lag_ms"]) == {"last", "max"} and set(body["pairs"]) == {"BTCUSDT", "ETHUSDT"}
     code, pairs = http("GET", f"{url}/api/pairs", token)
     assert set(pairs) == {"BTCUSDT", "ETHUSDT"} and {p["state"] for p in pairs.values()} == {"stopped"}
 
