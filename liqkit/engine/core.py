@@ -51,6 +51,7 @@ BUY: Final = Side.BUY
 SELL: Final = Side.SELL
 FEE_SCALE: Final = 100_000_000  # fees are carried in units of (tick*step) / 1e8
 REJECT_BACKOFF_NS: Final = 1_000_000_000  # after a refused order (not post-only crossing), wait this long
+MAX_REFUSALS: Final = 5  # refusals in a row (not crossing, not rate limits) that put a pair in error
 _NONE: list[Intent] = []  # the shared empty answer: callers must not mutate it
 _BOTH, _BIDS, _ASKS = 0, 1, 2
 
@@ -103,7 +104,7 @@ class EngineCore:
         st = self.pair(symbol)
         if st.state in (S.QUOTING, S.PAUSED):
             return []
-        st.pos = st.cash = st.fee_nu = st.volume = st.n_fills = st.hold_until = 0
+        st.pos = st.cash = st.fee_nu = st.volume = st.n_fills = st.hold_until = st.n_refused = 0
         if not st.has_book:
             st.last_book_ts = ts  # the stale-feed clock starts now
         self._set_state(st, S.QUOTING, "run", ts)
@@ -396,6 +397,7 @@ class EngineCore:
             return _NONE
         o.status = S.NEW
         st = self.pairs[o.pair]
+        st.n_refused = 0
         self.order_log.append((ts, o, S.NEW, o.filled, ""))
         if st.state != S.QUOTING:  # accepted after the pair stopped or paused: take it down
             return [self._cancel(o, ts)]
@@ -412,15 +414,26 @@ class EngineCore:
         self._open_band(st)
         return _NONE
 
-    def on_rejected(self, client_id: str, ts: int, reason: str = "", would_cross: bool = False) -> list[Intent]:
+    def on_rejected(
+        self, client_id: str, ts: int, reason: str = "", would_cross: bool = False, retryable: bool = False
+    ) -> list[Intent]:
         """The venue refused a new order. A post-only order that would cross is re-priced on the
-        next book update; any other refusal holds new orders of the pair for a second."""
+        next book update; any other refusal holds new orders of the pair for a second, and
+        ``MAX_REFUSALS`` in a row (rate limits aside: ``retryable``) put the pair in error."""
         o = self.orders.get(client_id)
         if o is None:
             return _NONE
+        st = self.pairs[o.pair]
+        why = reason or ("post-only would cross" if would_cross else "rejected")
         if not would_cross:
-            self.pairs[o.pair].hold_until = ts + REJECT_BACKOFF_NS
-        return self._finish(o, S.REJECTED, ts, reason or ("post-only would cross" if would_cross else "rejected"))
+            st.hold_until = ts + REJECT_BACKOFF_NS
+        out = self._finish(o, S.REJECTED, ts, why)
+        if not would_cross and not retryable:
+            st.n_refused += 1
+            if st.n_refused >= MAX_REFUSALS and st.state == S.QUOTING:
+                out = out + self._cancel_all_own(st, ts)
+                self._set_state(st, S.ERROR, f"{st.n_refused} orders refused in a row (last: {why}): fix, then run", ts)
+        return out
 
     def on_canceled(self, client_id: str, ts: int) -> list[Intent]:
         """The venue confirmed a cancel (or reported the order expired)."""

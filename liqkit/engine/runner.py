@@ -243,7 +243,7 @@ class EngineRunner:
             except OrderRejected as e:
                 out = core.on_rejected(it.client_id, clock(), str(e), e.would_cross)
             except RetryableError as e:  # refused for now: not placed
-                out = core.on_rejected(it.client_id, clock(), f"retry later: {e}")
+                out = core.on_rejected(it.client_id, clock(), f"retry later: {e}", retryable=True)
             except (TimeoutError, UnknownOutcomeError, VenueError, OSError) as e:
                 core.on_unknown_outcome(it.client_id, clock(), f"{type(e).__name__}: {e}")
                 out = []

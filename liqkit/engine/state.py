@@ -90,6 +90,7 @@ class PairState:
         "m_hi",
         "m_lo",
         "n_fills",
+        "n_refused",
         "own_buy_locked",
         "own_sell_locked",
         "params",
@@ -139,6 +140,7 @@ class PairState:
         self.fee_nu = 0
         self.volume = 0  # quote units traded
         self.n_fills = 0
+        self.n_refused = 0  # new orders refused in a row (reset by an acceptance or a run)
         self.hold_until = 0  # no new orders before this time (after a refusal)
         self.shift = 0  # skew shift of the last evaluation (ticks)
         self.skip_kind = ""  # why the last wanted quote could not be placed ("" when it could)

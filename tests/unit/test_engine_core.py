@@ -260,3 +260,53 @@ def test_the_skew_shift_moving_with_the_mid_is_never_missed():
             assert o is not None and abs(want - o.price) <= tolerance(p, o.price), (n, o, want)
     assert len(shifts) >= 4  # the shift did move with the mid
     assert quiet > 1000  # and most updates still cost nothing
+
+
+def test_orders_refused_again_and_again_put_the_pair_in_error_until_run():
+    core = make()
+    core.run("BTCUSDT", 1)
+    st_ = core.pair("BTCUSDT")
+    ts = 2
+    bid = 6_000_000
+    refused = 0
+    while st_.state == "quoting":
+        ts += 2_000_000_000  # past the hold after each refusal
+        bid += 1
+        for p in places(core.on_book(0, ts, bid, 10, bid + 1, 10)):
+            # rate-limit refusals do not count toward the error
+            core.on_rejected(p.client_id, ts, "retry later: holding new orders", retryable=True)
+        ts += 2_000_000_000
+        bid += 1
+        ps = places(core.on_book(0, ts, bid, 10, bid + 1, 10))
+        assert ps, "the engine stopped placing before the error"
+        core.on_rejected(ps[0].client_id, ts, "[-2010] Account has insufficient balance for requested action.")
+        refused += 1
+        assert refused <= 5
+    assert refused == 5
+    assert st_.state == "error"
+    assert st_.reason.startswith("5 orders refused in a row (last: [-2010] Account has insufficient balance")
+    assert core.event_log[-1][:4] == ("state", ts, "BTCUSDT", "error")
+    assert places(core.on_book(0, ts + 5_000_000_000, bid + 3, 10, bid + 4, 10)) == []  # no new orders in error
+    core.run("BTCUSDT", ts + 6_000_000_000)
+    assert st_.state == "quoting"
+    assert places(core.on_book(0, ts + 7_000_000_000, bid + 5, 10, bid + 6, 10))
+
+
+def test_an_accepted_order_resets_the_refusal_count():
+    core = make()
+    core.run("BTCUSDT", 1)
+    st_ = core.pair("BTCUSDT")
+    ts, bid = 2, 6_000_000
+    for _ in range(2):  # 4 refusals: one short of the error
+        ts += 2_000_000_000
+        bid += 1
+        for p in places(core.on_book(0, ts, bid, 10, bid + 1, 10)):
+            core.on_rejected(p.client_id, ts, "[-1013] Filter failure: NOTIONAL")
+    assert st_.n_refused == 4 and st_.state == "quoting"
+    ts += 2_000_000_000
+    ps = places(core.on_book(0, ts, bid + 1, 10, bid + 2, 10))
+    assert len(ps) == 2
+    core.on_accepted(ps[0].client_id, ts)
+    assert st_.n_refused == 0
+    core.on_rejected(ps[1].client_id, ts, "[-1013] Filter failure: NOTIONAL")
+    assert st_.n_refused == 1 and st_.state == "quoting"
