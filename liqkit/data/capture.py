@@ -56,6 +56,7 @@ def to_grid(values: list[str], unit: float, what: str, source: str) -> np.ndarra
 
 class _Columns:
     def __init__(self) -> None:
+        self.only = ""  # keep only this symbol's frames ("" = all)
         self.b_ts: list[int] = []
         self.b_u: list[int] = []
         self.b_bid: list[str] = []
@@ -107,8 +108,11 @@ def _take(msg: Any, ts: int, cols: _Columns, src: str, lineno: int) -> None:
             raise DataError(f"{src}:{lineno}: not a combined-stream frame nor a depth snapshot")
         d = msg["data"]
         kind = stream.split("@", 1)[1]
-        cols.symbols.add(stream.split("@", 1)[0].upper())
-        if kind == "bookTicker":
+        sym = stream.split("@", 1)[0].upper()
+        cols.symbols.add(sym)
+        if cols.only and sym != cols.only:  # a file of several symbols: keep the one asked for
+            return
+        if kind.lower() == "bookticker":
             cols.b_ts.append(ts)
             cols.b_u.append(int(d["u"]))
             cols.b_bid.append(d["b"])
@@ -135,6 +139,7 @@ def read_capture(
     """Read one capture file, a folder of them (by name order) or a list, as one ``MarketData``."""
     files = _capture_files(paths)
     cols = _Columns()
+    cols.only = symbol.upper() if symbol else ""
     for f in files:
         _read_file(f, cols)
     source = ", ".join(f.name for f in files)

@@ -152,3 +152,24 @@ def test_loader_refuses_unknown_paths(tmp_path):
     with pytest.raises(DataError, match="nothing liqkit can read"):
         load_market_data(tmp_path)
     assert json.dumps(load_market_data(sample_recording_paths()[1]).meta["gaps"]) == "[]"
+
+
+def test_a_capture_of_several_symbols_is_read_one_symbol_at_a_time(tmp_path):
+    frames = []
+    for i in range(6):
+        for sym, px in (("btcusdt", 60000 + i), ("ethusdt", 3000 + i)):
+            book = {"u": i + 1, "s": sym.upper(), "b": f"{px}.00", "B": "1.0", "a": f"{px}.01", "A": "2.0"}
+            trade = {"e": "trade", "E": 1, "s": sym.upper(), "t": i + 1, "p": f"{px}.00", "q": "0.5", "T": 1_000 + i,
+                     "m": True, "M": True}  # fmt: skip
+            frames.append(json.dumps({"stream": f"{sym}@bookTicker", "data": book}))
+            frames.append(json.dumps({"stream": f"{sym}@trade", "data": trade}))
+    path = tmp_path / "both.gz"
+    with gzip.open(path, "wt") as f:
+        for n, fr in enumerate(frames):
+            f.write(f"{1_700_000_000_000_000_000 + n} {fr}\n")
+    with pytest.raises(DataError, match="several symbols"):
+        read_capture(path)
+    eth = read_capture(path, symbol="ETHUSDT")
+    assert eth.symbol == "ETHUSDT" and len(eth.book["bid"]) == 6 and len(eth.trades["price"]) == 6
+    assert eth.rules.price(int(eth.book["bid"][0])) == 3000  # no BTCUSDT row slipped in
+    assert not eth.meta["gaps"]  # each symbol's ids are consecutive on their own
