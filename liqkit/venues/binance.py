@@ -122,6 +122,7 @@ class BinanceVenue:
         live: bool = False,
         allow_live: bool = False,
         stream_queue_size: int = 10_000,
+        market_silence_s: float = 60.0,
     ) -> None:
         if live and not (allow_live and os.environ.get("LIQKIT_ALLOW_LIVE") == "1"):
             raise LiveTradingRefused("live trading needs allow_live = true in the config and LIQKIT_ALLOW_LIVE=1")
@@ -129,6 +130,7 @@ class BinanceVenue:
         self.symbols = [s.upper() for s in symbols]
         self._key, self._secret, self._base_url, self._live = api_key, api_secret, base_url, live
         self._queue_size = stream_queue_size
+        self._silence_s = market_silence_s  # a market socket silent this long is recreated
         self.client: AsyncClient | None = None
         self._rules: dict[str, SymbolRules] = {}
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
@@ -167,10 +169,7 @@ class BinanceVenue:
         """
         self._closing = True
         for sock in list(self._socks):
-            sock.ws_state = WSListenerState.EXITING
-            if sock.ws is not None:
-                with contextlib.suppress(Exception):
-                    await sock.ws.close()
+            await _abandon(sock)
         for t in self._tasks:
             t.cancel()
         if self._tasks:
@@ -351,7 +350,12 @@ class BinanceVenue:
                 async with bsm.multiplex_socket(names) as sock:
                     self._socks.add(sock)
                     while True:
-                        msg = await sock.recv()
+                        # python-binance has no watchdog: a connection can stay open and say nothing
+                        try:
+                            msg = await asyncio.wait_for(sock.recv(), self._silence_s)
+                        except TimeoutError:
+                            await _abandon(sock)  # or leaving the socket would wait 10 s for its read loop
+                            raise
                         if msg.get("e") == "error":  # python-binance reconnects by itself; mark the gap
                             self.stream_restarts += 1
                             self._queue.put_nowait(StreamGap(f"market stream: {msg.get('type')}", _now()))
@@ -407,6 +411,15 @@ class BinanceVenue:
         task = asyncio.current_task()
         if self._closing or (task is not None and task.cancelling()):
             raise asyncio.CancelledError
+
+
+async def _abandon(sock: Any) -> None:
+    """Tell a python-binance socket's read loop to exit and close the connection under it, so leaving
+    the socket does not wait for the read loop's 10 s receive timeout."""
+    sock.ws_state = WSListenerState.EXITING
+    if sock.ws is not None:
+        with contextlib.suppress(Exception):
+            await sock.ws.close()
 
 
 def _now() -> int:

@@ -10,7 +10,7 @@ import asyncio
 import pytest
 
 from liqkit.domain.errors import ConfigError
-from liqkit.venues.binance_server.faults import FaultPlan, parse_faults
+from liqkit.venues.binance_server.faults import Fault, FaultPlan, parse_faults
 from liqkit.venues.binance_server.scenario import SCENARIOS, mixed_plan, run_scenario
 
 
@@ -43,6 +43,16 @@ def test_message_queue_overflow_recreates_the_stream():
     # notice, recreate the socket with backoff, and the invariants must hold
     report = asyncio.run(run_scenario("overflow", FaultPlan([]), seconds=2.0, stream_queue_size=0))
     assert report.stream_restarts >= 1
+    assert report.ok, report
+
+
+def test_a_silent_market_socket_is_recreated():
+    # the connection stays open (pings answered) but no frame comes: python-binance would wait forever
+    plan = FaultPlan([Fault("stream", "stall", at=(30,))], seed=3)
+    report = asyncio.run(run_scenario("stall", plan, seconds=4.0, market_silence_s=1.0))
+    assert report.faults_injected == 1
+    assert report.stream_restarts >= 1
+    assert report.orders_placed > 25  # quoting went on with the new socket (without it: about 13)
     assert report.ok, report
 
 

@@ -95,6 +95,7 @@ async def run_scenario(
     speed: float = 20.0,
     state_dir: Path | None = None,
     stream_queue_size: int = 10_000,
+    market_silence_s: float = 60.0,
 ) -> ScenarioReport:
     """Quote BTCUSDT for ``seconds`` against a server injecting ``faults``, then stop and check."""
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}, maker_fee_bps=Decimal(1))
@@ -107,7 +108,12 @@ async def run_scenario(
     tmp = None if state_dir is not None else tempfile.TemporaryDirectory()
     journal = Journal.in_state_dir(state_dir or Path(tmp.name))  # type: ignore[union-attr]
     venue = BinanceVenue(
-        ["BTCUSDT"], KEY, SECRET, base_url=f"http://127.0.0.1:{port}", stream_queue_size=stream_queue_size
+        ["BTCUSDT"],
+        KEY,
+        SECRET,
+        base_url=f"http://127.0.0.1:{port}",
+        stream_queue_size=stream_queue_size,
+        market_silence_s=market_silence_s,
     )
     cfg = PairConfig.model_validate(
         {"symbol": "BTCUSDT", "spread": "0.5bps", "refresh_tolerance": "0.3bps", "size": "0.002"}

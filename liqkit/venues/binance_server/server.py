@@ -67,6 +67,7 @@ class BinanceServer:
         self.streams: list[tuple[web.WebSocketResponse, set[str], bool]] = []
         self.user_subs: dict[int, web.WebSocketResponse] = {}
         self.ws_api_conns: set[web.WebSocketResponse] = set()
+        self.stalled: set[web.WebSocketResponse] = set()  # stream connections a "stall" fault silenced
         self._next_sub = 0
         self._update_id = 1  # order book update id: bookTicker "u", depthUpdate "U"/"u", REST depth lastUpdateId
         self._last_top: dict[str, tuple[int, int]] = {}
@@ -440,16 +441,20 @@ class BinanceServer:
                 pass
         finally:
             self.streams.remove(entry)
+            self.stalled.discard(ws)
         return ws
 
     async def _publish(self, name: str, payload: dict[str, Any]) -> None:
         text_combined = text_raw = ""
         for ws, names, combined in list(self.streams):
-            if name.lower() not in names or ws.closed:
+            if name.lower() not in names or ws.closed or ws in self.stalled:
                 continue
             f = self.faults.pick("stream")
             if f is not None and f.kind == "drop":
                 await ws.close()
+                continue
+            if f is not None and f.kind == "stall":  # open, answering pings, but silent from now on
+                self.stalled.add(ws)
                 continue
             if combined:
                 text_combined = text_combined or json.dumps({"stream": name, "data": payload})
