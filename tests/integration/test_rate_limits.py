@@ -85,3 +85,39 @@ def test_engine_paces_itself_and_is_never_refused():
     assert report.rate_limited == 0
     assert report.orders_placed >= 30
     assert report.ok, report
+
+
+def test_orders_that_succeed_cost_no_weight_and_failures_do():
+    async def main() -> tuple[int, int, int]:
+        server = BinanceServer(["BTCUSDT"], {KEY: SECRET})
+        runner = web.AppRunner(server.app)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        client = await client_class(f"http://127.0.0.1:{port}").create(KEY, SECRET)
+        try:
+            book = await client.get_orderbook_ticker(symbol="BTCUSDT")
+            before = int(client.response.headers["X-MBX-USED-WEIGHT-1M"])
+            low = f"{float(book['bidPrice']) * 0.9:.2f}"
+            await client.create_order(
+                symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.001", price=low, newClientOrderId="w1"
+            )
+            placed = int(client.response.headers["X-MBX-USED-WEIGHT-1M"])
+            with pytest.raises(BinanceAPIException) as e:  # a post-only buy above the ask: refused
+                high = f"{float(book['askPrice']) * 1.1:.2f}"
+                await client.create_order(
+                    symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.001", price=high,
+                    newClientOrderId="w2",
+                )  # fmt: skip
+            return before, placed, int(e.value.response.headers["X-MBX-USED-WEIGHT-1M"])
+        finally:
+            await client.close_connection()
+            await runner.cleanup()
+
+    for _ in range(3):  # the minute's weight restarts at 0 when the minute turns: run again then
+        before, placed, refused = asyncio.run(main())
+        if before <= placed <= refused:
+            break
+    assert placed == before  # a successful placement costs 0 weight (Binance, since 2026-04-02)
+    assert refused == placed + 1  # a refused one still costs

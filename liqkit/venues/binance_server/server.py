@@ -133,7 +133,10 @@ class BinanceServer:
             )
         f = self.faults.pick(f"{request.method} {request.path}")
         if f is None:
-            return await handler(request)  # type: ignore[no-any-return]
+            response = await handler(request)
+            if response.status >= 400 and "X-MBX-USED-WEIGHT-1M" not in response.headers:
+                response.headers.update(self._headers(1))  # a failed request costs weight, even an order
+            return response  # type: ignore[no-any-return]
         if f.kind == "http502":
             html = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"
             return web.Response(status=502, content_type="text/html", text=html)
@@ -339,7 +342,9 @@ class BinanceServer:
             "_trades": [],
         }
         self._report(order, "NEW")
-        return self._json({**self._public(order), "transactTime": self.now_ms(), "fills": []}, orders=True)
+        return self._json(
+            {**self._public(order), "transactTime": self.now_ms(), "fills": []}, weight=0, orders=True
+        )  # placements that succeed cost no weight (2026-04-02)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         try:
@@ -355,7 +360,9 @@ class BinanceServer:
         assert order is not None
         order["status"] = "CANCELED"
         self._report(order, "CANCELED")
-        return self._json({**self._public(order), "origClientOrderId": cid, "transactTime": self.now_ms()})
+        return self._json(
+            {**self._public(order), "origClientOrderId": cid, "transactTime": self.now_ms()}, weight=0
+        )  # nor cancels
 
     async def query_order(self, request: web.Request) -> web.Response:
         try:
