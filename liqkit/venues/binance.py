@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import time
 from collections.abc import AsyncIterator, Iterable
@@ -168,6 +169,18 @@ class BinanceVenue:
         under it first, the stream loops see ``_closing``, and only then are the tasks cancelled.
         """
         self._closing = True
+        quiet = logging.getLogger("binance.ws")  # our own close is not a connection error: do not log it as one
+        level = quiet.level
+        quiet.setLevel(logging.CRITICAL)
+        try:
+            await self._close_streams()
+            if self.client is not None:
+                await close_client(self.client)
+                self.client = None
+        finally:
+            quiet.setLevel(level)
+
+    async def _close_streams(self) -> None:
         for sock in list(self._socks):
             await _abandon(sock)
         for t in self._tasks:
@@ -175,9 +188,6 @@ class BinanceVenue:
         if self._tasks:
             await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
-        if self.client is not None:
-            await close_client(self.client)
-            self.client = None
 
     async def _call(self, placing: bool, fn: Any, **params: Any) -> Any:
         """One REST call with the circuit breaker (429/418 Retry-After), a clock re-sync on -1021, and
@@ -352,7 +362,8 @@ class BinanceVenue:
                     while True:
                         # python-binance has no watchdog: a connection can stay open and say nothing
                         try:
-                            msg = await asyncio.wait_for(sock.recv(), self._silence_s)
+                            async with asyncio.timeout(self._silence_s):  # no extra task per message
+                                msg = await sock.recv()
                         except TimeoutError:
                             await _abandon(sock)  # or leaving the socket would wait 10 s for its read loop
                             raise
