@@ -70,18 +70,29 @@ class ServiceHost:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._lock: IO[str] | None = None
         self._acquire()
-        self.token = token or secrets.token_urlsafe(24)
-        tok = self.state_dir / "token"
-        with contextlib.suppress(FileNotFoundError):
-            tok.unlink()
-        fd = os.open(tok, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(self.token + "\n")
-        self.journal = Journal.in_state_dir(self.state_dir)
-        pairs = list(cfg.pairs.values())
-        self.venue = make_venue(cfg, [p.symbol for p in pairs], speed=speed)
+        try:
+            pairs = list(cfg.pairs.values())
+            # first the venue: a refused live opt-in or missing keys leave the state directory as it was
+            self.venue = make_venue(cfg, [p.symbol for p in pairs], speed=speed)
+            self.token = token or secrets.token_urlsafe(24)
+            tok = self.state_dir / "token"
+            with contextlib.suppress(FileNotFoundError):
+                tok.unlink()
+            fd = os.open(tok, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(self.token + "\n")
+            self.journal = Journal.in_state_dir(self.state_dir)
+        except BaseException:
+            self._release()
+            raise
         self.runner = EngineRunner(self.venue, pairs, self.journal, cfg.engine.risk, timer_s=timer_s)
         self.engine = LocalEngine(self.runner)
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            fcntl.flock(self._lock, fcntl.LOCK_UN)
+            self._lock.close()
+            self._lock = None
 
     def _acquire(self) -> None:
         path = self.state_dir / "service.lock"
@@ -117,7 +128,4 @@ class ServiceHost:
             self.journal.close()
             with contextlib.suppress(FileNotFoundError):
                 (self.state_dir / "service.json").unlink()
-            if self._lock is not None:
-                fcntl.flock(self._lock, fcntl.LOCK_UN)
-                self._lock.close()
-                self._lock = None
+            self._release()

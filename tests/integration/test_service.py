@@ -282,3 +282,19 @@ def test_kill_9_then_restart_cleans_up_before_quoting(tmp_path):
     finally:
         server.send_signal(signal.SIGINT)
         server.communicate(timeout=30)
+
+
+def test_live_trading_is_refused_without_both_opt_ins(tmp_path):
+    env = dict(os.environ, BINANCE_API_KEY="k" * 24, BINANCE_API_SECRET="s" * 48)
+    env.pop("LIQKIT_ALLOW_LIVE", None)
+    out = subprocess.run(
+        [sys.executable, "-m", "liqkit.cli", "serve", "--venue", "binance-live", "--state-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert out.returncode == 2
+    assert "live trading needs allow_live = true in the config and LIQKIT_ALLOW_LIVE=1" in out.stderr
+    assert not (tmp_path / "token").exists() and not (tmp_path / "journal.sqlite").exists()
+    assert "k" * 24 not in out.stdout + out.stderr  # keys never shown
