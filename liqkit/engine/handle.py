@@ -5,8 +5,8 @@ or the engine ``liqkit serve`` hosts); ``liqkit.client.EngineClient`` implements
 API. Every view is plain JSON-ready data: decimals as strings, timestamps in integer nanoseconds.
 
 Events: ``events()`` yields a ``snapshot`` first, then deltas: ``ticker`` (coalesced to at most
-``TICKER_HZ`` a second per pair), and ``order``, ``fill``, ``balance``, ``state`` and ``config`` events,
-never dropped nor reordered.
+``TICKER_HZ`` a second per pair), ``health`` (status and PnL, every ``HEALTH_S``), and ``order``,
+``fill``, ``balance``, ``state`` and ``config`` events, never dropped nor reordered.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from liqkit.engine.intents import Place
 from liqkit.engine.runner import EngineRunner
 
 TICKER_HZ = 2.0
+HEALTH_S = 1.0  # a "health" event (status and PnL) this often
 
 
 @runtime_checkable
@@ -250,12 +251,13 @@ class LocalEngine:
             pending: dict[str, dict[str, Any]] = {}
             last: dict[str, float] = {}
             loop = asyncio.get_running_loop()
+            next_health = loop.time() + HEALTH_S
             while True:
-                timeout = None
-                if pending:
-                    timeout = max(0.0, min(last.get(s, 0.0) + period for s in pending) - loop.time())
+                due = min([next_health, *(last.get(s, 0.0) + period for s in pending)])
+                ev: dict[str, Any] | None
                 try:
-                    ev = await asyncio.wait_for(q.get(), timeout) if timeout is not None else await q.get()
+                    async with asyncio.timeout(max(0.0, due - loop.time())):  # no task per event
+                        ev = await q.get()
                 except TimeoutError:
                     ev = None
                 now = loop.time()
@@ -268,5 +270,9 @@ class LocalEngine:
                     last[sym] = now
                     self._absorb()
                     yield self._ticker(pending.pop(sym))
+                if now >= next_health:
+                    next_health = now + HEALTH_S
+                    self._absorb()
+                    yield {"kind": "health", "ts": time.time_ns(), "status": self.status(), "pnl": self.pnl()}
         finally:
             self.runner.unsubscribe(q)

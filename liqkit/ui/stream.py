@@ -140,6 +140,12 @@ class EventStream:
             self.flush()
             return
         self.events += 1
+        if ev.get("kind") == "health":  # the engine sends its status and PnL: no need to poll them
+            self._last_poll = time.monotonic()
+            self._poll_soon = False
+            self._each("on_status", ev["status"])
+            self._each("on_pnl", ev["pnl"])
+            return
         if ev.get("kind") == "fill":
             self._poll_soon = True
         self._each("on_event", ev)

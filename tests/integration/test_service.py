@@ -170,6 +170,7 @@ def test_client_and_event_stream(service):
     kinds, tickers = asyncio.run(main())
     assert kinds[0] == "snapshot"
     assert "ticker" in kinds and "order" in kinds
+    assert 3 <= kinds.count("health") <= 5  # status and PnL once a second
     # coalesced: at most 2 a second per pair (plus one at the start)
     assert 2 <= len(tickers) <= 2 * 4 + 2, len(tickers)
     bad = EngineClient(url, "wrong")
