@@ -3,8 +3,8 @@
 It uses the service already running on the state directory (``service.json`` plus an ``/api/status``
 call that answers with the directory's token), or starts one (the simulated exchange by default;
 ``--venue``/``--config`` for the Binance testnet), then starts Voila on 127.0.0.1 with a token (kept
-in a 0600 config file, out of ``ps``), sources stripped, offline messages not buffered, one preheated
-kernel, and prints the URL with the token. Ctrl-C (or SIGTERM) stops Voila and the service it started
+in a 0600 config file, out of ``ps``), sources stripped, offline messages not buffered, two preheated
+kernels, and prints the URL with the token. Ctrl-C (or SIGTERM) stops Voila and the service it started
 (the service cancels its orders); a service it did not start is left running.
 
 It installs nothing: ``make dashboard`` installs the notebook extras first.
@@ -100,7 +100,7 @@ def voila_config(token: str, preheat: bool) -> dict[str, Any]:
             "strip_sources": True,
             "show_tracebacks": False,
             "preheat_kernel": preheat,
-            "default_pool_size": 1 if preheat else 0,
+            "default_pool_size": 2 if preheat else 0,  # two pages opened together both start warm
         },
         "MappingKernelManager": {
             "buffer_offline_messages": False,  # a kernel nobody watches must not buffer without bound
