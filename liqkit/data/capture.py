@@ -29,7 +29,8 @@ from liqkit.domain.rules import SymbolRules, default_rules
 SAMPLES = Path(__file__).resolve().parent / "samples"
 
 
-def _capture_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+def capture_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
+    """The capture files of a path (a file, or the ``*.gz`` of a folder by name) or of a list."""
     if isinstance(paths, (str, Path)):
         p = Path(paths)
         if p.is_dir():
@@ -137,7 +138,7 @@ def read_capture(
     paths: str | Path | Iterable[str | Path], symbol: str | None = None, rules: SymbolRules | None = None
 ) -> MarketData:
     """Read one capture file, a folder of them (by name order) or a list, as one ``MarketData``."""
-    files = _capture_files(paths)
+    files = capture_files(paths)
     cols = _Columns()
     cols.only = symbol.upper() if symbol else ""
     for f in files:

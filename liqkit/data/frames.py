@@ -32,6 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from liqkit.data.capture import capture_files
 from liqkit.data.feed import MarketData
 from liqkit.domain.errors import DataError
 from liqkit.domain.rules import SymbolRules, default_rules
@@ -208,17 +209,6 @@ def _grid(x: pd.Series, unit: float, what: str, source: str) -> np.ndarray:
 
 
 # ---- captures -------------------------------------------------------------------------------------
-def capture_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
-    """The capture files of a path (a file, or the ``*.gz`` of a folder by name) or of a list."""
-    if isinstance(paths, (str, Path)):
-        p = Path(paths)
-        if p.is_dir():
-            files = sorted(x for x in p.glob("*.gz") if not x.name.startswith("exchangeInfo"))
-            if not files:
-                raise DataError(f"{p}: no capture files (*.gz) in this folder")
-            return files
-        return [p]
-    return [Path(x) for x in paths]
 
 
 class _Rows:
