@@ -15,7 +15,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, TextIO
@@ -42,8 +42,8 @@ def capture_files(paths: str | Path | Iterable[str | Path]) -> list[Path]:
     return [Path(x) for x in paths]
 
 
-def to_grid(values: list[str], unit: float, what: str, source: str) -> np.ndarray:
-    """Decimal strings to integer multiples of ``unit``; refuse values off the grid."""
+def to_grid(values: Sequence[str] | np.ndarray, unit: float, what: str, source: str) -> np.ndarray:
+    """Decimal strings (or floats) to integer multiples of ``unit``; refuse values off the grid."""
     try:
         x = np.array(values, dtype=np.float64)
     except ValueError as e:

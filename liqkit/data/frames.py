@@ -32,7 +32,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
-from liqkit.data.capture import capture_files
+from liqkit.data.capture import capture_files, to_grid
 from liqkit.data.feed import MarketData
 from liqkit.domain.errors import DataError
 from liqkit.domain.rules import SymbolRules, default_rules
@@ -168,16 +168,16 @@ class MarketFrames:
         book = {
             "ts_local": b["ts_local"].to_numpy(np.int64),
             "ts_exchange": np.zeros(len(b), np.int64),
-            "bid": _grid(b["bid"], tick, "bid", f.source),
-            "bid_qty": _grid(b["bid_qty"], step, "bid_qty", f.source),
-            "ask": _grid(b["ask"], tick, "ask", f.source),
-            "ask_qty": _grid(b["ask_qty"], step, "ask_qty", f.source),
+            "bid": to_grid(b["bid"].to_numpy(float), tick, "bid", f.source),
+            "bid_qty": to_grid(b["bid_qty"].to_numpy(float), step, "bid_qty", f.source),
+            "ask": to_grid(b["ask"].to_numpy(float), tick, "ask", f.source),
+            "ask_qty": to_grid(b["ask_qty"].to_numpy(float), step, "ask_qty", f.source),
         }
         trades = {
             "ts_local": t["ts_local"].to_numpy(np.int64),
             "ts_exchange": t["trade_time"].to_numpy(np.int64),
-            "price": _grid(t["price"], tick, "trade price", f.source),
-            "qty": _grid(t["qty"], step, "trade qty", f.source),
+            "price": to_grid(t["price"].to_numpy(float), tick, "trade price", f.source),
+            "qty": to_grid(t["qty"].to_numpy(float), step, "trade qty", f.source),
             "aggressor": t["aggressor"].to_numpy(np.int8),
             "trade_id": t["trade_id"].to_numpy(np.int64),
         }
@@ -197,15 +197,6 @@ class MarketFrames:
             depth_updates=int(f.depth.loc[~f.depth["snapshot"], "seq"].nunique()),
             depth_snapshot=snapshot,
         )
-
-
-def _grid(x: pd.Series, unit: float, what: str, source: str) -> np.ndarray:
-    v = x.to_numpy(float)
-    n = np.rint(v / unit)
-    bad = np.flatnonzero(np.abs(n * unit - v) > unit * 1e-6)
-    if bad.size:
-        raise DataError(f"{source}: {what} {v[int(bad[0])]} is not a multiple of {unit:g}")
-    return n.astype(np.int64)
 
 
 # ---- captures -------------------------------------------------------------------------------------
