@@ -29,6 +29,10 @@ class ConfigError(LiqkitError, ValueError):
     """A configuration value breaks a rule; the message names the field, the value and the rule."""
 
 
+class UnknownPairError(ConfigError):
+    """A command named a symbol that is not one of the engine's configured pairs."""
+
+
 class DataError(LiqkitError, ValueError):
     """A data file or record is malformed; the message names where and what."""
 

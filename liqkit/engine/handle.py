@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from liqkit.domain.config import PairConfig, update_pair
-from liqkit.domain.errors import ConfigError
+from liqkit.domain.errors import UnknownPairError
 from liqkit.domain.rules import plain_decimal
 from liqkit.engine.core import FEE_SCALE, EngineCore
 from liqkit.engine.intents import Place
@@ -68,31 +68,32 @@ class LocalEngine:
         self._q = runner.subscribe(book_backlog=0)  # this view's own feed (fills; book updates skipped)
 
     # ---- commands ---------------------------------------------------------------------------------
-    def _config(self, symbol: str) -> PairConfig:
+    def config_of(self, symbol: str) -> PairConfig:
+        """The config of a configured pair (any case); UnknownPairError names the configured ones."""
         sym = symbol.upper()
         if sym not in self.runner.configs:
             known = ", ".join(sorted(self.runner.configs)) or "none"
-            raise ConfigError(f"symbol: {symbol!r} is not a configured pair (configured: {known})")
+            raise UnknownPairError(f"symbol: {symbol!r} is not a configured pair (configured: {known})")
         return self.runner.configs[sym]
 
     async def run(self, symbol: str) -> dict[str, Any]:
-        cfg = self._config(symbol)
+        cfg = self.config_of(symbol)
         await self.runner.run_pair(cfg.symbol)
         return self.pair_view(cfg.symbol)
 
     async def stop(self, symbol: str) -> dict[str, Any]:
-        cfg = self._config(symbol)
+        cfg = self.config_of(symbol)
         await self.runner.stop_pair(cfg.symbol)
         return self.pair_view(cfg.symbol)
 
     async def configure(self, symbol: str, changes: Mapping[str, Any], source: str = "api") -> dict[str, Any]:
-        new = update_pair(self._config(symbol), changes)
+        new = update_pair(self.config_of(symbol), changes)
         self.runner.configure(new, source)  # checked against the symbol's filters; on error nothing changes
         return self.pair_view(new.symbol)
 
     async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
         """Run the same engine code on a scratch core with the new config, at the current book and balances."""
-        cfg = update_pair(self._config(symbol), changes)
+        cfg = update_pair(self.config_of(symbol), changes)
         live = self.runner.core.pair(cfg.symbol)
         scratch = EngineCore(self.runner.core.risk)
         scratch.add_pair(cfg, live.rules)

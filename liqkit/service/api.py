@@ -17,12 +17,12 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Body, FastAPI, HTTPException, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi import Body, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from liqkit.domain.config import PairChanges
-from liqkit.domain.errors import ConfigError, LiqkitError, RulesError
+from liqkit.domain.errors import ConfigError, LiqkitError, RulesError, UnknownPairError
 from liqkit.engine.handle import LocalEngine
 
 Changes = Annotated[PairChanges, Body(examples=[{"spread": "5bps", "levels": 2}])]  # type: ignore[valid-type]
@@ -119,20 +119,18 @@ def create_app(
 
     @app.exception_handler(ConfigError)
     async def config_error(_: Request, e: ConfigError) -> JSONResponse:
-        if str(e).startswith("symbol: "):
-            return JSONResponse({"detail": str(e)}, status_code=404)
         return JSONResponse({"detail": str(e)}, status_code=422)
+
+    @app.exception_handler(UnknownPairError)
+    async def unknown_pair(_: Request, e: UnknownPairError) -> JSONResponse:
+        return JSONResponse({"detail": str(e)}, status_code=404)
 
     @app.exception_handler(RulesError)
     async def rules_error(_: Request, e: RulesError) -> JSONResponse:
         return JSONResponse({"detail": str(e)}, status_code=422)
 
     def known(symbol: str) -> str:
-        sym = symbol.upper()
-        if sym not in engine.runner.configs:
-            known_ = ", ".join(sorted(engine.runner.configs)) or "none"
-            raise HTTPException(404, f"symbol: {symbol!r} is not a configured pair (configured: {known_})")
-        return sym
+        return engine.config_of(symbol).symbol  # UnknownPairError: 404
 
     @app.get("/docs", include_in_schema=False)
     async def docs(request: Request) -> HTMLResponse:
