@@ -357,8 +357,7 @@ class BinanceVenue:
         backoff = 0.2
         while not self._closing:
             try:
-                async with bsm.multiplex_socket(names) as sock:
-                    self._socks.add(sock)
+                async with bsm.multiplex_socket(names) as sock, self._tracked(sock):
                     while True:
                         # python-binance has no watchdog: a connection can stay open and say nothing
                         try:
@@ -391,8 +390,7 @@ class BinanceVenue:
         backoff = 0.2
         while not self._closing:
             with contextlib.suppress(Exception):
-                async with bsm.user_socket() as sock:
-                    self._socks.add(sock)
+                async with bsm.user_socket() as sock, self._tracked(sock):
                     while True:
                         msg = await sock.recv()
                         if msg.get("e") in ("error", "serverShutdown", "eventStreamTerminated"):
@@ -416,9 +414,17 @@ class BinanceVenue:
         with contextlib.suppress(AttributeError):
             sock._subscription_id = None
 
+    @contextlib.asynccontextmanager
+    async def _tracked(self, sock: Any) -> AsyncIterator[None]:
+        """Keep ``sock`` in ``_socks`` while it is open, for ``close`` to find."""
+        self._socks.add(sock)
+        try:
+            yield
+        finally:
+            self._socks.discard(sock)
+
     def _stop_if_closing(self) -> None:
         """End a stream loop whose task was cancelled even if the cancel was swallowed on the way out."""
-        self._socks = {s for s in self._socks if s.ws_state != WSListenerState.EXITING and s.ws is not None}
         task = asyncio.current_task()
         if self._closing or (task is not None and task.cancelling()):
             raise asyncio.CancelledError
