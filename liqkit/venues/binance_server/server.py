@@ -32,6 +32,23 @@ from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.sim.venue import SimVenue
 
 
+class _Window:
+    """A count that restarts at 0 every ``ms`` milliseconds (Binance's fixed rate-limit intervals)."""
+
+    def __init__(self, ms: int) -> None:
+        self.ms = ms
+        self._slot = 0
+        self._n = 0
+
+    def used(self, now_ms: int) -> int:
+        return self._n if now_ms // self.ms == self._slot else 0
+
+    def add(self, now_ms: int, n: int = 1) -> int:
+        self._n = self.used(now_ms) + n
+        self._slot = now_ms // self.ms
+        return self._n
+
+
 def _err(code: int, msg: str, status: int = 400) -> web.Response:
     return web.json_response({"code": code, "msg": msg}, status=status)
 
@@ -56,8 +73,8 @@ class BinanceServer:
         self.order_limit_10s = declared.get(("ORDERS", "SECOND"), 100)
         self.enforce_limits = enforce_limits
         self.rate_limited = 0  # requests refused with 429 for going over a limit (not injected faults)
-        self._orders_10s: tuple[int, int] = (0, 0)  # (10 s window, new orders in it)
-        self._orders_1d: tuple[int, int] = (0, 0)
+        self._orders_10s = _Window(10_000)  # new orders
+        self._orders_1d = _Window(86_400_000)
         self.faults = faults or FaultPlan()
         self.duplicates: list[str] = []  # moments two live liqkit orders shared a pair, side and level
         self.fills_made = 0
@@ -71,7 +88,7 @@ class BinanceServer:
         self._next_sub = 0
         self._update_id = 1  # order book update id: bookTicker "u", depthUpdate "U"/"u", REST depth lastUpdateId
         self._last_top: dict[str, tuple[int, int]] = {}
-        self._weight: tuple[int, int] = (0, 0)  # (minute, used weight)
+        self._weight = _Window(60_000)  # request weight used
         self._pump: asyncio.Task[None] | None = None
         self.app = web.Application(middlewares=[self._fault_middleware])
         self.app.add_routes(
@@ -119,7 +136,7 @@ class BinanceServer:
         if request.path.startswith(("/stream", "/ws")):
             return await handler(request)  # type: ignore[no-any-return]
         now = self.now_ms()
-        if self.enforce_limits and self._weight[0] == now // 60_000 and self._weight[1] >= self.weight_limit:
+        if self.enforce_limits and self._weight.used(now) >= self.weight_limit:
             self.rate_limited += 1
             return web.json_response(
                 {
@@ -163,19 +180,11 @@ class BinanceServer:
         return await handler(request)  # type: ignore[no-any-return]
 
     def _headers(self, weight: int, orders: bool = False) -> dict[str, str]:
-        minute = self.now_ms() // 60_000
-        m, used = self._weight
-        used = (used if m == minute else 0) + weight
-        self._weight = (minute, used)
-        out = {"X-MBX-USED-WEIGHT-1M": str(used)}
+        now = self.now_ms()
+        out = {"X-MBX-USED-WEIGHT-1M": str(self._weight.add(now, weight))}
         if orders:
-            now = self.now_ms()
-            for attr, window in (("_orders_10s", now // 10_000), ("_orders_1d", now // 86_400_000)):
-                w, n = getattr(self, attr)
-                n = n if w == window else 0
-                setattr(self, attr, (window, n))
-            out["X-MBX-ORDER-COUNT-10S"] = str(self._orders_10s[1])
-            out["X-MBX-ORDER-COUNT-1D"] = str(self._orders_1d[1])
+            out["X-MBX-ORDER-COUNT-10S"] = str(self._orders_10s.used(now))
+            out["X-MBX-ORDER-COUNT-1D"] = str(self._orders_1d.used(now))
         return out
 
     def _json(self, body: Any, weight: int = 1, status: int = 200, orders: bool = False) -> web.Response:
@@ -184,9 +193,7 @@ class BinanceServer:
     def _count_order(self) -> web.Response | None:
         """Count a new order; past the 10 s limit (when enforced) the 429 -1015 answer instead."""
         now = self.now_ms()
-        w, n = self._orders_10s
-        n = n if w == now // 10_000 else 0
-        if self.enforce_limits and n >= self.order_limit_10s:
+        if self.enforce_limits and self._orders_10s.used(now) >= self.order_limit_10s:
             self.rate_limited += 1
             return web.json_response(
                 {
@@ -196,9 +203,8 @@ class BinanceServer:
                 status=429,
                 headers={"Retry-After": str(max(1, 10 - (now // 1000) % 10)), **self._headers(1, orders=True)},
             )
-        self._orders_10s = (now // 10_000, n + 1)
-        d, m = self._orders_1d
-        self._orders_1d = (now // 86_400_000, (m if d == now // 86_400_000 else 0) + 1)
+        self._orders_10s.add(now)
+        self._orders_1d.add(now)
         return None
 
     async def _signed(self, request: web.Request) -> dict[str, str]:
