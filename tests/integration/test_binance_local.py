@@ -4,7 +4,6 @@ import asyncio
 from decimal import Decimal
 
 import pytest
-from aiohttp import web
 from binance.exceptions import BinanceAPIException
 
 from liqkit.domain.config import PairConfig, SimConfig
@@ -19,12 +18,8 @@ KEY, SECRET = "test-key-0123456789", "test-secret-abcdefghij"
 async def serve(speed: float = 10.0):
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000), "ETH": Decimal(20)})
     server = BinanceServer(["BTCUSDT", "ETHUSDT"], {KEY: SECRET}, sim, speed=speed)
-    runner = web.AppRunner(server.app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return server, runner, f"http://127.0.0.1:{port}"
+    runner, url = await server.listen()
+    return server, runner, url
 
 
 def test_an_ordinary_python_binance_client_trades_on_it():

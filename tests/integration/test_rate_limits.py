@@ -4,7 +4,6 @@ import asyncio
 import itertools
 
 import pytest
-from aiohttp import web
 from binance.exceptions import BinanceAPIException
 
 from liqkit.venues.binance import client_class
@@ -43,12 +42,8 @@ def test_limits_come_from_exchange_info_and_headers_drive_the_pacing():
 def test_server_refuses_new_orders_past_the_limit_with_1015():
     async def main() -> tuple[list[str], BinanceAPIException]:
         server = BinanceServer(["BTCUSDT"], {KEY: SECRET})
-        runner = web.AppRunner(server.app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        client = await client_class(f"http://127.0.0.1:{port}").create(KEY, SECRET)
+        runner, url = await server.listen()
+        client = await client_class(url).create(KEY, SECRET)
         counts = []
         try:
             book = await client.get_orderbook_ticker(symbol="BTCUSDT")
@@ -90,12 +85,8 @@ def test_engine_paces_itself_and_is_never_refused():
 def test_orders_that_succeed_cost_no_weight_and_failures_do():
     async def main() -> tuple[int, int, int]:
         server = BinanceServer(["BTCUSDT"], {KEY: SECRET})
-        runner = web.AppRunner(server.app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]
-        client = await client_class(f"http://127.0.0.1:{port}").create(KEY, SECRET)
+        runner, url = await server.listen()
+        client = await client_class(url).create(KEY, SECRET)
         try:
             book = await client.get_orderbook_ticker(symbol="BTCUSDT")
             before = int(client.response.headers["X-MBX-USED-WEIGHT-1M"])

@@ -10,7 +10,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from aiohttp import web
 
 from liqkit.data.capture import load_sample
 from liqkit.domain.config import SimConfig
@@ -38,12 +37,8 @@ def local_server(faults: FaultPlan | None = None, speed: float = 5.0) -> Iterato
     async def start() -> None:
         sim = SimConfig(balances={"BTC": Decimal(1), "USDT": Decimal(100_000)})
         server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, {"BTCUSDT": load_sample()}, speed=speed, faults=faults)
-        runner = web.AppRunner(server.app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        box.update(server=server, runner=runner, url=f"http://127.0.0.1:{port}")
+        runner, url = await server.listen()
+        box.update(server=server, runner=runner, url=url)
 
     def run() -> None:
         asyncio.set_event_loop(loop)

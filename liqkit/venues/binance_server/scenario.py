@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from aiohttp import web
-
 from liqkit.domain.config import PairConfig, RiskConfig, SimConfig
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
@@ -100,18 +98,14 @@ async def run_scenario(
     """Quote BTCUSDT for ``seconds`` against a server injecting ``faults``, then stop and check."""
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}, maker_fee_bps=Decimal(1))
     server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, speed=speed, faults=faults)
-    site_runner = web.AppRunner(server.app)
-    await site_runner.setup()
-    site = web.TCPSite(site_runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    site_runner, url = await server.listen()
     tmp = None if state_dir is not None else tempfile.TemporaryDirectory()
     journal = Journal.in_state_dir(state_dir or Path(tmp.name))  # type: ignore[union-attr]
     venue = BinanceVenue(
         ["BTCUSDT"],
         KEY,
         SECRET,
-        base_url=f"http://127.0.0.1:{port}",
+        base_url=url,
         stream_queue_size=stream_queue_size,
         market_silence_s=market_silence_s,
     )

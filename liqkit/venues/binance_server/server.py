@@ -115,6 +115,14 @@ class BinanceServer:
         self.app.on_cleanup.append(self._stop)
 
     # ---- lifecycle --------------------------------------------------------------------------------
+    async def listen(self, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
+        """Serve on ``host:port`` (0: a free port) in the running loop; (runner to ``cleanup()``, base URL)."""
+        runner = web.AppRunner(self.app)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        bound = runner.addresses[0][1]
+        return runner, f"http://{host}:{bound}"
+
     async def _start(self, _: web.Application) -> None:
         await self.venue.start()
         self._pump = asyncio.create_task(self._fan_out(), name="binance-server-events")
