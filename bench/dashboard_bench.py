@@ -12,14 +12,16 @@ of one core. Prints figures; asserts nothing.
 from __future__ import annotations
 
 import argparse
-import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from procstat import cpu_seconds
+
+from liqkit.dashboard import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
@@ -38,13 +40,6 @@ READY = (
     "() => document.querySelector('.lq-run') && document.querySelector('.lq-chart .main-svg')"
     " && document.querySelector('.lq-conn-state')?.textContent === 'live'"
 )
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(state: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
@@ -63,11 +58,6 @@ def start(state: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
 def stop(proc: subprocess.Popen[str]) -> None:
     proc.send_signal(signal.SIGINT)
     proc.communicate(timeout=90)
-
-
-def cpu_s(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def children(pid: int) -> list[int]:
@@ -119,10 +109,10 @@ def bench_cpu(browser, seconds: float) -> dict[str, float]:
             kernels = children(voila)
             procs = {"voila": voila, "service": service, **{f"kernel {k}": k for k in kernels}}
             t0 = time.monotonic()
-            c0 = {n: cpu_s(p) for n, p in procs.items()}
+            c0 = {n: cpu_seconds(p) for n, p in procs.items()}
             time.sleep(seconds)
             dt = time.monotonic() - t0
-            usage = {n: 100 * (cpu_s(p) - c0[n]) / dt for n, p in procs.items()}
+            usage = {n: 100 * (cpu_seconds(p) - c0[n]) / dt for n, p in procs.items()}
             page.close()
             return usage
         finally:

@@ -14,9 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,10 @@ from pathlib import Path
 
 import aiohttp
 import numpy as np
+from procstat import cpu_seconds, rss_mb
+
+from liqkit.dashboard import start_service
+from liqkit.domain.errors import LiqkitError
 
 PAIRS = ["BTCUSDT", "ETHUSDT", "BNBUSDT", "XRPUSDT", "ADAUSDT", "SOLUSDT", "DOGEUSDT", "LTCUSDT", "DOTUSDT", "LINKUSDT"]
 
@@ -36,18 +38,6 @@ def config_text() -> str:
         for p in PAIRS
     )
     return f'[engine]\nvenue = "sim"\n\n[sim.balances]\nUSDT = 10000000\n{balances}\n\n{pairs}\n'
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def event_client(url: str, token: str, stop: asyncio.Event, lags: dict[str, list[float]], counts: list[int]):
@@ -136,27 +126,11 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "bench.toml"
         cfg.write_text(config_text())
-        cmd = [
-            sys.executable,
-            "-m",
-            "liqkit.cli",
-            "serve",
-            "--config",
-            str(cfg),
-            "--state-dir",
-            str(Path(tmp) / "s"),
-            "--port",
-            "0",
-            "--run",
-            ",".join(PAIRS),
-        ]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "liqkit serve:" not in line:
-            print(line, proc.stderr.read() if proc.stderr else "", file=sys.stderr)
+        try:
+            proc, url = start_service(Path(tmp) / "s", cfg, None, 1.0, ",".join(PAIRS))
+        except LiqkitError as e:
+            print(e, file=sys.stderr)
             return 1
-        url = line.split(" on ", 1)[1].split(" ", 1)[0]
         token = (Path(tmp) / "s" / "token").read_text().strip()
         try:
             r = asyncio.run(load(url, token, args.seconds, args.clients, proc.pid))

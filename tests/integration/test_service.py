@@ -4,7 +4,6 @@ import asyncio
 import json
 import os
 import signal
-import socket
 import sqlite3
 import stat
 import subprocess
@@ -12,30 +11,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
+from processes import free_port, start_service, stop_service, wait_for
 
 from liqkit.client import EngineClient, ServiceError
 from liqkit.domain.errors import ConfigError
-
-
-def start_service(state_dir: Path, *extra: str, env: dict | None = None) -> tuple[subprocess.Popen, str]:
-    cmd = [sys.executable, "-m", "liqkit.cli", "serve", "--state-dir", str(state_dir), "--port", "0", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "liqkit serve:" not in line:
-        proc.kill()
-        raise AssertionError(f"the service did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    url = line.split(" on ", 1)[1].split(" ", 1)[0]
-    return proc, url
-
-
-def stop_service(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
-    return proc.returncode, out, err
 
 
 def http(method: str, url: str, token: str | None, body: bytes | None = None) -> tuple[int, dict]:
@@ -49,16 +30,6 @@ def http(method: str, url: str, token: str | None, body: bytes | None = None) ->
             return r.status, json.loads(r.read() or b"null")
     except urllib.error.HTTPError as e:
         return e.code, json.loads(e.read() or b"null")
-
-
-def wait_for(pred, timeout: float = 15.0, what: str = "condition"):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture(scope="module")
@@ -238,9 +209,7 @@ def test_sigterm_cancels_everything_and_exits_0(tmp_path):
 
 def test_kill_9_then_restart_cleans_up_before_quoting(tmp_path):
     """Against a liqkit sim-server (whose orders outlive the service): no orphan survives a crash."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     keys = {"BINANCE_API_KEY": "k" * 24, "BINANCE_API_SECRET": "s" * 48}
     server_env = dict(
         os.environ, LIQKIT_SIM_API_KEY=keys["BINANCE_API_KEY"], LIQKIT_SIM_API_SECRET=keys["BINANCE_API_SECRET"]

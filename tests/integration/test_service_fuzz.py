@@ -5,15 +5,13 @@ schema-invalid input must be refused; the engine must still be running and quoti
 """
 
 import json
-import signal
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from processes import start_service, stop_service
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
@@ -21,16 +19,10 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 @pytest.fixture(scope="module")
 def api(tmp_path_factory):
     state = tmp_path_factory.mktemp("fuzz")
-    cmd = [sys.executable, "-m", "liqkit.cli", "serve", "--state-dir", str(state), "--port", "0", "--run", "BTCUSDT"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "liqkit serve:" in line, line
-    url = line.split(" on ", 1)[1].split(" ", 1)[0]
+    proc, url = start_service(state, "--run", "BTCUSDT")
     yield url, (state / "token").read_text().strip()
-    proc.send_signal(signal.SIGTERM)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 0, err
+    code, out, err = stop_service(proc)
+    assert code == 0, err
     assert "0 liqkit orders left open" in out
 
 

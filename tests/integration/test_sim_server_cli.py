@@ -7,13 +7,9 @@ import subprocess
 import sys
 import time
 
+from processes import free_port
+
 from liqkit.domain.errors import ConfigError, LiveTradingRefused
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_trade_on_binance_testnet_config_pointed_at_the_local_server(tmp_path):

@@ -4,10 +4,10 @@ replaying the real shipped recording: files in the capture format, rotation, sna
 import asyncio
 import gzip
 import json
-import socket
 
 import numpy as np
 import pytest
+from processes import free_port
 
 from liqkit.data.capture import load_sample
 from liqkit.data.frames import GAP_STREAM, load_frames
@@ -70,12 +70,6 @@ def test_record_command_writes_a_capture_per_symbol(serve_binance, liqkit_main, 
     assert metrics["symbols"] == ["BTCUSDT"] and metrics["events"] > 50
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -87,7 +81,7 @@ def _free_port() -> int:
     ],
 )
 def test_record_bad_input_is_one_message_and_exit_2(liqkit_main, tmp_path, capsys, argv, message):
-    argv = [a.format(port=_free_port()) for a in argv]
+    argv = [a.format(port=free_port()) for a in argv]
     code = liqkit_main(["record", "--out", str(tmp_path / "out"), "--duration", "1", *argv])
     err = capsys.readouterr().err
     assert code == 2 and message in err and "Traceback" not in err

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from uihelpers import start_service, stop_service
+from processes import start_service, stop_service
 
 
 @pytest.fixture

@@ -10,7 +10,8 @@ import signal
 from pathlib import Path
 
 import pytest
-from uihelpers import CHROMIUM, CHROMIUM_ARGS, free_port, start_dashboard
+from processes import free_port
+from uihelpers import CHROMIUM, CHROMIUM_ARGS, start_dashboard
 
 SHOTS = Path("/tmp/ui-shots")
 # the plotly graph div's traces (the element above the chart's svg that holds them)

@@ -7,7 +7,8 @@ import signal
 import urllib.error
 import urllib.request
 
-from uihelpers import free_port, start_dashboard, start_service, stop_service, wait_for
+from processes import free_port, start_service, stop_service, wait_for
+from uihelpers import start_dashboard
 
 from liqkit.dashboard import service_answering, voila_config
 
@@ -77,5 +78,5 @@ def test_dashboard_uses_a_running_service_and_leaves_it_running(tmp_path):
         assert proc.returncode == 0
         assert service_answering(state) == url  # still serving
     finally:
-        code, _ = stop_service(svc)
+        code, _, _ = stop_service(svc)
     assert code == 0

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from uihelpers import start_service, stop_service, wait_until
+from processes import start_service, stop_service
+from uihelpers import wait_until
 
 from liqkit.ui import Dashboard
 
@@ -29,7 +30,7 @@ def test_dashboard_drives_a_service_and_follows_it_across_a_restart(service):
             await wait_until(lambda: btc.cfg.bid_spread.value == 3, 10, "the service to apply the spread")
             assert btc.state == "quoting"
             # the service goes away: the dashboard says so, and finds the new one by itself
-            _, out = stop_service(proc)
+            _, out, _ = stop_service(proc)
             assert "0 liqkit orders left open" in out
             await wait_until(lambda: dash.stream.state == "disconnected", 15, "the loss to show")
             assert "disconnected" in dash.stream.widget.value
@@ -44,7 +45,7 @@ def test_dashboard_drives_a_service_and_follows_it_across_a_restart(service):
                 btc.toggle.value = False
                 await wait_until(lambda: btc.state == "stopped", 15, "stop on the new service")
             finally:
-                code, out2 = stop_service(proc2)
+                code, out2, _ = stop_service(proc2)
             assert code == 0 and "0 liqkit orders left open" in out2
         finally:
             dash.close()

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -43,37 +41,6 @@ async def wait_until(cond: Callable[[], object], seconds: float = 10.0, what: st
         await asyncio.sleep(0.02)
 
 
-def start_service(state_dir: Path, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """`liqkit serve` on a free port of 127.0.0.1; (process, URL)."""
-    cmd = [sys.executable, "-m", "liqkit.cli", "serve", "--state-dir", str(state_dir), "--port", "0", *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    if "liqkit serve:" not in line:
-        proc.kill()
-        raise AssertionError(f"the service did not start: {line!r} {proc.stderr.read() if proc.stderr else ''}")
-    return proc, line.split(" on ", 1)[1].split(" ", 1)[0]
-
-
-def stop_service(proc: subprocess.Popen[str]) -> tuple[int, str]:
-    """SIGTERM the service; (exit status, its stdout)."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=60)
-    return proc.returncode, out
-
-
-def wait_for(pred: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
-    """Poll ``pred`` (blocking) until truthy; AssertionError naming ``what`` after ``timeout``."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -86,15 +53,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--disable-dev-shm-usage",
 ]
-
-
-def free_port() -> int:
-    """A free port on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_dashboard(state_dir: Path, port: int, *extra: str) -> tuple[subprocess.Popen[str], str, list[str]]:
