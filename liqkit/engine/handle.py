@@ -65,7 +65,7 @@ class LocalEngine:
         self.runner = runner
         self.fills: deque[dict[str, Any]] = deque(maxlen=recent_fills)
         self._capture: dict[str, Decimal] = {}  # spread capture per pair, quote asset
-        self._q = runner.subscribe(book_backlog=0)  # this view's own feed (fills; book updates skipped)
+        runner.listen("fill", self._on_fill)
 
     # ---- commands ---------------------------------------------------------------------------------
     def config_of(self, symbol: str) -> PairConfig:
@@ -198,7 +198,6 @@ class LocalEngine:
         return s
 
     async def snapshot(self) -> dict[str, Any]:
-        self._absorb()
         return {
             "status": self.status(),
             "pairs": self.pairs(),
@@ -209,17 +208,13 @@ class LocalEngine:
         }
 
     # ---- events -----------------------------------------------------------------------------------
-    def _absorb(self) -> None:
-        """Take this view's own feed: recent fills and the spread each captured against the mid."""
-        while not self._q.empty():
-            ev = self._q.get_nowait()
-            if ev["kind"] != "fill":
-                continue
-            self.fills.append(ev)
-            if ev.get("mid") is not None:
-                mid, px, q = Decimal(ev["mid"]), Decimal(ev["price"]), Decimal(ev["qty"])
-                edge = (mid - px) if ev["side"] == "BUY" else (px - mid)
-                self._capture[ev["symbol"]] = self._capture.get(ev["symbol"], Decimal(0)) + edge * q
+    def _on_fill(self, ev: dict[str, Any]) -> None:
+        """Keep the recent fills, and the spread each captured against the mid at the time."""
+        self.fills.append(ev)
+        if ev.get("mid") is not None:
+            mid, px, q = Decimal(ev["mid"]), Decimal(ev["price"]), Decimal(ev["qty"])
+            edge = (mid - px) if ev["side"] == "BUY" else (px - mid)
+            self._capture[ev["symbol"]] = self._capture.get(ev["symbol"], Decimal(0)) + edge * q
 
     def _ticker(self, ev: dict[str, Any]) -> dict[str, Any]:
         st = self.runner.core.pair(ev["symbol"])
@@ -263,17 +258,14 @@ class LocalEngine:
                     ev = None
                 now = loop.time()
                 if ev is not None and ev["kind"] != "book":
-                    self._absorb()
                     yield ev
                 elif ev is not None:
                     pending[ev["symbol"]] = ev
                 for sym in [s for s in pending if now - last.get(s, 0.0) >= period]:
                     last[sym] = now
-                    self._absorb()
                     yield self._ticker(pending.pop(sym))
                 if now >= next_health:
                     next_health = now + HEALTH_S
-                    self._absorb()
                     yield {"kind": "health", "ts": time.time_ns(), "status": self.status(), "pnl": self.pnl()}
         finally:
             self.runner.unsubscribe(q)

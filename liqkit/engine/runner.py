@@ -53,6 +53,7 @@ class EngineRunner:
         self.latencies_ns: deque[int] = deque(maxlen=100_000)
         self.loop_lag_ms: deque[float] = deque(maxlen=60)  # event-loop lateness at each timer tick
         self.subscribers: list[tuple[asyncio.Queue[dict[str, Any]], int]] = []
+        self.listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self.n_events = 0
@@ -430,7 +431,13 @@ class EngineRunner:
             }
         )
 
+    def listen(self, kind: str, fn: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``fn`` with every event of ``kind`` as it is published (no queue: it must be quick)."""
+        self.listeners.setdefault(kind, []).append(fn)
+
     def _publish(self, event: dict[str, Any]) -> None:
+        for fn in self.listeners.get(event["kind"], ()):
+            fn(event)
         for q, backlog in self.subscribers:
             if event["kind"] == "book" and q.qsize() >= backlog:
                 continue
