@@ -56,15 +56,13 @@ class QuoteParams:
     size_steps: int  # >0 when size is in base units
     size_units: int  # >0 when size is a quote notional (tick*step units)
     post_only: bool
-    target: Fraction  # wanted base share of value
-    skew: Fraction
     max_inv_steps: int  # 0: none
     ceiling_ticks: int  # 0: none
     floor_ticks: int  # 0: none
     max_loss_units: int  # 0: none (kill switch), in tick*step units
     ticks_only: bool = False  # every distance is in whole ticks: a cheaper exact path
     skew_on: bool = False
-    # target and skew as integer ratios, for an exact skew shift without Fraction arithmetic
+    # the wanted base share of value (target) and the skew as integer ratios: exact, without Fractions
     tgt_n: int = 0
     tgt_d: int = 1
     span_n: int = 1  # max(target, 1 - target) = span_n / tgt_d
@@ -119,8 +117,6 @@ def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None
         size_steps=size_steps,
         size_units=size_units,
         post_only=cfg.post_only,
-        target=target,
-        skew=skew,
         max_inv_steps=int((cfg.max_inventory / rules.step).to_integral_value(ROUND_FLOOR)) if cfg.max_inventory else 0,
         ceiling_ticks=rules.price_to_ticks(cfg.price_ceiling, Side.SELL) if cfg.price_ceiling else 0,
         floor_ticks=rules.price_to_ticks(cfg.price_floor, Side.BUY) if cfg.price_floor else 0,

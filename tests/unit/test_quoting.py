@@ -143,16 +143,17 @@ def test_too_wide_spread_is_refused_naming_the_field():
         compile_params(PairConfig(symbol="BTCUSDT", spread="6000bps"), BTC)
 
 
-def _skew_shift_reference(p, r2: int, inv: Inventory) -> int:
-    """The skew shift by its definition, in Fractions (the engine computes it in integers)."""
+def _skew_shift_reference(cfg: PairConfig, p, r2: int, inv: Inventory) -> int:
+    """The skew shift by its definition, in Fractions from the config (the engine computes it in integers)."""
+    target, skew = Fraction(str(cfg.inventory_target)), Fraction(str(cfg.skew))
     base_value = inv.base_steps * r2
     total = base_value + 2 * inv.quote_units
     if total <= 0:
         return 0
-    span = max(p.target, 1 - p.target)
-    dev = max(Fraction(-1), min(Fraction(1), (Fraction(base_value, total) - p.target) / span))
+    span = max(target, 1 - target)
+    dev = max(Fraction(-1), min(Fraction(1), (Fraction(base_value, total) - target) / span))
     half = Fraction(ask_price(r2, p.ask_t[0], p.ask_p[0]) - bid_price(r2, p.bid_t[0], p.bid_p[0]), 2)
-    return round(-p.skew * dev * half)
+    return round(-skew * dev * half)
 
 
 @given(
@@ -168,4 +169,4 @@ def test_integer_skew_shift_equals_its_definition(r2, base, quote, target, skew,
     cfg = PairConfig(symbol="BTCUSDT", spread=spread, skew=Decimal(skew), inventory_target=Decimal(target))
     p = compile_params(cfg, BTC)
     inv = Inventory(base_steps=base, quote_units=quote, base_free_for_sells=base, quote_free_for_buys=quote)
-    assert skew_shift(p, r2, inv) == _skew_shift_reference(p, r2, inv)
+    assert skew_shift(p, r2, inv) == _skew_shift_reference(cfg, p, r2, inv)
