@@ -10,8 +10,7 @@ The public surface is listed in ``__all__`` and imported lazily (``import liqkit
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from liqkit._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -47,14 +46,4 @@ _EXPORTS = {
 __all__ = [*sorted(_EXPORTS), "__version__"]
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'liqkit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("liqkit", _EXPORTS, globals())

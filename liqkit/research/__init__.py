@@ -8,8 +8,7 @@ sweeps on a cluster need ``distributed`` (``liqkit[research]``)::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from liqkit._lazy import lazy_exports
 
 _EXPORTS = {
     "spreads": "liqkit.research.stats",
@@ -33,14 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'liqkit.research' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__ = lazy_exports("liqkit.research", _EXPORTS, globals())
