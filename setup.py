@@ -1,6 +1,7 @@
 """Build hook: compile the hot path with mypyc (the same typed source, as C extensions).
 
-The engine core, quoting pipeline, simulated exchange and backtest loop run per market event;
+The engine core and its execution, the quoting pipeline, the simulated exchange and its timeline,
+and the backtest loop run per market event or order;
 compiled they run several times faster (see ``make bench``). ``LIQKIT_PURE_PYTHON=1`` skips
 compilation and installs the plain Python modules, which behave identically.
 """
@@ -16,7 +17,11 @@ HOT_MODULES = [
     "liqkit/engine/state.py",
     "liqkit/engine/intents.py",
     "liqkit/engine/ids.py",
+    "liqkit/engine/records.py",
+    "liqkit/engine/execution.py",
+    "liqkit/engine/latency.py",
     "liqkit/venues/sim/exchange.py",
+    "liqkit/venues/sim/timeline.py",
     "liqkit/backtest/driver.py",
 ]
 

@@ -18,7 +18,11 @@ HOT = (
     "liqkit.engine.state",
     "liqkit.engine.intents",
     "liqkit.engine.ids",
+    "liqkit.engine.records",
+    "liqkit.engine.execution",
+    "liqkit.engine.latency",
     "liqkit.venues.sim.exchange",
+    "liqkit.venues.sim.timeline",
     "liqkit.backtest.driver",
 )
 

@@ -1,4 +1,4 @@
-"""Backtests: the engine core on the simulated exchange, in virtual time, on recorded or synthetic data.
+"""Backtests: the engine on the simulated exchange, in virtual time, on recorded or synthetic data.
 
 >>> from liqkit.backtest import run_backtest
 >>> from liqkit.data.capture import load_sample
@@ -17,6 +17,7 @@ from liqkit.backtest.result import BacktestResult, build_result
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
 from liqkit.engine.core import EngineCore
+from liqkit.engine.latency import ConstantLatency
 from liqkit.venues.sim.exchange import SimExchange
 
 __all__ = ["BacktestResult", "run_backtest"]
@@ -47,12 +48,10 @@ def run_backtest(
         pc = cfg.pairs.get(md.symbol) or PairConfig(symbol=md.symbol)
         core.add_pair(pc, md.rules)
         exch.add_symbol(md.rules)
-    core.on_balances(exch.balances(), 0)
     events = merge_events(datas)
-    driver = Driver(core, exch, int(simcfg.latency_ms * 1e6), int(sample_every_s * 1e9))
-    t0 = events[2][0] if events[2] else 0
-    for md in datas:
-        driver.submit(core.run(md.symbol, t0), t0)
+    driver = Driver(core, exch, ConstantLatency.from_ms(simcfg.latency_ms), int(sample_every_s * 1e9))
+    t0 = int(events[2][0]) if len(events[2]) else 0
+    driver.start([md.symbol for md in datas], t0)
     stats = driver.run(events, progress)
     return build_result(core, stats.samples, datas, stats.events, stats.wall_s)
 

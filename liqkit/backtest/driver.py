@@ -1,21 +1,17 @@
-"""Drive the engine core on the simulated exchange in virtual time.
+"""Drive the engine on the simulated exchange in virtual time: the backtest's loop, and nothing else.
 
 The feed's book and trade rows are merged into one time-ordered stream (book first on equal times).
-For each row the driver shows it to the exchange (fills) and to the engine (intents), executes the
-engine's intents on the exchange and feeds the answers back. With zero latency answers are
-immediate; with a latency ``L`` an intent reaches the exchange ``L`` after it was made and every
-answer or fill reaches the engine ``L`` after the exchange produced it.
-
-This module is the backtest's loop and nothing else: quoting decisions are the engine core's, the
-matching is the exchange's, and the result's tables and metrics are built in ``result``.
+The exchange side — matching, latency, answers, the user stream, balance reports — is the simulated
+exchange's ``Timeline`` (``liqkit.venues.sim.timeline``); the order lifecycle between exchange and core
+is ``liqkit.engine.execution``; quoting is the core's. This loop walks the rows and the timeline's items
+in order and hands the engine what it hears, exactly as ``ReplayVenue`` does for the live runner
+(``liqkit trade --clock virtual``): the parity tests hold the two to the same orders and fills.
 """
 
 from __future__ import annotations
 
 import gc
-import heapq
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,14 +19,16 @@ from typing import Any
 import numpy as np
 
 from liqkit.data.feed import MarketData
+from liqkit.domain.types import BalanceUpdate
 from liqkit.engine.core import EngineCore
-from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
-from liqkit.engine.state import Order
+from liqkit.engine.execution import TIMER_NS, Execution, Request
+from liqkit.engine.latency import ConstantLatency, LatencyModel
+from liqkit.engine.ports import UserOrder
+from liqkit.engine.records import FillRecord, OrderRecord
 from liqkit.venues.sim.exchange import SimExchange, SimFill
+from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, TIMER, WAKE, Timeline
 
-_TIMER_NS = 250_000_000  # stale-feed checks and samples run on this virtual-time grid
-_AT_EXCHANGE, _ANSWER, _FILL = 0, 1, 2
-_ACCEPTED, _REJECTED, _CANCELED, _CANCEL_UNKNOWN = 0, 1, 2, 3
+_CHUNK = 1 << 16  # rows turned into Python ints at a time (all 1.2 M at once would cost ~300 MB)
 
 
 @dataclass
@@ -44,14 +42,15 @@ class RunStats:
     samples: list[tuple[Any, ...]] = field(default_factory=list)
 
 
-def merge_events(datas: list[MarketData]) -> tuple[list[int], ...]:
-    """One time-ordered stream of every pair's rows: (kind 0 book / 1 trade, pair, ts, a, b, c, d)."""
+def merge_events(datas: list[MarketData]) -> tuple[np.ndarray, ...]:
+    """One time-ordered stream of every pair's rows: (kind 0 book / 1 trade, pair, ts, a, b, c, d) as int64
+    columns (book: bid, bid qty, ask, ask qty; trade: price, qty, aggressor, trade id)."""
     kinds, pairs, tss, aa, bb, cc, dd = [], [], [], [], [], [], []
     for p, md in enumerate(datas):
         b, t = md.book, md.trades
         nb, nt = len(b["ts_local"]), len(t["ts_local"])
-        kinds += [np.zeros(nb, np.int8), np.ones(nt, np.int8)]
-        pairs += [np.full(nb, p, np.int32), np.full(nt, p, np.int32)]
+        kinds += [np.zeros(nb, np.int64), np.ones(nt, np.int64)]
+        pairs += [np.full(nb, p, np.int64), np.full(nt, p, np.int64)]
         tss += [b["ts_local"], t["ts_local"]]
         aa += [b["bid"], t["price"]]
         bb += [b["bid_qty"], t["qty"]]
@@ -60,169 +59,157 @@ def merge_events(datas: list[MarketData]) -> tuple[list[int], ...]:
     ts = np.concatenate(tss)
     kind = np.concatenate(kinds)
     order = np.lexsort((kind, ts))  # by time, book before trade on ties, stable otherwise
-    return tuple(np.concatenate(x)[order].tolist() for x in (kinds, pairs, tss, aa, bb, cc, dd))
+    return tuple(np.concatenate(x)[order] for x in (kinds, pairs, tss, aa, bb, cc, dd))
 
 
 class Driver:
-    """One backtest run: an engine core, a simulated exchange, a latency and a feed."""
+    """One backtest run: an engine core behind its execution, a simulated exchange's timeline, a feed."""
 
-    def __init__(self, core: EngineCore, sim: SimExchange, latency_ns: int = 0, sample_ns: int = 1_000_000_000) -> None:
+    def __init__(
+        self,
+        core: EngineCore,
+        sim: SimExchange,
+        latency: LatencyModel | int = 0,
+        sample_ns: int = 1_000_000_000,
+        timer_ns: int = TIMER_NS,
+    ) -> None:
         self.core = core
         self.sim = sim
-        self.latency = latency_ns
-        self.sample_ns = max(sample_ns, _TIMER_NS)
-        self.heap: list[tuple[int, int, int, Any]] = []
-        self.seq = 0
-        self.pending: deque[Intent] = deque()
+        self.execution = Execution(core)
+        self.timeline = Timeline(sim, ConstantLatency(latency) if isinstance(latency, int) else latency)
+        self.timer_ns = timer_ns
+        self.sample_ns = max(sample_ns, timer_ns)
+        self.next_sample = 0
         self.stats = RunStats()
+        self.on_progress: Callable[[int], None] | None = None
 
-    # ---- intents and answers ------------------------------------------------------------------
-    # Heap entries: (due, seq, what, payload). what: _AT_EXCHANGE (an intent arrives),
-    # _ANSWER (the engine hears an answer: (kind, client_id, text)), _FILL (the engine hears a fill).
-    def submit(self, intents: list[Intent], ts: int) -> None:
-        """Send the engine's intents to the exchange (now, or after the latency)."""
-        if not intents:
-            return
-        if self.latency:
-            for it in intents:
-                self._later(ts + self.latency, _AT_EXCHANGE, it)
-            return
-        q = self.pending
-        q.extend(intents)
-        if len(q) > len(intents):
-            return  # an outer call is draining the queue
-        while q:
-            q.extend(self._execute(q[0], ts))
-            q.popleft()
-
-    def _later(self, due: int, what: int, payload: Any) -> None:
-        self.seq += 1
-        heapq.heappush(self.heap, (due, self.seq, what, payload))
-
-    def _due(self, due: int, what: int, payload: Any) -> None:
-        if what == _AT_EXCHANGE:
-            self._execute(payload, due)
-        elif what == _ANSWER:
-            self.submit(self._hear(payload, due), due)
-        else:
-            f: SimFill = payload
-            self.submit(self.core.on_fill(f.client_id, due, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id), due)
-
-    def _execute(self, it: Intent, ts: int) -> list[Intent]:
-        """Run one intent on the exchange; with zero latency return the engine's reaction."""
-        sim = self.sim
-        if type(it) is Place:
-            idx = sim.index[it.symbol]
-            if not sim.realistic:  # the trade-through model reads the book only here
-                st = self.core.pairs[idx]
-                bk = sim.books[idx]
-                bk.bid, bk.ask, bk.bid_qty, bk.ask_qty = st.bid, st.ask, st.bid_qty, st.ask_qty
-            r = sim.place(idx, ts, it.client_id, it.side, it.price, it.qty, it.post_only)
-            if r.accepted:
-                out = self._answer((_ACCEPTED, it.client_id, ""), ts)
-                if r.fills:
-                    out += self._fills(r.fills, ts)
-                return out
-            return self._answer((_REJECTED, it.client_id, f"[{r.code}] {r.message}"), ts)
-        if type(it) is Cancel:
-            ok = sim.cancel(it.client_id)
-            return self._answer((_CANCELED if ok else _CANCEL_UNKNOWN, it.client_id, ""), ts)
-        if type(it) is CancelAll:
-            out = []
-            for cid in sim.cancel_all(sim.index[it.symbol], it.own_only):
-                out += self._answer((_CANCELED, cid, ""), ts)
-            return out
-        raise TypeError(f"unknown intent {it!r}")
-
-    def _answer(self, answer: tuple[int, str, str], ts: int) -> list[Intent]:
-        if self.latency:
-            self._later(ts + self.latency, _ANSWER, answer)
-            return []
-        return self._hear(answer, ts)
-
-    def _hear(self, answer: tuple[int, str, str], ts: int) -> list[Intent]:
-        kind, cid, text = answer
+    # ---- start ------------------------------------------------------------------------------------
+    def start(self, symbols: list[str], t0: int) -> None:
+        """What ``EngineRunner.start`` does on a fresh simulated exchange at ``t0``: balances, the
+        timer, then each pair run (its cleanup goes to the exchange like any request)."""
         core = self.core
-        if kind == _ACCEPTED:
-            return core.on_accepted(cid, ts)
-        if kind == _CANCELED:
-            return core.on_canceled(cid, ts)
-        if kind == _CANCEL_UNKNOWN:
-            return core.on_cancel_unknown_order(cid, ts)
-        return core.on_rejected(cid, ts, text, "immediately match" in text)
+        self.execution.on_balances(self.sim.balances(), t0)
+        self.timeline.push(t0 - t0 % self.timer_ns + self.timer_ns, TIMER, None)
+        self.next_sample = t0
+        for sym in symbols:
+            self.submit(core.run(sym, t0), t0)  # type: ignore[arg-type]
 
-    def _fills(self, fills: list[SimFill], ts: int) -> list[Intent]:
-        if self.latency:
-            for f in fills:
-                self._later(ts + self.latency, _FILL, f)
-            return []
-        out: list[Intent] = []
-        on_fill = self.core.on_fill
+    def submit(self, requests: list[Request], ts: int) -> None:
+        """Send requests from the engine to the exchange."""
+        tl = self.timeline
+        for r in requests:
+            tl.submit(r, ts)
+
+    # ---- the timeline's items -----------------------------------------------------------------------
+    def due(self, until: int) -> None:
+        """Process every timeline item due at or before ``until``."""
+        tl = self.timeline
+        take = tl.take
+        x = self.execution
+        submit = self.submit
+        while True:
+            item = take(until)
+            if item is None:
+                return
+            t, kind, payload = item
+            if kind == ANSWER:
+                req, out, _tok = payload
+                submit(x.on_answer(req, out, t), t)
+            elif kind == ARRIVE:
+                tl.arrive(payload[0], t, None)
+            elif kind == EVENT:
+                if type(payload) is tuple:
+                    self._fills(payload, t)
+                elif type(payload) is UserOrder:
+                    u: UserOrder = payload
+                    submit(x.on_order_update(u.client_id, u.status, u.filled, t), t)
+                else:
+                    bu: BalanceUpdate = payload
+                    submit(x.on_balances({b.asset: (b.free, b.locked) for b in bu.balances}, t), t)
+            elif kind == MARKET:
+                p, a, b, c, d = payload
+                intents = x.on_book(p, t, a, b, c, d)
+                if intents:
+                    submit(intents, t)  # type: ignore[arg-type]
+            elif kind == TIMER:
+                self._tick(t)
+            elif kind == REPORT:
+                tl.report(t)
+            elif kind == WAKE:
+                req, _tok = payload
+                if req is not None:
+                    tl.submit(req, t)
+            else:
+                raise AssertionError(f"unknown timeline item {kind}")
+
+    def _fills(self, payload: tuple[int, int, list[SimFill]], t: int) -> None:
+        _idx, t_ex, fills = payload
+        on_fill = self.execution.on_fill_units
         for f in fills:
-            out += on_fill(f.client_id, ts, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id)
-        return out
+            out = on_fill(f.client_id, t, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id, t_ex)
+            if out:
+                self.submit(out, t)
 
-    def _deliver_fills(self, fills: list[SimFill], ts: int) -> None:
-        self.submit(self._fills(fills, ts), ts)
+    def _tick(self, t: int) -> None:
+        """The engine's periodic check, then the next one (registered before its requests, as the
+        runner's timer task does), a sample for the result's tables, progress."""
+        intents = self.execution.on_timer(t)
+        self.timeline.push(t - t % self.timer_ns + self.timer_ns, TIMER, None)
+        if intents:
+            self.submit(intents, t)
+        if t >= self.next_sample:
+            self._sample(t)
+            self.next_sample = t - t % self.sample_ns + self.sample_ns
+        if self.on_progress is not None:
+            self.on_progress(t)
 
     # ---- the loop -----------------------------------------------------------------------------
-    def run(self, events: tuple[list[int], ...], on_progress: Callable[[int], None] | None = None) -> RunStats:
+    def run(self, events: tuple[np.ndarray, ...], on_progress: Callable[[int], None] | None = None) -> RunStats:
         """Run the merged event stream through exchange and engine."""
-        kinds, pairs, tss, aa, bb, cc, dd = events
-        core, sim = self.core, self.sim
-        on_book = core.on_book
-        sim_book = sim.on_book
-        sim_trade = sim.on_trade
-        realistic = sim.realistic
+        n = len(events[0])
+        tl = self.timeline
+        heap = tl.heap
+        nowq = tl.nowq
+        on_book = self.execution.on_book
+        book = tl.book
+        trade = tl.trade
         submit = self.submit
-        deliver_fills = self._deliver_fills
-        heap = self.heap
-        next_timer = tss[0] if tss else 0
-        next_sample = next_timer
+        due = self.due
+        feed = tl.latency.feed_ns(0)
         stats = self.stats
-        stats.start_ns = next_timer
+        self.on_progress = on_progress
+        stats.start_ns = int(events[2][0]) if n else 0
+        end = int(events[2][-1]) if n else 0
         # The logs grow by hundreds of thousands of objects; the cyclic collector would rescan them
         # all, again and again, for nothing (the loop makes no garbage cycles). Pause it meanwhile.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         t0 = time.perf_counter()
-        for k, p, ts, a, b, c, d in zip(kinds, pairs, tss, aa, bb, cc, dd, strict=True):
-            if ts >= next_timer:
-                while heap and heap[0][0] <= next_timer:
-                    due, _, what, payload = heapq.heappop(heap)
-                    self._due(due, what, payload)
-                submit(core.on_timer(ts), ts)
-                if ts >= next_sample:
-                    self._sample(ts)
-                    next_sample = ts - ts % self.sample_ns + self.sample_ns
-                next_timer = ts - ts % _TIMER_NS + _TIMER_NS
-                if on_progress is not None:
-                    on_progress(ts)
-            if heap and heap[0][0] <= ts:
-                while heap and heap[0][0] <= ts:
-                    due, _, what, payload = heapq.heappop(heap)
-                    self._due(due, what, payload)
-            if k == 0:
-                if realistic:
-                    fills = sim_book(p, a, b, c, d)
-                    if fills:
-                        deliver_fills(fills, ts)
-                intents = on_book(p, ts, a, b, c, d)
-                if intents:
-                    submit(intents, ts)
-            else:
-                fills = sim_trade(p, a, b, c)
-                if fills:
-                    deliver_fills(fills, ts)
-        while heap:  # answers still in flight arrive
-            due, _, what, payload = heapq.heappop(heap)
-            self._due(due, what, payload)
+        for lo in range(0, n, _CHUNK):
+            hi = min(lo + _CHUNK, n)
+            kinds, pairs, tss, aa, bb, cc, dd = (col[lo:hi].tolist() for col in events)
+            for k, p, ts, a, b, c, d in zip(kinds, pairs, tss, aa, bb, cc, dd, strict=True):
+                if nowq or (heap and heap[0][0] <= ts):
+                    due(ts)
+                tl.now = ts
+                if k == 0:
+                    book(p, ts, a, b, c, d)
+                    te = ts + feed
+                    if nowq or (heap and heap[0][0] <= te):  # what the exchange sent first reaches the engine first
+                        tl.push(te, MARKET, (p, a, b, c, d))
+                    else:
+                        intents = on_book(p, te, a, b, c, d)
+                        if intents:
+                            submit(intents, te)  # type: ignore[arg-type]
+                else:
+                    trade(p, ts, a, b, c)
+        due(end)  # what is due by the end of the data still happens; later answers are not the run's
         stats.wall_s = time.perf_counter() - t0
         if gc_was_enabled:
             gc.enable()
-        stats.events = len(tss)
-        stats.end_ns = tss[-1] if tss else 0
-        self._sample(stats.end_ns)
+        stats.events = n
+        stats.end_ns = end
+        self._sample(end)
         return stats
 
     def _sample(self, ts: int) -> None:
@@ -234,7 +221,7 @@ class Driver:
             )
 
 
-def order_columns(order_log: list[tuple[int, Order, str, int, str]]) -> dict[str, list[Any]]:
+def order_columns(order_log: list[OrderRecord]) -> dict[str, list[Any]]:
     """The engine core's order log as columns (compiled with the loop: it runs once per row)."""
     ts: list[int] = []
     sym: list[str] = []
@@ -246,17 +233,18 @@ def order_columns(order_log: list[tuple[int, Order, str, int, str]]) -> dict[str
     status: list[str] = []
     level: list[int] = []
     reason: list[str] = []
-    for t, o, st, f, why in order_log:
-        ts.append(t)
+    for rec in order_log:
+        o = rec.order
+        ts.append(rec.ts)
         sym.append(o.symbol)
         cid.append(o.client_id)
         side.append(int(o.side))
         price.append(o.price)
         qty.append(o.qty)
-        filled.append(f)
-        status.append(st)
+        filled.append(rec.filled)
+        status.append(rec.status)
         level.append(o.level)
-        reason.append(why)
+        reason.append(rec.reason)
     return {
         "ts": ts,
         "symbol": sym,
@@ -271,7 +259,7 @@ def order_columns(order_log: list[tuple[int, Order, str, int, str]]) -> dict[str
     }
 
 
-def fill_columns(fill_log: list[tuple[int, int, Order, int, int, int, bool, int]]) -> dict[str, list[Any]]:
+def fill_columns(fill_log: list[FillRecord]) -> dict[str, list[Any]]:
     """The engine core's fill log as columns."""
     cols: dict[str, list[Any]] = {
         k: []
@@ -289,16 +277,17 @@ def fill_columns(fill_log: list[tuple[int, int, Order, int, int, int, bool, int]
             "level",
         )
     }
-    for t, tx, o, px, q, fee, mk, tid in fill_log:
-        cols["ts"].append(t)
-        cols["ts_exchange"].append(tx)
+    for rec in fill_log:
+        o = rec.order
+        cols["ts"].append(rec.ts)
+        cols["ts_exchange"].append(rec.ts_exchange)
         cols["symbol"].append(o.symbol)
         cols["client_id"].append(o.client_id)
         cols["side"].append(int(o.side))
-        cols["price_ticks"].append(px)
-        cols["qty_steps"].append(q)
-        cols["fee_nu"].append(fee)
-        cols["is_maker"].append(mk)
-        cols["trade_id"].append(tid)
+        cols["price_ticks"].append(rec.price)
+        cols["qty_steps"].append(rec.qty)
+        cols["fee_nu"].append(rec.fee_nu)
+        cols["is_maker"].append(rec.is_maker)
+        cols["trade_id"].append(rec.trade_id)
         cols["level"].append(o.level)
     return cols

@@ -13,6 +13,7 @@ from liqkit.backtest import metrics as M
 from liqkit.backtest.driver import fill_columns, order_columns
 from liqkit.data.feed import MarketData
 from liqkit.engine.core import FEE_SCALE
+from liqkit.engine.records import StateRecord
 
 SAMPLE_COLS = [
     "ts",
@@ -56,7 +57,8 @@ def build_result(
     orders = _frame(order_columns(core.order_log), ("symbol", "status", "reason"))
     fills = _frame(fill_columns(core.fill_log), ("symbol",))
     states = pd.DataFrame(
-        [r[1:] for r in core.event_log if r[0] == "state"], columns=["ts", "symbol", "state", "reason"]
+        [(r.ts, r.symbol, r.state, r.reason) for r in core.event_log if isinstance(r, StateRecord)],
+        columns=["ts", "symbol", "state", "reason"],
     )
     samp = pd.DataFrame(samples, columns=SAMPLE_COLS)
     for df in (orders, fills):

@@ -20,6 +20,8 @@ so the engine classifies failures without knowing which library produced them.
 
 from __future__ import annotations
 
+from liqkit.domain.types import RejectReason
+
 
 class LiqkitError(Exception):
     """Root of every error liqkit raises on purpose."""
@@ -74,11 +76,16 @@ class UnknownOutcomeError(VenueError):
 
 
 class OrderRejected(VenueError):
-    """The venue refused a new order. ``would_cross`` marks a post-only order that would take."""
+    """The venue refused a new order, for a ``reason`` the engine acts on (``RejectReason``)."""
 
-    def __init__(self, message: str, code: int | None = None, would_cross: bool = False) -> None:
+    def __init__(self, message: str, code: int | None = None, reason: RejectReason = RejectReason.OTHER) -> None:
         super().__init__(message, code)
-        self.would_cross = would_cross
+        self.reason = reason
+
+    @property
+    def would_cross(self) -> bool:
+        """Whether it was a post-only order that would have taken liquidity."""
+        return self.reason is RejectReason.WOULD_CROSS
 
 
 class UnknownOrderError(VenueError):

@@ -32,8 +32,11 @@ class Side(enum.IntEnum):
             raise ValueError(f"side must be BUY or SELL, got {text!r}") from None
 
 
-class OrderStatus(enum.Enum):
-    """Lifecycle of an order as liqkit tracks it (a superset of Binance's ``X`` statuses)."""
+class OrderStatus(enum.StrEnum):
+    """Lifecycle of an order as liqkit tracks it (a superset of Binance's ``X`` statuses).
+
+    A ``StrEnum``: members equal their plain-string values, which the engine core uses on its hot path.
+    """
 
     PENDING_NEW = "PENDING_NEW"  # sent, no answer yet
     NEW = "NEW"  # resting at the venue
@@ -43,12 +46,21 @@ class OrderStatus(enum.Enum):
     CANCELED = "CANCELED"
     REJECTED = "REJECTED"
     EXPIRED = "EXPIRED"
+    EXPIRED_IN_MATCH = "EXPIRED_IN_MATCH"  # expired by self-trade prevention
     UNKNOWN = "UNKNOWN"  # fate unknown (timeout, -1007, 5xx): resolve, never re-send blindly
 
     @property
     def is_open(self) -> bool:
         """Whether the order may still rest at the venue."""
         return self in _OPEN
+
+    @classmethod
+    def parse(cls, text: str) -> OrderStatus:
+        """A venue's status text (Binance's ``X``); one liqkit does not know is UNKNOWN (to be resolved)."""
+        try:
+            return cls(text)
+        except ValueError:
+            return cls.UNKNOWN
 
 
 _OPEN = {
@@ -58,6 +70,16 @@ _OPEN = {
     OrderStatus.PENDING_CANCEL,
     OrderStatus.UNKNOWN,
 }
+
+
+class RejectReason(enum.StrEnum):
+    """Why a venue refused a new order, as the engine needs to know it."""
+
+    WOULD_CROSS = "would-cross"  # a post-only order that would take: re-price from the next book, not a failure
+    FILTER = "filter"  # a symbol filter (-1013): the quote breaks PRICE_FILTER, LOT_SIZE, NOTIONAL, ...
+    RATE_LIMIT = "rate-limit"  # refused for now (429, -1003, -1015): not the order's fault
+    BALANCE = "balance"  # insufficient balance
+    OTHER = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,40 +103,6 @@ class Trade:
     price: int  # ticks
     qty: int  # steps
     aggressor: Side
-    ts_exchange: int
-    ts_local: int
-    trade_id: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class OrderUpdate:
-    """A venue's report of one of our orders changing state (Binance: an executionReport)."""
-
-    symbol: str
-    client_id: str
-    side: Side
-    price: int  # ticks
-    qty: int  # steps, original quantity
-    filled: int  # steps, cumulative
-    status: OrderStatus
-    ts_exchange: int
-    ts_local: int
-    venue_order_id: int = 0
-    reason: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Fill:
-    """One execution of one of our orders. ``fee`` is in ``fee_asset`` units."""
-
-    symbol: str
-    client_id: str
-    side: Side
-    price: int  # ticks
-    qty: int  # steps
-    fee: Decimal
-    fee_asset: str
-    is_maker: bool
     ts_exchange: int
     ts_local: int
     trade_id: int = 0

@@ -1,11 +1,11 @@
 """The engine core: sans-I/O. Events in (typed methods), intents out (lists of ``Place``/``Cancel``).
 
 It never reads a clock, sleeps, logs or touches a socket: every method takes the event's timestamp,
-and what happened is appended to three lists the runner drains, journals and publishes:
-``order_log`` ``(ts, order, status, filled, reason)``, ``fill_log`` ``(ts, ts_exchange, order,
-price, qty, fee_nu, is_maker, trade_id)`` and ``event_log`` (``("state", ts, symbol, state,
-reason)`` and ``("config", ts, symbol, config, source)``). The same object runs in a backtest
-(``liqkit.backtest``), on the simulated exchange and on Binance (``liqkit.engine.runner``).
+and what happened is appended as typed records (``liqkit.engine.records``) to three lists the
+runner drains, journals and publishes: ``order_log`` (``OrderRecord``), ``fill_log``
+(``FillRecord``) and ``event_log`` (``StateRecord``, ``ConfigRecord``). The same object runs in a
+backtest (``liqkit.backtest``), on the simulated exchange and on Binance (``liqkit.engine.runner``),
+always behind ``liqkit.engine.execution``, which turns venue answers into its events.
 
 The hot path is ``on_book``. Once every level of a side rests, the core stores where that side
 would stay unchanged (``quoting.bid_side_band``/``ask_side_band``) and combines both into a box of
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_FLOOR, Decimal
-from typing import Any, Final
+from typing import Final
 
 from liqkit.domain.config import PairConfig, RiskConfig
 from liqkit.domain.errors import ConfigError
@@ -30,6 +30,7 @@ from liqkit.domain.types import Side
 from liqkit.engine import state as S
 from liqkit.engine.ids import ClientIdFactory, new_run_nonce
 from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.engine.records import ConfigRecord, EventRecord, FillRecord, OrderRecord, StateRecord
 from liqkit.engine.state import Order, PairState
 from liqkit.quoting import (
     FREE_ASK_SIDE,
@@ -66,9 +67,9 @@ class EngineCore:
         self.pairs: list[PairState] = []
         self.by_symbol: dict[str, PairState] = {}
         self.orders: dict[str, Order] = {}  # every order of ours that may still be open
-        self.order_log: list[tuple[int, Order, str, int, str]] = []
-        self.fill_log: list[tuple[int, int, Order, int, int, int, bool, int]] = []
-        self.event_log: list[tuple[Any, ...]] = []
+        self.order_log: list[OrderRecord] = []
+        self.fill_log: list[FillRecord] = []
+        self.event_log: list[EventRecord] = []
         self.balances: dict[str, tuple[Decimal, Decimal]] = {}
 
     # ---- pairs ----------------------------------------------------------------------------------
@@ -140,7 +141,7 @@ class EngineCore:
         st.cfg, st.params = cfg, params
         st.bid_band = st.ask_band = None
         st.close_band()
-        self.event_log.append(("config", ts, st.symbol, cfg.model_dump(mode="json"), source))
+        self.event_log.append(ConfigRecord(ts, st.symbol, cfg.model_dump(mode="json"), source))
         if st.state == S.QUOTING:
             out += self._evaluate(st, ts, _BOTH)
         return out
@@ -318,7 +319,7 @@ class EngineCore:
         if kind != st.skip_kind:
             st.skip_kind = kind
             st.reason = text
-            self.event_log.append(("state", ts, st.symbol, st.state, text))
+            self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
 
     def _open_band(self, st: PairState) -> None:
         """Combine the side bands into the box checked by ``on_book`` (if the book is inside it)."""
@@ -361,12 +362,12 @@ class EngineCore:
             st.own_sell_locked += qty
             st.base_free -= qty
             st.base_locked += qty
-        self.order_log.append((ts, o, S.PENDING_NEW, 0, ""))
+        self.order_log.append(OrderRecord(ts, o, S.PENDING_NEW, 0, ""))
         return Place(st.symbol, cid, side, price, qty, st.params.post_only, level)
 
     def _cancel(self, o: Order, ts: int) -> Cancel:
         o.status = S.PENDING_CANCEL
-        self.order_log.append((ts, o, S.PENDING_CANCEL, o.filled, ""))
+        self.order_log.append(OrderRecord(ts, o, S.PENDING_CANCEL, o.filled, ""))
         return Cancel(o.symbol, o.client_id)
 
     def _cancel_all_own(self, st: PairState, ts: int) -> list[Intent]:
@@ -387,7 +388,7 @@ class EngineCore:
     def _set_state(self, st: PairState, state: str, reason: str, ts: int) -> None:
         st.state, st.reason = state, reason
         st.close_band()
-        self.event_log.append(("state", ts, st.symbol, state, reason))
+        self.event_log.append(StateRecord(ts, st.symbol, state, reason))
 
     # ---- answers from the venue -----------------------------------------------------------------
     def on_accepted(self, client_id: str, ts: int) -> list[Intent]:
@@ -398,7 +399,7 @@ class EngineCore:
         o.status = S.NEW
         st = self.pairs[o.pair]
         st.n_refused = 0
-        self.order_log.append((ts, o, S.NEW, o.filled, ""))
+        self.order_log.append(OrderRecord(ts, o, S.NEW, o.filled, ""))
         if st.state != S.QUOTING:  # accepted after the pair stopped or paused: take it down
             return [self._cancel(o, ts)]
         # acceptance changes no wanted price, only whether the side is steady: check just that
@@ -447,6 +448,34 @@ class EngineCore:
         is unknown until the user stream or a query tells; until then its level stays blocked."""
         return self.on_unknown_outcome(client_id, ts, "cancel: unknown order")
 
+    def on_amended(self, client_id: str, qty: int, ts: int) -> list[Intent]:
+        """The venue reduced a resting order's quantity to ``qty`` steps (it keeps its queue position)."""
+        o = self.orders.get(client_id)
+        if o is None or qty >= o.qty:
+            return _NONE
+        st = self.pairs[o.pair]
+        freed = o.qty - max(qty, o.filled)
+        if o.side is BUY:
+            st.own_buy_locked -= o.price * freed
+            st.quote_locked -= o.price * freed
+            st.quote_free += o.price * freed
+        else:
+            st.own_sell_locked -= freed
+            st.base_locked -= freed
+            st.base_free += freed
+        o.qty = max(qty, o.filled)
+        self.order_log.append(OrderRecord(ts, o, o.status, o.filled, "amended"))
+        st.bid_band = st.ask_band = None
+        st.close_band()
+        return _NONE
+
+    def on_amend_rejected(self, client_id: str, ts: int, reason: str) -> list[Intent]:
+        """The venue refused an amend: replace the order instead (cancel, then place when confirmed)."""
+        o = self.orders.get(client_id)
+        if o is None or o.status not in S.RESTING:
+            return _NONE
+        return [self._cancel(o, ts)]
+
     def on_unknown_outcome(self, client_id: str, ts: int, reason: str) -> list[Intent]:
         """A place or cancel whose result is unknown (timeout, -1007, 5xx): never re-sent blindly."""
         o = self.orders.get(client_id)
@@ -454,7 +483,7 @@ class EngineCore:
             return _NONE
         o.status = S.UNKNOWN
         st = self.pairs[o.pair]
-        self.order_log.append((ts, o, S.UNKNOWN, o.filled, reason))
+        self.order_log.append(OrderRecord(ts, o, S.UNKNOWN, o.filled, reason))
         st.bid_band = st.ask_band = None
         st.close_band()
         return _NONE
@@ -469,7 +498,7 @@ class EngineCore:
         if status in S.RESTING:
             if o.status in (S.UNKNOWN, S.PENDING_NEW):
                 o.status = S.NEW if status == S.NEW else S.PARTIALLY_FILLED
-                self.order_log.append((ts, o, o.status, o.filled, "resolved"))
+                self.order_log.append(OrderRecord(ts, o, o.status, o.filled, "resolved"))
                 if st.state != S.QUOTING:
                     return [self._cancel(o, ts)]
                 return self._evaluate(st, ts, _BOTH)
@@ -526,12 +555,12 @@ class EngineCore:
         st.fee_nu += fee_nu
         st.volume += notional
         st.n_fills += 1
-        self.fill_log.append((ts, ts_exchange, o, price, qty, fee_nu, is_maker, trade_id))
+        self.fill_log.append(FillRecord(ts, ts_exchange, o, price, qty, fee_nu, is_maker, trade_id))
         if o.filled >= o.qty:
             return self._finish(o, S.FILLED, ts, "")
         if o.status == S.NEW:
             o.status = S.PARTIALLY_FILLED
-        self.order_log.append((ts, o, o.status, o.filled, ""))
+        self.order_log.append(OrderRecord(ts, o, o.status, o.filled, ""))
         st.close_band()
         if st.state == S.QUOTING and st.params.max_loss_units and st.kill_switch_hit():
             return self._halt(st, ts)
@@ -560,7 +589,7 @@ class EngineCore:
                 st.own_sell_locked -= rem
                 st.base_locked -= rem
                 st.base_free += rem
-        self.order_log.append((ts, o, status, o.filled, reason))
+        self.order_log.append(OrderRecord(ts, o, status, o.filled, reason))
         st.close_band()
         if st.state == S.QUOTING:
             if status == S.CANCELED:  # replace now; a fill or a refusal re-quotes on the next book update
@@ -573,20 +602,20 @@ class EngineCore:
     def on_balances(
         self, balances: Mapping[str, tuple[Decimal, Decimal]] | Iterable[tuple[str, Decimal, Decimal]], ts: int
     ) -> list[Intent]:
-        """Authoritative balances from the venue, (free, locked) per asset; only the assets named change."""
+        """Authoritative balances from the venue, (free, locked) per asset; only the assets named change.
+
+        They re-quote on the pair's next book update, not at once: a venue reports balances after every
+        order change, and quotes follow the market, not the account's bookkeeping."""
         items = balances.items() if isinstance(balances, Mapping) else ((a, (f, lk)) for a, f, lk in balances)
         changed = set()
         for asset, (free, locked) in items:
             self.balances[asset] = (Decimal(free), Decimal(locked))
             changed.add(asset)
-        out: list[Intent] = []
         for st in self.pairs:
             if st.rules.base_asset in changed or st.rules.quote_asset in changed:
                 self._apply_balances(st)
-                st.close_band()
-                if st.state == S.QUOTING:
-                    out += self._evaluate(st, ts, _BOTH)
-        return out
+                st.close_band()  # the next book update re-quotes with them (as after a fill)
+        return _NONE
 
     def _apply_balances(self, st: PairState) -> None:
         r = st.rules

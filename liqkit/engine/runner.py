@@ -1,10 +1,15 @@
-"""``EngineRunner``: the async I/O around the engine core, on any ``Venue``.
+"""``EngineRunner``: the async I/O around the engine core, on any ``Venue``, in any ``Clock``'s time.
 
-It feeds the venue's events to the core (the same ``EngineCore`` a backtest drives), executes the
-core's intents on the venue (each as its own task, so one slow pair never blocks another), turns
-answers and failures into core events (an unknown outcome is resolved by querying the order, never
-by re-sending it), runs the stale-feed timer, and drains the core's logs into the SQLite journal and
-to subscribers. ``stop()`` cancels every liqkit order, waits for the venue to confirm, and flushes.
+It feeds the venue's events to the engine, performs what the engine asks (the core's intents and the
+execution's queries, each as its own task, so one slow pair never blocks another), and hands every
+answer back. Turning intents into requests and answers into core events — unknown fates resolved by
+querying, never by re-sending; retries after rate limits; reconciliation after stream gaps — is
+``liqkit.engine.execution``'s, the same code the backtest runs. It runs the periodic timer, and
+drains the core's records into its sink (the journal) and to subscribers. ``stop()`` cancels every
+liqkit order, waits for the venue to confirm, and flushes.
+
+With a wall clock it trades live (the simulated exchange, or Binance); with a replay's virtual clock
+(``liqkit.venues.sim.replay``) the very same code replays recorded data as fast as it can.
 """
 
 from __future__ import annotations
@@ -18,52 +23,69 @@ from decimal import Decimal
 from typing import Any
 
 from liqkit.domain.config import PairConfig, RiskConfig
-from liqkit.domain.errors import OrderRejected, RetryableError, UnknownOrderError, UnknownOutcomeError, VenueError
+from liqkit.domain.errors import RetryableError, VenueError
 from liqkit.domain.rules import plain_decimal
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
 from liqkit.engine.core import FEE_SCALE, EngineCore
-from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
-from liqkit.journal import Journal
-from liqkit.venues.base import StreamGap, UserFill, UserOrder, Venue
+from liqkit.engine.execution import (
+    DONE,
+    OK,
+    TIMER_NS,
+    Execution,
+    FetchBalances,
+    FetchFills,
+    Later,
+    Outcome,
+    Query,
+    Request,
+    outcome_of,
+)
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
+from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
+from liqkit.engine.records import StateRecord
 
 log = logging.getLogger("liqkit.runner")
-_FINAL = {"CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
 
 
 class EngineRunner:
-    """Run an engine core on a venue, in wall-clock time."""
+    """Run an engine core on a venue."""
 
     def __init__(
         self,
         venue: Venue,
         pairs: Iterable[PairConfig],
-        journal: Journal | None = None,
+        journal: Sink | None = None,
         risk: RiskConfig | None = None,
-        clock: Callable[[], int] = time.time_ns,
-        timer_s: float = 1.0,
+        clock: Clock | None = None,
+        timer_s: float = TIMER_NS / 1e9,
+        run_nonce: str | None = None,
     ) -> None:
         self.venue = venue
         self.configs = {p.symbol: p for p in pairs}
         self.journal = journal
-        self.core = EngineCore(risk)
-        self.clock = clock
-        self.timer_s = timer_s
+        self.core = EngineCore(risk, run_nonce)
+        self.execution = Execution(self.core)
+        self.time: Clock = clock or WallClock()
+        self.clock: Callable[[], int] = self.time.now
+        self.timer_ns = max(1, int(timer_s * 1e9))
         self.state = "created"
         self.errors: deque[str] = deque(maxlen=50)
         self.latencies_ns: deque[int] = deque(maxlen=100_000)
-        self.loop_lag_ms: deque[float] = deque(maxlen=60)  # event-loop lateness at each timer tick
+        self.loop_lag_ms: deque[float] = deque(maxlen=60)  # how late the timer ran, at each tick
         self.subscribers: list[tuple[asyncio.Queue[dict[str, Any]], int]] = []
         self.listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        self.taps: list[Callable[[list[Any], list[Any], list[Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._changed: asyncio.Event | None = None
         self.n_events = 0
         self.reconnects = 0
-        self._reconciling = False
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self, run: Iterable[str] = (), cleanup: bool = True) -> None:
         """Connect, learn rules and balances, cancel liqkit's orders left open on every configured pair
         (a crash may have left some; ``cleanup=False`` skips this), and run the named pairs."""
+        self._changed = asyncio.Event()
         await self.venue.start()
         rules = await self.venue.rules(self.configs)
         for sym, cfg in self.configs.items():
@@ -73,7 +95,7 @@ class EngineRunner:
                 left = await self.venue.cancel_all(sym, own_only=True)
                 if left and self.journal is not None:
                     self.journal.state(self.clock(), sym, "cleanup", f"cancelled {len(left)} liqkit orders left open")
-        self.core.on_balances(await self.venue.balances(), self.clock())
+        self.execution.on_balances(await self.venue.balances(), self.clock())
         self.state = "running"
         self._loops = [
             asyncio.create_task(self._consume(), name="liqkit-events"),
@@ -87,17 +109,17 @@ class EngineRunner:
 
     async def run_pair(self, symbol: str) -> None:
         """Start quoting ``symbol`` (its open orders are cleaned up first)."""
-        self._submit(self.core.run(symbol, self.clock()))
+        self._submit(self.core.run(symbol, self.clock()))  # type: ignore[arg-type]
         self._drain()
 
     async def stop_pair(self, symbol: str) -> None:
         """Stop quoting ``symbol`` and cancel its orders."""
-        self._submit(self.core.stop(symbol, self.clock()))
+        self._submit(self.core.stop(symbol, self.clock()))  # type: ignore[arg-type]
         self._drain()
 
     def configure(self, cfg: PairConfig, source: str = "api") -> None:
         """Apply a new pair config (checked first; a bad one raises ConfigError and changes nothing)."""
-        self._submit(self.core.configure(cfg, self.clock(), source))
+        self._submit(self.core.configure(cfg, self.clock(), source))  # type: ignore[arg-type]
         self.configs[cfg.symbol] = cfg
         self._drain()
 
@@ -106,10 +128,9 @@ class EngineRunner:
         if self.state == "stopped":
             return
         self.state = "stopping"
-        self._submit(self.core.stop_all(self.clock()))
+        self._submit(self.core.stop_all(self.clock()))  # type: ignore[arg-type]
         deadline = time.monotonic() + timeout_s
-        while (self.core.orders or self._tasks) and time.monotonic() < deadline:
-            await asyncio.sleep(0.01)
+        await self._settled(deadline)
         await self._sweep(deadline)
         if self.core.orders:
             self.errors.append(f"stop: {len(self.core.orders)} orders not confirmed cancelled within {timeout_s}s")
@@ -117,7 +138,7 @@ class EngineRunner:
             t.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         final = await self.venue.balances()  # the stream may hold updates nobody will read now
-        self.core.on_balances(final, self.clock())
+        self.execution.on_balances(final, self.clock())
         if self.journal is not None:
             now = self.clock()
             for asset, (free, locked) in final.items():
@@ -128,94 +149,91 @@ class EngineRunner:
             self.journal.flush()
         self.state = "stopped"
 
+    async def _settled(self, deadline: float) -> None:
+        """Wait (until the monotonic ``deadline``) for no open order and no request in flight."""
+        while (self.core.orders or self._tasks) and self._changed is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except TimeoutError:
+                return
+
     async def _sweep(self, deadline: float) -> None:
-        """Last cleanup at stop: ask the venue for liqkit's open orders and cancel what is left."""
+        """Last cleanup at stop: ask the venue for liqkit's open orders and cancel what is left, then
+        ask once more after every order whose fate is still unknown."""
         for st in self.core.pairs:
             while time.monotonic() < deadline + 10:
                 try:
-                    for cid in await self.venue.cancel_all(st.symbol, own_only=True):
-                        self._submit(self.core.on_canceled(cid, self.clock()))
+                    ids = await self.venue.cancel_all(st.symbol, own_only=True)
+                    self._submit(self.execution.on_answer(CancelAll(st.symbol, True), Outcome(OK, ids), self.clock()))
                     break
                 except RetryableError as e:
-                    await asyncio.sleep(min(e.retry_after or 1.0, 5.0))
+                    await self.time.sleep_until(self.clock() + int(min(e.retry_after or 1.0, 5.0) * 1e9))
                 except VenueError as e:
                     self._error(f"stop sweep {st.symbol}: {e}")
-                    await asyncio.sleep(0.2)
-        for o in list(self.core.orders.values()):  # anything still unknown: ask once more
-            await self._resolve(o.symbol, o.client_id)
+                    await self.time.sleep_until(self.clock() + 200_000_000)
+        self._submit([Query(o.symbol, o.client_id) for o in self.core.orders.values()])
+        await self._settled(deadline + 10)
         self._drain()
 
     # ---- events in --------------------------------------------------------------------------------
     async def _consume(self) -> None:
-        core = self.core
-        index = {st.symbol: st.idx for st in core.pairs}
+        x = self.execution
+        index = {st.symbol: st.idx for st in self.core.pairs}
         async for ev in self.venue.events():
             self.n_events += 1
-            if isinstance(ev, BookTop):
-                idx = index.get(ev.symbol)
+            t = type(ev)
+            if t is BookTop:
+                b: BookTop = ev  # type: ignore[assignment]
+                idx = index.get(b.symbol)
                 if idx is None:
                     continue
                 t0 = time.perf_counter_ns()
-                intents = core.on_book(idx, ev.ts_local, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty)
+                intents = x.on_book(idx, b.ts_local, b.bid, b.bid_qty, b.ask, b.ask_qty)
                 if intents:
-                    self._submit(intents)
+                    self._submit(intents)  # type: ignore[arg-type]
                 self.latencies_ns.append(time.perf_counter_ns() - t0)
-                self._publish({"kind": "book", "symbol": ev.symbol, "bid": ev.bid, "ask": ev.ask, "ts": ev.ts_local})
-            elif isinstance(ev, Trade):
+                self._publish({"kind": "book", "symbol": b.symbol, "bid": b.bid, "ask": b.ask, "ts": b.ts_local})
+            elif t is Trade:
                 continue
-            elif isinstance(ev, UserFill):
-                if ev.symbol not in core.by_symbol:
-                    continue
-                fee_nu = self._fee_nu(ev)
-                self._submit(
-                    core.on_fill(
-                        ev.client_id, ev.ts_local, ev.price, ev.qty, fee_nu, ev.is_maker, ev.trade_id, ev.ts_exchange
-                    )
-                )
-            elif isinstance(ev, UserOrder):
-                if ev.status in _FINAL or ev.status in ("NEW", "PARTIALLY_FILLED", "FILLED"):
-                    self._submit(core.on_order_status(ev.client_id, ev.status, ev.filled, ev.ts_local))
-            elif isinstance(ev, BalanceUpdate):
-                self._submit(core.on_balances({b.asset: (b.free, b.locked) for b in ev.balances}, ev.ts_local))
+            elif t is UserFill:
+                self._submit(x.on_fill(ev, ev.ts_local))  # type: ignore[arg-type]
+            elif t is UserOrder:
+                u: UserOrder = ev  # type: ignore[assignment]
+                self._submit(x.on_order_update(u.client_id, u.status, u.filled, u.ts_local))
+            elif t is BalanceUpdate:
+                bu: BalanceUpdate = ev  # type: ignore[assignment]
+                self._submit(x.on_balances({a.asset: (a.free, a.locked) for a in bu.balances}, bu.ts_local))
                 if self.journal is not None:
-                    for b in ev.balances:
-                        self.journal.balance(ev.ts_local, b.asset, b.free, b.locked)
-                self._publish_balances(ev.ts_local, [b.asset for b in ev.balances])
-            elif isinstance(ev, StreamGap):
+                    for a in bu.balances:
+                        self.journal.balance(bu.ts_local, a.asset, a.free, a.locked)
+                self._publish_balances(bu.ts_local, [a.asset for a in bu.balances])
+            elif t is StreamGap:
                 self.reconnects += 1
-                self._spawn(self._reconcile())
+                self._submit(x.on_gap(self.clock()))
             self._drain()
 
     async def _timer(self) -> None:
-        loop = asyncio.get_running_loop()
+        """The engine's periodic check on a grid of ``timer_ns``: its requests follow the next wait."""
+        period = self.timer_ns
+        nxt = self.clock() // period * period + period
         while True:
-            t0 = loop.time()
-            await asyncio.sleep(self.timer_s)
-            self.loop_lag_ms.append((loop.time() - t0 - self.timer_s) * 1e3)  # how late the loop woke us
-            self._submit(self.core.on_timer(self.clock()))
+            await self.time.sleep_until(nxt)
+            now = self.clock()
+            self.loop_lag_ms.append(max(0, now - nxt) / 1e6)  # how late the loop woke us
+            self._submit(self.execution.on_timer(now))
             self._drain()
             if self.journal is not None:
                 self.journal.flush()
+            nxt = now // period * period + period
 
-    async def _reconcile(self) -> None:
-        """After a gap in a stream: balances and our orders' states (and missed fills) from the venue."""
-        if self._reconciling:
-            return
-        self._reconciling = True
-        try:
-            await asyncio.sleep(0.2)  # let the venue reconnect first; gaps come in bursts
-            try:
-                self._submit(self.core.on_balances(await self.venue.balances(), self.clock()))
-            except VenueError as e:
-                self._error(f"reconcile balances: {e}")
-            await asyncio.gather(*(self._resolve(o.symbol, o.client_id) for o in list(self.core.orders.values())))
-        finally:
-            self._reconciling = False
-
-    # ---- intents out ------------------------------------------------------------------------------
-    def _submit(self, intents: list[Intent]) -> None:
-        for it in intents:
-            self._spawn(self._execute(it))
+    # ---- requests out -----------------------------------------------------------------------------
+    def _submit(self, requests: list[Request]) -> None:
+        for r in requests:
+            self._spawn(self._perform(r))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -226,6 +244,8 @@ class EngineRunner:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             self._error(f"{type(task.exception()).__name__}: {task.exception()}")
+        if self._changed is not None:
+            self._changed.set()
 
     def _loop_died(self, task: asyncio.Task[None]) -> None:
         if not task.cancelled() and task.exception() is not None:
@@ -235,103 +255,61 @@ class EngineRunner:
         self.errors.append(text)
         log.error(text)
 
-    async def _execute(self, it: Intent) -> None:
-        core, clock = self.core, self.clock
-        if isinstance(it, Place):
-            try:
-                await self.venue.place(it)
-                out = core.on_accepted(it.client_id, clock())
-            except OrderRejected as e:
-                out = core.on_rejected(it.client_id, clock(), str(e), e.would_cross)
-            except RetryableError as e:  # refused for now: not placed
-                out = core.on_rejected(it.client_id, clock(), f"retry later: {e}", retryable=True)
-            except (TimeoutError, UnknownOutcomeError, VenueError, OSError) as e:
-                core.on_unknown_outcome(it.client_id, clock(), f"{type(e).__name__}: {e}")
-                out = []
-                self._spawn(self._resolve(it.symbol, it.client_id))
-        elif isinstance(it, Cancel):
-            try:
-                await self.venue.cancel(it.symbol, it.client_id)
-                out = core.on_canceled(it.client_id, clock())
-            except RetryableError as e:  # not sent: send it again once the venue allows
-                await asyncio.sleep(e.retry_after or 1.0)
-                if it.client_id in core.orders:
-                    self._spawn(self._execute(it))
-                out = []
-            except UnknownOrderError:
-                out = core.on_cancel_unknown_order(it.client_id, clock())
-                self._spawn(self._resolve(it.symbol, it.client_id))
-            except (TimeoutError, UnknownOutcomeError, VenueError, OSError) as e:
-                out = core.on_unknown_outcome(it.client_id, clock(), f"cancel: {type(e).__name__}: {e}")
-                self._spawn(self._resolve(it.symbol, it.client_id))
-        elif isinstance(it, CancelAll):
-            out = []
-            try:
-                for cid in await self.venue.cancel_all(it.symbol, it.own_only):
-                    out += core.on_canceled(cid, clock())
-            except VenueError as e:  # the sweep at stop (and the next run) tries again
-                self._error(f"cleanup of {it.symbol}: {e}")
-        else:
-            raise TypeError(f"unknown intent {it!r}")
-        self._submit(out)
+    async def _perform(self, req: Request) -> None:
+        """Perform one request on the venue and hand the answer to the execution."""
+        if type(req) is Later:
+            later: Later = req  # type: ignore[assignment]
+            await self.time.sleep_until(self.clock() + later.delay_ns)
+            req = later.request
+            if type(req) is Later:
+                self._submit([req])
+                return
+        try:
+            value = await self._call(req)
+            out = DONE if value is None else Outcome(OK, value)
+        except Exception as e:
+            out = outcome_of(e)  # the liqkit error tree and transport errors; anything else is a bug: raised
+        self._submit(self.execution.on_answer(req, out, self.clock()))
+        if self.execution.errors:
+            for text in self.execution.errors:
+                self._error(text)
+            self.execution.errors.clear()
         self._drain()
 
-    async def _resolve(self, symbol: str, client_id: str, misses_to_give_up: int = 5) -> None:
-        """Find out an order's fate by asking the venue, and recover fills a stream gap hid.
-
-        Only repeated "no such order" answers (-2013; one right after a timeout may mean "not yet")
-        conclude the order was never placed; errors and rate limits only delay the answer.
-        """
-        core = self.core
-        misses, delay = 0, 0.05
-        deadline = time.monotonic() + 120
-        while client_id in core.orders and time.monotonic() < deadline:
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
-            try:
-                o = await self.venue.query_order(symbol, client_id)
-                if o is None:
-                    misses += 1
-                    if misses >= misses_to_give_up:
-                        self._submit(core.on_order_status(client_id, "EXPIRED", 0, self.clock()))
-                        break
-                    continue
-                mine = core.orders.get(client_id)
-                if mine is not None and o.filled > mine.filled:
-                    for f in await self.venue.order_fills(symbol, client_id):
-                        self._submit(
-                            core.on_fill(
-                                f.client_id,
-                                self.clock(),
-                                f.price,
-                                f.qty,
-                                self._fee_nu(f),
-                                f.is_maker,
-                                f.trade_id,
-                                f.ts_exchange,
-                            )
-                        )
-                self._submit(core.on_order_status(client_id, o.status, o.filled, self.clock()))
-                break
-            except RetryableError as e:
-                await asyncio.sleep(e.retry_after or 1.0)
-            except VenueError as e:
-                self._error(f"query {client_id}: {e}")
-            finally:
-                self._drain()
-
-    def _fee_nu(self, f: UserFill) -> int:
-        st = self.core.by_symbol[f.symbol]
-        r = st.rules
-        return int(f.fee / (r.tick * r.step) * FEE_SCALE) if f.fee_asset == r.quote_asset else 0
+    async def _call(self, req: Request) -> Any:
+        v = self.venue
+        t = type(req)
+        if t is Place:
+            return await v.place(req)  # type: ignore[arg-type]
+        if t is Cancel:
+            c: Cancel = req  # type: ignore[assignment]
+            return await v.cancel(c.symbol, c.client_id)
+        if t is Amend:
+            return await v.amend(req)  # type: ignore[arg-type]
+        if t is CancelAll:
+            ca: CancelAll = req  # type: ignore[assignment]
+            return await v.cancel_all(ca.symbol, ca.own_only)
+        if t is Query:
+            q: Query = req  # type: ignore[assignment]
+            return await v.query_order(q.symbol, q.client_id)
+        if t is FetchFills:
+            f: FetchFills = req  # type: ignore[assignment]
+            return await v.order_fills(f.symbol, f.client_id)
+        if t is FetchBalances:
+            return await v.balances()
+        raise TypeError(f"unknown request {req!r}")
 
     # ---- journal and subscribers ------------------------------------------------------------------
     def _drain(self) -> None:
         core = self.core
         j = self.journal
+        if self.taps and (core.order_log or core.fill_log or core.event_log):
+            for tap in self.taps:
+                tap(core.order_log, core.fill_log, core.event_log)
         if core.order_log:
             olog, core.order_log = core.order_log, []
-            for ts, o, status, filled, reason in olog:
+            for rec in olog:
+                ts, o, status, filled, reason = rec.ts, rec.order, rec.status, rec.filled, rec.reason
                 r = core.pairs[o.pair].rules
                 if j is not None:
                     j.order(
@@ -362,7 +340,9 @@ class EngineRunner:
                 )
         if core.fill_log:
             flog, core.fill_log = core.fill_log, []
-            for ts, tx, o, px, q, fee_nu, maker, tid in flog:
+            for fr in flog:
+                ts, tx, o, px, q = fr.ts, fr.ts_exchange, fr.order, fr.price, fr.qty
+                fee_nu, maker, tid = fr.fee_nu, fr.is_maker, fr.trade_id
                 st = core.pairs[o.pair]
                 r = st.rules
                 fee = Decimal(fee_nu) * r.tick * r.step / FEE_SCALE
@@ -398,13 +378,19 @@ class EngineRunner:
         if core.event_log:
             elog, core.event_log = core.event_log, []
             for ev in elog:
-                if j is not None:
-                    if ev[0] == "state":
-                        j.state(ev[1], ev[2], ev[3], ev[4])
-                    else:
-                        j.config_change(ev[1], ev[2], ev[3], ev[4])
-                # state: detail = the state, note = why; config: detail = the config, note = its source
-                self._publish({"kind": ev[0], "ts": ev[1], "symbol": ev[2], "detail": ev[3], "note": ev[4]})
+                if isinstance(ev, StateRecord):
+                    if j is not None:
+                        j.state(ev.ts, ev.symbol, ev.state, ev.reason)
+                    # state: detail = the state, note = why; config: detail = the config, note = its source
+                    self._publish(
+                        {"kind": "state", "ts": ev.ts, "symbol": ev.symbol, "detail": ev.state, "note": ev.reason}
+                    )
+                else:
+                    if j is not None:
+                        j.config_change(ev.ts, ev.symbol, ev.config, ev.source)
+                    self._publish(
+                        {"kind": "config", "ts": ev.ts, "symbol": ev.symbol, "detail": ev.config, "note": ev.source}
+                    )
 
     def subscribe(self, book_backlog: int = 1000) -> asyncio.Queue[dict[str, Any]]:
         """A queue of events (dicts). Book events are skipped while the reader is ``book_backlog``

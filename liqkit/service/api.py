@@ -15,7 +15,7 @@ import math
 import secrets
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 from fastapi import Body, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -24,6 +24,9 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from liqkit.domain.config import PairChanges
 from liqkit.domain.errors import ConfigError, LiqkitError, RulesError, UnknownPairError
 from liqkit.engine.handle import LocalEngine
+
+if TYPE_CHECKING:
+    from liqkit.journal import Journal
 
 Changes = Annotated[PairChanges, Body(examples=[{"spread": "5bps", "levels": 2}])]  # type: ignore[valid-type]
 SymbolQuery = Annotated[str | None, Query(pattern="^[A-Za-z0-9]{2,20}$")]
@@ -180,7 +183,7 @@ def create_app(
         symbol: SymbolQuery = None,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
     ) -> list[Any]:
-        j = engine.runner.journal
+        j = cast("Journal | None", engine.runner.journal)  # the service's sink is its journal
         if j is None:
             return list(engine.fills)[-limit:]
         j.flush()

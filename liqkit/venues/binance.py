@@ -3,7 +3,7 @@
 ``base_url`` points every REST, stream and WebSocket API URL at another server (a ``liqkit
 sim-server`` on 127.0.0.1); without it the venue is Binance's testnet, or mainnet with both opt-ins.
 python-binance's exceptions are mapped here, at the boundary, to liqkit's error tree: a post-only
-order that would take is ``OrderRejected(would_cross=True)``; -1007/-1006, HTTP 5xx and timeouts are
+order that would take is ``OrderRejected(reason=RejectReason.WOULD_CROSS)``; -1007/-1006, HTTP 5xx and timeouts are
 ``UnknownOutcomeError`` (the order's fate is unknown); 429/418/-1003/-1015 are ``RetryableError``.
 """
 
@@ -32,10 +32,10 @@ from liqkit.domain.errors import (
     VenueError,
 )
 from liqkit.domain.rules import SymbolRules, parse_exchange_info
-from liqkit.domain.types import Balance, BalanceUpdate, BookTop, Side, Trade
+from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
-from liqkit.engine.intents import Place
-from liqkit.venues.base import OpenOrder, StreamGap, UserFill, UserOrder, VenueEvent
+from liqkit.engine.intents import Amend, Place
+from liqkit.engine.ports import OpenOrder, StreamGap, UserFill, UserOrder, VenueEvent
 from liqkit.venues.ratelimit import RateLimits
 
 _UNKNOWN_CODES = {-1006, -1007}
@@ -71,6 +71,18 @@ def socket_manager_class(base_url: str | None) -> type[BinanceSocketManager]:
     return LocalSockets
 
 
+def reject_reason(code: int, message: str) -> RejectReason:
+    """Why Binance refused a new order. Only its text tells a post-only order that would take (-2010
+    "Order would immediately match and take.") from other -2010s: this is the one place that reads it."""
+    if code == -2010 and "immediately match" in message:
+        return RejectReason.WOULD_CROSS
+    if code == -2010 and "insufficient balance" in message:
+        return RejectReason.BALANCE
+    if code == -1013:
+        return RejectReason.FILTER
+    return RejectReason.OTHER
+
+
 def map_error(e: BaseException, placing: bool) -> VenueError:
     """Translate a python-binance (or transport) failure into liqkit's error tree."""
     if isinstance(e, BinanceAPIException):
@@ -85,7 +97,7 @@ def map_error(e: BaseException, placing: bool) -> VenueError:
         if code in (-2011, -2013):
             return UnknownOrderError(msg, code)
         if placing:
-            return OrderRejected(msg, code, would_cross=code == -2010 and "immediately match" in msg)
+            return OrderRejected(msg, code, reject_reason(code, msg))
         return VenueError(msg, code)
     if isinstance(e, (asyncio.TimeoutError, BinanceRequestException, OSError)):
         return UnknownOutcomeError(f"{type(e).__name__}: {e}")
@@ -112,6 +124,8 @@ async def close_client(client: AsyncClient) -> None:
 
 class BinanceVenue:
     """Binance spot through python-binance. Testnet unless told otherwise."""
+
+    amend_keeps_priority = False  # order.amend.keepPriority comes with WebSocket API order entry
 
     def __init__(
         self,
@@ -273,7 +287,7 @@ class BinanceVenue:
             r.price_to_ticks(o["price"]),
             r.qty_to_steps(o["origQty"]),
             r.qty_to_steps(o["executedQty"]),
-            o["status"],
+            OrderStatus.parse(o["status"]),
         )
 
     async def open_orders(self, symbol: str) -> list[OpenOrder]:
@@ -299,6 +313,10 @@ class BinanceVenue:
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel by client id; UnknownOrderError (-2011) when it is not open."""
         await self._call(False, self._c().cancel_order, symbol=symbol, origClientOrderId=client_id)
+
+    async def amend(self, order: Amend) -> None:
+        """Not used yet: the engine replaces instead (``amend_keeps_priority`` is False)."""
+        raise OrderRejected("amend is not supported by this venue yet", -1000)
 
     async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
         """Cancel the symbol's open orders (liqkit's only, by prefix, or all)."""
@@ -500,5 +518,5 @@ def parse_user(d: dict[str, Any], rules: dict[str, SymbolRules], now: int) -> li
                 now,
             )
         )
-    out.append(UserOrder(r.symbol, cid, d["X"], r.qty_to_steps(d["z"]), ts, now))
+    out.append(UserOrder(r.symbol, cid, OrderStatus.parse(d["X"]), r.qty_to_steps(d["z"]), ts, now))
     return out

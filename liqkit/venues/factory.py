@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from liqkit.domain.config import LiqkitConfig
-from liqkit.venues.base import Venue
+from liqkit.engine.ports import Venue
 
 
 def make_venue(cfg: LiqkitConfig, symbols: list[str], speed: float = 1.0) -> Venue:

@@ -12,7 +12,7 @@ from liqkit.data.capture import sample_recording_paths
 from liqkit.domain.errors import OrderRejected, RetryableError, UnknownOrderError, UnknownOutcomeError
 from liqkit.domain.rules import default_rules
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
-from liqkit.venues.base import UserFill, UserOrder
+from liqkit.engine.ports import UserFill, UserOrder
 from liqkit.venues.binance import map_error, parse_market, parse_user
 
 RULES = {"BTCUSDT": default_rules("BTCUSDT")}

@@ -185,6 +185,7 @@ def test_no_update_is_skipped_that_should_have_moved_a_quote(cfg, moves, seed):
     sim.add_symbol(BTC)
     drv = Driver(core, sim)
     drv.submit(core.run("BTCUSDT", 0), 0)
+    drv.due(0)
     bid = 6_000_000
     st_ = core.pair("BTCUSDT")
     p = st_.params
@@ -192,10 +193,10 @@ def test_no_update_is_skipped_that_should_have_moved_a_quote(cfg, moves, seed):
         bid += step
         ask = bid + spread
         ts = n * 1_000_000
-        fills = sim.on_book(0, bid, 5, ask, 5)
-        if fills:
-            drv._deliver_fills(fills, ts)
+        drv.timeline.book(0, ts, bid, 5, ask, 5)
+        drv.due(ts)  # fills reach the engine before the book
         drv.submit(core.on_book(0, ts, bid, 5, ask, 5), ts)
+        drv.due(ts)
         if st_.state != "quoting":
             continue
         shift = skew_shift(p, bid + ask, st_.inventory()) if p.skew_on else 0
@@ -219,7 +220,8 @@ def test_a_size_under_the_minimum_order_value_is_explained():
     assert st.reason == (
         "size 0.001 ETH is worth about 3.00 USDT, under ETHUSDT's minimum order value 10 USDT (NOTIONAL): raise size"
     )
-    assert core.event_log[-1][:3] == ("state", 1, "ETHUSDT")
+    last = core.event_log[-1]
+    assert (last.kind, last.ts, last.symbol) == ("state", 1, "ETHUSDT")
     n = len(core.event_log)
     core.on_book(0, 2, 300_002, 10, 300_003, 10)
     assert len(core.event_log) == n  # said once, not on every update
@@ -243,6 +245,7 @@ def test_the_skew_shift_moving_with_the_mid_is_never_missed():
     drv = Driver(core, sim)
     core.on_balances({a: (v, Decimal(0)) for a, v in bal.items()}, 0)
     drv.submit(core.run("BTCUSDT", 0), 0)
+    drv.due(0)
     st_ = core.pair("BTCUSDT")
     p = st_.params
     shifts, quiet = set(), 0
@@ -252,6 +255,7 @@ def test_the_skew_shift_moving_with_the_mid_is_never_missed():
         out = core.on_book(0, ts, bid, 5, bid + 1, 5)
         quiet += not out
         drv.submit(out, ts)
+        drv.due(ts)
         shift = skew_shift(p, 2 * bid + 1, st_.inventory())
         shifts.add(shift)
         assert st_.shift == shift, (n, st_.shift, shift)  # the quotes are priced with the current shift
@@ -285,7 +289,8 @@ def test_orders_refused_again_and_again_put_the_pair_in_error_until_run():
     assert refused == 5
     assert st_.state == "error"
     assert st_.reason.startswith("5 orders refused in a row (last: [-2010] Account has insufficient balance")
-    assert core.event_log[-1][:4] == ("state", ts, "BTCUSDT", "error")
+    last = core.event_log[-1]
+    assert (last.kind, last.ts, last.symbol, last.state) == ("state", ts, "BTCUSDT", "error")
     assert places(core.on_book(0, ts + 5_000_000_000, bid + 3, 10, bid + 4, 10)) == []  # no new orders in error
     core.run("BTCUSDT", ts + 6_000_000_000)
     assert st_.state == "quoting"

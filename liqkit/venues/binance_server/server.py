@@ -26,7 +26,7 @@ from liqkit.domain.errors import OrderRejected, UnknownOrderError
 from liqkit.domain.rules import load_exchange_info
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
 from liqkit.engine.intents import Place
-from liqkit.venues.base import UserFill, UserOrder
+from liqkit.engine.ports import UserFill, UserOrder
 from liqkit.venues.binance_server.auth import AuthError, check_rest, check_time, check_ws
 from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.sim.venue import SimVenue

@@ -24,7 +24,7 @@ from typing import Final, NamedTuple
 
 from liqkit.domain.errors import FilterError
 from liqkit.domain.rules import SymbolRules
-from liqkit.domain.types import Side
+from liqkit.domain.types import RejectReason, Side
 from liqkit.engine.ids import is_liqkit_id
 
 INF: Final = 1 << 60
@@ -53,12 +53,13 @@ _NONE: list[SimFill] = []  # shared empty answer: callers must not mutate it
 
 
 class PlaceResult(NamedTuple):
-    """Answer to a new order: accepted or not, Binance's code and message, immediate taker fills."""
+    """Answer to a new order: accepted or not (and why), Binance's code and message, immediate taker fills."""
 
     accepted: bool
     code: int
     message: str
     fills: list[SimFill]
+    reason: RejectReason = RejectReason.OTHER
 
 
 _ACCEPTED = PlaceResult(True, 0, "", _NONE)
@@ -301,7 +302,7 @@ class SimExchange:
         bk = self.books[idx]
         r = bk.rules
         if client_id in self.orders:
-            return self._reject(-2010, "Duplicate order sent.")
+            return self._reject(-2010, "Duplicate order sent.", RejectReason.OTHER)
         min_p, max_p, min_q, max_q, min_n, max_n = bk.limits
         ok = min_p <= price <= max_p and min_q <= qty <= max_q and min_n <= price * qty <= max_n
         if ok and bk.pp is not None and bk.bid:
@@ -312,20 +313,20 @@ class SimExchange:
             try:
                 r.check_order(side, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else None)
             except FilterError as e:
-                return self._reject(-1013, f"Filter failure: {e.filter_name}")
+                return self._reject(-1013, f"Filter failure: {e.filter_name}", RejectReason.FILTER)
         crosses = (side is Side.BUY and bk.ask and price >= bk.ask) or (
             side is Side.SELL and bk.bid and price <= bk.bid
         )
         if post_only and crosses:
-            return self._reject(-2010, "Order would immediately match and take.")
+            return self._reject(-2010, "Order would immediately match and take.", RejectReason.WOULD_CROSS)
         if r.max_orders and len(bk.buys) + len(bk.sells) >= r.max_orders:
-            return self._reject(-1013, "Filter failure: MAX_NUM_ORDERS")
+            return self._reject(-1013, "Filter failure: MAX_NUM_ORDERS", RejectReason.FILTER)
         if side is Side.BUY:
             need, asset = bk.unit_atoms * price * qty, bk.quote
         else:
             need, asset = bk.step_atoms * qty, bk.base
         if self.free[asset] < need:
-            return self._reject(-2010, "Account has insufficient balance for requested action.")
+            return self._reject(-2010, "Account has insufficient balance for requested action.", RejectReason.BALANCE)
         self.free[asset] -= need
         self.locked[asset] += need
         queue = 0
@@ -354,9 +355,9 @@ class SimExchange:
                 fills.append(self._fill(bk, o, touch, min(avail, qty), False))
         return PlaceResult(True, 0, "", fills) if fills else _ACCEPTED
 
-    def _reject(self, code: int, message: str) -> PlaceResult:
+    def _reject(self, code: int, message: str, reason: RejectReason) -> PlaceResult:
         self.n_rejected += 1
-        return PlaceResult(False, code, message, [])
+        return PlaceResult(False, code, message, [], reason)
 
     def cancel(self, client_id: str) -> bool:
         """Cancel a resting order; False if it is not open (Binance: -2011 Unknown order sent)."""

@@ -17,10 +17,10 @@ from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
 from liqkit.domain.errors import OrderRejected, RulesError, UnknownOrderError
 from liqkit.domain.rules import SymbolRules, default_rules
-from liqkit.domain.types import Balance, BalanceUpdate, BookTop, Side, Trade
+from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
-from liqkit.engine.intents import Place
-from liqkit.venues.base import OpenOrder, UserFill, UserOrder, VenueEvent
+from liqkit.engine.intents import Amend, Place
+from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
 from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
 
 
@@ -28,6 +28,7 @@ class SimVenue:
     """The simulated exchange behind the ``Venue`` protocol."""
 
     name = "sim"
+    amend_keeps_priority = False  # keep-priority amends come with the quoting pipeline's change
 
     def __init__(
         self,
@@ -160,7 +161,13 @@ class SimVenue:
         idx = self.exchange.index[symbol]
         return [
             OpenOrder(
-                symbol, o.client_id, o.side, o.price, o.qty, o.filled, "NEW" if not o.filled else "PARTIALLY_FILLED"
+                symbol,
+                o.client_id,
+                o.side,
+                o.price,
+                o.qty,
+                o.filled,
+                OrderStatus.NEW if not o.filled else OrderStatus.PARTIALLY_FILLED,
             )
             for o in self.exchange.open_orders(idx)
         ]
@@ -173,7 +180,7 @@ class SimVenue:
         now = self.clock()
         await asyncio.sleep(self._latency)
         if not r.accepted:
-            raise OrderRejected(r.message, r.code, would_cross=r.code == -2010 and "immediately match" in r.message)
+            raise OrderRejected(r.message, r.code, r.reason)
         self._push_balances(order.symbol, now)
         self._user_fills(order.symbol, r.fills, now)
 
@@ -185,8 +192,12 @@ class SimVenue:
         if not ok:
             raise UnknownOrderError("Unknown order sent.", -2011)
         now = self.clock()
-        self._queue.put_nowait(UserOrder(symbol, client_id, "CANCELED", 0, now, now))
+        self._queue.put_nowait(UserOrder(symbol, client_id, OrderStatus.CANCELED, 0, now, now))
         self._push_balances(symbol, now)
+
+    async def amend(self, order: Amend) -> None:
+        """Not offered here: the engine replaces instead (``amend_keeps_priority`` is False)."""
+        raise OrderRejected("amend is not supported by this exchange", -1000)
 
     async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
         """Cancel the symbol's open orders (liqkit's only, or all)."""
@@ -202,7 +213,13 @@ class SimVenue:
         if o is None:
             return None
         return OpenOrder(
-            symbol, o.client_id, o.side, o.price, o.qty, o.filled, "NEW" if not o.filled else "PARTIALLY_FILLED"
+            symbol,
+            o.client_id,
+            o.side,
+            o.price,
+            o.qty,
+            o.filled,
+            OrderStatus.NEW if not o.filled else OrderStatus.PARTIALLY_FILLED,
         )
 
     async def order_fills(self, symbol: str, client_id: str) -> list[UserFill]:
@@ -212,3 +229,7 @@ class SimVenue:
     def own_open_orders(self) -> list[str]:
         """Client ids of liqkit's orders resting here (for checks)."""
         return [cid for cid in self.exchange.orders if is_liqkit_id(cid)]
+
+
+def _status(filled: int) -> OrderStatus:
+    return OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.NEW

@@ -1,0 +1,230 @@
+"""The simulated exchange in virtual time: a ``SimExchange``, a latency model and one ordered timeline.
+
+Everything besides the market rows is an item ``(time, seq, kind, payload)``, processed in that order
+(``seq`` breaks ties: first registered, first processed; items for the current time wait in a FIFO
+instead of the heap, which keeps that order and costs less):
+
+- the exchange sees each market row at its time and matches our orders against it; a fill reaches
+  the engine ``response_ns`` later, the row itself ``feed_ns`` later (``MARKET``);
+- a request the engine sends at ``t`` reaches the exchange at ``t + request_ns`` (``ARRIVE``), is
+  executed there, and its answer reaches the engine ``response_ns`` after that (``ANSWER``), followed
+  by what the user stream says of it (``EVENT``: fills, order updates);
+- balances the exchange changed are reported at most every ``report_ns`` per pair (``REPORT``, then an
+  ``EVENT`` with a ``BalanceUpdate``): Binance reports after every change; the engine keeps its own
+  books between reports, and a report every change would cost a backtest more than its orders;
+- a wait on the virtual clock (a retry, a backoff, the engine's timer) wakes at its time (``WAKE``,
+  ``TIMER``).
+
+Heap items due at or before a market row's time are processed before the row. Two drivers walk the
+same timeline and so see the same world: ``liqkit.backtest.driver`` (synchronously, calling the
+engine's ``Execution``), and ``liqkit.venues.sim.replay.ReplayVenue`` (the async ``Venue`` the live
+``EngineRunner`` trades on in virtual time). This module holds everything the exchange side does;
+the drivers only hand the engine what it hears.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections import deque
+from decimal import Decimal
+from typing import Any, Final
+
+from liqkit.domain.types import Balance, BalanceUpdate, OrderStatus, RejectReason
+from liqkit.engine.execution import (
+    DONE,
+    NOT_OPEN,
+    OK,
+    REFUSED,
+    FetchBalances,
+    FetchFills,
+    Later,
+    Outcome,
+    Query,
+    Request,
+)
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
+from liqkit.engine.latency import ConstantLatency, LatencyModel
+from liqkit.engine.ports import OpenOrder, UserFill, UserOrder
+from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
+
+# item kinds
+ARRIVE: Final = 0  # a request reaches the exchange: (request, token)
+ANSWER: Final = 1  # the engine hears an answer: (request, Outcome, token)
+EVENT: Final = 2  # the engine hears the user stream: (pair, exchange time, [SimFill]), a UserOrder, a BalanceUpdate
+WAKE: Final = 3  # a wait on the clock ends: (request or None, token)
+TIMER: Final = 4  # the engine's periodic check (backtest driver)
+REPORT: Final = 5  # the exchange reports the balances it changed
+MARKET: Final = 6  # the engine hears a market row that had to wait its turn: the row's index
+REPORT_NS: Final = 250_000_000
+
+Item = tuple[int, int, int, Any]
+
+
+class Timeline:
+    """One simulated exchange and everything in flight between it and the engine, in virtual time."""
+
+    def __init__(self, exchange: SimExchange, latency: LatencyModel, report_ns: int = REPORT_NS) -> None:
+        self.exchange = exchange
+        self.latency = latency
+        self.report_ns = report_ns
+        self.heap: list[Item] = []  # items due later than now
+        self.nowq: deque[tuple[int, Any]] = deque()  # items due now, registered while now was current
+        self.seq = 0
+        self.now = 0
+        self._dirty: set[int] = set()  # pairs whose balances changed since the last report
+        self._report_due = False
+        self._const = isinstance(latency, ConstantLatency)  # then no call per request
+        self._lat = latency.ns if isinstance(latency, ConstantLatency) else 0
+
+    # ---- the heap ----------------------------------------------------------------------------------
+    def push(self, t: int, kind: int, payload: Any) -> None:
+        """Schedule an item at time ``t`` (after everything already scheduled at ``t``).
+
+        Items for the current time go to a FIFO: anything on the heap at that time was registered
+        earlier and goes first, so the order is still (time, registration)."""
+        if t <= self.now:
+            self.nowq.append((kind, payload))
+        else:
+            self.seq += 1
+            heapq.heappush(self.heap, (t, self.seq, kind, payload))
+
+    def pending(self, until: int) -> bool:
+        """Whether an item is due at or before ``until``."""
+        return bool(self.nowq) or (bool(self.heap) and self.heap[0][0] <= until)
+
+    def take(self, until: int) -> tuple[int, int, Any] | None:
+        """The next item due at or before ``until`` as (time, kind, payload); the clock moves to it."""
+        heap = self.heap
+        if heap and heap[0][0] <= self.now:
+            t, _, kind, payload = heapq.heappop(heap)
+            return t, kind, payload
+        if self.nowq:
+            kind, payload = self.nowq.popleft()
+            return self.now, kind, payload
+        if heap and heap[0][0] <= until:
+            t, _, kind, payload = heapq.heappop(heap)
+            self.now = t
+            return t, kind, payload
+        return None
+
+    def request_ns(self, t: int) -> int:
+        """The request latency at ``t``."""
+        return self._lat if self._const else self.latency.request_ns(t)
+
+    def response_ns(self, t: int) -> int:
+        """The response latency at ``t``."""
+        return self._lat if self._const else self.response_ns(t)
+
+    # ---- the engine sends ----------------------------------------------------------------------------
+    def submit(self, req: Request, now: int, token: Any = None) -> None:
+        """A request leaves the engine at ``now``: ``Later`` waits first, the rest travels to the exchange."""
+        if type(req) is Later:
+            later: Later = req  # type: ignore[assignment]
+            self.push(now + later.delay_ns, WAKE, (later.request, token))
+        else:
+            self.push(now + self.request_ns(now), ARRIVE, (req, token))
+
+    def sleep(self, until: int, token: Any) -> None:
+        """A wait on the virtual clock until ``until`` (the async venue's clock)."""
+        self.push(until, WAKE, (None, token))
+
+    # ---- the exchange side -------------------------------------------------------------------------
+    def book(self, idx: int, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
+        """The exchange sees a book row: fills it causes (realistic model) reach the engine later."""
+        fills = self.exchange.on_book(idx, bid, bid_qty, ask, ask_qty)
+        if fills:
+            self._filled(idx, t, fills)
+
+    def trade(self, idx: int, t: int, price: int, qty: int, aggressor: int) -> None:
+        """The exchange sees a public trade."""
+        fills = self.exchange.on_trade(idx, price, qty, aggressor)
+        if fills:
+            self._filled(idx, t, fills)
+
+    def _filled(self, idx: int, t: int, fills: list[SimFill]) -> None:
+        self.push(t + self.response_ns(t), EVENT, (idx, t, fills))
+        self._touch(idx, t)
+
+    def _touch(self, idx: int, t: int) -> None:
+        self._dirty.add(idx)
+        if not self._report_due:
+            self._report_due = True
+            self.push(t + self.report_ns, REPORT, None)
+
+    def report(self, t: int) -> None:
+        """Report the balances of the pairs whose balances changed (a ``REPORT`` item)."""
+        self._report_due = False
+        ex = self.exchange
+        assets: list[str] = []
+        for idx in sorted(self._dirty):
+            r = ex.books[idx].rules
+            for a in (r.base_asset, r.quote_asset):
+                if a not in assets:
+                    assets.append(a)
+        self._dirty.clear()
+        bal = ex.balances()
+        update = BalanceUpdate(tuple(Balance(a, *bal[a]) for a in assets), t, 0)
+        self.push(t + self.response_ns(t), EVENT, update)
+
+    def arrive(self, req: Request, t: int, token: Any) -> None:
+        """A request reaches the exchange at ``t``: execute it; its answer (and stream events) follow."""
+        ex = self.exchange
+        back = t + self.response_ns(t)
+        kind = type(req)
+        if kind is Place:
+            p: Place = req  # type: ignore[assignment]
+            idx = ex.index[p.symbol]
+            r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only)
+            if r.accepted:
+                self.push(back, ANSWER, (req, DONE, token))
+                if r.fills:
+                    self.push(back, EVENT, (idx, t, r.fills))
+                self._touch(idx, t)
+            else:
+                out = Outcome(REFUSED, reason=r.reason, text=f"[{r.code}] {r.message}")
+                self.push(back, ANSWER, (req, out, token))
+        elif kind is Cancel:
+            c: Cancel = req  # type: ignore[assignment]
+            o = ex.orders.get(c.client_id)
+            if o is not None and ex.cancel(c.client_id):
+                self.push(back, ANSWER, (req, DONE, token))
+                self.push(back, EVENT, UserOrder(c.symbol, c.client_id, OrderStatus.CANCELED, o.filled, t, back))
+                self._touch(o.pair, t)
+            else:
+                self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order sent."), token))
+        elif kind is Amend:
+            self.push(back, ANSWER, (req, _amend(ex, req), token))  # type: ignore[arg-type]
+        elif kind is CancelAll:
+            ca: CancelAll = req  # type: ignore[assignment]
+            idx = ex.index[ca.symbol]
+            ids = ex.cancel_all(idx, ca.own_only)
+            self.push(back, ANSWER, (req, Outcome(OK, ids), token))
+            if ids:
+                self._touch(idx, t)
+        elif kind is Query:
+            q: Query = req  # type: ignore[assignment]
+            so = ex.orders.get(q.client_id)
+            value = None
+            if so is not None:
+                status = OrderStatus.PARTIALLY_FILLED if so.filled else OrderStatus.NEW
+                value = OpenOrder(q.symbol, so.client_id, so.side, so.price, so.qty, so.filled, status)
+            self.push(back, ANSWER, (req, Outcome(OK, value), token))
+        elif kind is FetchFills:  # the simulated user stream never drops: nothing is ever missed
+            self.push(back, ANSWER, (req, Outcome(OK, []), token))
+        elif kind is FetchBalances:
+            self.push(back, ANSWER, (req, Outcome(OK, ex.balances()), token))
+        else:
+            raise TypeError(f"the simulated exchange cannot execute {req!r}")
+
+    def user_fill(self, idx: int, f: SimFill, ts_exchange: int, ts: int) -> UserFill:
+        """A fill as the user stream reports it (the fee in the quote asset)."""
+        r = self.exchange.books[idx].rules
+        fee = Decimal(f.fee_nu) * (r.tick * r.step) / FEE_SCALE
+        return UserFill(
+            r.symbol, f.client_id, f.price, f.qty, fee, r.quote_asset, f.is_maker, f.trade_id, ts_exchange, ts
+        )
+
+
+def _amend(ex: SimExchange, a: Amend) -> Outcome:
+    """Keep-priority amends arrive with the quoting pipeline's change; until then the exchange refuses."""
+    return Outcome(REFUSED, reason=RejectReason.OTHER, text="[-1000] amend is not supported by this exchange")
