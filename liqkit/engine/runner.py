@@ -22,6 +22,7 @@ from liqkit.domain.errors import OrderRejected, RetryableError, UnknownOrderErro
 from liqkit.domain.rules import plain_decimal
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
 from liqkit.engine.core import FEE_SCALE, EngineCore
+from liqkit.engine.histogram import LatencyHistogram
 from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
 from liqkit.journal import Journal
 from liqkit.venues.base import StreamGap, UserFill, UserOrder, Venue
@@ -50,7 +51,7 @@ class EngineRunner:
         self.timer_s = timer_s
         self.state = "created"
         self.errors: deque[str] = deque(maxlen=50)
-        self.latencies_ns: deque[int] = deque(maxlen=100_000)
+        self.latency = LatencyHistogram()  # decision latency, ns
         self.loop_lag_ms: deque[float] = deque(maxlen=60)  # event-loop lateness at each timer tick
         self.subscribers: list[tuple[asyncio.Queue[dict[str, Any]], int]] = []
         self.listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
@@ -159,7 +160,7 @@ class EngineRunner:
                 intents = core.on_book(idx, ev.ts_local, ev.bid, ev.bid_qty, ev.ask, ev.ask_qty)
                 if intents:
                     self._submit(intents)
-                self.latencies_ns.append(time.perf_counter_ns() - t0)
+                self.latency.record(time.perf_counter_ns() - t0)
                 self._publish({"kind": "book", "symbol": ev.symbol, "bid": ev.bid, "ask": ev.ask, "ts": ev.ts_local})
             elif isinstance(ev, Trade):
                 continue
@@ -445,15 +446,11 @@ class EngineRunner:
 
     # ---- views --------------------------------------------------------------------------------
     def latency_stats(self) -> dict[str, float]:
-        """Decision latency (book update in -> intents handed out), microseconds."""
-        xs = sorted(self.latencies_ns)
-        if not xs:
-            return {"n": 0, "p50_us": 0.0, "p99_us": 0.0}
-        return {
-            "n": len(xs),
-            "p50_us": xs[len(xs) // 2] / 1e3,
-            "p99_us": xs[min(len(xs) - 1, int(len(xs) * 0.99))] / 1e3,
-        }
+        """Decision latency (book update in -> intents handed out) over the latest samples, microseconds:
+        ``n``, ``p50_us``, ``p99_us`` (within ``histogram.RELATIVE_ERROR``) and ``max_us`` (exact)."""
+        h = self.latency
+        p50, p99 = h.percentiles(0.5, 0.99)
+        return {"n": h.n, "p50_us": p50 / 1e3, "p99_us": p99 / 1e3, "max_us": h.max / 1e3}
 
     def status(self) -> dict[str, Any]:
         """Engine state, per-pair state and reason, feed age, open orders, errors."""
