@@ -15,19 +15,22 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from liqkit.domain.config import PairConfig, RiskConfig
 from liqkit.domain.errors import OrderRejected, RetryableError, UnknownOrderError, UnknownOutcomeError, VenueError
 from liqkit.domain.rules import plain_decimal
-from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
+from liqkit.domain.types import BalanceUpdate, BookTop, Trade
 from liqkit.engine.core import FEE_SCALE, EngineCore
+from liqkit.engine.events import BalanceEvent, BookEvent, ConfigEvent, FillEvent, OrderEvent, RunnerEvent, StateEvent
 from liqkit.engine.histogram import LatencyHistogram
 from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.engine.views import Balance, side_name
 from liqkit.journal import Journal
 from liqkit.venues.base import StreamGap, UserFill, UserOrder, Venue
 
 log = logging.getLogger("liqkit.runner")
+E = TypeVar("E", bound=RunnerEvent)
 _FINAL = {"CANCELED", "EXPIRED", "REJECTED", "EXPIRED_IN_MATCH"}
 
 
@@ -53,8 +56,8 @@ class EngineRunner:
         self.errors: deque[str] = deque(maxlen=50)
         self.latency = LatencyHistogram()  # decision latency, ns
         self.loop_lag_ms: deque[float] = deque(maxlen=60)  # event-loop lateness at each timer tick
-        self.subscribers: list[tuple[asyncio.Queue[dict[str, Any]], int]] = []
-        self.listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        self.subscribers: list[tuple[asyncio.Queue[RunnerEvent], int]] = []
+        self.listeners: dict[type, list[Callable[[Any], None]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
         self.n_events = 0
@@ -161,7 +164,7 @@ class EngineRunner:
                 if intents:
                     self._submit(intents)
                 self.latency.record(time.perf_counter_ns() - t0)
-                self._publish({"kind": "book", "symbol": ev.symbol, "bid": ev.bid, "ask": ev.ask, "ts": ev.ts_local})
+                self._publish(BookEvent(ev.symbol, ev.bid, ev.ask, ev.ts_local))
             elif isinstance(ev, Trade):
                 continue
             elif isinstance(ev, UserFill):
@@ -348,18 +351,17 @@ class EngineRunner:
                         reason=reason,
                     )
                 self._publish(
-                    {
-                        "kind": "order",
-                        "symbol": o.symbol,
-                        "client_id": o.client_id,
-                        "side": o.side.name,
-                        "price": str(r.price(o.price)),
-                        "qty": str(r.qty(o.qty)),
-                        "filled": str(r.qty(filled)),
-                        "level": o.level,
-                        "status": status,
-                        "ts": ts,
-                    }
+                    OrderEvent(
+                        symbol=o.symbol,
+                        client_id=o.client_id,
+                        side=side_name(o.side),
+                        price=format(r.price(o.price), "f"),
+                        qty=format(r.qty(o.qty), "f"),
+                        filled=format(r.qty(filled), "f"),
+                        level=o.level,
+                        status=status,
+                        ts=ts,
+                    )
                 )
         if core.fill_log:
             flog, core.fill_log = core.fill_log, []
@@ -382,19 +384,18 @@ class EngineRunner:
                         trade_id=tid,
                     )
                 self._publish(
-                    {
-                        "kind": "fill",
-                        "symbol": o.symbol,
-                        "client_id": o.client_id,
-                        "side": Side(o.side).name,
-                        "price": str(r.price(px)),
-                        "qty": str(r.qty(q)),
-                        "fee": str(fee),
-                        "mid": plain_decimal(r.price(st.bid + st.ask) / 2) if st.has_book else None,
-                        "fee_asset": r.quote_asset,
-                        "maker": maker,
-                        "ts": ts,
-                    }
+                    FillEvent(
+                        symbol=o.symbol,
+                        client_id=o.client_id,
+                        side=side_name(o.side),
+                        price=format(r.price(px), "f"),
+                        qty=format(r.qty(q), "f"),
+                        fee=format(fee, "f"),
+                        mid=plain_decimal(r.price(st.bid + st.ask) / 2) if st.has_book else None,
+                        fee_asset=r.quote_asset,
+                        maker=maker,
+                        ts=ts,
+                    )
                 )
         if core.event_log:
             elog, core.event_log = core.event_log, []
@@ -404,43 +405,46 @@ class EngineRunner:
                         j.state(ev[1], ev[2], ev[3], ev[4])
                     else:
                         j.config_change(ev[1], ev[2], ev[3], ev[4])
-                # state: detail = the state, note = why; config: detail = the config, note = its source
-                self._publish({"kind": ev[0], "ts": ev[1], "symbol": ev[2], "detail": ev[3], "note": ev[4]})
+                if ev[0] == "state":
+                    self._publish(StateEvent(ts=ev[1], symbol=ev[2], state=ev[3], reason=ev[4]))
+                else:
+                    self._publish(ConfigEvent(ts=ev[1], symbol=ev[2], config=ev[3], source=ev[4]))
 
-    def subscribe(self, book_backlog: int = 1000) -> asyncio.Queue[dict[str, Any]]:
-        """A queue of events (dicts). Book events are skipped while the reader is ``book_backlog``
-        behind; order, fill, state and config events are never dropped nor reordered."""
-        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    def subscribe(self, book_backlog: int = 1000) -> asyncio.Queue[RunnerEvent]:
+        """A queue of events (``liqkit.engine.events``). Book events are skipped while the reader is
+        ``book_backlog`` behind; order, fill, balance, state and config events are never dropped nor reordered."""
+        q: asyncio.Queue[RunnerEvent] = asyncio.Queue()
         self.subscribers.append((q, book_backlog))
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, q: asyncio.Queue[RunnerEvent]) -> None:
         """Stop feeding a queue ``subscribe`` returned."""
         self.subscribers = [(sq, b) for sq, b in self.subscribers if sq is not q]
 
     def _publish_balances(self, ts: int, assets: Iterable[str]) -> None:
         bal = self.core.balances
         self._publish(
-            {
-                "kind": "balance",
-                "ts": ts,
-                "balances": {
-                    a: {"free": plain_decimal(bal[a][0]), "locked": plain_decimal(bal[a][1])}
+            BalanceEvent(
+                ts,
+                {
+                    a: Balance(free=plain_decimal(bal[a][0]), locked=plain_decimal(bal[a][1]))
                     for a in assets
                     if a in bal
                 },
-            }
+            )
         )
 
-    def listen(self, kind: str, fn: Callable[[dict[str, Any]], None]) -> None:
-        """Call ``fn`` with every event of ``kind`` as it is published (no queue: it must be quick)."""
+    def listen(self, kind: type[E], fn: Callable[[E], None]) -> None:
+        """Call ``fn`` with every event of class ``kind`` (e.g. ``FillEvent``) as it is published
+        (no queue: it must be quick)."""
         self.listeners.setdefault(kind, []).append(fn)
 
-    def _publish(self, event: dict[str, Any]) -> None:
-        for fn in self.listeners.get(event["kind"], ()):
+    def _publish(self, event: RunnerEvent) -> None:
+        for fn in self.listeners.get(type(event), ()):
             fn(event)
+        book = type(event) is BookEvent
         for q, backlog in self.subscribers:
-            if event["kind"] == "book" and q.qsize() >= backlog:
+            if book and q.qsize() >= backlog:
                 continue
             q.put_nowait(event)
 
