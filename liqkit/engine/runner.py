@@ -164,7 +164,7 @@ class EngineRunner:
                 if intents:
                     self._submit(intents)
                 self.latency.record(time.perf_counter_ns() - t0)
-                self._publish(BookEvent(ev.symbol, ev.bid, ev.ask, ev.ts_local))
+                self._publish(BookEvent(symbol=ev.symbol, bid=ev.bid, ask=ev.ask, ts=ev.ts_local))
             elif isinstance(ev, Trade):
                 continue
             elif isinstance(ev, UserFill):
@@ -425,8 +425,8 @@ class EngineRunner:
         bal = self.core.balances
         self._publish(
             BalanceEvent(
-                ts,
-                {
+                ts=ts,
+                balances={
                     a: Balance(free=plain_decimal(bal[a][0]), locked=plain_decimal(bal[a][1]))
                     for a in assets
                     if a in bal
