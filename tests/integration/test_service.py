@@ -18,7 +18,7 @@ from processes import free_port, start_service, stop_service, wait_for
 from liqkit.client import EngineClient, ServiceError
 from liqkit.domain.errors import ConfigError
 from liqkit.engine.events import SnapshotEvent, TickerEvent
-from liqkit.engine.views import Snapshot
+from liqkit.engine.views import Balance, EngineStatus, PairPnl, PairView, Snapshot
 
 
 def http(method: str, url: str, token: str | None, body: bytes | None = None) -> tuple[int, dict]:
@@ -124,7 +124,13 @@ def test_client_and_event_stream(service):
 
     async def main():
         async with EngineClient(url, token) as c:
-            await c.run("ETHUSDT")
+            view = await c.run("ETHUSDT")
+            assert isinstance(view, PairView) and view.state == "quoting" and view.config.symbol == "ETHUSDT"
+            # the same types an in-process LocalEngine returns
+            status, pnl, balances = await c.status(), await c.pnl(), await c.balances()
+            assert isinstance(status, EngineStatus) and status.pairs["ETHUSDT"].state == "quoting"
+            assert isinstance(pnl["ETHUSDT"], PairPnl) and pnl["ETHUSDT"].quote_asset == "USDT"
+            assert isinstance(balances["USDT"], Balance) and Decimal_(balances["USDT"].free) > 0
             with pytest.raises(ConfigError, match="levels"):
                 await c.configure("ETHUSDT", {"levels": 0})
             with pytest.raises(ServiceError) as e:
