@@ -12,10 +12,14 @@ import contextlib
 import json
 import math
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from liqkit.domain.errors import LiqkitError
+
+if TYPE_CHECKING:
+    from liqkit.engine.views import PairView, Snapshot
 
 EXIT_BAD_INPUT = 2
 
@@ -208,28 +212,28 @@ def _call(args: argparse.Namespace, fn: Any) -> Any:
     return asyncio.run(main())
 
 
-def _print_pairs(pairs: dict[str, Any]) -> None:
+def _print_pairs(pairs: Mapping[str, PairView]) -> None:
     for sym, p in pairs.items():
-        cfg = p["config"]
-        market = f"{p['bid']} / {p['ask']}" if p.get("bid") else "no market yet"
+        cfg = p.config
+        market = f"{p.bid} / {p.ask}" if p.bid else "no market yet"
         print(
-            f"{sym:<10} {p['state']:<8} {p['reason'][:40]:<40} {market:<24} orders {p['open_orders']}  "
-            f"fills {p['fills']}  position {p['position']}  spread {cfg['bid_spread']}/{cfg['ask_spread']} "
-            f"size {cfg['size']} levels {cfg['levels']}"
+            f"{sym:<10} {p.state:<8} {p.reason[:40]:<40} {market:<24} orders {p.open_orders}  "
+            f"fills {p.fills}  position {p.position}  spread {cfg.bid_spread}/{cfg.ask_spread} "
+            f"size {cfg.size} levels {cfg.levels}"
         )
 
 
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the service's engine state and its pairs."""
-    snap = _call(args, lambda c: c.snapshot())
-    st = snap["status"]
-    print(f"engine {st['state']} on {st['venue']}; {st['events']} events, {st['reconnects']} reconnects")
-    for header, use in st.get("rate_limits", {}).items():
-        print(f"  {header}: {use['used']}/{use['limit']}")
-    _print_pairs(snap["pairs"])
-    for asset, b in snap["balances"].items():
-        print(f"  {asset:<6} free {b['free']}  locked {b['locked']}")
-    for err in st["errors"][-5:]:
+    snap: Snapshot = _call(args, lambda c: c.snapshot())
+    st = snap.status
+    print(f"engine {st.state} on {st.venue}; {st.events} events, {st.reconnects} reconnects")
+    for header, use in st.rate_limits.items():
+        print(f"  {header}: {use.used}/{use.limit}")
+    _print_pairs(snap.pairs)
+    for asset, b in snap.balances.items():
+        print(f"  {asset:<6} free {b.free}  locked {b.locked}")
+    for err in st.errors[-5:]:
         print(f"  error: {err}")
     return 0
 

@@ -6,8 +6,11 @@
     async for ev in client.events():                         # a snapshot, then deltas
         ...
 
-Errors come back as liqkit's: a refused config is ``ConfigError`` (the service's message names the
-field), anything else the service refuses is ``ServiceError`` with its status and message.
+Answers are parsed into the same views (``liqkit.engine.views``) and event records
+(``liqkit.engine.events``) an in-process ``LocalEngine`` returns. Errors come back as liqkit's: a
+refused config is ``ConfigError`` (the service's message names the field), anything else the service
+refuses is ``ServiceError`` with its status and message, and so is an answer this liqkit cannot read
+(a service of another version).
 """
 
 from __future__ import annotations
@@ -16,11 +19,33 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
+from pydantic import TypeAdapter, ValidationError
 
 from liqkit.domain.errors import ConfigError, LiqkitError
+from liqkit.engine.events import BookEvent, Event, EventFormatError, event_from_json
+from liqkit.engine.views import (
+    BALANCES,
+    FILLS,
+    ORDERS,
+    PAIRS,
+    PNL,
+    QUOTES,
+    Balance,
+    EngineStatus,
+    Fill,
+    OrderView,
+    PairPnl,
+    PairView,
+    Quote,
+    Snapshot,
+)
+
+T = TypeVar("T")
+_PAIR: TypeAdapter[PairView] = TypeAdapter(PairView)
+_STATUS: TypeAdapter[EngineStatus] = TypeAdapter(EngineStatus)
 
 
 class ServiceError(LiqkitError):
@@ -88,31 +113,39 @@ class EngineClient:
         except TimeoutError:
             raise ServiceError(f"the liqkit service at {self.url} did not answer in time") from None
 
+    async def _get(self, adapter: TypeAdapter[T], method: str, path: str, body: Any = None, **params: Any) -> T:
+        """One API call, its answer parsed into ``adapter``'s type."""
+        data = await self.request(method, path, body, **params)
+        try:
+            return adapter.validate_python(data)
+        except ValidationError as e:
+            raise ServiceError(f"{method} {path}: an answer this liqkit cannot read (another version?): {e}") from None
+
     # ---- EngineHandle -----------------------------------------------------------------------------
-    async def run(self, symbol: str) -> dict[str, Any]:
+    async def run(self, symbol: str) -> PairView:
         """Start quoting a pair."""
-        return await self.request("POST", f"/api/pairs/{symbol}/run")  # type: ignore[no-any-return]
+        return await self._get(_PAIR, "POST", f"/api/pairs/{symbol}/run")
 
-    async def stop(self, symbol: str) -> dict[str, Any]:
+    async def stop(self, symbol: str) -> PairView:
         """Stop quoting a pair and cancel its orders."""
-        return await self.request("POST", f"/api/pairs/{symbol}/stop")  # type: ignore[no-any-return]
+        return await self._get(_PAIR, "POST", f"/api/pairs/{symbol}/stop")
 
-    async def configure(self, symbol: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    async def configure(self, symbol: str, changes: Mapping[str, Any]) -> PairView:
         """Apply config changes without stopping the pair."""
-        return await self.request("PUT", f"/api/pairs/{symbol}", dict(changes))  # type: ignore[no-any-return]
+        return await self._get(_PAIR, "PUT", f"/api/pairs/{symbol}", dict(changes))
 
-    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[Quote]:
         """The quotes the pair would place now with these changes."""
-        return await self.request("POST", f"/api/pairs/{symbol}/preview", dict(changes))  # type: ignore[no-any-return]
+        return await self._get(QUOTES, "POST", f"/api/pairs/{symbol}/preview", dict(changes))
 
-    async def snapshot(self) -> dict[str, Any]:
+    async def snapshot(self) -> Snapshot:
         """Status, pairs, orders, balances, recent fills and PnL."""
         status, pairs, orders, balances, fills, pnl = await asyncio.gather(
             self.status(), self.pairs(), self.orders(), self.balances(), self.fills(), self.pnl()
         )
-        return {"status": status, "pairs": pairs, "orders": orders, "balances": balances, "fills": fills, "pnl": pnl}
+        return Snapshot(status=status, pairs=pairs, orders=orders, balances=balances, fills=fills, pnl=pnl)
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
+    async def events(self) -> AsyncIterator[Event]:
         """A snapshot, then deltas, from the service's event stream (ends when the service closes it)."""
         s = await self._s()
         ws_url = self.url.replace("http://", "ws://").replace("https://", "wss://") + "/api/events"
@@ -120,42 +153,47 @@ class EngineClient:
             async with s.ws_connect(ws_url, heartbeat=20, timeout=aiohttp.ClientWSTimeout(ws_close=2)) as ws:
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
-                        yield json.loads(msg.data)
+                        ev = event_from_json(json.loads(msg.data))
+                        if isinstance(ev, BookEvent):  # never sent; a record of the runner only
+                            continue
+                        yield ev
                     elif msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
                         break
         except aiohttp.WSServerHandshakeError as e:
             raise ServiceError(f"event stream refused: {e.status} {e.message}", e.status) from None
         except aiohttp.ClientError as e:
             raise ServiceError(f"cannot reach the liqkit service at {self.url}: {e}") from None
+        except EventFormatError as e:
+            raise ServiceError(f"event stream: {e}") from None
 
     # ---- views ------------------------------------------------------------------------------------
-    async def status(self) -> dict[str, Any]:
-        """Engine state, venue, feed health per pair, rate-limit usage."""
-        return await self.request("GET", "/api/status")  # type: ignore[no-any-return]
+    async def status(self) -> EngineStatus:
+        """Engine state, venue, feed health per pair, rate-limit usage, decision latency."""
+        return await self._get(_STATUS, "GET", "/api/status")
 
-    async def pairs(self) -> dict[str, Any]:
+    async def pairs(self) -> dict[str, PairView]:
         """Every configured pair."""
-        return await self.request("GET", "/api/pairs")  # type: ignore[no-any-return]
+        return await self._get(PAIRS, "GET", "/api/pairs")
 
-    async def pair(self, symbol: str) -> dict[str, Any]:
+    async def pair(self, symbol: str) -> PairView:
         """One pair."""
-        return await self.request("GET", f"/api/pairs/{symbol}")  # type: ignore[no-any-return]
+        return await self._get(_PAIR, "GET", f"/api/pairs/{symbol}")
 
-    async def orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+    async def orders(self, symbol: str | None = None) -> list[OrderView]:
         """liqkit's open orders."""
-        return await self.request("GET", "/api/orders", symbol=symbol)  # type: ignore[no-any-return]
+        return await self._get(ORDERS, "GET", "/api/orders", symbol=symbol)
 
-    async def balances(self) -> dict[str, Any]:
+    async def balances(self) -> dict[str, Balance]:
         """Balances per asset."""
-        return await self.request("GET", "/api/balances")  # type: ignore[no-any-return]
+        return await self._get(BALANCES, "GET", "/api/balances")
 
-    async def fills(self, symbol: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """Recent fills from the journal."""
-        return await self.request("GET", "/api/fills", symbol=symbol, limit=limit)  # type: ignore[no-any-return]
+    async def fills(self, symbol: str | None = None, limit: int = 200, since_ns: int | None = None) -> list[Fill]:
+        """The latest ``limit`` fills from the journal (of ``symbol``; at or after ``since_ns``), oldest first."""
+        return await self._get(FILLS, "GET", "/api/fills", symbol=symbol, limit=limit, since=since_ns)
 
-    async def pnl(self) -> dict[str, Any]:
+    async def pnl(self) -> dict[str, PairPnl]:
         """PnL per pair."""
-        return await self.request("GET", "/api/pnl")  # type: ignore[no-any-return]
+        return await self._get(PNL, "GET", "/api/pnl")
 
 
 def _validation_text(detail: Any) -> str:

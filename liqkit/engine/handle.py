@@ -2,11 +2,14 @@
 
 ``LocalEngine`` implements it on an ``EngineRunner`` in this process (a notebook's simulated engine,
 or the engine ``liqkit serve`` hosts); ``liqkit.client.EngineClient`` implements it over the control
-API. Every view is plain JSON-ready data: decimals as strings, timestamps in integer nanoseconds.
+API. Both return the same types: the views of ``liqkit.engine.views`` (pydantic models with the
+API's JSON shapes: decimals as strings, timestamps in integer nanoseconds) and the event records of
+``liqkit.engine.events``.
 
-Events: ``events()`` yields a ``snapshot`` first, then deltas: ``ticker`` (coalesced to at most
-``TICKER_HZ`` a second per pair), ``health`` (status and PnL, every ``HEALTH_S``), and ``order``,
-``fill``, ``balance``, ``state`` and ``config`` events, never dropped nor reordered.
+Events: ``events()`` yields a ``SnapshotEvent`` first, then deltas: ``TickerEvent`` (coalesced to at
+most ``TICKER_HZ`` a second per pair), ``HealthEvent`` (status and PnL, every ``HEALTH_S``), and
+``OrderEvent``, ``FillEvent``, ``BalanceEvent``, ``StateEvent`` and ``ConfigEvent``, never dropped nor
+reordered.
 """
 
 from __future__ import annotations
@@ -22,8 +25,21 @@ from liqkit.domain.config import PairConfig, update_pair
 from liqkit.domain.errors import UnknownPairError
 from liqkit.domain.rules import plain_decimal
 from liqkit.engine.core import FEE_SCALE, EngineCore
+from liqkit.engine.events import BookEvent, Event, FillEvent, HealthEvent, SnapshotEvent, TickerEvent
 from liqkit.engine.intents import Place
 from liqkit.engine.runner import EngineRunner
+from liqkit.engine.views import (
+    Balance,
+    EngineStatus,
+    Fill,
+    Filters,
+    OrderView,
+    PairPnl,
+    PairView,
+    Quote,
+    Snapshot,
+    side_name,
+)
 
 TICKER_HZ = 2.0
 HEALTH_S = 1.0  # a "health" event (status and PnL) this often
@@ -33,27 +49,35 @@ HEALTH_S = 1.0  # a "health" event (status and PnL) this often
 class EngineHandle(Protocol):
     """Run, stop, configure and watch an engine, wherever it lives."""
 
-    async def run(self, symbol: str) -> dict[str, Any]:
+    async def run(self, symbol: str) -> PairView:
         """Start quoting a pair; its view."""
         ...
 
-    async def stop(self, symbol: str) -> dict[str, Any]:
+    async def stop(self, symbol: str) -> PairView:
         """Stop quoting a pair and cancel its orders; its view."""
         ...
 
-    async def configure(self, symbol: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    async def configure(self, symbol: str, changes: Mapping[str, Any]) -> PairView:
         """Apply config changes to a pair without stopping it (ConfigError names the field); its view."""
         ...
 
-    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[Quote]:
         """The quotes the pair would place now with these changes (nothing is applied)."""
         ...
 
-    async def snapshot(self) -> dict[str, Any]:
+    async def status(self) -> EngineStatus:
+        """Engine state, venue, feed health per pair, rate-limit usage, decision latency."""
+        ...
+
+    async def pnl(self) -> dict[str, PairPnl]:
+        """PnL per pair since it was last run."""
+        ...
+
+    async def snapshot(self) -> Snapshot:
         """Status, pairs, open orders, balances, recent fills and PnL."""
         ...
 
-    def events(self) -> AsyncIterator[dict[str, Any]]:
+    def events(self) -> AsyncIterator[Event]:
         """A snapshot, then deltas."""
         ...
 
@@ -63,9 +87,9 @@ class LocalEngine:
 
     def __init__(self, runner: EngineRunner, recent_fills: int = 500) -> None:
         self.runner = runner
-        self.fills: deque[dict[str, Any]] = deque(maxlen=recent_fills)
+        self.fills: deque[Fill] = deque(maxlen=recent_fills)
         self._capture: dict[str, Decimal] = {}  # spread capture per pair, quote asset
-        runner.listen("fill", self._on_fill)
+        runner.listen(FillEvent, self._on_fill)
 
     # ---- commands ---------------------------------------------------------------------------------
     def config_of(self, symbol: str) -> PairConfig:
@@ -76,22 +100,22 @@ class LocalEngine:
             raise UnknownPairError(f"symbol: {symbol!r} is not a configured pair (configured: {known})")
         return self.runner.configs[sym]
 
-    async def run(self, symbol: str) -> dict[str, Any]:
+    async def run(self, symbol: str) -> PairView:
         cfg = self.config_of(symbol)
         await self.runner.run_pair(cfg.symbol)
         return self.pair_view(cfg.symbol)
 
-    async def stop(self, symbol: str) -> dict[str, Any]:
+    async def stop(self, symbol: str) -> PairView:
         cfg = self.config_of(symbol)
         await self.runner.stop_pair(cfg.symbol)
         return self.pair_view(cfg.symbol)
 
-    async def configure(self, symbol: str, changes: Mapping[str, Any], source: str = "api") -> dict[str, Any]:
+    async def configure(self, symbol: str, changes: Mapping[str, Any], source: str = "api") -> PairView:
         new = update_pair(self.config_of(symbol), changes)
         self.runner.configure(new, source)  # checked against the symbol's filters; on error nothing changes
         return self.pair_view(new.symbol)
 
-    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[Quote]:
         """Run the same engine code on a scratch core with the new config, at the current book and balances."""
         cfg = update_pair(self.config_of(symbol), changes)
         live = self.runner.core.pair(cfg.symbol)
@@ -105,43 +129,46 @@ class LocalEngine:
         intents = scratch.on_book(0, now, live.bid, live.bid_qty, live.ask, live.ask_qty)
         r = live.rules
         return [
-            {
-                "side": it.side.name,
-                "level": it.level,
-                "price": plain_decimal(r.price(it.price)),
-                "qty": plain_decimal(r.qty(it.qty)),
-            }
+            Quote(
+                side=side_name(it.side),
+                level=it.level,
+                price=plain_decimal(r.price(it.price)),
+                qty=plain_decimal(r.qty(it.qty)),
+            )
             for it in intents
             if isinstance(it, Place)
         ]
 
     # ---- views ------------------------------------------------------------------------------------
-    def pair_view(self, symbol: str) -> dict[str, Any]:
+    def pair_view(self, symbol: str) -> PairView:
+        """One pair's state, config, market and position."""
         st = self.runner.core.pair(symbol)
         r = st.rules
         now = self.runner.clock()
-        return {
-            "symbol": st.symbol,
-            "state": st.state,
-            "reason": st.reason,
-            "config": st.cfg.model_dump(mode="json"),
-            "bid": plain_decimal(r.price(st.bid)) if st.has_book else None,
-            "ask": plain_decimal(r.price(st.ask)) if st.has_book else None,
-            "feed_age_s": (now - st.last_book_ts) / 1e9 if st.has_book else None,
-            "open_orders": sum(1 for o in self.runner.core.orders.values() if o.pair == st.idx),
-            "position": plain_decimal(r.qty(st.pos)),
-            "fills": st.n_fills,
-            "filters": {
-                "tick": plain_decimal(r.tick),
-                "step": plain_decimal(r.step),
-                "min_notional": plain_decimal(r.min_notional) if r.min_notional else None,
-            },
-        }
+        return PairView(
+            symbol=st.symbol,
+            state=st.state,
+            reason=st.reason,
+            config=st.cfg,
+            bid=plain_decimal(r.price(st.bid)) if st.has_book else None,
+            ask=plain_decimal(r.price(st.ask)) if st.has_book else None,
+            feed_age_s=(now - st.last_book_ts) / 1e9 if st.has_book else None,
+            open_orders=sum(1 for o in self.runner.core.orders.values() if o.pair == st.idx),
+            position=plain_decimal(r.qty(st.pos)),
+            fills=st.n_fills,
+            filters=Filters(
+                tick=plain_decimal(r.tick),
+                step=plain_decimal(r.step),
+                min_notional=plain_decimal(r.min_notional) if r.min_notional else None,
+            ),
+        )
 
-    def pairs(self) -> dict[str, dict[str, Any]]:
+    def pairs(self) -> dict[str, PairView]:
+        """Every configured pair."""
         return {st.symbol: self.pair_view(st.symbol) for st in self.runner.core.pairs}
 
-    def orders(self, symbol: str | None = None) -> list[dict[str, Any]]:
+    def orders(self, symbol: str | None = None) -> list[OrderView]:
+        """liqkit's working orders (of one pair, or all), by pair, side and level."""
         core = self.runner.core
         out = []
         for o in core.orders.values():
@@ -149,26 +176,27 @@ class LocalEngine:
                 continue
             r = core.pairs[o.pair].rules
             out.append(
-                {
-                    "client_id": o.client_id,
-                    "symbol": o.symbol,
-                    "side": o.side.name,
-                    "level": o.level,
-                    "price": plain_decimal(r.price(o.price)),
-                    "qty": plain_decimal(r.qty(o.qty)),
-                    "filled": plain_decimal(r.qty(o.filled)),
-                    "status": o.status,
-                }
+                OrderView(
+                    client_id=o.client_id,
+                    symbol=o.symbol,
+                    side=side_name(o.side),
+                    level=o.level,
+                    price=plain_decimal(r.price(o.price)),
+                    qty=plain_decimal(r.qty(o.qty)),
+                    filled=plain_decimal(r.qty(o.filled)),
+                    status=o.status,
+                )
             )
-        return sorted(out, key=lambda o: (o["symbol"], o["side"], o["level"]))
+        return sorted(out, key=lambda o: (o.symbol, o.side, o.level))
 
-    def balances(self) -> dict[str, dict[str, str]]:
+    def balances(self) -> dict[str, Balance]:
+        """Balances per asset, as the engine last heard them."""
         return {
-            a: {"free": plain_decimal(f), "locked": plain_decimal(lk)}
+            a: Balance(free=plain_decimal(f), locked=plain_decimal(lk))
             for a, (f, lk) in sorted(self.runner.core.balances.items())
         }
 
-    def pnl(self) -> dict[str, dict[str, Any]]:
+    async def pnl(self) -> dict[str, PairPnl]:
         """Per pair since it was last run, marked at the mid: pnl = spread capture + inventory - fees."""
         out = {}
         for st in self.runner.core.pairs:
@@ -178,94 +206,109 @@ class LocalEngine:
             mid = Decimal(st.bid + st.ask) / 2 if st.has_book else Decimal(0)
             pnl = (Decimal(st.cash) + Decimal(st.pos) * mid) * unit - fees if st.has_book else Decimal(0)
             capture = self._capture.get(st.symbol, Decimal(0))
-            out[st.symbol] = {
-                "pnl": float(pnl),
-                "spread_capture": float(capture),
-                "inventory_pnl": float(pnl + fees - capture),
-                "fees": float(fees),
-                "position": plain_decimal(r.qty(st.pos)),
-                "volume": float(st.volume * unit),
-                "fills": st.n_fills,
-                "quote_asset": r.quote_asset,
-            }
+            out[st.symbol] = PairPnl(
+                pnl=float(pnl),
+                spread_capture=float(capture),
+                inventory_pnl=float(pnl + fees - capture),
+                fees=float(fees),
+                position=plain_decimal(r.qty(st.pos)),
+                volume=float(st.volume * unit),
+                fills=st.n_fills,
+                quote_asset=r.quote_asset,
+            )
         return out
 
-    def status(self) -> dict[str, Any]:
-        s = self.runner.status()
+    async def status(self) -> EngineStatus:
+        """The runner's status with the venue's rate-limit usage and the decision latency."""
         rate = getattr(self.runner.venue, "rate_usage", None)
-        s["rate_limits"] = rate() if callable(rate) else {}
-        s["latency_us"] = self.runner.latency_stats()
-        return s
+        return EngineStatus.model_validate(
+            {
+                **self.runner.status(),
+                "rate_limits": rate() if callable(rate) else {},
+                "latency_us": self.runner.latency_stats(),
+            }
+        )
 
-    async def snapshot(self) -> dict[str, Any]:
-        return {
-            "status": self.status(),
-            "pairs": self.pairs(),
-            "orders": self.orders(),
-            "balances": self.balances(),
-            "fills": list(self.fills),
-            "pnl": self.pnl(),
-        }
+    async def snapshot(self) -> Snapshot:
+        return Snapshot(
+            status=await self.status(),
+            pairs=self.pairs(),
+            orders=self.orders(),
+            balances=self.balances(),
+            fills=list(self.fills),
+            pnl=await self.pnl(),
+        )
 
     # ---- events -----------------------------------------------------------------------------------
-    def _on_fill(self, ev: dict[str, Any]) -> None:
+    def _on_fill(self, ev: FillEvent) -> None:
         """Keep the recent fills, and the spread each captured against the mid at the time."""
-        self.fills.append(ev)
-        if ev.get("mid") is not None:
-            mid, px, q = Decimal(ev["mid"]), Decimal(ev["price"]), Decimal(ev["qty"])
-            edge = (mid - px) if ev["side"] == "BUY" else (px - mid)
-            self._capture[ev["symbol"]] = self._capture.get(ev["symbol"], Decimal(0)) + edge * q
+        self.fills.append(
+            Fill(
+                ts=ev.ts,
+                symbol=ev.symbol,
+                client_id=ev.client_id,
+                side=ev.side,
+                price=ev.price,
+                qty=ev.qty,
+                fee=ev.fee,
+                fee_asset=ev.fee_asset,
+                maker=ev.maker,
+                mid=ev.mid,
+            )
+        )
+        if ev.mid is not None:
+            mid, px, q = Decimal(ev.mid), Decimal(ev.price), Decimal(ev.qty)
+            edge = (mid - px) if ev.side == "BUY" else (px - mid)
+            self._capture[ev.symbol] = self._capture.get(ev.symbol, Decimal(0)) + edge * q
 
-    def _ticker(self, ev: dict[str, Any]) -> dict[str, Any]:
-        st = self.runner.core.pair(ev["symbol"])
+    def _ticker(self, ev: BookEvent) -> TickerEvent:
+        st = self.runner.core.pair(ev.symbol)
         r = st.rules
-        bid, ask = r.price(ev["bid"]), r.price(ev["ask"])
+        bid, ask = r.price(ev.bid), r.price(ev.ask)
         mid = (bid + ask) / 2
         bb = [o for o in st.bids if o is not None]
         aa = [o for o in st.asks if o is not None]
         our_bid = r.price(max(o.price for o in bb)) if bb else None
         our_ask = r.price(min(o.price for o in aa)) if aa else None
-        return {
-            "kind": "ticker",
-            "symbol": st.symbol,
-            "ts": ev["ts"],
-            "bid": plain_decimal(bid),
-            "ask": plain_decimal(ask),
-            "spread_bps": float((ask - bid) / mid * 10_000) if mid else None,
-            "our_bid": plain_decimal(our_bid) if our_bid is not None else None,
-            "our_ask": plain_decimal(our_ask) if our_ask is not None else None,
-            "our_spread_bps": float((our_ask - our_bid) / mid * 10_000) if our_bid and our_ask and mid else None,
-            "position": plain_decimal(r.qty(st.pos)),
-            "state": st.state,
-        }
+        return TickerEvent(
+            symbol=st.symbol,
+            ts=ev.ts,
+            bid=plain_decimal(bid),
+            ask=plain_decimal(ask),
+            spread_bps=float((ask - bid) / mid * 10_000) if mid else None,
+            our_bid=plain_decimal(our_bid) if our_bid is not None else None,
+            our_ask=plain_decimal(our_ask) if our_ask is not None else None,
+            our_spread_bps=float((our_ask - our_bid) / mid * 10_000) if our_bid and our_ask and mid else None,
+            position=plain_decimal(r.qty(st.pos)),
+            state=st.state,
+        )
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:  # type: ignore[override]
+    async def events(self) -> AsyncIterator[Event]:  # type: ignore[override]
         q = self.runner.subscribe(book_backlog=1_000)
         try:
-            yield {"kind": "snapshot", **await self.snapshot()}
+            yield SnapshotEvent(await self.snapshot())
             period = 1.0 / TICKER_HZ
-            pending: dict[str, dict[str, Any]] = {}
+            pending: dict[str, BookEvent] = {}
             last: dict[str, float] = {}
             loop = asyncio.get_running_loop()
             next_health = loop.time() + HEALTH_S
             while True:
                 due = min([next_health, *(last.get(s, 0.0) + period for s in pending)])
-                ev: dict[str, Any] | None
                 try:
                     async with asyncio.timeout(max(0.0, due - loop.time())):  # no task per event
                         ev = await q.get()
                 except TimeoutError:
                     ev = None
                 now = loop.time()
-                if ev is not None and ev["kind"] != "book":
-                    yield ev
+                if isinstance(ev, BookEvent):
+                    pending[ev.symbol] = ev
                 elif ev is not None:
-                    pending[ev["symbol"]] = ev
+                    yield ev
                 for sym in [s for s in pending if now - last.get(s, 0.0) >= period]:
                     last[sym] = now
                     yield self._ticker(pending.pop(sym))
                 if now >= next_health:
                     next_health = now + HEALTH_S
-                    yield {"kind": "health", "ts": time.time_ns(), "status": self.status(), "pnl": self.pnl()}
+                    yield HealthEvent(ts=time.time_ns(), status=await self.status(), pnl=await self.pnl())
         finally:
             self.runner.unsubscribe(q)

@@ -20,13 +20,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from liqkit.domain.config import PairConfig, RiskConfig
 from liqkit.domain.errors import RetryableError, VenueError
 from liqkit.domain.rules import plain_decimal
-from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
+from liqkit.domain.types import BalanceUpdate, BookTop, Trade
 from liqkit.engine.core import FEE_SCALE, EngineCore
+from liqkit.engine.events import BalanceEvent, BookEvent, ConfigEvent, FillEvent, OrderEvent, RunnerEvent, StateEvent
 from liqkit.engine.execution import (
     DONE,
     OK,
@@ -40,11 +41,14 @@ from liqkit.engine.execution import (
     Request,
     outcome_of,
 )
+from liqkit.engine.histogram import LatencyHistogram
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
 from liqkit.engine.records import StateRecord
+from liqkit.engine.views import Balance, side_name
 
 log = logging.getLogger("liqkit.runner")
+E = TypeVar("E", bound=RunnerEvent)
 
 
 class EngineRunner:
@@ -70,10 +74,10 @@ class EngineRunner:
         self.timer_ns = max(1, int(timer_s * 1e9))
         self.state = "created"
         self.errors: deque[str] = deque(maxlen=50)
-        self.latencies_ns: deque[int] = deque(maxlen=100_000)
+        self.latency = LatencyHistogram()  # decision latency, ns
         self.loop_lag_ms: deque[float] = deque(maxlen=60)  # how late the timer ran, at each tick
-        self.subscribers: list[tuple[asyncio.Queue[dict[str, Any]], int]] = []
-        self.listeners: dict[str, list[Callable[[dict[str, Any]], None]]] = {}
+        self.subscribers: list[tuple[asyncio.Queue[RunnerEvent], int]] = []
+        self.listeners: dict[type, list[Callable[[Any], None]]] = {}
         self.taps: list[Callable[[list[Any], list[Any], list[Any]], None]] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -195,8 +199,8 @@ class EngineRunner:
                 intents = x.on_book(idx, b.ts_local, b.bid, b.bid_qty, b.ask, b.ask_qty)
                 if intents:
                     self._submit(intents)  # type: ignore[arg-type]
-                self.latencies_ns.append(time.perf_counter_ns() - t0)
-                self._publish({"kind": "book", "symbol": b.symbol, "bid": b.bid, "ask": b.ask, "ts": b.ts_local})
+                self.latency.record(time.perf_counter_ns() - t0)
+                self._publish(BookEvent(symbol=b.symbol, bid=b.bid, ask=b.ask, ts=b.ts_local))
             elif t is Trade:
                 continue
             elif t is UserFill:
@@ -325,18 +329,17 @@ class EngineRunner:
                         reason=reason,
                     )
                 self._publish(
-                    {
-                        "kind": "order",
-                        "symbol": o.symbol,
-                        "client_id": o.client_id,
-                        "side": o.side.name,
-                        "price": str(r.price(o.price)),
-                        "qty": str(r.qty(o.qty)),
-                        "filled": str(r.qty(filled)),
-                        "level": o.level,
-                        "status": status,
-                        "ts": ts,
-                    }
+                    OrderEvent(
+                        symbol=o.symbol,
+                        client_id=o.client_id,
+                        side=side_name(o.side),
+                        price=format(r.price(o.price), "f"),
+                        qty=format(r.qty(o.qty), "f"),
+                        filled=format(r.qty(filled), "f"),
+                        level=o.level,
+                        status=status,
+                        ts=ts,
+                    )
                 )
         if core.fill_log:
             flog, core.fill_log = core.fill_log, []
@@ -361,19 +364,18 @@ class EngineRunner:
                         trade_id=tid,
                     )
                 self._publish(
-                    {
-                        "kind": "fill",
-                        "symbol": o.symbol,
-                        "client_id": o.client_id,
-                        "side": Side(o.side).name,
-                        "price": str(r.price(px)),
-                        "qty": str(r.qty(q)),
-                        "fee": str(fee),
-                        "mid": plain_decimal(r.price(st.bid + st.ask) / 2) if st.has_book else None,
-                        "fee_asset": r.quote_asset,
-                        "maker": maker,
-                        "ts": ts,
-                    }
+                    FillEvent(
+                        symbol=o.symbol,
+                        client_id=o.client_id,
+                        side=side_name(o.side),
+                        price=format(r.price(px), "f"),
+                        qty=format(r.qty(q), "f"),
+                        fee=format(fee, "f"),
+                        mid=plain_decimal(r.price(st.bid + st.ask) / 2) if st.has_book else None,
+                        fee_asset=r.quote_asset,
+                        maker=maker,
+                        ts=ts,
+                    )
                 )
         if core.event_log:
             elog, core.event_log = core.event_log, []
@@ -381,65 +383,57 @@ class EngineRunner:
                 if isinstance(ev, StateRecord):
                     if j is not None:
                         j.state(ev.ts, ev.symbol, ev.state, ev.reason)
-                    # state: detail = the state, note = why; config: detail = the config, note = its source
-                    self._publish(
-                        {"kind": "state", "ts": ev.ts, "symbol": ev.symbol, "detail": ev.state, "note": ev.reason}
-                    )
+                    self._publish(StateEvent(ts=ev.ts, symbol=ev.symbol, state=ev.state, reason=ev.reason))
                 else:
                     if j is not None:
                         j.config_change(ev.ts, ev.symbol, ev.config, ev.source)
-                    self._publish(
-                        {"kind": "config", "ts": ev.ts, "symbol": ev.symbol, "detail": ev.config, "note": ev.source}
-                    )
+                    self._publish(ConfigEvent(ts=ev.ts, symbol=ev.symbol, config=ev.config, source=ev.source))
 
-    def subscribe(self, book_backlog: int = 1000) -> asyncio.Queue[dict[str, Any]]:
-        """A queue of events (dicts). Book events are skipped while the reader is ``book_backlog``
-        behind; order, fill, state and config events are never dropped nor reordered."""
-        q: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    def subscribe(self, book_backlog: int = 1000) -> asyncio.Queue[RunnerEvent]:
+        """A queue of events (``liqkit.engine.events``). Book events are skipped while the reader is
+        ``book_backlog`` behind; order, fill, balance, state and config events are never dropped nor reordered."""
+        q: asyncio.Queue[RunnerEvent] = asyncio.Queue()
         self.subscribers.append((q, book_backlog))
         return q
 
-    def unsubscribe(self, q: asyncio.Queue[dict[str, Any]]) -> None:
+    def unsubscribe(self, q: asyncio.Queue[RunnerEvent]) -> None:
         """Stop feeding a queue ``subscribe`` returned."""
         self.subscribers = [(sq, b) for sq, b in self.subscribers if sq is not q]
 
     def _publish_balances(self, ts: int, assets: Iterable[str]) -> None:
         bal = self.core.balances
         self._publish(
-            {
-                "kind": "balance",
-                "ts": ts,
-                "balances": {
-                    a: {"free": plain_decimal(bal[a][0]), "locked": plain_decimal(bal[a][1])}
+            BalanceEvent(
+                ts=ts,
+                balances={
+                    a: Balance(free=plain_decimal(bal[a][0]), locked=plain_decimal(bal[a][1]))
                     for a in assets
                     if a in bal
                 },
-            }
+            )
         )
 
-    def listen(self, kind: str, fn: Callable[[dict[str, Any]], None]) -> None:
-        """Call ``fn`` with every event of ``kind`` as it is published (no queue: it must be quick)."""
+    def listen(self, kind: type[E], fn: Callable[[E], None]) -> None:
+        """Call ``fn`` with every event of class ``kind`` (e.g. ``FillEvent``) as it is published
+        (no queue: it must be quick)."""
         self.listeners.setdefault(kind, []).append(fn)
 
-    def _publish(self, event: dict[str, Any]) -> None:
-        for fn in self.listeners.get(event["kind"], ()):
+    def _publish(self, event: RunnerEvent) -> None:
+        for fn in self.listeners.get(type(event), ()):
             fn(event)
+        book = type(event) is BookEvent
         for q, backlog in self.subscribers:
-            if event["kind"] == "book" and q.qsize() >= backlog:
+            if book and q.qsize() >= backlog:
                 continue
             q.put_nowait(event)
 
     # ---- views --------------------------------------------------------------------------------
     def latency_stats(self) -> dict[str, float]:
-        """Decision latency (book update in -> intents handed out), microseconds."""
-        xs = sorted(self.latencies_ns)
-        if not xs:
-            return {"n": 0, "p50_us": 0.0, "p99_us": 0.0}
-        return {
-            "n": len(xs),
-            "p50_us": xs[len(xs) // 2] / 1e3,
-            "p99_us": xs[min(len(xs) - 1, int(len(xs) * 0.99))] / 1e3,
-        }
+        """Decision latency (book update in -> intents handed out) over the latest samples, microseconds:
+        ``n``, ``p50_us``, ``p99_us`` (within ``histogram.RELATIVE_ERROR``) and ``max_us`` (exact)."""
+        h = self.latency
+        p50, p99 = h.percentiles(0.5, 0.99)
+        return {"n": h.n, "p50_us": p50 / 1e3, "p99_us": p99 / 1e3, "max_us": h.max / 1e3}
 
     def status(self) -> dict[str, Any]:
         """Engine state, per-pair state and reason, feed age, open orders, errors."""

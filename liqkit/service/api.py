@@ -2,8 +2,9 @@
 
 Bad input never reaches the engine half-applied: a body that is not a JSON object, a wrong type, an
 unknown field or a value the symbol's filters refuse is answered 422 with the field named; an unknown
-symbol is 404; a missing or wrong token is 401. The OpenAPI schema is at ``/openapi.json`` and its
-docs at ``/docs`` (both need the token; a browser can pass it as ``?token=``).
+symbol is 404; a missing or wrong token is 401. Every answer is a model of ``liqkit.engine.views``,
+so the OpenAPI schema at ``/openapi.json`` documents each response's fields; its docs are at
+``/docs`` (both need the token; a browser can pass it as ``?token=``).
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import contextlib
 import json
 import math
 import secrets
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import Annotated, Any, cast
 
 from fastapi import Body, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -23,10 +24,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 
 from liqkit.domain.config import PairChanges
 from liqkit.domain.errors import ConfigError, LiqkitError, RulesError, UnknownPairError
+from liqkit.engine.events import Event, SnapshotEvent
 from liqkit.engine.handle import LocalEngine
-
-if TYPE_CHECKING:
-    from liqkit.journal import Journal
+from liqkit.engine.views import Balance, EngineStatus, Fill, OrderView, PairPnl, PairView, Quote, SideName
+from liqkit.journal import FillRow, Journal
 
 Changes = Annotated[PairChanges, Body(examples=[{"spread": "5bps", "levels": 2}])]  # type: ignore[valid-type]
 SymbolQuery = Annotated[str | None, Query(pattern="^[A-Za-z0-9]{2,20}$")]
@@ -49,22 +50,30 @@ def _clean(v: Any) -> Any:
     return v
 
 
-def _fill_event(row: Mapping[Any, Any]) -> dict[str, Any]:
-    """A journal fill in the shape of the event stream's ``fill`` events (plus its trade id)."""
-    return {
-        "kind": "fill",
-        "ts": int(row["ts_local"]),
-        "ts_exchange": int(row["ts_exchange"]),
-        "symbol": row["symbol"],
-        "client_id": row["client_id"],
-        "side": row["side"],
-        "price": row["price_text"],  # the exact decimal text, as the events carry it
-        "qty": row["qty_text"],
-        "fee": row["fee_text"],
-        "fee_asset": row["fee_asset"],
-        "maker": bool(row["is_maker"]),
-        "trade_id": int(row["trade_id"]),
-    }
+def encode(ev: Event) -> str:
+    """An event as the stream's JSON text (NaN and infinities as null)."""
+    data = ev.to_json()
+    try:
+        return json.dumps(data, allow_nan=False)
+    except ValueError:  # a non-finite float somewhere: rare, so only then walk the whole event
+        return json.dumps(_clean(data))
+
+
+def _fill(row: FillRow) -> Fill:
+    """A journal fill as the fills view (the exchange's time and trade id known, the mid not)."""
+    return Fill(
+        ts=row.ts_local,
+        ts_exchange=row.ts_exchange,
+        symbol=row.symbol,
+        client_id=row.client_id,
+        side=cast(SideName, row.side),  # checked by the model
+        price=row.price,
+        qty=row.qty,
+        fee=row.fee,
+        fee_asset=row.fee_asset,
+        maker=row.is_maker,
+        trade_id=row.trade_id,
+    )
 
 
 def _set(changes: Any) -> dict[str, Any]:
@@ -143,56 +152,57 @@ def create_app(
         )
 
     @app.get("/api/status", summary="engine state, venue, feed health per pair, rate-limit usage")
-    async def status() -> dict[str, Any]:
-        return _clean(engine.status())  # type: ignore[no-any-return]
+    async def status() -> EngineStatus:
+        return await engine.status()
 
     @app.get("/api/pairs", summary="every configured pair: state, config, market, position")
-    async def pairs() -> dict[str, Any]:
-        return _clean(engine.pairs())  # type: ignore[no-any-return]
+    async def pairs() -> dict[str, PairView]:
+        return engine.pairs()
 
     @app.get("/api/pairs/{symbol}", summary="one pair")
-    async def pair(symbol: str) -> dict[str, Any]:
-        return _clean(engine.pair_view(known(symbol)))  # type: ignore[no-any-return]
+    async def pair(symbol: str) -> PairView:
+        return engine.pair_view(known(symbol))
 
     @app.put("/api/pairs/{symbol}", summary="change a pair's config without stopping it (audited in the journal)")
-    async def configure(symbol: str, changes: Changes) -> dict[str, Any]:
-        return _clean(await engine.configure(known(symbol), _set(changes)))  # type: ignore[no-any-return]
+    async def configure(symbol: str, changes: Changes) -> PairView:
+        return await engine.configure(known(symbol), _set(changes))
 
     @app.post("/api/pairs/{symbol}/preview", summary="the quotes a config change would place now (nothing applied)")
-    async def preview(symbol: str, changes: Changes) -> list[Any]:
+    async def preview(symbol: str, changes: Changes) -> list[Quote]:
         return await engine.preview(known(symbol), _set(changes))
 
     @app.post("/api/pairs/{symbol}/run", summary="start quoting a pair (its leftover orders are cancelled first)")
-    async def run(symbol: str) -> dict[str, Any]:
-        return _clean(await engine.run(known(symbol)))  # type: ignore[no-any-return]
+    async def run(symbol: str) -> PairView:
+        return await engine.run(known(symbol))
 
     @app.post("/api/pairs/{symbol}/stop", summary="stop quoting a pair and cancel its orders")
-    async def stop(symbol: str) -> dict[str, Any]:
-        return _clean(await engine.stop(known(symbol)))  # type: ignore[no-any-return]
+    async def stop(symbol: str) -> PairView:
+        return await engine.stop(known(symbol))
 
     @app.get("/api/orders", summary="liqkit's open orders")
-    async def orders(symbol: SymbolQuery = None) -> list[Any]:
+    async def orders(symbol: SymbolQuery = None) -> list[OrderView]:
         return engine.orders(known(symbol) if symbol else None)
 
     @app.get("/api/balances", summary="balances per asset, live from the user stream")
-    async def balances() -> dict[str, Any]:
+    async def balances() -> dict[str, Balance]:
         return engine.balances()
 
-    @app.get("/api/fills", summary="fills from the journal, newest last")
+    @app.get("/api/fills", summary="the latest fills from the journal, oldest first")
     async def fills(
         symbol: SymbolQuery = None,
-        limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
-    ) -> list[Any]:
-        j = cast("Journal | None", engine.runner.journal)  # the service's sink is its journal
-        if j is None:
-            return list(engine.fills)[-limit:]
-        j.flush()
-        df = j.fills(known(symbol) if symbol else None).tail(limit)
-        return [_fill_event(r) for r in df.astype(object).where(df.notna(), None).to_dict("records")]
+        limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many (the latest)")] = 200,
+        since: Annotated[int | None, Query(ge=0, description="only fills at or after this time, ns")] = None,
+    ) -> list[Fill]:
+        sym = known(symbol) if symbol else None
+        j = engine.runner.journal
+        if isinstance(j, Journal):
+            return [_fill(r) for r in j.recent_fills(sym, limit, since)]
+        kept = [f for f in engine.fills if (sym is None or f.symbol == sym) and (since is None or f.ts >= since)]
+        return kept[-limit:]  # no journal: the fills the engine keeps in memory
 
     @app.get("/api/pnl", summary="PnL per pair since it was run: spread capture, inventory, fees")
-    async def pnl() -> dict[str, Any]:
-        return _clean(engine.pnl())  # type: ignore[no-any-return]
+    async def pnl() -> dict[str, PairPnl]:
+        return await engine.pnl()
 
     hub = EventHub(engine)
 
@@ -205,7 +215,7 @@ def create_app(
         q = hub.join()
         receiver = asyncio.create_task(_drain_client(ws))
         try:
-            await ws.send_text(json.dumps(_clean({"kind": "snapshot", **await engine.snapshot()})))
+            await ws.send_text(encode(SnapshotEvent(await engine.snapshot())))
             while not receiver.done():
                 text = await q.get()
                 if text is None:  # fell too far behind: close; the client reconnects and gets a fresh snapshot
@@ -262,9 +272,9 @@ class EventHub:
         stream = self.engine.events()
         try:
             async for ev in stream:
-                if ev["kind"] == "snapshot":  # each client gets its own when it joins
+                if isinstance(ev, SnapshotEvent):  # each client gets its own when it joins
                     continue
-                text = json.dumps(_clean(ev))
+                text = encode(ev)  # once, for every client
                 for q in list(self.clients):
                     if q.qsize() >= self.max_backlog:
                         self.clients.discard(q)

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
-from typing import Any
 
+from liqkit.engine.events import BalanceEvent, Event
+from liqkit.engine.views import Snapshot
 from liqkit.ui.base import Panel
 from liqkit.ui.fmt import dec
 from liqkit.ui.rows import KeyedRows
 
 
-def _d(v: Any) -> Decimal:
+def _d(v: str) -> Decimal:
     try:
-        return Decimal(str(v))
+        return Decimal(v)
     except InvalidOperation:
         return Decimal(0)
 
@@ -32,7 +33,7 @@ class BalancesPanel(Panel):
         )
         self.widget = self.table.box
 
-    def _set(self, asset: str, free: Any, locked: Any) -> None:
+    def _set(self, asset: str, free: str, locked: str) -> None:
         f, lk = _d(free), _d(locked)
         self.balances[asset] = (f, lk)
         total = f + lk
@@ -41,14 +42,14 @@ class BalancesPanel(Panel):
         shown = f"{'+' if change > 0 else ''}{dec(format(change, 'f'))}" if change else "0"
         self.table.upsert(asset, [asset, dec(free), dec(locked), dec(format(total, "f")), shown])
 
-    def on_snapshot(self, snap: dict[str, Any]) -> None:
-        for asset, b in snap.get("balances", {}).items():
-            self._set(asset, b["free"], b["locked"])
+    def on_snapshot(self, snap: Snapshot) -> None:
+        for asset, b in snap.balances.items():
+            self._set(asset, b.free, b.locked)
 
-    def on_event(self, ev: dict[str, Any]) -> None:
-        if ev.get("kind") == "balance":
-            for asset, b in ev["balances"].items():
-                self._set(asset, b["free"], b["locked"])
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, BalanceEvent):
+            for asset, b in ev.balances.items():
+                self._set(asset, b.free, b.locked)
 
     def flush(self) -> None:
         self.table.apply()

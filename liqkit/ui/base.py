@@ -1,15 +1,20 @@
 """``Panel``: what every dashboard panel offers the event stream that feeds it.
 
 A panel takes the engine's data in (``on_snapshot`` after every (re)connection, ``on_event`` for each
-delta, ``on_status``/``on_pnl`` from periodic polls) by updating plain Python state only, and sends
-what changed to the browser in ``flush``, which the stream calls at most ``FLUSH_HZ`` times a second.
+delta, ``on_status``/``on_pnl`` from health events and polls) by updating plain Python state only, and
+sends what changed to the browser in ``flush``, which the stream calls at most ``FLUSH_HZ`` times a
+second. The data are the typed views and events every ``EngineHandle`` returns
+(``liqkit.engine.views``, ``liqkit.engine.events``), the same from an in-process engine or a service.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import ipywidgets as W
+
+from liqkit.engine.events import Event
+from liqkit.engine.views import EngineStatus, PairPnl, Snapshot
 
 FLUSH_HZ = 2.0
 
@@ -19,17 +24,17 @@ class Panel:
 
     widget: W.Widget
 
-    def on_snapshot(self, snap: dict[str, Any]) -> None:
+    def on_snapshot(self, snap: Snapshot) -> None:
         """Start over from a snapshot (a new connection)."""
 
-    def on_event(self, ev: dict[str, Any]) -> None:
+    def on_event(self, ev: Event) -> None:
         """Take one delta event."""
 
-    def on_status(self, status: dict[str, Any]) -> None:
-        """Take the engine status (polled)."""
+    def on_status(self, status: EngineStatus) -> None:
+        """Take the engine status."""
 
-    def on_pnl(self, pnl: dict[str, Any]) -> None:
-        """Take the PnL per pair (polled)."""
+    def on_pnl(self, pnl: Mapping[str, PairPnl]) -> None:
+        """Take the PnL per pair."""
 
     def flush(self) -> None:
         """Send what changed since the last flush to the browser."""

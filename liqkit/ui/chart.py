@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime as dt
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from liqkit.engine.events import Event, FillEvent, TickerEvent
+from liqkit.engine.views import Snapshot
 from liqkit.ui.base import Panel
 from liqkit.ui.fmt import to_float
 
@@ -108,37 +109,36 @@ class MarketChart(Panel):
         self._dirty = True
         self.flush()
 
-    def on_snapshot(self, snap: dict[str, Any]) -> None:
-        for sym in snap.get("pairs", {}):
+    def on_snapshot(self, snap: Snapshot) -> None:
+        for sym in snap.pairs:
             self.series.setdefault(sym, _Series(self.window))
         if not self.symbol and self.series:
             self.symbol = next(iter(self.series))
         self._dirty = True
 
-    def on_event(self, ev: dict[str, Any]) -> None:
-        kind = ev.get("kind")
-        if kind not in ("ticker", "fill"):
+    def on_event(self, ev: Event) -> None:
+        if not isinstance(ev, (TickerEvent, FillEvent)):
             return
-        sym = ev["symbol"]
+        sym = ev.symbol
         s = self.series.get(sym)
         if s is None:
             s = self.series[sym] = _Series(self.window)
-        t = _iso(ev["ts"])  # plotly reads ISO strings as dates (the axes share the bottom one's type)
-        if kind == "ticker":
+        t = _iso(ev.ts)  # plotly reads ISO strings as dates (the axes share the bottom one's type)
+        if isinstance(ev, TickerEvent):
             s.ticks.append(
                 (
                     t,
-                    to_float(ev.get("bid")),
-                    to_float(ev.get("ask")),
-                    to_float(ev.get("our_bid")),
-                    to_float(ev.get("our_ask")),
-                    to_float(ev.get("spread_bps")),
-                    to_float(ev.get("our_spread_bps")),
-                    to_float(ev.get("position")),
+                    to_float(ev.bid),
+                    to_float(ev.ask),
+                    to_float(ev.our_bid),
+                    to_float(ev.our_ask),
+                    ev.spread_bps,
+                    ev.our_spread_bps,
+                    to_float(ev.position),
                 )
             )
         else:
-            s.fills.append((t, ev["side"], float(ev["price"])))
+            s.fills.append((t, ev.side, float(ev.price)))
         if sym == self.symbol:
             self._dirty = True
 

@@ -1,44 +1,21 @@
-"""Where the panels' engine comes from, and the views the ``EngineHandle`` protocol lacks.
+"""Where the panels' engine comes from when it runs in a ``liqkit serve`` service.
 
-``ServiceConnection`` is an ``EngineHandle`` on the ``liqkit serve`` service of a state directory that
-re-reads ``service.json`` and the token whenever the service cannot be reached, so a dashboard follows
-a service that was restarted (on another port, with another token) by itself.
-
-``engine_status`` and ``engine_pnl`` read the health and PnL views: ``EngineClient`` and ``LocalEngine``
-both offer them (async and sync), other handles fall back to ``snapshot()``.
+``ServiceConnection`` is an ``EngineHandle`` on the service of a state directory that re-reads
+``service.json`` and the token whenever the service cannot be reached, so a dashboard follows a
+service that was restarted (on another port, with another token) by itself. It returns what
+``EngineClient`` returns: the typed views and events of ``liqkit.engine``.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from liqkit.client import EngineClient, ServiceError
 from liqkit.domain.errors import LiqkitError
-from liqkit.engine.handle import EngineHandle
-
-
-async def _view(handle: Any, name: str) -> dict[str, Any]:
-    fn = getattr(handle, name, None)
-    if callable(fn):
-        out = fn()
-        if inspect.isawaitable(out):
-            out = await out
-        return dict(out)
-    snap = await handle.snapshot()
-    return dict(snap.get(name, {}))
-
-
-async def engine_status(handle: EngineHandle) -> dict[str, Any]:
-    """Engine state, venue, events, reconnects, errors, rate-limit usage and per-pair feed age."""
-    return await _view(handle, "status")
-
-
-async def engine_pnl(handle: EngineHandle) -> dict[str, Any]:
-    """PnL per pair: pnl, spread_capture, inventory_pnl, fees, volume, fills."""
-    return await _view(handle, "pnl")
+from liqkit.engine.events import Event
+from liqkit.engine.views import EngineStatus, PairPnl, PairView, Quote, Snapshot
 
 
 class ServiceConnection:
@@ -84,35 +61,35 @@ class ServiceConnection:
                 await self._lost()
             raise
 
-    async def run(self, symbol: str) -> dict[str, Any]:
+    async def run(self, symbol: str) -> PairView:
         """Start quoting a pair."""
         return await self._call("run", symbol)  # type: ignore[no-any-return]
 
-    async def stop(self, symbol: str) -> dict[str, Any]:
+    async def stop(self, symbol: str) -> PairView:
         """Stop quoting a pair and cancel its orders."""
         return await self._call("stop", symbol)  # type: ignore[no-any-return]
 
-    async def configure(self, symbol: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    async def configure(self, symbol: str, changes: Mapping[str, Any]) -> PairView:
         """Apply config changes without stopping the pair."""
         return await self._call("configure", symbol, changes)  # type: ignore[no-any-return]
 
-    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[dict[str, Any]]:
+    async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[Quote]:
         """The quotes the pair would place now with these changes."""
         return await self._call("preview", symbol, changes)  # type: ignore[no-any-return]
 
-    async def snapshot(self) -> dict[str, Any]:
+    async def snapshot(self) -> Snapshot:
         """Status, pairs, orders, balances, recent fills and PnL."""
         return await self._call("snapshot")  # type: ignore[no-any-return]
 
-    async def status(self) -> dict[str, Any]:
+    async def status(self) -> EngineStatus:
         """Engine state and health."""
         return await self._call("status")  # type: ignore[no-any-return]
 
-    async def pnl(self) -> dict[str, Any]:
+    async def pnl(self) -> dict[str, PairPnl]:
         """PnL per pair."""
         return await self._call("pnl")  # type: ignore[no-any-return]
 
-    async def events(self) -> AsyncIterator[dict[str, Any]]:
+    async def events(self) -> AsyncIterator[Event]:
         """A snapshot, then deltas; a lost service is looked up again on the next call."""
         try:
             async for ev in self.client().events():

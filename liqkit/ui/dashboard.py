@@ -17,7 +17,9 @@ from typing import Any
 
 import ipywidgets as W
 
+from liqkit.engine.events import ConfigEvent, Event, StateEvent, TickerEvent
 from liqkit.engine.handle import EngineHandle
+from liqkit.engine.views import Snapshot
 from liqkit.ui.balances import BalancesPanel
 from liqkit.ui.base import Panel
 from liqkit.ui.chart import MarketChart
@@ -50,8 +52,8 @@ class _Pairs(Panel):
         self.widget.add_class("lq-pairs")
         self.widget.observe(self._selected, "selected_index")
 
-    def on_snapshot(self, snap: dict[str, Any]) -> None:
-        views = snap.get("pairs", {})
+    def on_snapshot(self, snap: Snapshot) -> None:
+        views = snap.pairs
         new = [s for s in views if s not in self.panels]
         for sym in new:
             self.panels[sym] = PairPanel(self.dash.handle, sym, views[sym])
@@ -75,10 +77,9 @@ class _Pairs(Panel):
         if self.selected:
             self.dash.chart.show(self.selected)
 
-    def on_event(self, ev: dict[str, Any]) -> None:
-        p = self.panels.get(ev.get("symbol") or "")
-        if p is not None:
-            p.on_event(ev)
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, (TickerEvent, StateEvent, ConfigEvent)) and ev.symbol in self.panels:
+            self.panels[ev.symbol].on_event(ev)
 
     def flush(self) -> None:
         for p in self.panels.values():

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import itertools
 from collections import deque
-from typing import Any
+from collections.abc import Mapping
 
+from liqkit.engine.events import Event, FillEvent
+from liqkit.engine.views import Fill, PairPnl, Snapshot
 from liqkit.ui.base import Panel
 from liqkit.ui.fmt import dec, num
 from liqkit.ui.orders import SIDE_STYLE
 from liqkit.ui.rows import KeyedRows
 
 RECENT = 15
-
-
-def _ts(f: dict[str, Any]) -> int:
-    return int(f.get("ts") or f.get("ts_local") or 0)
 
 
 def _clock(ts_ns: int) -> str:
@@ -37,7 +35,7 @@ class FillsPanel(Panel):
         self.symbol = symbol.upper() if symbol else None
         self.recent = recent
         self.n_fills = 0
-        self.pnl: dict[str, dict[str, Any]] = {}
+        self.pnl: dict[str, PairPnl] = {}
         self._seq = itertools.count()
         self._shown: deque[int] = deque()
         self.pnl_table = KeyedRows(
@@ -62,37 +60,35 @@ class FillsPanel(Panel):
     def _mine(self, symbol: str | None) -> bool:
         return self.symbol is None or symbol == self.symbol
 
-    def _add_fill(self, f: dict[str, Any]) -> None:
+    def _add_fill(self, f: Fill | FillEvent) -> None:
         key = next(self._seq)
-        maker = f.get("maker", f.get("is_maker"))
-        cells = [_clock(_ts(f)), f["symbol"], f["side"], dec(f["price"]), dec(f["qty"]), dec(f.get("fee")),
-                 "yes" if maker else "no"]  # fmt: skip
-        self.fills_table.upsert(key, cells, SIDE_STYLE.get(f["side"], ""))
+        cells = [_clock(f.ts), f.symbol, f.side, dec(f.price), dec(f.qty), dec(f.fee), "yes" if f.maker else "no"]
+        self.fills_table.upsert(key, cells, SIDE_STYLE.get(f.side, ""))
         self._shown.append(key)
         while len(self._shown) > self.recent:
             self.fills_table.remove(self._shown.popleft())
 
-    def on_snapshot(self, snap: dict[str, Any]) -> None:
+    def on_snapshot(self, snap: Snapshot) -> None:
         self.fills_table.clear()
         self._shown.clear()
-        fills = [f for f in snap.get("fills", []) if self._mine(f.get("symbol"))]
-        for f in sorted(fills, key=_ts)[-self.recent :]:
+        fills = [f for f in snap.fills if self._mine(f.symbol)]
+        for f in sorted(fills, key=lambda f: f.ts)[-self.recent :]:
             self._add_fill(f)
 
-    def on_event(self, ev: dict[str, Any]) -> None:
-        if ev.get("kind") == "fill" and self._mine(ev.get("symbol")):
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, FillEvent) and self._mine(ev.symbol):
             self.n_fills += 1
             self._add_fill(ev)
 
-    def on_pnl(self, pnl: dict[str, Any]) -> None:
+    def on_pnl(self, pnl: Mapping[str, PairPnl]) -> None:
         for sym, p in pnl.items():
             if not self._mine(sym):
                 continue
             self.pnl[sym] = p
             self.pnl_table.upsert(
                 sym,
-                [sym, num(p.get("pnl"), 4), num(p.get("spread_capture"), 4), num(p.get("inventory_pnl"), 4),
-                 num(p.get("fees"), 4), num(p.get("volume"), 2), p.get("fills", 0), dec(p.get("position"))],
+                [sym, num(p.pnl, 4), num(p.spread_capture, 4), num(p.inventory_pnl, 4), num(p.fees, 4),
+                 num(p.volume, 2), p.fills, dec(p.position)],
             )  # fmt: skip
 
     def flush(self) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import html
 import time
-from typing import Any
 
 import ipywidgets as W
 
+from liqkit.engine.events import Event, TickerEvent
+from liqkit.engine.views import EngineStatus
 from liqkit.ui.base import Panel
 from liqkit.ui.rows import KeyedRows
 
@@ -17,7 +18,7 @@ class HealthPanel(Panel):
     """Engine status (polled) and per-pair feed age (polled, and from the last ticker received)."""
 
     def __init__(self) -> None:
-        self.status: dict[str, Any] = {}
+        self.status: EngineStatus | None = None
         self.last_ticker: dict[str, float] = {}  # symbol -> monotonic time the kernel got its last ticker
         self.summary = W.HTML()
         self.summary.add_class("lq-health")
@@ -33,51 +34,49 @@ class HealthPanel(Panel):
         self.widget = W.VBox([self.summary, self.pairs.box, self.errors])
         self._dirty = False
 
-    def on_status(self, status: dict[str, Any]) -> None:
+    def on_status(self, status: EngineStatus) -> None:
         self.status = status
         self._dirty = True
 
-    def on_event(self, ev: dict[str, Any]) -> None:
-        if ev.get("kind") == "ticker":
-            self.last_ticker[ev["symbol"]] = time.monotonic()
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, TickerEvent):
+            self.last_ticker[ev.symbol] = time.monotonic()
 
     def flush(self) -> None:
         s = self.status
-        if not s:
+        if s is None:
             return
         if self._dirty:
             self._dirty = False
-            rates = s.get("rate_limits") or {}
             rate = (
                 ", ".join(
-                    f"{html.escape(h)} {u.get('used', 0)}/{u.get('limit', 0)} "
-                    f"({100 * u.get('used', 0) / max(1, u.get('limit', 1)):.0f} %)"
-                    for h, u in rates.items()
+                    f"{html.escape(h)} {u.used}/{u.limit} ({100 * u.used / max(1, u.limit):.0f} %)"
+                    for h, u in s.rate_limits.items()
                 )
                 or "not reported by this venue"
             )
-            lat = s.get("latency_us") or {}
+            lat = s.latency_us
             self.summary.value = (
-                f'<div style="font-size:12px">engine <b>{html.escape(str(s.get("state")))}</b> on '
-                f"<b>{html.escape(str(s.get('venue')))}</b> · {s.get('events', 0):,} events · "
-                f"{s.get('reconnects', 0)} reconnects · rate limits: {rate}"
-                + (f" · decision p50 {lat.get('p50_us', 0):.1f} µs" if lat.get("n") else "")
+                f'<div style="font-size:12px">engine <b>{html.escape(s.state)}</b> on '
+                f"<b>{html.escape(s.venue)}</b> · {s.events:,} events · "
+                f"{s.reconnects} reconnects · rate limits: {rate}"
+                + (f" · decision p50 {lat.p50_us:.1f} µs, p99 {lat.p99_us:.1f} µs" if lat.n else "")
                 + "</div>"
             )
-            errs = s.get("errors") or []
+            errs = s.errors
             self.errors.value = (
                 '<div style="font-size:12px;color:#cf222e">' + "<br>".join(html.escape(e) for e in errs[-5:]) + "</div>"
                 if errs
                 else '<div style="font-size:12px;color:#57606a">no errors</div>'
             )
         now = time.monotonic()
-        for sym, p in (s.get("pairs") or {}).items():
-            age = p.get("feed_age_s")
+        for sym, p in s.pairs.items():
+            age = p.feed_age_s
             seen = self.last_ticker.get(sym)
             self.pairs.upsert(
                 sym,
-                [sym, p.get("state", ""), f"{age:.1f} s" if age is not None else "no feed",
-                 f"{now - seen:.0f} s ago" if seen is not None else "-", p.get("open_orders", 0), p.get("fills", 0)],
+                [sym, p.state, f"{age:.1f} s" if age is not None else "no feed",
+                 f"{now - seen:.0f} s ago" if seen is not None else "-", p.open_orders, p.fills],
                 "color:#cf222e" if age is None or age > 5 else "",
             )  # fmt: skip
         self.pairs.apply()

@@ -11,6 +11,8 @@ from collections.abc import Hashable, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from liqkit.engine.events import Event, FillEvent, OrderEvent
+from liqkit.engine.views import OrderView, Snapshot
 from liqkit.ui.base import Panel
 from liqkit.ui.fmt import dec
 from liqkit.ui.rows import KeyedRows
@@ -33,7 +35,7 @@ class OrdersTable(Panel):
 
     def __init__(self, symbol: str | None = None) -> None:
         self.symbol = symbol.upper() if symbol else None
-        self.orders: dict[str, dict[str, Any]] = {}
+        self.orders: dict[str, OrderView] = {}
         self.table = KeyedRows(
             ["pair", "side", "price", "qty", "filled", "status", "client id"],
             "80px 44px 100px 80px 80px 120px 1fr",
@@ -46,39 +48,45 @@ class OrdersTable(Panel):
     def _mine(self, symbol: str | None) -> bool:
         return self.symbol is None or symbol == self.symbol
 
-    def _show(self, o: dict[str, Any]) -> None:
-        cells = [o["symbol"], o["side"], dec(o["price"]), dec(o["qty"]), dec(o.get("filled", "0")), o["status"]]
-        self.table.upsert(o["client_id"], [*cells, o["client_id"]], SIDE_STYLE.get(o["side"], ""))
+    def _show(self, o: OrderView) -> None:
+        self.orders[o.client_id] = o
+        cells = [o.symbol, o.side, dec(o.price), dec(o.qty), dec(o.filled), o.status, o.client_id]
+        self.table.upsert(o.client_id, cells, SIDE_STYLE.get(o.side, ""))
 
-    def on_snapshot(self, snap: dict[str, Any]) -> None:
+    def on_snapshot(self, snap: Snapshot) -> None:
         self.table.clear()
         self.orders = {}
-        for o in snap.get("orders", []):
-            if self._mine(o["symbol"]) and o["status"] in OPEN:
-                self.orders[o["client_id"]] = dict(o)
-                self._show(self.orders[o["client_id"]])
+        for o in snap.orders:
+            if self._mine(o.symbol) and o.status in OPEN:
+                self._show(o)
 
-    def on_event(self, ev: dict[str, Any]) -> None:
-        kind = ev.get("kind")
-        if kind not in ("order", "fill") or not self._mine(ev.get("symbol")):
-            return
-        cid = ev["client_id"]
-        if kind == "fill":
-            o = self.orders.get(cid)
-            if o is not None:
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, FillEvent) and self._mine(ev.symbol):
+            o = self.orders.get(ev.client_id)
+            if o is not None:  # the fills seen add up: an order event before its fill event keeps ``filled``
                 try:
-                    o["filled"] = str(Decimal(o.get("filled") or "0") + Decimal(ev["qty"]))
+                    filled = str(Decimal(o.filled or "0") + Decimal(ev.qty))
                 except InvalidOperation:
                     return
-                self._show(o)
-            return
-        if ev["status"] not in OPEN:
-            if self.orders.pop(cid, None) is not None:
-                self.table.remove(cid)
-            return
-        o = self.orders.setdefault(cid, {"filled": "0"})
-        o.update({k: ev[k] for k in ("symbol", "client_id", "side", "price", "qty", "status")})
-        self._show(o)
+                self._show(o.model_copy(update={"filled": filled}))
+        elif isinstance(ev, OrderEvent) and self._mine(ev.symbol):
+            if ev.status not in OPEN:
+                if self.orders.pop(ev.client_id, None) is not None:
+                    self.table.remove(ev.client_id)
+                return
+            known = self.orders.get(ev.client_id)
+            self._show(
+                OrderView(
+                    client_id=ev.client_id,
+                    symbol=ev.symbol,
+                    side=ev.side,
+                    level=ev.level,
+                    price=ev.price,
+                    qty=ev.qty,
+                    filled=known.filled if known is not None else "0",
+                    status=ev.status,
+                )
+            )
 
     def flush(self) -> None:
         self.table.apply()

@@ -18,7 +18,9 @@ import ipywidgets as W
 
 from liqkit.domain.config import PairConfig, update_pair
 from liqkit.domain.errors import ConfigError
+from liqkit.engine.events import ConfigEvent, Event, StateEvent, TickerEvent
 from liqkit.engine.handle import EngineHandle
+from liqkit.engine.views import PairView, Quote, Snapshot
 from liqkit.ui.base import Panel
 from liqkit.ui.fmt import dec, num
 from liqkit.ui.tasks import describe, spawn
@@ -65,17 +67,17 @@ def field_error(e: ConfigError, symbol: str, changes: Mapping[str, Any]) -> str:
 class PairPanel(Panel):
     """One pair: run/stop toggle with state and reason, live ticker, config form with preview and apply."""
 
-    def __init__(self, handle: EngineHandle, symbol: str, view: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, handle: EngineHandle, symbol: str, view: PairView | None = None) -> None:
         self.handle = handle
         self.symbol = symbol.upper()
         self.cfg = PairConfig(symbol=self.symbol)
         self.state, self.reason = "stopped", ""
-        self.ticker: dict[str, Any] = {}
+        self.ticker: TickerEvent | None = None
         self.last_error = ""
         self.note = ""  # shown while the form holds no changes (e.g. "applied ...")
         self.changes: dict[str, Any] = {}
         self.valid = True
-        self.preview_quotes: list[dict[str, Any]] | None = None
+        self.preview_quotes: list[Quote] | None = None
         self._syncing = False
         self._preview_task: asyncio.Task[None] | None = None
         self._dirty = True
@@ -129,39 +131,35 @@ class PairPanel(Panel):
         self.flush()
 
     # ---- engine data in ---------------------------------------------------------------------------
-    def _take_view(self, view: Mapping[str, Any]) -> None:
-        self.state, self.reason = view.get("state", self.state), view.get("reason", self.reason) or ""
-        if view.get("config"):
-            self._take_config(view["config"])
+    def _take_view(self, view: PairView) -> None:
+        self.state, self.reason = view.state, view.reason
+        self._take_config(view.config)
         self._dirty = True
 
-    def _take_config(self, config: Mapping[str, Any]) -> None:
+    def _take_config(self, cfg: PairConfig) -> None:
         had_changes = bool(self.changes)
-        self.cfg = PairConfig.model_validate(dict(config))
+        self.cfg = cfg
         if had_changes:
             self._validate()
         else:
             self.reset_form()
 
-    def on_snapshot(self, snap: dict[str, Any]) -> None:
-        view = snap.get("pairs", {}).get(self.symbol)
+    def on_snapshot(self, snap: Snapshot) -> None:
+        view = snap.pairs.get(self.symbol)
         if view is not None:
             self._take_view(view)
 
-    def on_event(self, ev: dict[str, Any]) -> None:
-        if ev.get("symbol") != self.symbol:
-            return
-        kind = ev.get("kind")
-        if kind == "ticker":
+    def on_event(self, ev: Event) -> None:
+        if isinstance(ev, TickerEvent) and ev.symbol == self.symbol:
             self.ticker = ev
-            self.state = ev.get("state", self.state)
+            self.state = ev.state
             self._dirty = True
-        elif kind == "state":
-            self.state, self.reason = ev["detail"], ev.get("note") or ""
+        elif isinstance(ev, StateEvent) and ev.symbol == self.symbol:
+            self.state, self.reason = ev.state, ev.reason
             self.last_error = ""
             self._dirty = True
-        elif kind == "config":
-            self._take_config(ev["detail"])
+        elif isinstance(ev, ConfigEvent) and ev.symbol == self.symbol:
+            self._take_config(PairConfig.model_validate(dict(ev.config)))
             self._dirty = True
 
     def flush(self) -> None:
@@ -184,12 +182,12 @@ class PairPanel(Panel):
                 self._syncing = False
         self.toggle.description, self.toggle.icon = ("Stop", "stop") if running else ("Run", "play")
         t = self.ticker
-        if t:
+        if t is not None:
             self.ticker_html.value = (
-                f'<span style="font-family:monospace;font-size:12px">market {dec(t.get("bid"))} / '
-                f"{dec(t.get('ask'))} ({num(t.get('spread_bps'), 2)} bps) · ours {dec(t.get('our_bid')) or '-'} / "
-                f"{dec(t.get('our_ask')) or '-'} ({num(t.get('our_spread_bps'), 2) or '-'} bps) · "
-                f"position {dec(t.get('position'))}</span>"
+                f'<span style="font-family:monospace;font-size:12px">market {dec(t.bid)} / '
+                f"{dec(t.ask)} ({num(t.spread_bps, 2)} bps) · ours {dec(t.our_bid) or '-'} / "
+                f"{dec(t.our_ask) or '-'} ({num(t.our_spread_bps, 2) or '-'} bps) · "
+                f"position {dec(t.position)}</span>"
             )
 
     # ---- run / stop -------------------------------------------------------------------------------
@@ -286,9 +284,9 @@ class PairPanel(Panel):
             self.preview_html.value = '<div style="font-size:12px">would place no quotes (no market yet?)</div>'
             return
         rows = "".join(
-            f"<tr><td>{html.escape(q['side'])}</td><td>{q['level']}</td><td>{html.escape(dec(q['price']))}</td>"
-            f"<td>{html.escape(dec(q['qty']))}</td></tr>"
-            for q in sorted(quotes, key=lambda q: (q["side"] != "SELL", q["level"]))
+            f"<tr><td>{html.escape(q.side)}</td><td>{q.level}</td><td>{html.escape(dec(q.price))}</td>"
+            f"<td>{html.escape(dec(q.qty))}</td></tr>"
+            for q in sorted(quotes, key=lambda q: (q.side != "SELL", q.level))
         )
         self.preview_html.value = (
             '<div style="font-size:12px">would place:<table style="font-family:monospace;font-size:12px">'

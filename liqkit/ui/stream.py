@@ -17,9 +17,9 @@ from typing import Any
 
 import ipywidgets as W
 
+from liqkit.engine.events import Event, FillEvent, HealthEvent, SnapshotEvent
 from liqkit.engine.handle import EngineHandle
 from liqkit.ui.base import FLUSH_HZ, Panel
-from liqkit.ui.connection import engine_pnl, engine_status
 from liqkit.ui.tasks import describe, spawn
 
 _COLORS = {"live": "#1a7f37", "connecting": "#9a6700", "paused": "#57606a", "disconnected": "#cf222e"}
@@ -87,7 +87,7 @@ class EventStream:
             try:
                 async for ev in self.handle.events():
                     self._dispatch(ev)
-                    if ev.get("kind") == "snapshot":
+                    if isinstance(ev, SnapshotEvent):
                         backoff = 0.5
                 raise ConnectionError("the service closed the event stream")
             except asyncio.CancelledError:
@@ -113,7 +113,7 @@ class EventStream:
         """Read the health and PnL views once and hand them to the panels."""
         self._polling = True
         try:
-            status, pnl = await asyncio.gather(engine_status(self.handle), engine_pnl(self.handle))
+            status, pnl = await asyncio.gather(self.handle.status(), self.handle.pnl())
         finally:
             self._polling = False
         self._each("on_status", status)
@@ -128,25 +128,23 @@ class EventStream:
                 self._panel_failed(p, e)
 
     # ---- dispatch ---------------------------------------------------------------------------------
-    def _dispatch(self, ev: dict[str, Any]) -> None:
-        if ev.get("kind") == "snapshot":
+    def _dispatch(self, ev: Event) -> None:
+        if isinstance(ev, SnapshotEvent):
             self.connections += 1
-            self._each("on_snapshot", ev)
+            self._each("on_snapshot", ev.snapshot)
             self._set("live", getattr(self.handle, "url", "") or "")
-            if "status" in ev:
-                self._each("on_status", ev["status"])
-            if "pnl" in ev:
-                self._each("on_pnl", ev["pnl"])
+            self._each("on_status", ev.snapshot.status)
+            self._each("on_pnl", ev.snapshot.pnl)
             self.flush()
             return
         self.events += 1
-        if ev.get("kind") == "health":  # the engine sends its status and PnL: no need to poll them
+        if isinstance(ev, HealthEvent):  # the engine sends its status and PnL: no need to poll them
             self._last_poll = time.monotonic()
             self._poll_soon = False
-            self._each("on_status", ev["status"])
-            self._each("on_pnl", ev["pnl"])
+            self._each("on_status", ev.status)
+            self._each("on_pnl", ev.pnl)
             return
-        if ev.get("kind") == "fill":
+        if isinstance(ev, FillEvent):
             self._poll_soon = True
         self._each("on_event", ev)
 

@@ -64,7 +64,7 @@ def test_quotes_move_fill_and_stop_clean(tmp_path):
     assert journal.states("BTCUSDT")["state"].tolist()[-1] == "stopped"
     kinds = set()
     while not events.empty():
-        kinds.add(events.get_nowait()["kind"])
+        kinds.add(events.get_nowait().kind)
     assert {"book", "order", "fill", "state"} <= kinds
     lat = runner.latency_stats()
     assert lat["n"] >= 20 and 0 < lat["p50_us"] <= lat["p99_us"]

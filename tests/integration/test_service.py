@@ -17,6 +17,8 @@ from processes import free_port, start_service, stop_service, wait_for
 
 from liqkit.client import EngineClient, ServiceError
 from liqkit.domain.errors import ConfigError
+from liqkit.engine.events import SnapshotEvent, TickerEvent
+from liqkit.engine.views import Balance, EngineStatus, PairPnl, PairView, Snapshot
 
 
 def http(method: str, url: str, token: str | None, body: bytes | None = None) -> tuple[int, dict]:
@@ -122,24 +124,34 @@ def test_client_and_event_stream(service):
 
     async def main():
         async with EngineClient(url, token) as c:
-            await c.run("ETHUSDT")
+            view = await c.run("ETHUSDT")
+            assert isinstance(view, PairView) and view.state == "quoting" and view.config.symbol == "ETHUSDT"
+            # the same types an in-process LocalEngine returns
+            status, pnl, balances = await c.status(), await c.pnl(), await c.balances()
+            assert isinstance(status, EngineStatus) and status.pairs["ETHUSDT"].state == "quoting"
+            assert isinstance(pnl["ETHUSDT"], PairPnl) and pnl["ETHUSDT"].quote_asset == "USDT"
+            assert isinstance(balances["USDT"], Balance) and Decimal_(balances["USDT"].free) > 0
             with pytest.raises(ConfigError, match="levels"):
                 await c.configure("ETHUSDT", {"levels": 0})
             with pytest.raises(ServiceError) as e:
                 await c.run("XRPUSDT")
             assert e.value.status == 404
             kinds, tickers = [], []
+            snapshot = None
             t0 = time.monotonic()
             async for ev in c.events():
-                kinds.append(ev["kind"])
-                if ev["kind"] == "ticker" and ev["symbol"] == "ETHUSDT":
+                kinds.append(ev.kind)
+                if isinstance(ev, TickerEvent) and ev.symbol == "ETHUSDT":
                     tickers.append(time.monotonic())
+                if isinstance(ev, SnapshotEvent):
+                    snapshot = ev.snapshot
                 if time.monotonic() - t0 > 4:
                     break
-            return kinds, tickers
+            return kinds, tickers, snapshot
 
-    kinds, tickers = asyncio.run(main())
+    kinds, tickers, snapshot = asyncio.run(main())
     assert kinds[0] == "snapshot"
+    assert isinstance(snapshot, Snapshot) and snapshot.pairs["ETHUSDT"].state == "quoting"
     assert "ticker" in kinds and "order" in kinds
     assert 3 <= kinds.count("health") <= 5  # status and PnL once a second
     # coalesced: at most 2 a second per pair (plus one at the start)
@@ -155,6 +167,105 @@ def test_client_and_event_stream(service):
 
     with pytest.raises(ServiceError):
         asyncio.run(refused())
+
+
+# every endpoint's answer: (method, path) -> (schema name, how it is wrapped, the answer's fields)
+PAIR_FIELDS = {"symbol", "state", "reason", "config", "bid", "ask", "feed_age_s", "open_orders", "position", "fills",
+               "filters"}  # fmt: skip
+RESPONSES = {
+    ("get", "/api/status"): ("EngineStatus", "", {"state", "venue", "events", "reconnects", "loop_lag_ms", "errors",
+                                                   "pairs", "rate_limits", "latency_us"}),
+    ("get", "/api/pairs"): ("PairView", "additionalProperties", PAIR_FIELDS),
+    ("get", "/api/pairs/{symbol}"): ("PairView", "", PAIR_FIELDS),
+    ("put", "/api/pairs/{symbol}"): ("PairView", "", PAIR_FIELDS),
+    ("post", "/api/pairs/{symbol}/run"): ("PairView", "", PAIR_FIELDS),
+    ("post", "/api/pairs/{symbol}/stop"): ("PairView", "", PAIR_FIELDS),
+    ("post", "/api/pairs/{symbol}/preview"): ("Quote", "items", {"side", "level", "price", "qty"}),
+    ("get", "/api/orders"): ("OrderView", "items", {"client_id", "symbol", "side", "level", "price", "qty", "filled",
+                                                     "status"}),
+    ("get", "/api/balances"): ("Balance", "additionalProperties", {"free", "locked"}),
+    ("get", "/api/fills"): ("Fill", "items", {"kind", "ts", "symbol", "client_id", "side", "price", "qty", "fee",
+                                              "fee_asset", "maker", "mid", "ts_exchange", "trade_id"}),
+    ("get", "/api/pnl"): ("PairPnl", "additionalProperties", {"pnl", "spread_capture", "inventory_pnl", "fees",
+                                                             "position", "volume", "fills", "quote_asset"}),
+}  # fmt: skip
+
+
+def test_openapi_documents_every_answer_and_the_answers_match_it(service):
+    url, token, _, _ = service
+    code, doc = http("GET", f"{url}/openapi.json", token)
+    assert code == 200
+    components = doc["components"]["schemas"]
+    ops = {(m, path) for path, item in doc["paths"].items() if path.startswith("/api") for m in item}
+    assert ops == set(RESPONSES), ops ^ set(RESPONSES)  # every endpoint is checked below, and only those
+    for (method, path), (name, wrap, fields) in RESPONSES.items():
+        schema = doc["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+        ref = schema[wrap]["$ref"] if wrap else schema["$ref"]
+        assert wrap == "" or schema["type"] in ("array", "object"), (path, schema)
+        assert ref == f"#/components/schemas/{name}", (method, path, ref)
+        props = components[name]["properties"]
+        assert set(props) == fields, (path, set(props) ^ fields)
+        assert all(p.get("description") for p in props.values()), (name, props)  # every field documented
+    # the live answers have exactly the documented fields
+    assert set(http("GET", f"{url}/api/status", token)[1]) == RESPONSES["get", "/api/status"][2]
+    assert set(http("GET", f"{url}/api/status", token)[1]["latency_us"]) == {"n", "p50_us", "p99_us", "max_us"}
+    for sym, view in http("GET", f"{url}/api/pairs", token)[1].items():
+        assert set(view) == PAIR_FIELDS and set(view["config"]) == set(components["PairConfig"]["properties"]), sym
+    for p in http("GET", f"{url}/api/pnl", token)[1].values():
+        assert set(p) == RESPONSES["get", "/api/pnl"][2]
+    for b in http("GET", f"{url}/api/balances", token)[1].values():
+        assert set(b) == {"free", "locked"}
+
+
+def test_fills_answers_the_latest_rows_asked_for_from_a_long_journal(tmp_path):
+    from decimal import Decimal
+
+    from liqkit.domain.types import Side
+    from liqkit.journal import Journal
+
+    t0 = 1_700_000_000 * 10**9
+    made = []  # (ts, symbol, trade id, price text), in the order written
+    with Journal.in_state_dir(tmp_path) as j:
+        for i in range(30_000):
+            sym = "ETHUSDT" if i % 3 == 0 else "BTCUSDT"
+            price = f"{60_000 + i % 1000}.{i % 9 + 1}"  # plain text as stored: no trailing zero
+            j.fill(t0 + i * 10**6, sym, f"lq.{i}", Side.BUY if i % 2 else Side.SELL, Decimal(price), "0.001",
+                   "0.0001", "USDT", bool(i % 5), ts_exchange=t0 + i * 10**6 - 7, trade_id=i)  # fmt: skip
+            made.append((t0 + i * 10**6, sym, i, price))
+    proc, url = start_service(tmp_path)  # pairs stopped: the journal holds only what was written above
+    try:
+        token = (tmp_path / "token").read_text().strip()
+
+        def ids(query: str) -> list[int]:
+            code, fills = http("GET", f"{url}/api/fills?{query}", token)
+            assert code == 200, (query, fills)
+            return [f["trade_id"] for f in fills]
+
+        btc = [m for m in made if m[1] == "BTCUSDT"]
+        assert ids("symbol=BTCUSDT&limit=50") == [m[2] for m in btc[-50:]]
+        assert ids("limit=7") == [m[2] for m in made[-7:]]
+        since = made[29_990][0]
+        assert ids(f"symbol=ETHUSDT&limit=100&since={since}") == [m[2] for m in made[29_990:] if m[1] == "ETHUSDT"]
+        assert ids(f"symbol=BTCUSDT&limit=3&since={made[100][0]}") == [m[2] for m in btc[-3:]]
+        assert ids(f"since={made[-1][0] + 1}") == []
+        assert http("GET", f"{url}/api/fills?since=-1", token)[0] == 422
+        code, last = http("GET", f"{url}/api/fills?symbol=btcusdt&limit=1", token)
+        ts, sym, tid, price = btc[-1]
+        assert last == [{"kind": "fill", "ts": ts, "ts_exchange": ts - 7, "symbol": sym, "client_id": f"lq.{tid}",
+                         "side": "BUY" if tid % 2 else "SELL", "price": price, "qty": "0.001", "fee": "0.0001",
+                         "fee_asset": "USDT", "maker": bool(tid % 5), "trade_id": tid, "mid": None}]  # fmt: skip
+
+        async def through_the_client():
+            async with EngineClient(url, token) as c:
+                return await c.fills("ETHUSDT", limit=2, since_ns=t0)
+
+        fills = asyncio.run(through_the_client())
+        assert [(f.trade_id, f.price, f.symbol) for f in fills] == [
+            (m[2], m[3], m[1]) for m in made if m[1] == "ETHUSDT"
+        ][-2:]
+    finally:
+        code, _, err = stop_service(proc)
+    assert code == 0, err
 
 
 def test_cli_talks_to_the_service(service):

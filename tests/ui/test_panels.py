@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from uihelpers import make_engine, wait_until
 
+from liqkit.engine.events import FillEvent, OrderEvent, StateEvent
+from liqkit.engine.views import EngineStatus, OrderView, SideName, Snapshot
 from liqkit.ui import Dashboard, EventStream, OrdersTable, PairPanel
 from liqkit.ui.health import HealthPanel
 
@@ -40,8 +42,13 @@ def test_dashboard_runs_a_pair_shows_orders_chart_balances_fills_and_stops_it(tm
             await wait_until(lambda: dash.fills.n_fills >= 1, 20, "a fill")
             await wait_until(lambda: dash.balances.table.cells("USDT") != usdt_before, what="balances to change")
             await wait_until(lambda: dash.fills.fills_table.row_keys(), what="a fill row")
-            await wait_until(lambda: dash.fills.pnl.get("BTCUSDT", {}).get("fills", 0) >= 1, what="PnL with fills")
-            assert {"pnl", "spread_capture", "inventory_pnl", "fees"} <= set(dash.fills.pnl["BTCUSDT"])
+            await wait_until(
+                lambda: "BTCUSDT" in dash.fills.pnl and dash.fills.pnl["BTCUSDT"].fills >= 1, what="PnL with fills"
+            )
+            pnl = dash.fills.pnl["BTCUSDT"]
+            assert pnl.quote_asset == "USDT"
+            dash.fills.flush()
+            assert dash.fills.pnl_table.cells("BTCUSDT")[6] == pnl.fills  # the row shows the view's figures
             await wait_until(lambda: "running" in dash.health.summary.value, what="health")
             assert dash.health.pairs.cells("BTCUSDT")[1] == "quoting"
             btc.toggle.value = False
@@ -75,14 +82,14 @@ def test_form_validates_as_you_type_previews_and_applies_without_stopping(tmp_pa
             panel.apply()  # ignored while invalid
             await asyncio.sleep(0.3)
             assert runner.configs["BTCUSDT"].bid_spread.value == Decimal(1)
-            assert engine.pair_view("BTCUSDT")["state"] == "quoting"
+            assert engine.pair_view("BTCUSDT").state == "quoting"
             # a good value: preview of the quotes it would place, then apply
             panel.inputs["levels"].value = "2"
             panel.inputs["spread"].value = "4bps"
             assert panel.valid and not panel.apply_btn.disabled
             assert panel.changes == {"spread": "4bps", "levels": "2"}
             await wait_until(lambda: panel.preview_quotes, what="a preview")
-            assert {q["side"] for q in panel.preview_quotes} == {"BUY", "SELL"}
+            assert {q.side for q in panel.preview_quotes} == {"BUY", "SELL"}
             assert len(panel.preview_quotes) == 4 and "would place" in panel.preview_html.value
             assert runner.configs["BTCUSDT"].levels == 1  # a preview applies nothing
             panel.apply()
@@ -100,7 +107,7 @@ def test_form_validates_as_you_type_previews_and_applies_without_stopping(tmp_pa
             assert panel.valid  # the form cannot know the symbol's filters...
             await wait_until(lambda: "not applied" in panel.form_msg.value, what="the engine's refusal")
             assert "size = 0.000001: below BTCUSDT&#x27;s minimum quantity" in panel.form_msg.value
-            assert engine.pair_view("BTCUSDT")["state"] == "quoting"  # ...and the pair is unharmed
+            assert engine.pair_view("BTCUSDT").state == "quoting"  # ...and the pair is unharmed
             assert runner.core.pair("BTCUSDT").cfg.size == Decimal("0.002")
         finally:
             stream.stop()
@@ -119,7 +126,7 @@ def test_run_of_an_unknown_pair_shows_error_state_and_reverts_the_toggle(tmp_pat
             await wait_until(lambda: panel.last_error, what="an error")
             assert "not a configured pair" in panel.last_error
             assert "error" in panel.state_html.value and "XRPUSDT" in panel.state_html.value
-            panel.on_event({"kind": "state", "symbol": "XRPUSDT", "detail": "stopped", "note": "x"})
+            panel.on_event(StateEvent(ts=1, symbol="XRPUSDT", state="stopped", reason="x"))
             panel.flush()
             assert not panel.toggle.value and panel.toggle.description == "Run"
         finally:
@@ -128,14 +135,27 @@ def test_run_of_an_unknown_pair_shows_error_state_and_reverts_the_toggle(tmp_pat
     asyncio.run(scenario())
 
 
-def order(cid: str, status: str, price: str = "100", side: str = "BUY") -> dict:
-    return {"kind": "order", "symbol": "BTCUSDT", "client_id": cid, "side": side, "price": price, "qty": "1",
-            "status": status, "ts": 1}  # fmt: skip
+def order(cid: str, status: str, price: str = "100", side: SideName = "BUY") -> OrderEvent:
+    return OrderEvent(symbol="BTCUSDT", client_id=cid, side=side, price=price, qty="1", filled="0", level=0,
+                      status=status, ts=1)  # fmt: skip
+
+
+def snapshot(*orders: OrderView) -> Snapshot:
+    status = EngineStatus.model_validate(
+        {"state": "running", "venue": "sim", "events": 0, "reconnects": 0, "loop_lag_ms": {"last": None, "max": None},
+         "errors": [], "pairs": {}, "rate_limits": {}, "latency_us": {"n": 0, "p50_us": 0, "p99_us": 0, "max_us": 0}}
+    )  # fmt: skip
+    return Snapshot(status=status, pairs={}, orders=list(orders), balances={}, fills=[], pnl={})
+
+
+def view(ev: OrderEvent) -> OrderView:
+    fields = {k: v for k, v in ev.to_json().items() if k not in ("kind", "ts")}
+    return OrderView.model_validate(fields)
 
 
 def test_orders_table_sends_only_the_rows_that_changed():
     table = OrdersTable()
-    table.on_snapshot({"orders": [order("a", "NEW"), order("b", "NEW", "101", "SELL")]})
+    table.on_snapshot(snapshot(view(order("a", "NEW")), view(order("b", "NEW", "101", "SELL"))))
     table.flush()
     rows = {k: table.table.rows[k][1] for k in ("a", "b")}
     sent: dict[str, int] = {"a": 0, "b": 0}
@@ -157,7 +177,10 @@ def test_orders_table_sends_only_the_rows_that_changed():
     table.flush()
     assert rows["a"] in table.table.box.children  # a removed row's widget is reused, not a new one
     assert table.table.stats["created"] == 3
-    table.on_event({"kind": "fill", "symbol": "BTCUSDT", "client_id": "d", "qty": "0.25", "side": "BUY"})
+    table.on_event(
+        FillEvent(symbol="BTCUSDT", client_id="d", side="BUY", price="99", qty="0.25", fee="0", mid=None,
+                  fee_asset="USDT", maker=True, ts=2)
+    )  # fmt: skip
     table.flush()
     assert table.table.cells("d")[4] == "0.25"
     assert [table.table.cells(k)[1] for k in table.table.row_keys()] == ["SELL", "BUY"]
@@ -166,18 +189,32 @@ def test_orders_table_sends_only_the_rows_that_changed():
 def test_health_shows_rate_limit_usage_errors_and_stale_feed():
     h = HealthPanel()
     h.on_status(
-        {
-            "state": "running",
-            "venue": "binance-testnet",
-            "events": 10,
-            "reconnects": 2,
-            "errors": ["cleanup of BTCUSDT: -1003 too many requests"],
-            "rate_limits": {"x-mbx-used-weight-1m": {"used": 960, "limit": 1200}},
-            "pairs": {"BTCUSDT": {"state": "paused", "feed_age_s": 7.5, "open_orders": 0, "fills": 3}},
-        }
+        EngineStatus.model_validate(
+            {
+                "state": "running",
+                "venue": "binance-testnet",
+                "events": 10,
+                "reconnects": 2,
+                "loop_lag_ms": {"last": 0.4, "max": 2.5},
+                "errors": ["cleanup of BTCUSDT: -1003 too many requests"],
+                "rate_limits": {"x-mbx-used-weight-1m": {"used": 960, "limit": 1200}},
+                "pairs": {
+                    "BTCUSDT": {
+                        "state": "paused",
+                        "reason": "stale feed",
+                        "feed_age_s": 7.5,
+                        "open_orders": 0,
+                        "position": "0",
+                        "fills": 3,
+                    }
+                },
+                "latency_us": {"n": 100, "p50_us": 12.5, "p99_us": 40.0, "max_us": 90.0},
+            }
+        )
     )
     h.flush()
     assert "960/1200 (80 %)" in h.summary.value and "2 reconnects" in h.summary.value
+    assert "p50 12.5 µs, p99 40.0 µs" in h.summary.value
     assert "-1003" in h.errors.value
     assert h.pairs.cells("BTCUSDT")[:3] == ["BTCUSDT", "paused", "7.5 s"]
     assert "cf222e" in h.pairs.rows["BTCUSDT"][1].value  # a stale feed is shown red

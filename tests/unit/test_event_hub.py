@@ -3,7 +3,38 @@
 import asyncio
 import json
 
+from liqkit.engine.events import SnapshotEvent, TickerEvent
+from liqkit.engine.views import EngineStatus, Snapshot
 from liqkit.service.api import EventHub
+
+STATUS = EngineStatus.model_validate(
+    {
+        "state": "running",
+        "venue": "sim",
+        "events": 0,
+        "reconnects": 0,
+        "loop_lag_ms": {"last": None, "max": None},
+        "errors": [],
+        "pairs": {},
+        "rate_limits": {},
+        "latency_us": {"n": 0, "p50_us": 0.0, "p99_us": 0.0, "max_us": 0.0},
+    }
+)
+
+
+def ticker(i: int) -> TickerEvent:
+    return TickerEvent(
+        symbol="BTCUSDT",
+        ts=i,
+        bid="100",
+        ask="101",
+        spread_bps=float("nan") if i == 0 else float(i),
+        our_bid=None,
+        our_ask=None,
+        our_spread_bps=None,
+        position="0",
+        state="quoting",
+    )
 
 
 class Events:
@@ -13,9 +44,10 @@ class Events:
         self.n = n
 
     async def events(self):
-        yield {"kind": "snapshot"}
+        # the hub skips the snapshot: each client gets its own when it joins
+        yield SnapshotEvent(Snapshot(status=STATUS, pairs={}, orders=[], balances={}, fills=[], pnl={}))
         for i in range(self.n):
-            yield {"kind": "order", "seq": i, "price": float("nan") if i == 0 else i}
+            yield ticker(i)
             await asyncio.sleep(0)
 
 
@@ -31,8 +63,9 @@ def test_fan_out_in_order_and_slow_clients_are_cut_not_silently_dropped():
         return got, slow_items, hub
 
     got, slow_items, hub = asyncio.run(main())
-    assert [e["seq"] for e in got] == list(range(50))  # every order event, in order, no snapshot from the hub
-    assert got[0]["price"] is None  # NaN is not JSON: sent as null
+    assert [e["ts"] for e in got] == list(range(50))  # every event, in order, no snapshot from the hub
+    assert got[1] == ticker(1).to_json()  # the record's JSON, as is
+    assert got[0]["spread_bps"] is None  # NaN is not JSON: sent as null
     assert len(slow_items) == 11 and slow_items[-1] is None  # 10 events, then "reconnect"
-    assert [json.loads(t)["seq"] for t in slow_items[:-1]] == list(range(10))
+    assert [json.loads(t)["ts"] for t in slow_items[:-1]] == list(range(10))
     assert not hub.clients

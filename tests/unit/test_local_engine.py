@@ -27,16 +27,13 @@ def test_fills_and_spread_capture_are_taken_as_they_happen(tmp_path):
             assert len(engine.fills) == n
             assert runner.subscribers == []
             fills = list(engine.fills)
+            assert all(f.mid is not None for f in fills)
             capture = sum(
-                (
-                    Decimal(f["mid"]) - Decimal(f["price"])
-                    if f["side"] == "BUY"
-                    else Decimal(f["price"]) - Decimal(f["mid"])
-                )
-                * Decimal(f["qty"])
+                (Decimal(f.mid) - Decimal(f.price) if f.side == "BUY" else Decimal(f.price) - Decimal(f.mid))
+                * Decimal(f.qty)
                 for f in fills
             )
-            assert engine.pnl()["BTCUSDT"]["spread_capture"] == float(capture)
+            assert (await engine.pnl())["BTCUSDT"].spread_capture == float(capture)
         finally:
             await runner.stop()
 
