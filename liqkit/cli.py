@@ -68,9 +68,50 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     return 0
 
 
+def _print_metrics(metrics: dict[str, Any], heading: str, as_json: bool) -> None:
+    """A run's metrics: one JSON object, or one aligned line each."""
+    metrics = {k: _jsonable(v) for k, v in metrics.items()}
+    if as_json:
+        print(json.dumps(metrics, sort_keys=True))
+        return
+    width = max(len(k) for k in metrics)
+    print(heading)
+    for k, v in metrics.items():
+        shown = f"{v:,.6g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
+        print(f"  {k:<{width}}  {shown}")
+
+
+def cmd_trade_virtual(args: argparse.Namespace) -> int:
+    """The live runner on recorded data in virtual time (``--data PATH --clock virtual``)."""
+    import tempfile
+
+    from liqkit.backtest.replay import run_replay
+    from liqkit.data.loader import load_market_data
+    from liqkit.domain.config import LiqkitConfig, load_config
+
+    cfg = load_config(args.config) if args.config else LiqkitConfig()
+    data = load_market_data(args.data, symbol=args.symbol)
+    state_dir = args.state_dir or Path(tempfile.mkdtemp(prefix="liqkit-replay-"))
+    result = run_replay(data, cfg, state_dir=state_dir)
+    print(f"liqkit: replayed {data.symbol} in virtual time; journal in {state_dir}", file=sys.stderr)
+    _print_metrics(
+        result.metrics, f"live runner on {data.symbol} ({data.source or args.data}), virtual time", args.json
+    )
+    return 0
+
+
 def cmd_trade(args: argparse.Namespace) -> int:
-    """Run the engine in wall-clock time on the configured venue until Ctrl-C or ``--duration``."""
+    """Run the engine in wall-clock time on the configured venue until Ctrl-C or ``--duration``;
+    with ``--data PATH --clock virtual``, on that data in virtual time."""
     import asyncio
+
+    if args.clock == "virtual" or args.data is not None:
+        if args.data is None or args.clock != "virtual":
+            print(
+                "error: --data PATH and --clock virtual go together (a replay of PATH in virtual time)", file=sys.stderr
+            )
+            return EXIT_BAD_INPUT
+        return cmd_trade_virtual(args)
 
     from liqkit.domain.config import LiqkitConfig, PairConfig, load_config
     from liqkit.engine.runner import EngineRunner
@@ -305,7 +346,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--duration", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)"
     )
     tr.add_argument("--speed", type=float, default=1.0, help="market replay speed of the simulated exchange")
-    tr.add_argument("--state-dir", type=Path, help="where the journal goes (default: engine.state_dir)")
+    tr.add_argument(
+        "--state-dir", type=Path, help="where the journal goes (default: engine.state_dir; a replay: a new temp dir)"
+    )
+    tr.add_argument(
+        "--data",
+        type=Path,
+        help="replay this data (as `backtest --data` reads) instead of trading live: needs --clock virtual",
+    )
+    tr.add_argument(
+        "--clock",
+        choices=("wall", "virtual"),
+        default="wall",
+        help="wall: trade in real time; virtual: replay --data as fast as it goes, with the live runner",
+    )
+    tr.add_argument("--symbol", help="symbol of --data when it cannot be told from the file")
+    tr.add_argument("--json", action="store_true", help="with --clock virtual: one JSON object of the metrics")
     tr.set_defaults(func=cmd_trade)
     sv = sub.add_parser("sim-server", help="serve the simulated exchange through Binance's own protocol on 127.0.0.1")
     sv.add_argument("--host", default="127.0.0.1")

@@ -1,0 +1,210 @@
+"""The one rule, proven: the backtest and the live runner on a virtual clock make the same decisions.
+
+``run_backtest`` walks the simulated exchange's timeline synchronously; ``run_replay`` runs the async
+``EngineRunner`` (execution, timer, journal) on ``ReplayVenue`` over the same timeline. Every order
+record (client id, status, time, reason) and every fill must be the same, and so the metrics.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from liqkit.backtest import bench_config, run_backtest
+from liqkit.backtest.replay import run_replay
+from liqkit.data.feed import MarketData
+from liqkit.data.synthetic import load_bench_data
+from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
+from liqkit.journal import Journal
+
+SHARED_BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
+SAME = ("orders_placed", "orders_cancelled", "orders_filled", "orders_rejected", "fills", "buy_fills", "sell_fills")
+
+
+def quoting_config(latency_ms: float = 5) -> LiqkitConfig:
+    """(b): two levels, skew 0.5, realistic fills, fees, 5 ms each way."""
+    return LiqkitConfig(
+        sim=SimConfig(
+            fill_model="realistic",
+            maker_fee_bps=Decimal(1),
+            taker_fee_bps=Decimal(2),
+            latency_ms=latency_ms,
+            balances={"BTC": Decimal(1), "USDT": Decimal(100_000)},
+        ),
+        pairs={
+            "BTCUSDT": PairConfig(
+                symbol="BTCUSDT",
+                spread="2bps",  # type: ignore[arg-type]
+                levels=2,
+                level_spacing="1bps",  # type: ignore[arg-type]
+                skew=Decimal("0.5"),
+                inventory_target=Decimal("0.5"),
+                size=Decimal("0.001"),
+            )
+        },
+    )
+
+
+def records(result) -> tuple[list, list]:
+    o, f = result.orders, result.fills
+    orders = list(zip(o["ts"], o["client_id"], o["status"], o["filled_steps"], o["reason"], strict=True))
+    fills = list(zip(f["ts"], f["client_id"], f["price_ticks"], f["qty_steps"], f["fee_nu"], f["is_maker"], strict=True))
+    return orders, fills
+
+
+def assert_same(bt, live) -> None:
+    bo, bf = records(bt)
+    lo, lf = records(live)
+    first = next((i for i, (a, b) in enumerate(zip(bo, lo, strict=False)) if a != b), None)
+    assert first is None and len(bo) == len(lo), f"orders differ at record {first}: {bo[first or 0]} vs {lo[first or 0]}"
+    assert bf == lf
+    for k in SAME:
+        assert bt.metrics[k] == live.metrics[k], k
+    assert bt.metrics["final_position"] == live.metrics["final_position"]
+    assert bt.metrics["pnl"] == live.metrics["pnl"]
+
+
+@pytest.mark.parametrize("config", ["bench strategy", "levels 2, skew 0.5, realistic, fees, 5 ms"])
+def test_shipped_recording_same_orders_and_fills_in_backtest_and_live_runner(sample_data, config, tmp_path):
+    cfg = quoting_config() if config.startswith("levels") else bench_config()
+    bt = run_backtest(sample_data, cfg)
+    live = run_replay(sample_data, cfg, state_dir=tmp_path)
+    assert bt.metrics["orders_placed"] > 200
+    if config.startswith("levels"):
+        assert bt.metrics["fills"] > 50 and bt.metrics["buy_fills"] and bt.metrics["sell_fills"]
+    assert_same(bt, live)
+    # the live run journaled what it did: every order it placed and every fill, in its SQLite journal
+    with Journal.in_state_dir(tmp_path, engine_id="replay") as j:
+        placed = j.orders()
+        assert (placed["status"] == "PENDING_NEW").sum() >= live.metrics["orders_placed"]
+        assert len(j.fills()) == live.metrics["fills"]
+
+
+@pytest.fixture(scope="module")
+def bench_slice(tmp_path_factory) -> MarketData:
+    """The common benchmark's generator, 60,000 book events (about 72,000 events with trades)."""
+    if not SHARED_BENCH.is_dir():
+        pytest.fail(f"the common benchmark is missing: expected {SHARED_BENCH} (../shared beside the repository)")
+    out = tmp_path_factory.mktemp("bench")
+    subprocess.run(
+        [sys.executable, "gen_data.py", "--n", "60000", "--out", str(out)],
+        cwd=SHARED_BENCH,
+        check=True,
+        env=dict(os.environ, LIQKIT_BENCH_DATA=str(out)),
+        capture_output=True,
+    )
+    return load_bench_data(out)
+
+
+@pytest.mark.parametrize("config", ["bench strategy", "levels 2, skew 0.5, realistic, fees, 5 ms"])
+def test_common_benchmark_data_same_orders_and_fills_in_backtest_and_live_runner(bench_slice, config):
+    cfg = quoting_config() if config.startswith("levels") else bench_config()
+    if config.startswith("levels"):  # the benchmark's price is 60,000: fund both sides
+        cfg = cfg.model_copy(
+            update={"sim": cfg.sim.model_copy(update={"balances": {"BTC": Decimal(10), "USDT": Decimal(1_000_000)}})}
+        )
+    bt = run_backtest(bench_slice, cfg)
+    live = run_replay(bench_slice, cfg)
+    assert bt.metrics["orders_placed"] > 1000 and bt.metrics["fills"] > 100
+    assert_same(bt, live)
+
+
+def test_cli_backtest_and_trade_on_a_virtual_clock_print_the_same_metrics(tmp_path):
+    cfg = tmp_path / "b.toml"
+    cfg.write_text(
+        "[sim]\nfill_model = 'realistic'\nmaker_fee_bps = 1\ntaker_fee_bps = 2\nlatency_ms = 5\n"
+        "[sim.balances]\nBTC = 1\nUSDT = 100000\n"
+        "[pairs.BTCUSDT]\nspread = '2bps'\nlevels = 2\nlevel_spacing = '1bps'\nskew = 0.5\nsize = '0.001'\n"
+    )
+    data = Path(__file__).resolve().parents[2] / "liqkit" / "data" / "samples"
+
+    def run(*args: str) -> dict:
+        p = subprocess.run(
+            [sys.executable, "-m", "liqkit.cli", *args, "--data", str(data), "--config", str(cfg), "--json"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        assert p.returncode == 0, p.stderr
+        return json.loads(p.stdout)
+
+    bt = run("backtest")
+    live = run("trade", "--clock", "virtual", "--state-dir", str(tmp_path / "state"))
+    assert set(bt) == set(live)  # the same keys
+    for k in (*SAME, "final_position", "pnl", "volume", "spread_capture", "fees", "events"):
+        assert bt[k] == live[k], k
+    assert bt["fills"] > 50
+    assert (tmp_path / "state").is_dir()
+
+
+def test_trade_refuses_data_without_a_virtual_clock(tmp_path):
+    p = subprocess.run(
+        [sys.executable, "-m", "liqkit.cli", "trade", "--data", str(tmp_path)], capture_output=True, text=True
+    )
+    assert p.returncode == 2 and "--clock virtual" in p.stderr and "Traceback" not in p.stderr
+
+
+_SLICE: dict[str, MarketData] = {}
+
+
+def _short_slice(sample: MarketData) -> MarketData:
+    """The shipped recording's first 20 s (about 3,000 events)."""
+    if "s" not in _SLICE:
+        b, t = sample.book, sample.trades
+        end = int(b["ts_local"][0]) + 20_000_000_000
+        nb, nt = int(np.searchsorted(b["ts_local"], end)), int(np.searchsorted(t["ts_local"], end))
+        _SLICE["s"] = MarketData.from_columns(
+            sample.rules, {k: v[:nb] for k, v in b.items()}, {k: v[:nt] for k, v in t.items()}, source="slice"
+        )
+    return _SLICE["s"]
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    spread=st.sampled_from(["0.5bps", "1bps", "2bps", "1ticks", "3ticks"]),
+    levels=st.integers(1, 3),
+    tolerance=st.sampled_from(["0ticks", "1ticks", "0.5bps", "2bps"]),
+    skew=st.sampled_from(["0", "0.3", "1"]),
+    post_only=st.booleans(),
+    reference=st.sampled_from(["mid", "touch"]),
+    fill_model=st.sampled_from(["realistic", "trade-through"]),
+    latency_ms=st.sampled_from([0, 1, 5, 40]),
+    fee_bps=st.sampled_from([0, 1]),
+    size=st.sampled_from(["0.001", "0.01"]),
+)
+def test_random_configs_same_records_in_backtest_and_live_runner(
+    sample_data, spread, levels, tolerance, skew, post_only, reference, fill_model, latency_ms, fee_bps, size
+):
+    cfg = LiqkitConfig(
+        sim=SimConfig(
+            fill_model=fill_model,
+            maker_fee_bps=Decimal(fee_bps),
+            taker_fee_bps=Decimal(fee_bps),
+            latency_ms=latency_ms,
+            balances={"BTC": Decimal("0.05"), "USDT": Decimal(3000)},  # small: budgets bind sometimes
+        ),
+        pairs={
+            "BTCUSDT": PairConfig(
+                symbol="BTCUSDT",
+                spread=spread,  # type: ignore[arg-type]
+                levels=levels,
+                level_spacing="1bps",  # type: ignore[arg-type]
+                refresh_tolerance=tolerance,  # type: ignore[arg-type]
+                skew=Decimal(skew),
+                post_only=post_only,
+                reference=reference,
+                size=Decimal(size),
+            )
+        },
+    )
+    data = _short_slice(sample_data)
+    assert_same(run_backtest(data, cfg), run_replay(data, cfg))
