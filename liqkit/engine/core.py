@@ -12,6 +12,10 @@ would stay unchanged (``quoting.bid_side_band``/``ask_side_band``) and combines 
 book states; a book update inside the box costs a few integer comparisons. Whatever else can change
 the wanted quotes (a fill, an order answer, balances, config, a timer, the skew) closes the box.
 
+What each level wants, price and size (skew, budget, max inventory, rounding, the symbol's filters),
+is ``liqkit.quoting``'s (``level_prices``, ``quote_qty``); the core keeps the band cache and the
+diff against its working orders.
+
 Order safety: a replacement is placed only after the cancel of the order it replaces is confirmed,
 so a pair never has two live orders for one side and level; an order whose fate is unknown keeps
 its level blocked until the venue tells its fate.
@@ -38,9 +42,12 @@ from liqkit.quoting import (
     QuoteParams,
     ask_side_band,
     bid_side_band,
+    buy_room,
     combine_bands,
     compile_params,
     level_prices,
+    level_qty,
+    quote_qty,
     sides_enabled,
     size_for,
     skew_shift,
@@ -192,13 +199,7 @@ class EngineCore:
         ask = st.ask
         if p.max_loss_units and st.kill_switch_hit():
             return self._halt(st, ts)
-        buy_ok = sell_ok = True
-        if p.ceiling_ticks and bid + ask > 2 * p.ceiling_ticks:
-            buy_ok = False
-        if p.floor_ticks and bid + ask < 2 * p.floor_ticks:
-            sell_ok = False
-        if p.max_inv_steps and st.base_free + st.base_locked >= p.max_inv_steps:
-            buy_ok = False
+        buy_ok, sell_ok = sides_enabled(p, bid, ask, st.base_free + st.base_locked)
         shift = skew_shift(p, bid + ask, st.inventory()) if p.skew_on else 0
         if shift != st.shift:
             st.shift = shift
@@ -216,7 +217,8 @@ class EngineCore:
     def _diff_side(
         self, st: PairState, buy: bool, enabled: bool, prices: list[int], ts: int, out: list[Intent]
     ) -> None:
-        """Diff one side's working orders against wanted prices; cache the side's band when steady."""
+        """Diff one side's working orders against wanted prices, place what is missing
+        (``quoting.quote_qty``), and cache the side's band when it is steady."""
         p = st.params
         slots = st.bids if buy else st.asks
         tol_t = p.tol_t
@@ -256,69 +258,81 @@ class EngineCore:
         if not enabled or ts < st.hold_until:
             return
         # place what is missing, from what the side's money allows after its working orders
-        rules = st.rules
-        if buy:
-            budget = st.quote_free + st.own_buy_locked
-            room = p.max_inv_steps - (st.base_free + st.base_locked) if p.max_inv_steps else INF
-        else:
-            budget = st.base_free + st.own_sell_locked
-            room = INF
-        for o in slots:
-            if o is not None:
-                rem = o.qty - o.filled
-                budget -= rem * o.price if buy else rem
-                room -= rem
-        band = st.pp_band
+        budget, room = self._side_budget(st, buy)
+        filters = st.filters
+        ref = (st.bid + st.ask) // 2  # the percent-price band is checked around the mid
         for i in range(len(prices)):
             if slots[i] is not None:
                 continue
             px = prices[i]
-            q = min(size_for(p, px), budget // px if buy else budget, room)
-            n = px * q
-            if (
-                q < rules.min_qty_steps
-                or q <= 0
-                or n < rules.min_notional_units
-                or (rules.max_qty_steps and q > rules.max_qty_steps)
-                or px < rules.min_price_ticks
-                or px <= 0
-                or (rules.max_price_ticks and px > rules.max_price_ticks)
-            ):
-                self._explain_skip(st, ts, buy, i, px, q, size_for(p, px))
+            q = quote_qty(p, filters, buy, px, budget, room, ref)
+            if q <= 0:
+                self._explain_skip(st, ts, buy, px, budget, room, ref)
                 continue
-            if band is not None:  # PERCENT_PRICE(_BY_SIDE) around the mid: (up_n, up_d, down_n, down_d)
-                mid = (st.bid + st.ask) // 2
-                un, ud, dn, dd = band[0] if buy else band[1]
-                if px > mid * un // ud or px < -((-mid * dn) // dd):
-                    continue
-            budget -= n if buy else q
+            budget -= px * q if buy else q
             room -= q
             st.skip_kind = ""
             out.append(self._place(st, buy, i, px, q, ts))
 
-    def _explain_skip(self, st: PairState, ts: int, buy: bool, level: int, px: int, q: int, wanted: int) -> None:
+    def _side_budget(self, st: PairState, buy: bool) -> tuple[int, int]:
+        """What a side may still commit after its working orders: the budget (bids: quote units;
+        asks: base steps) and the room under max inventory (``INF`` for asks)."""
+        if buy:
+            budget = st.quote_free + st.own_buy_locked
+            room = buy_room(st.params, st.base_free + st.base_locked)
+            for o in st.bids:
+                if o is not None:
+                    rem = o.qty - o.filled
+                    budget -= rem * o.price
+                    room -= rem
+            return budget, room
+        budget = st.base_free + st.own_sell_locked
+        for o in st.asks:
+            if o is not None:
+                budget -= o.qty - o.filled
+        return budget, INF
+
+    def _explain_skip(self, st: PairState, ts: int, buy: bool, px: int, budget: int, room: int, ref: int) -> None:
         """Say why a wanted quote cannot be placed (once per distinct reason): the pair's reason and
         a state event carry it to the status, the journal and the dashboard."""
-        r = st.rules
+        p, r = st.params, st.rules
+        wanted = size_for(p, px)
+        q = level_qty(p, buy, px, budget, room)
+        name = st.filters.failure(buy, px, q, ref) if q > 0 else "LOT_SIZE"
         if q < wanted:
-            kind = "budget-buy" if buy else "budget-sell"
+            kind = ("max-inventory" if room <= q else "budget-buy") if buy else "budget-sell"
+        elif name == "NOTIONAL":
+            kind = "notional" if px * q < r.min_notional_units else "max-notional"
+        else:
+            kind = "filters " + name
+        if kind == st.skip_kind:
+            return
+        if kind == "max-inventory":
+            text = (
+                f"max_inventory {st.cfg.max_inventory} {r.base_asset} leaves room to buy only "
+                f"{r.qty(max(q, 0)).normalize():f} {r.base_asset}: quoting less or not at all"
+            )
+        elif kind.startswith("budget"):
             asset = r.quote_asset if buy else r.base_asset
             verb = "buy" if buy else "sell"
             text = f"not enough {asset} to {verb} {r.qty(wanted)} {r.base_asset}: quoting less or not at all"
-        elif px * q < r.min_notional_units:
-            kind = "notional"
+        elif kind == "notional":
             text = (
                 f"size {r.qty(q).normalize():f} {r.base_asset} is worth about {r.price(px) * r.qty(q):.2f} "
                 f"{r.quote_asset}, under {r.symbol}'s minimum order value {r.min_notional.normalize():f} "
                 f"{r.quote_asset} (NOTIONAL): raise size"
             )
+        elif kind == "max-notional":
+            text = (
+                f"size {r.qty(q).normalize():f} {r.base_asset} is worth about {r.price(px) * r.qty(q):.2f} "
+                f"{r.quote_asset}, over {r.symbol}'s maximum order value {r.max_notional.normalize():f} "
+                f"{r.quote_asset} (NOTIONAL): lower size"
+            )
         else:
-            kind = "filters"
-            text = f"{r.qty(q)} {r.base_asset} at {r.price(px)} breaks {r.symbol}'s price or quantity filters"
-        if kind != st.skip_kind:
-            st.skip_kind = kind
-            st.reason = text
-            self.event_log.append(("state", ts, st.symbol, st.state, text))
+            text = f"{r.qty(q)} {r.base_asset} at {r.price(px)} breaks {r.symbol}'s {name} filter"
+        st.skip_kind = kind
+        st.reason = text
+        self.event_log.append(("state", ts, st.symbol, st.state, text))
 
     def _open_band(self, st: PairState) -> None:
         """Combine the side bands into the box checked by ``on_book`` (if the book is inside it)."""
@@ -328,7 +342,7 @@ class EngineCore:
         p = st.params
         if bb is FREE_SIDE or ab is FREE_ASK_SIDE:
             # a side without orders is steady only while nothing could be placed on it
-            buy_ok, sell_ok = sides_enabled(p, st.bid, st.ask, st.inventory())
+            buy_ok, sell_ok = sides_enabled(p, st.bid, st.ask, st.base_free + st.base_locked)
             if (bb is FREE_SIDE and buy_ok) or (ab is FREE_ASK_SIDE and sell_ok):
                 return
             if bb is FREE_SIDE and ab is FREE_ASK_SIDE:
