@@ -4,7 +4,7 @@ reference -> spreads and levels -> inventory skew -> clamps (min spread, never c
 -> sizes (config, balances, max inventory) -> symbol filters -> wanted quotes.
 
 The engine core prices every level with ``level_prices`` and sizes and filters each quote with
-``quote_qty``; ``wanted_quotes`` composes the same functions
+``quote_qty`` (a working order with ``resized_qty``); ``wanted_quotes`` composes the same functions
 for a whole book state, so the engine and this pipeline cannot disagree about a quote.
 
 Everything is integer arithmetic in the symbol's units: prices in ticks, quantities in lot steps,
@@ -301,6 +301,34 @@ def quote_qty(
     if q <= 0 or filters.failure(buy, price, q, ref):
         return 0
     return q
+
+
+def resized_qty(
+    params: QuoteParams, filters: OrderFilters, buy: bool, price: int, qty: int, budget: int, room: int
+) -> int:
+    """What a working order of ``qty`` steps at ``price`` should become: ``qty`` to keep it, 0 when
+    its level wants no quote at that price any more, or the size its level now wants there.
+
+    It is the level's size at the order's own price, so a quote-notional size does not follow the
+    book and a partial fill changes nothing (the order's original ``qty`` is compared). ``budget`` and
+    ``room`` are the side's with the order counted out (what it holds given back, as when it was
+    placed). The configured size and the max-inventory room may shrink an order; the budget only
+    caps growth, so money the order already holds never makes it shrink (a budget-limited quote
+    does not churn).
+    """
+    size = size_for(params, price)
+    cap = room if room < size else size
+    if cap < qty:
+        want = cap
+    elif size > qty:
+        want = level_qty(params, buy, price, budget, room)
+        if want <= qty:
+            return qty
+    else:
+        return qty
+    if want <= 0 or filters.failure(buy, price, want, 0):
+        return 0
+    return want
 
 
 def wanted_quotes(

@@ -1,4 +1,5 @@
-"""The engine core: sans-I/O. Events in (typed methods), intents out (lists of ``Place``/``Cancel``).
+"""The engine core: sans-I/O. Events in (typed methods), intents out (lists of ``Place``/``Cancel``/
+``Amend``/``CancelAll``).
 
 It never reads a clock, sleeps, logs or touches a socket: every method takes the event's timestamp,
 and what happened is appended to three lists the runner drains, journals and publishes:
@@ -13,8 +14,10 @@ book states; a book update inside the box costs a few integer comparisons. Whate
 the wanted quotes (a fill, an order answer, balances, config, a timer, the skew) closes the box.
 
 What each level wants, price and size (skew, budget, max inventory, rounding, the symbol's filters),
-is ``liqkit.quoting``'s (``level_prices``, ``quote_qty``); the core keeps the band cache and the
-diff against its working orders.
+is ``liqkit.quoting``'s (``level_prices``, ``quote_qty``, ``resized_qty``); the core keeps the band
+cache and the diff against its working orders. A working order is compared on price (within the
+refresh tolerance) and on size (its level's size at the order's own price): a smaller size is an
+``Amend`` where the venue keeps queue priority (``amend_keeps_priority``), otherwise a replace.
 
 Order safety: a replacement is placed only after the cancel of the order it replaces is confirmed,
 so a pair never has two live orders for one side and level; an order whose fate is unknown keeps
@@ -33,7 +36,7 @@ from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import Side
 from liqkit.engine import state as S
 from liqkit.engine.ids import ClientIdFactory, new_run_nonce
-from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, Place
 from liqkit.engine.state import Order, PairState
 from liqkit.quoting import (
     FREE_ASK_SIDE,
@@ -48,6 +51,7 @@ from liqkit.quoting import (
     level_prices,
     level_qty,
     quote_qty,
+    resized_qty,
     sides_enabled,
     size_for,
     skew_shift,
@@ -66,8 +70,13 @@ _BOTH, _BIDS, _ASKS = 0, 1, 2
 class EngineCore:
     """Quote many pairs. Not thread-safe; one owner drives it."""
 
-    def __init__(self, risk: RiskConfig | None = None, run_nonce: str | None = None) -> None:
+    def __init__(
+        self, risk: RiskConfig | None = None, run_nonce: str | None = None, amend_keeps_priority: bool = False
+    ) -> None:
+        """``amend_keeps_priority``: the venue can reduce an order in place without losing its queue
+        position (Binance's keepPriority amend), so a smaller size is an ``Amend``, not a replace."""
         self.risk = risk or RiskConfig()
+        self.amend_keeps_priority = amend_keeps_priority
         self.stale_ns = int(self.risk.stale_feed_s * 1e9)
         self.run_nonce = run_nonce or new_run_nonce()
         self.pairs: list[PairState] = []
@@ -211,20 +220,24 @@ class EngineCore:
         if sides != _BIDS:
             self._diff_side(st, False, sell_ok, ask_px, ts, out)
         if st.bid_band is not None and st.ask_band is not None:
-            self._open_band(st)
+            self._open_band(st, False)
         return out
 
     def _diff_side(
         self, st: PairState, buy: bool, enabled: bool, prices: list[int], ts: int, out: list[Intent]
     ) -> None:
-        """Diff one side's working orders against wanted prices, place what is missing
+        """Diff one side's working orders against what its levels want (the price within tolerance,
+        then the size at the order's own price: ``quoting.resized_qty``), place what is missing
         (``quoting.quote_qty``), and cache the side's band when it is steady."""
         p = st.params
         slots = st.bids if buy else st.asks
         tol_t = p.tol_t
         tol_p = p.tol_p
+        by_room = buy and p.max_inv_steps > 0  # the max-inventory room can shrink a resting bid
         steady = True
         empty = True
+        counted = False  # budget and room (after the side's working orders) are counted when first needed
+        budget = room = 0
         for i in range(len(prices)):
             o = slots[i]
             if o is None:
@@ -238,6 +251,17 @@ class EngineCore:
                 if not enabled or px - o.price > tol or o.price - px > tol:
                     out.append(self._cancel(o, ts))
                     steady = False
+                elif not o.amend_qty and (by_room or size_for(p, o.price) != o.qty):
+                    if not counted:
+                        budget, room = self._side_budget(st, buy)
+                        counted = True
+                    q = self._wanted_size(st, buy, o, budget, room)
+                    if q != o.qty:
+                        steady = False
+                        if self.amend_keeps_priority and o.filled < q < o.qty:
+                            out.append(self._amend(o, q))
+                        else:  # a replace: the new size is placed once the cancel is confirmed
+                            out.append(self._cancel(o, ts))
             else:
                 steady = False  # pending or unknown: wait for its answer
         if steady:
@@ -258,7 +282,8 @@ class EngineCore:
         if not enabled or ts < st.hold_until:
             return
         # place what is missing, from what the side's money allows after its working orders
-        budget, room = self._side_budget(st, buy)
+        if not counted:
+            budget, room = self._side_budget(st, buy)
         filters = st.filters
         ref = (st.bid + st.ask) // 2  # the percent-price band is checked around the mid
         for i in range(len(prices)):
@@ -334,11 +359,40 @@ class EngineCore:
         st.reason = text
         self.event_log.append(("state", ts, st.symbol, st.state, text))
 
-    def _open_band(self, st: PairState) -> None:
-        """Combine the side bands into the box checked by ``on_book`` (if the book is inside it)."""
+    def _sizes_current(self, st: PairState) -> bool:
+        """Whether every resting order has the size its level wants (``_diff_side``'s size check,
+        for a band opened outside an evaluation: after an order is accepted)."""
+        p = st.params
+        for buy in (True, False):
+            by_room = buy and p.max_inv_steps > 0
+            counted = False
+            budget = room = 0
+            for o in st.bids if buy else st.asks:
+                if o is None or o.amend_qty or (o.status != S.NEW and o.status != S.PARTIALLY_FILLED):
+                    continue
+                if by_room or size_for(p, o.price) != o.qty:
+                    if not counted:
+                        budget, room = self._side_budget(st, buy)
+                        counted = True
+                    if self._wanted_size(st, buy, o, budget, room) != o.qty:
+                        return False
+        return True
+
+    def _wanted_size(self, st: PairState, buy: bool, o: Order, budget: int, room: int) -> int:
+        """``quoting.resized_qty`` for a working order, from its side's budget and room after the
+        working orders (``_side_budget``), with what the order holds given back to them."""
+        if buy:
+            return resized_qty(st.params, st.filters, True, o.price, o.qty, budget + o.qty * o.price, room + o.qty)
+        return resized_qty(st.params, st.filters, False, o.price, o.qty, budget + o.qty, INF)
+
+    def _open_band(self, st: PairState, check_sizes: bool = True) -> None:
+        """Combine the side bands into the box checked by ``on_book`` (if the book is inside it).
+        ``check_sizes``: first make sure no resting order waits for a new size (the band would hide it)."""
         bb, ab = st.bid_band, st.ask_band
         if bb is None or ab is None:
             return
+        if check_sizes and not self._sizes_current(st):
+            return  # the next book update takes the full evaluation and resizes
         p = st.params
         if bb is FREE_SIDE or ab is FREE_ASK_SIDE:
             # a side without orders is steady only while nothing could be placed on it
@@ -377,6 +431,10 @@ class EngineCore:
             st.base_locked += qty
         self.order_log.append((ts, o, S.PENDING_NEW, 0, ""))
         return Place(st.symbol, cid, side, price, qty, st.params.post_only, level)
+
+    def _amend(self, o: Order, qty: int) -> Amend:
+        o.amend_qty = qty  # until the venue answers, the order keeps its size (and what it holds)
+        return Amend(o.symbol, o.client_id, qty)
 
     def _cancel(self, o: Order, ts: int) -> Cancel:
         o.status = S.PENDING_CANCEL
@@ -455,6 +513,47 @@ class EngineCore:
         if o is None:
             return _NONE
         return self._finish(o, S.CANCELED, ts, "")
+
+    def on_amended(self, client_id: str, qty: int, ts: int) -> list[Intent]:
+        """The venue reduced an order to ``qty`` steps in all (its queue position kept): release what
+        the cut held, then re-evaluate its side (the money freed may place a missing level)."""
+        o = self.orders.get(client_id)
+        if o is None:
+            return _NONE
+        o.amend_qty = 0
+        cut = o.qty - qty
+        if cut <= 0 or qty <= o.filled:  # nothing was cut, or the venue says it is done: its status tells
+            return _NONE
+        st = self.pairs[o.pair]
+        buy = o.side is BUY
+        o.qty = qty
+        if buy:
+            st.own_buy_locked -= o.price * cut
+            st.quote_locked -= o.price * cut
+            st.quote_free += o.price * cut
+            st.bid_band = None
+        else:
+            st.own_sell_locked -= cut
+            st.base_locked -= cut
+            st.base_free += cut
+            st.ask_band = None
+        st.close_band()
+        self.order_log.append((ts, o, o.status, o.filled, "amended"))
+        if st.state == S.QUOTING and (o.status == S.NEW or o.status == S.PARTIALLY_FILLED):
+            return self._evaluate(st, ts, _BIDS if buy else _ASKS)
+        return _NONE
+
+    def on_amend_rejected(self, client_id: str, ts: int, reason: str = "") -> list[Intent]:
+        """The venue refused an amend: fall back to a replace (cancel now, place the wanted size once
+        the cancel is confirmed)."""
+        o = self.orders.get(client_id)
+        if o is None or not o.amend_qty:
+            return _NONE
+        o.amend_qty = 0
+        self.order_log.append((ts, o, o.status, o.filled, f"amend refused: {reason or 'rejected'}"))
+        if o.status == S.NEW or o.status == S.PARTIALLY_FILLED:
+            return [self._cancel(o, ts)]
+        return _NONE
 
     def on_cancel_unknown_order(self, client_id: str, ts: int) -> list[Intent]:
         """The venue says the order is not open (-2011). If fills have not accounted for it, its fate

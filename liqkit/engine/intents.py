@@ -61,6 +61,20 @@ class Cancel(_Value):
 
 
 @final
+class Amend(_Value):
+    """Reduce a resting order's quantity in place, keeping its queue priority (Binance's
+    ``order.amend.keepPriority``). ``qty`` is the order's new total quantity in steps."""
+
+    __slots__ = ("client_id", "qty", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "qty")
+
+    def __init__(self, symbol: str, client_id: str, qty: int) -> None:
+        self.symbol: Final = symbol
+        self.client_id: Final = client_id
+        self.qty: Final = qty
+
+
+@final
 class CancelAll(_Value):
     """Cancel the pair's open orders: only liqkit's (``own_only``, by client id prefix) or all."""
 
@@ -72,4 +86,4 @@ class CancelAll(_Value):
         self.own_only: Final = own_only
 
 
-Intent = Place | Cancel | CancelAll
+Intent = Place | Cancel | CancelAll | Amend

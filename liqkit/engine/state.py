@@ -39,7 +39,19 @@ ERROR = "error"
 class Order:
     """One of our orders as the core tracks it."""
 
-    __slots__ = ("client_id", "filled", "level", "pair", "price", "qty", "side", "status", "symbol", "trades")
+    __slots__ = (
+        "amend_qty",
+        "client_id",
+        "filled",
+        "level",
+        "pair",
+        "price",
+        "qty",
+        "side",
+        "status",
+        "symbol",
+        "trades",
+    )
 
     def __init__(self, client_id: str, pair: int, symbol: str, side: Side, level: int, price: int, qty: int) -> None:
         self.client_id = client_id
@@ -52,6 +64,7 @@ class Order:
         self.filled = 0
         self.status = PENDING_NEW
         self.trades: set[int] | None = None
+        self.amend_qty = 0  # the quantity an amend in flight asks for (0: none)
 
     @property
     def remaining(self) -> int:

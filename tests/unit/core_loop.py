@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable
 
 from liqkit.engine.core import EngineCore
-from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, Place
 from liqkit.venues.sim.exchange import SimExchange, SimFill
 
 WOULD_CROSS = "Order would immediately match and take."
@@ -73,6 +73,13 @@ class CoreLoop:
                 self._hear(core.on_canceled(it.client_id, ts))
             else:
                 self._hear(core.on_cancel_unknown_order(it.client_id, ts))
+        elif isinstance(it, Amend):
+            r = sim.amend(it.client_id, it.qty)
+            self.answers.append(("amend", it.client_id, r.code, r.message))
+            if r.accepted:
+                self._hear(core.on_amended(it.client_id, it.qty, ts))
+            else:
+                self._hear(core.on_amend_rejected(it.client_id, ts, f"[{r.code}] {r.message}"))
         elif isinstance(it, CancelAll):
             for cid in sim.cancel_all(0, it.own_only):
                 self._hear(core.on_canceled(cid, ts))

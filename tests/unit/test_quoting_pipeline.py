@@ -16,7 +16,7 @@ from liqkit.domain.rules import SymbolRules, default_rules, load_exchange_info
 from liqkit.domain.types import Side
 from liqkit.engine.core import EngineCore
 from liqkit.engine.intents import Intent, Place
-from liqkit.quoting import Quote, wanted_quotes
+from liqkit.quoting import Quote, size_for, wanted_quotes
 from liqkit.venues.sim.exchange import SimExchange
 
 BTC = default_rules("BTCUSDT")
@@ -167,9 +167,10 @@ def pair_config(d: dict) -> PairConfig:
     return PairConfig(symbol="BTCUSDT", size=Decimal(size), size_unit=unit, **d)
 
 
-def run_scenario(rules, cfg, later, btc, usdt_, model, moves) -> int:
-    """Drive the core through ``moves`` checking every Place; return how many were checked."""
-    loop = start(rules, cfg, btc, usdt_, model)
+def run_scenario(rules, cfg, later, btc, usdt_, model, amend, moves) -> int:
+    """Drive the core through ``moves`` checking every Place and the settled orders; return how many
+    Places were checked."""
+    loop = start(rules, cfg, btc, usdt_, model, amend_keeps_priority=amend)
     core = loop.core
     st_ = core.pair("BTCUSDT")
     checked = 0
@@ -207,6 +208,17 @@ def run_scenario(rules, cfg, later, btc, usdt_, model, moves) -> int:
             loop.trade(ts, bid + at, size, -1 if at <= spread // 2 else 1)
         if n % 7 == 3:  # the venue's balances, as an account update brings them
             loop.take(core.on_balances(loop.sim.balances(), ts), ts)
+        ts += 1
+        loop.book(ts, bid, bid + spread)  # settled: the same book again
+        if st_.state != "quoting":
+            continue
+        p = st_.params
+        for o in (*st_.bids, *st_.asks):
+            if o is not None and o.status in ("NEW", "PARTIALLY_FILLED") and not o.amend_qty:
+                assert o.qty <= size_for(p, o.price), (o, size_for(p, o.price))
+        can_buy = sum(o.qty - o.filled for o in st_.bids if o is not None)
+        if p.max_inv_steps and can_buy:
+            assert st_.base_free + st_.base_locked + can_buy <= p.max_inv_steps
     return checked
 
 
@@ -223,14 +235,19 @@ moves = st.lists(
     btc=st.sampled_from(["0", "0.0009", "0.004", "0.05", "10"]),
     usdt_=st.sampled_from(["0", "40", "130", "2000", "1000000"]),
     model=st.sampled_from(["realistic", "trade-through"]),
+    amend=st.booleans(),
     moves=moves,
 )
-def test_every_place_passes_the_filters_and_is_what_the_pipeline_wants(cfg, later, capped, btc, usdt_, model, moves):
+def test_every_place_passes_the_filters_and_is_what_the_pipeline_wants(
+    cfg, later, capped, btc, usdt_, model, amend, moves
+):
     """Over random configs (and a config change midway), books, trades and balances: every Place the
     core emits passes the shared filter check and is, price and quantity, what ``wanted_quotes``
-    wants for its level given the orders already working."""
+    wants for its level given the orders already working. Once an update has settled, no resting
+    order is larger than its level's size at its own price, and resting bids never buy past
+    max_inventory."""
     rules = btc_with_max_notional() if capped else BTC
-    run_scenario(rules, pair_config(cfg), later and pair_config(later), btc, usdt_, model, moves)
+    run_scenario(rules, pair_config(cfg), later and pair_config(later), btc, usdt_, model, amend, moves)
 
 
 def test_the_property_scenario_does_place_and_check_orders():
@@ -251,4 +268,4 @@ def test_the_property_scenario_does_place_and_check_orders():
     )
     later = cfg.model_copy(update={"size": Decimal(20)})
     walk = [((-1) ** n * (n % 4), 1 + n % 3, n % 5 - 2, 40 * (n % 3)) for n in range(60)]
-    assert run_scenario(btc_with_max_notional(), cfg, later, "0.05", "2000", "realistic", walk) > 30
+    assert run_scenario(btc_with_max_notional(), cfg, later, "0.05", "2000", "realistic", True, walk) > 30

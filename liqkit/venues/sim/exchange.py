@@ -3,7 +3,8 @@
 It keeps our resting orders, matches them against the market feed it is shown, keeps balances
 (free/locked per asset, like Binance), enforces the symbol's filters, and answers like Binance would
 (post-only crossing is -2010, filter failures -1013 naming the filter, unknown orders -2011; the
-filter check is ``OrderFilters.failure``, the one the engine quotes with). Two fill models:
+filter check is ``OrderFilters.failure``, the one the engine quotes with). Orders can be reduced in
+place (``amend``, Binance's keepPriority amend). Two fill models:
 
 - ``trade-through`` (the common benchmark's rule): a resting buy at P fills whole on any trade at
   ``<= P``, a sell on any trade at ``>= P``.
@@ -155,7 +156,7 @@ class SimExchange:
             self.free[asset] = self._to_units(asset, Decimal(amount))
         self.next_order_id = 1
         self.next_trade_id = 1
-        self.n_placed = self.n_cancelled = self.n_fills = self.n_rejected = 0
+        self.n_placed = self.n_cancelled = self.n_fills = self.n_rejected = self.n_amended = 0
 
     def add_symbol(self, rules: SymbolRules) -> int:
         """Trade ``rules.symbol`` here; returns its index."""
@@ -339,6 +340,36 @@ class SimExchange:
     def _reject(self, code: int, message: str) -> PlaceResult:
         self.n_rejected += 1
         return PlaceResult(False, code, message, [])
+
+    def amend(self, client_id: str, new_qty: int) -> PlaceResult:
+        """Reduce a resting order to ``new_qty`` steps in all, as Binance's keepPriority amend does:
+        the order keeps its queue position and time priority, and what the cut held is released.
+
+        Refused like Binance: -2013 for an order that is not open, -2038 for a quantity that is not
+        smaller, -1013 naming the filter (LOT_SIZE also for a quantity not above what has executed).
+        """
+        o = self.orders.get(client_id)
+        if o is None:
+            return PlaceResult(False, -2013, "Order does not exist.", _NONE)
+        if new_qty == o.qty:
+            return PlaceResult(False, -2038, "The requested action would change no state; rejecting", _NONE)
+        if new_qty > o.qty:
+            return PlaceResult(False, -2038, "Order amend (quantity increase) is not supported.", _NONE)
+        bk = self.books[o.pair]
+        buy = o.side is Side.BUY
+        failed = "LOT_SIZE" if new_qty <= o.filled else bk.filters.failure(buy, o.price, new_qty, 0)
+        if failed:
+            return PlaceResult(False, -1013, f"Filter failure: {failed}", _NONE)
+        cut = o.qty - new_qty
+        o.qty = new_qty
+        if buy:
+            amount, asset = bk.unit_atoms * o.price * cut, bk.quote
+        else:
+            amount, asset = bk.step_atoms * cut, bk.base
+        self.locked[asset] -= amount
+        self.free[asset] += amount
+        self.n_amended += 1
+        return _ACCEPTED
 
     def cancel(self, client_id: str) -> bool:
         """Cancel a resting order; False if it is not open (Binance: -2011 Unknown order sent)."""
