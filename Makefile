@@ -7,7 +7,7 @@ SHARED ?= ../shared
 # the hot modules are compiled (mypyc): re-install when they change, or a stale build would shadow them
 HOT := liqkit/quoting.py liqkit/risk.py liqkit/engine/core.py liqkit/engine/state.py liqkit/engine/intents.py \
        liqkit/engine/ids.py liqkit/engine/records.py liqkit/engine/execution.py liqkit/engine/latency.py \
-       liqkit/venues/sim/exchange.py liqkit/venues/sim/timeline.py liqkit/backtest/driver.py
+       liqkit/venues/sim/exchange.py liqkit/venues/sim/timeline.py liqkit/backtest/driver.py liqkit/domain/filters.py
 
 .DEFAULT_GOAL := help
 .PHONY: help test lint format bench chaos dashboard backtest lab clean

@@ -11,6 +11,7 @@ import os
 from setuptools import setup
 
 HOT_MODULES = [
+    "liqkit/domain/filters.py",
     "liqkit/quoting.py",
     "liqkit/risk.py",
     "liqkit/engine/core.py",

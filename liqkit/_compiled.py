@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 HOT = (
+    "liqkit.domain.filters",
     "liqkit.quoting",
     "liqkit.risk",
     "liqkit.engine.core",

@@ -3,6 +3,10 @@
 reference -> spreads and levels -> inventory skew -> clamps (min spread, never crossing the book)
 -> sizes (config, balances, max inventory) -> symbol filters -> wanted quotes.
 
+The engine core prices every level with ``level_prices`` and sizes and filters each quote with
+``quote_qty`` (a working order with ``resized_qty``); ``wanted_quotes`` composes the same functions
+for a whole book state, so the engine and this pipeline cannot disagree about a quote.
+
 Everything is integer arithmetic in the symbol's units: prices in ticks, quantities in lot steps,
 notionals in ``tick*step`` units. A reference price is carried doubled (``r2``: twice the price in ticks)
 so that a mid between two ticks stays exact. A distance is ``ticks + ppb/1e8 * price`` (bps become
@@ -15,12 +19,14 @@ handful of integer comparisons (see ``liqkit.engine.core``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Final, NamedTuple
 
 from liqkit.domain.config import Distance, PairConfig
+from liqkit.domain.filters import OrderFilters
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import Side
 
@@ -218,16 +224,22 @@ def skew_shift(params: QuoteParams, r2: int, inv: Inventory) -> int:
     return q
 
 
-def sides_enabled(params: QuoteParams, bid: int, ask: int, inv: Inventory) -> tuple[bool, bool]:
-    """Which sides may quote: price ceiling/floor on the mid, and the inventory maximum."""
+def sides_enabled(params: QuoteParams, bid: int, ask: int, base_steps: int) -> tuple[bool, bool]:
+    """Which sides may quote: price ceiling/floor on the mid, and the inventory maximum
+    (``base_steps``: all base held, free and locked)."""
     buy = sell = True
     if params.ceiling_ticks and bid + ask > 2 * params.ceiling_ticks:
         buy = False
     if params.floor_ticks and bid + ask < 2 * params.floor_ticks:
         sell = False
-    if params.max_inv_steps and inv.base_steps >= params.max_inv_steps:
+    if params.max_inv_steps and base_steps >= params.max_inv_steps:
         buy = False
     return buy, sell
+
+
+def buy_room(params: QuoteParams, base_steps: int) -> int:
+    """How much more base the bids may buy before ``max_inventory`` (``INF`` without one)."""
+    return params.max_inv_steps - base_steps if params.max_inv_steps else INF
 
 
 def reference_r2(params: QuoteParams, bid: int, ask: int) -> tuple[int, int]:
@@ -267,49 +279,101 @@ def size_for(params: QuoteParams, price: int) -> int:
     return params.size_units // price if price > 0 else 0
 
 
+def level_qty(params: QuoteParams, buy: bool, price: int, budget: int, room: int) -> int:
+    """The size a level wants at ``price``: the configured size, cut to what the side's ``budget``
+    pays for (a bid: quote units; an ask: base steps) and to ``room`` (``buy_room``; ``INF`` for asks)."""
+    q = size_for(params, price)
+    if buy:
+        afford = budget // price if price > 0 else 0
+        if afford < q:
+            q = afford
+    elif budget < q:
+        q = budget
+    return room if room < q else q
+
+
+def quote_qty(
+    params: QuoteParams, filters: OrderFilters, buy: bool, price: int, budget: int, room: int, ref: int
+) -> int:
+    """The quantity to quote at ``price`` (0: no quote there): ``level_qty``, kept only if it passes
+    the symbol's filters (the percent-price band around ``ref`` ticks, the mid)."""
+    q = level_qty(params, buy, price, budget, room)
+    if q <= 0 or filters.failure(buy, price, q, ref):
+        return 0
+    return q
+
+
+def resized_qty(
+    params: QuoteParams, filters: OrderFilters, buy: bool, price: int, qty: int, budget: int, room: int
+) -> int:
+    """What a working order of ``qty`` steps at ``price`` should become: ``qty`` to keep it, 0 when
+    its level wants no quote at that price any more, or the size its level now wants there.
+
+    It is the level's size at the order's own price, so a quote-notional size does not follow the
+    book and a partial fill changes nothing (the order's original ``qty`` is compared). ``budget`` and
+    ``room`` are the side's with the order counted out (what it holds given back, as when it was
+    placed). The configured size and the max-inventory room may shrink an order; the budget only
+    caps growth, so money the order already holds never makes it shrink (a budget-limited quote
+    does not churn).
+    """
+    size = size_for(params, price)
+    cap = room if room < size else size
+    if cap < qty:
+        want = cap
+    elif size > qty:
+        want = level_qty(params, buy, price, budget, room)
+        if want <= qty:
+            return qty
+    else:
+        return qty
+    if want <= 0 or filters.failure(buy, price, want, 0):
+        return 0
+    return want
+
+
 def wanted_quotes(
-    params: QuoteParams, rules: SymbolRules, bid: int, ask: int, inv: Inventory
+    params: QuoteParams,
+    rules: SymbolRules,
+    bid: int,
+    ask: int,
+    inv: Inventory,
+    working: Sequence[Quote] = (),
 ) -> tuple[list[Quote | None], list[Quote | None]]:
-    """Run the whole pipeline: the wanted quote per level for each side (None: no quote there)."""
+    """Run the whole pipeline: the wanted quote per level for each side (None: no quote there).
+
+    ``working`` are orders already resting (``qty``: what remains of each): their levels are taken
+    and what they hold comes off the side's budget and room first, as the engine counts it; the
+    other levels get what is left, level by level.
+    """
+    filters = OrderFilters.from_rules(rules)
     n = params.levels
     r2 = bid + ask
-    buy_ok, sell_ok = sides_enabled(params, bid, ask, inv)
+    buy_ok, sell_ok = sides_enabled(params, bid, ask, inv.base_steps)
     shift = skew_shift(params, r2, inv)
     bid_px, ask_px = level_prices(params, bid, ask, shift)
-    bids: list[Quote | None] = [None] * n
-    asks: list[Quote | None] = [None] * n
-    band = rules.percent_price
-    mid_ticks = r2 // 2
-    if buy_ok:
-        budget = inv.quote_free_for_buys
-        room = params.max_inv_steps - inv.base_steps if params.max_inv_steps else INF
-        lo, hi = band.bounds(Side.BUY, mid_ticks) if band else (0, INF)
-        for i, px in enumerate(bid_px):
-            q = min(size_for(params, px), budget // px if px > 0 else 0, room)
-            if _passes(rules, px, q) and lo <= px <= hi:
-                bids[i] = Quote(Side.BUY, i, px, q)
-                budget -= q * px
+    ref = r2 // 2
+    out: dict[Side, list[Quote | None]] = {Side.BUY: [None] * n, Side.SELL: [None] * n}
+    for side, ok, prices in ((Side.BUY, buy_ok, bid_px), (Side.SELL, sell_ok, ask_px)):
+        buy = side is Side.BUY
+        budget = inv.quote_free_for_buys if buy else inv.base_free_for_sells
+        room = buy_room(params, inv.base_steps) if buy else INF
+        taken: set[int] = set()
+        for w in working:
+            if w.side is side:
+                taken.add(w.level)
+                budget -= w.qty * w.price if buy else w.qty
+                room -= w.qty
+        if not ok:
+            continue
+        for i, px in enumerate(prices):
+            if i in taken:
+                continue
+            q = quote_qty(params, filters, buy, px, budget, room, ref)
+            if q:
+                out[side][i] = Quote(side, i, px, q)
+                budget -= q * px if buy else q
                 room -= q
-    if sell_ok:
-        budget = inv.base_free_for_sells
-        lo, hi = band.bounds(Side.SELL, mid_ticks) if band else (0, INF)
-        for i, px in enumerate(ask_px):
-            q = min(size_for(params, px), budget)
-            if _passes(rules, px, q) and lo <= px <= hi:
-                asks[i] = Quote(Side.SELL, i, px, q)
-                budget -= q
-    return bids, asks
-
-
-def _passes(rules: SymbolRules, px: int, q: int) -> bool:
-    if px <= 0 or q <= 0 or px < rules.min_price_ticks or q < rules.min_qty_steps:
-        return False
-    if rules.max_price_ticks and px > rules.max_price_ticks:
-        return False
-    if rules.max_qty_steps and q > rules.max_qty_steps:
-        return False
-    n = px * q
-    return n >= rules.min_notional_units and not (rules.max_notional_units and n > rules.max_notional_units)
+    return out[Side.BUY], out[Side.SELL]
 
 
 def bid_side_band(params: QuoteParams, shift: int, prices: list[int]) -> tuple[int, int, int]:

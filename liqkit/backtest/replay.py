@@ -73,6 +73,8 @@ async def replay_async(
     try:
         await runner.start(run=[p.symbol for p in pairs])
         await venue.done.wait()
+        if venue.error is not None:
+            raise venue.error
         runner._drain()
         records.open = False  # the data is replayed: the stop that follows is not part of the run
         wall = time.perf_counter() - t0

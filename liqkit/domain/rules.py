@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from liqkit.domain.errors import FilterError, RulesError
+from liqkit.domain.filters import OrderFilters
 from liqkit.domain.types import Side
 
 
@@ -123,36 +124,42 @@ class SymbolRules:
 
     # ---- checks -------------------------------------------------------------------------------
     def check_order(self, side: Side, price_ticks: int, qty_steps: int, ref_ticks: int | None = None) -> None:
-        """Raise ``FilterError`` naming the filter an order breaks; return None if it passes."""
-        sym = self.symbol
-        if price_ticks <= 0 or price_ticks < self.min_price_ticks:
-            raise FilterError("PRICE_FILTER", f"{sym}: price {self.price(price_ticks)} is below minPrice")
-        if self.max_price_ticks and price_ticks > self.max_price_ticks:
-            raise FilterError("PRICE_FILTER", f"{sym}: price {self.price(price_ticks)} is above maxPrice")
-        if qty_steps <= 0 or qty_steps < self.min_qty_steps:
-            raise FilterError(
-                "LOT_SIZE",
-                f"{sym}: quantity {self.qty(qty_steps)} is below minQty {self.qty(self.min_qty_steps)}",
-            )
-        if self.max_qty_steps and qty_steps > self.max_qty_steps:
-            raise FilterError("LOT_SIZE", f"{sym}: quantity {self.qty(qty_steps)} is above maxQty")
-        notional = price_ticks * qty_steps
-        if notional < self.min_notional_units:
-            raise FilterError(
-                "NOTIONAL",
-                f"{sym}: order value {self.price(price_ticks) * self.qty(qty_steps)} is below "
-                f"minNotional {self.min_notional}",
-            )
-        if self.max_notional_units and notional > self.max_notional_units:
-            raise FilterError("NOTIONAL", f"{sym}: order value is above maxNotional")
-        if self.percent_price is not None and ref_ticks:
-            lo, hi = self.percent_price.bounds(side, ref_ticks)
-            if not lo <= price_ticks <= hi:
-                raise FilterError(
-                    self.percent_price.name,
-                    f"{sym}: {side.name} price {self.price(price_ticks)} is outside "
-                    f"[{self.price(lo)}, {self.price(hi)}] around {self.price(ref_ticks)}",
-                )
+        """Raise ``FilterError`` naming the filter an order breaks; return None if it passes.
+
+        The decision is ``OrderFilters.failure``, the check the engine and the simulated exchange
+        use too; this only words it. The percent-price band is checked around ``ref_ticks`` if given.
+        """
+        name = OrderFilters.from_rules(self).failure(side is Side.BUY, price_ticks, qty_steps, ref_ticks or 0)
+        if name:
+            raise FilterError(name, f"{self.symbol}: {self._why(name, side, price_ticks, qty_steps, ref_ticks or 0)}")
+
+    def _why(self, name: str, side: Side, price_ticks: int, qty_steps: int, ref_ticks: int) -> str:
+        """Word the filter failure ``name`` of an order (the limit it breaks, in the exchange's units)."""
+        price, qty = self.price(price_ticks), self.qty(qty_steps)
+        if name == "PRICE_FILTER":
+            if self.max_price_ticks and price_ticks > self.max_price_ticks:
+                return f"price {price} is above maxPrice {self.price(self.max_price_ticks)}"
+            return f"price {price} is below minPrice {self.price(max(self.min_price_ticks, 1))}"
+        if name == "LOT_SIZE":
+            if self.max_qty_steps and qty_steps > self.max_qty_steps:
+                return f"quantity {qty} is above maxQty {self.qty(self.max_qty_steps)}"
+            return f"quantity {qty} is below minQty {self.qty(max(self.min_qty_steps, 1))}"
+        if name == "NOTIONAL":
+            if self.max_notional_units and price_ticks * qty_steps > self.max_notional_units:
+                return f"order value {price * qty} is above maxNotional {plain_decimal(self.max_notional)}"
+            return f"order value {price * qty} is below minNotional {self.min_notional}"
+        band = self.percent_price
+        if band is None:  # no other filter is checked
+            return name
+        lo, hi = band.bounds(side, ref_ticks)
+        return (
+            f"{side.name} price {price} is outside [{self.price(lo)}, {self.price(hi)}] around {self.price(ref_ticks)}"
+        )
+
+    @property
+    def max_notional(self) -> Decimal:
+        """The largest order value the NOTIONAL filter allows, in the quote asset (0: no bound)."""
+        return self.max_notional_units * self.tick * self.step
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

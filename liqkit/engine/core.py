@@ -1,4 +1,5 @@
-"""The engine core: sans-I/O. Events in (typed methods), intents out (lists of ``Place``/``Cancel``).
+"""The engine core: sans-I/O. Events in (typed methods), intents out (lists of ``Place``/``Cancel``/
+``Amend``/``CancelAll``).
 
 It never reads a clock, sleeps, logs or touches a socket: every method takes the event's timestamp,
 and what happened is appended as typed records (``liqkit.engine.records``) to three lists the
@@ -11,6 +12,12 @@ The hot path is ``on_book``. Once every level of a side rests, the core stores w
 would stay unchanged (``quoting.bid_side_band``/``ask_side_band``) and combines both into a box of
 book states; a book update inside the box costs a few integer comparisons. Whatever else can change
 the wanted quotes (a fill, an order answer, balances, config, a timer, the skew) closes the box.
+
+What each level wants, price and size (skew, budget, max inventory, rounding, the symbol's filters),
+is ``liqkit.quoting``'s (``level_prices``, ``quote_qty``, ``resized_qty``); the core keeps the band
+cache and the diff against its working orders. A working order is compared on price (within the
+refresh tolerance) and on size (its level's size at the order's own price): a smaller size is an
+``Amend`` where the venue keeps queue priority (``amend_keeps_priority``), otherwise a replace.
 
 Order safety: a replacement is placed only after the cancel of the order it replaces is confirmed,
 so a pair never has two live orders for one side and level; an order whose fate is unknown keeps
@@ -29,7 +36,7 @@ from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import Side
 from liqkit.engine import state as S
 from liqkit.engine.ids import ClientIdFactory, new_run_nonce
-from liqkit.engine.intents import Cancel, CancelAll, Intent, Place
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, Place
 from liqkit.engine.records import ConfigRecord, EventRecord, FillRecord, OrderRecord, StateRecord
 from liqkit.engine.state import Order, PairState
 from liqkit.quoting import (
@@ -39,9 +46,13 @@ from liqkit.quoting import (
     QuoteParams,
     ask_side_band,
     bid_side_band,
+    buy_room,
     combine_bands,
     compile_params,
     level_prices,
+    level_qty,
+    quote_qty,
+    resized_qty,
     sides_enabled,
     size_for,
     skew_shift,
@@ -60,8 +71,13 @@ _BOTH, _BIDS, _ASKS = 0, 1, 2
 class EngineCore:
     """Quote many pairs. Not thread-safe; one owner drives it."""
 
-    def __init__(self, risk: RiskConfig | None = None, run_nonce: str | None = None) -> None:
+    def __init__(
+        self, risk: RiskConfig | None = None, run_nonce: str | None = None, amend_keeps_priority: bool = False
+    ) -> None:
+        """``amend_keeps_priority``: the venue can reduce an order in place without losing its queue
+        position (Binance's keepPriority amend), so a smaller size is an ``Amend``, not a replace."""
         self.risk = risk or RiskConfig()
+        self.amend_keeps_priority = amend_keeps_priority
         self.stale_ns = int(self.risk.stale_feed_s * 1e9)
         self.run_nonce = run_nonce or new_run_nonce()
         self.pairs: list[PairState] = []
@@ -193,13 +209,7 @@ class EngineCore:
         ask = st.ask
         if p.max_loss_units and st.kill_switch_hit():
             return self._halt(st, ts)
-        buy_ok = sell_ok = True
-        if p.ceiling_ticks and bid + ask > 2 * p.ceiling_ticks:
-            buy_ok = False
-        if p.floor_ticks and bid + ask < 2 * p.floor_ticks:
-            sell_ok = False
-        if p.max_inv_steps and st.base_free + st.base_locked >= p.max_inv_steps:
-            buy_ok = False
+        buy_ok, sell_ok = sides_enabled(p, bid, ask, st.base_free + st.base_locked)
         shift = skew_shift(p, bid + ask, st.inventory()) if p.skew_on else 0
         if shift != st.shift:
             st.shift = shift
@@ -211,19 +221,24 @@ class EngineCore:
         if sides != _BIDS:
             self._diff_side(st, False, sell_ok, ask_px, ts, out)
         if st.bid_band is not None and st.ask_band is not None:
-            self._open_band(st)
+            self._open_band(st, False)
         return out
 
     def _diff_side(
         self, st: PairState, buy: bool, enabled: bool, prices: list[int], ts: int, out: list[Intent]
     ) -> None:
-        """Diff one side's working orders against wanted prices; cache the side's band when steady."""
+        """Diff one side's working orders against what its levels want (the price within tolerance,
+        then the size at the order's own price: ``quoting.resized_qty``), place what is missing
+        (``quoting.quote_qty``), and cache the side's band when it is steady."""
         p = st.params
         slots = st.bids if buy else st.asks
         tol_t = p.tol_t
         tol_p = p.tol_p
+        by_room = buy and p.max_inv_steps > 0  # the max-inventory room can shrink a resting bid
         steady = True
         empty = True
+        counted = False  # budget and room (after the side's working orders) are counted when first needed
+        budget = room = 0
         for i in range(len(prices)):
             o = slots[i]
             if o is None:
@@ -237,6 +252,17 @@ class EngineCore:
                 if not enabled or px - o.price > tol or o.price - px > tol:
                     out.append(self._cancel(o, ts))
                     steady = False
+                elif not o.amend_qty and (by_room or size_for(p, o.price) != o.qty):
+                    if not counted:
+                        budget, room = self._side_budget(st, buy)
+                        counted = True
+                    q = self._wanted_size(st, buy, o, budget, room)
+                    if q != o.qty:
+                        steady = False
+                        if self.amend_keeps_priority and o.filled < q < o.qty:
+                            out.append(self._amend(o, q))
+                        else:  # a replace: the new size is placed once the cancel is confirmed
+                            out.append(self._cancel(o, ts))
             else:
                 steady = False  # pending or unknown: wait for its answer
         if steady:
@@ -257,79 +283,121 @@ class EngineCore:
         if not enabled or ts < st.hold_until:
             return
         # place what is missing, from what the side's money allows after its working orders
-        rules = st.rules
-        if buy:
-            budget = st.quote_free + st.own_buy_locked
-            room = p.max_inv_steps - (st.base_free + st.base_locked) if p.max_inv_steps else INF
-        else:
-            budget = st.base_free + st.own_sell_locked
-            room = INF
-        for o in slots:
-            if o is not None:
-                rem = o.qty - o.filled
-                budget -= rem * o.price if buy else rem
-                room -= rem
-        band = st.pp_band
+        if not counted:
+            budget, room = self._side_budget(st, buy)
+        filters = st.filters
+        ref = (st.bid + st.ask) // 2  # the percent-price band is checked around the mid
         for i in range(len(prices)):
             if slots[i] is not None:
                 continue
             px = prices[i]
-            q = min(size_for(p, px), budget // px if buy else budget, room)
-            n = px * q
-            if (
-                q < rules.min_qty_steps
-                or q <= 0
-                or n < rules.min_notional_units
-                or (rules.max_qty_steps and q > rules.max_qty_steps)
-                or px < rules.min_price_ticks
-                or px <= 0
-                or (rules.max_price_ticks and px > rules.max_price_ticks)
-            ):
-                self._explain_skip(st, ts, buy, i, px, q, size_for(p, px))
+            q = quote_qty(p, filters, buy, px, budget, room, ref)
+            if q <= 0:
+                self._explain_skip(st, ts, buy, px, budget, room, ref)
                 continue
-            if band is not None:  # PERCENT_PRICE(_BY_SIDE) around the mid: (up_n, up_d, down_n, down_d)
-                mid = (st.bid + st.ask) // 2
-                un, ud, dn, dd = band[0] if buy else band[1]
-                if px > mid * un // ud or px < -((-mid * dn) // dd):
-                    continue
-            budget -= n if buy else q
+            budget -= px * q if buy else q
             room -= q
             st.skip_kind = ""
             out.append(self._place(st, buy, i, px, q, ts))
 
-    def _explain_skip(self, st: PairState, ts: int, buy: bool, level: int, px: int, q: int, wanted: int) -> None:
+    def _side_budget(self, st: PairState, buy: bool) -> tuple[int, int]:
+        """What a side may still commit after its working orders: the budget (bids: quote units;
+        asks: base steps) and the room under max inventory (``INF`` for asks)."""
+        if buy:
+            budget = st.quote_free + st.own_buy_locked
+            room = buy_room(st.params, st.base_free + st.base_locked)
+            for o in st.bids:
+                if o is not None:
+                    rem = o.qty - o.filled
+                    budget -= rem * o.price
+                    room -= rem
+            return budget, room
+        budget = st.base_free + st.own_sell_locked
+        for o in st.asks:
+            if o is not None:
+                budget -= o.qty - o.filled
+        return budget, INF
+
+    def _explain_skip(self, st: PairState, ts: int, buy: bool, px: int, budget: int, room: int, ref: int) -> None:
         """Say why a wanted quote cannot be placed (once per distinct reason): the pair's reason and
         a state event carry it to the status, the journal and the dashboard."""
-        r = st.rules
+        p, r = st.params, st.rules
+        wanted = size_for(p, px)
+        q = level_qty(p, buy, px, budget, room)
+        name = st.filters.failure(buy, px, q, ref) if q > 0 else "LOT_SIZE"
         if q < wanted:
-            kind = "budget-buy" if buy else "budget-sell"
+            kind = ("max-inventory" if room <= q else "budget-buy") if buy else "budget-sell"
+        elif name == "NOTIONAL":
+            kind = "notional" if px * q < r.min_notional_units else "max-notional"
+        else:
+            kind = "filters " + name
+        if kind == st.skip_kind:
+            return
+        if kind == "max-inventory":
+            text = (
+                f"max_inventory {st.cfg.max_inventory} {r.base_asset} leaves room to buy only "
+                f"{r.qty(max(q, 0)).normalize():f} {r.base_asset}: quoting less or not at all"
+            )
+        elif kind.startswith("budget"):
             asset = r.quote_asset if buy else r.base_asset
             verb = "buy" if buy else "sell"
             text = f"not enough {asset} to {verb} {r.qty(wanted)} {r.base_asset}: quoting less or not at all"
-        elif px * q < r.min_notional_units:
-            kind = "notional"
+        elif kind == "notional":
             text = (
                 f"size {r.qty(q).normalize():f} {r.base_asset} is worth about {r.price(px) * r.qty(q):.2f} "
                 f"{r.quote_asset}, under {r.symbol}'s minimum order value {r.min_notional.normalize():f} "
                 f"{r.quote_asset} (NOTIONAL): raise size"
             )
+        elif kind == "max-notional":
+            text = (
+                f"size {r.qty(q).normalize():f} {r.base_asset} is worth about {r.price(px) * r.qty(q):.2f} "
+                f"{r.quote_asset}, over {r.symbol}'s maximum order value {r.max_notional.normalize():f} "
+                f"{r.quote_asset} (NOTIONAL): lower size"
+            )
         else:
-            kind = "filters"
-            text = f"{r.qty(q)} {r.base_asset} at {r.price(px)} breaks {r.symbol}'s price or quantity filters"
-        if kind != st.skip_kind:
-            st.skip_kind = kind
-            st.reason = text
-            self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
+            text = f"{r.qty(q)} {r.base_asset} at {r.price(px)} breaks {r.symbol}'s {name} filter"
+        st.skip_kind = kind
+        st.reason = text
+        self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
 
-    def _open_band(self, st: PairState) -> None:
-        """Combine the side bands into the box checked by ``on_book`` (if the book is inside it)."""
+    def _sizes_current(self, st: PairState) -> bool:
+        """Whether every resting order has the size its level wants (``_diff_side``'s size check,
+        for a band opened outside an evaluation: after an order is accepted)."""
+        p = st.params
+        for buy in (True, False):
+            by_room = buy and p.max_inv_steps > 0
+            counted = False
+            budget = room = 0
+            for o in st.bids if buy else st.asks:
+                if o is None or o.amend_qty or (o.status != S.NEW and o.status != S.PARTIALLY_FILLED):
+                    continue
+                if by_room or size_for(p, o.price) != o.qty:
+                    if not counted:
+                        budget, room = self._side_budget(st, buy)
+                        counted = True
+                    if self._wanted_size(st, buy, o, budget, room) != o.qty:
+                        return False
+        return True
+
+    def _wanted_size(self, st: PairState, buy: bool, o: Order, budget: int, room: int) -> int:
+        """``quoting.resized_qty`` for a working order, from its side's budget and room after the
+        working orders (``_side_budget``), with what the order holds given back to them."""
+        if buy:
+            return resized_qty(st.params, st.filters, True, o.price, o.qty, budget + o.qty * o.price, room + o.qty)
+        return resized_qty(st.params, st.filters, False, o.price, o.qty, budget + o.qty, INF)
+
+    def _open_band(self, st: PairState, check_sizes: bool = True) -> None:
+        """Combine the side bands into the box checked by ``on_book`` (if the book is inside it).
+        ``check_sizes``: first make sure no resting order waits for a new size (the band would hide it)."""
         bb, ab = st.bid_band, st.ask_band
         if bb is None or ab is None:
             return
+        if check_sizes and not self._sizes_current(st):
+            return  # the next book update takes the full evaluation and resizes
         p = st.params
         if bb is FREE_SIDE or ab is FREE_ASK_SIDE:
             # a side without orders is steady only while nothing could be placed on it
-            buy_ok, sell_ok = sides_enabled(p, st.bid, st.ask, st.inventory())
+            buy_ok, sell_ok = sides_enabled(p, st.bid, st.ask, st.base_free + st.base_locked)
             if (bb is FREE_SIDE and buy_ok) or (ab is FREE_ASK_SIDE and sell_ok):
                 return
             if bb is FREE_SIDE and ab is FREE_ASK_SIDE:
@@ -364,6 +432,10 @@ class EngineCore:
             st.base_locked += qty
         self.order_log.append(OrderRecord(ts, o, S.PENDING_NEW, 0, ""))
         return Place(st.symbol, cid, side, price, qty, st.params.post_only, level)
+
+    def _amend(self, o: Order, qty: int) -> Amend:
+        o.amend_qty = qty  # until the venue answers, the order keeps its size (and what it holds)
+        return Amend(o.symbol, o.client_id, qty)
 
     def _cancel(self, o: Order, ts: int) -> Cancel:
         o.status = S.PENDING_CANCEL
@@ -443,38 +515,51 @@ class EngineCore:
             return _NONE
         return self._finish(o, S.CANCELED, ts, "")
 
+    def on_amended(self, client_id: str, qty: int, ts: int) -> list[Intent]:
+        """The venue reduced an order to ``qty`` steps in all (its queue position kept): release what
+        the cut held, then re-evaluate its side (the money freed may place a missing level)."""
+        o = self.orders.get(client_id)
+        if o is None:
+            return _NONE
+        o.amend_qty = 0
+        cut = o.qty - qty
+        if cut <= 0 or qty <= o.filled:  # nothing was cut, or the venue says it is done: its status tells
+            return _NONE
+        st = self.pairs[o.pair]
+        buy = o.side is BUY
+        o.qty = qty
+        if buy:
+            st.own_buy_locked -= o.price * cut
+            st.quote_locked -= o.price * cut
+            st.quote_free += o.price * cut
+            st.bid_band = None
+        else:
+            st.own_sell_locked -= cut
+            st.base_locked -= cut
+            st.base_free += cut
+            st.ask_band = None
+        st.close_band()
+        self.order_log.append(OrderRecord(ts, o, o.status, o.filled, "amended"))
+        if st.state == S.QUOTING and (o.status == S.NEW or o.status == S.PARTIALLY_FILLED):
+            return self._evaluate(st, ts, _BIDS if buy else _ASKS)
+        return _NONE
+
+    def on_amend_rejected(self, client_id: str, ts: int, reason: str = "") -> list[Intent]:
+        """The venue refused an amend: fall back to a replace (cancel now, place the wanted size once
+        the cancel is confirmed)."""
+        o = self.orders.get(client_id)
+        if o is None or not o.amend_qty:
+            return _NONE
+        o.amend_qty = 0
+        self.order_log.append(OrderRecord(ts, o, o.status, o.filled, f"amend refused: {reason or 'rejected'}"))
+        if o.status == S.NEW or o.status == S.PARTIALLY_FILLED:
+            return [self._cancel(o, ts)]
+        return _NONE
+
     def on_cancel_unknown_order(self, client_id: str, ts: int) -> list[Intent]:
         """The venue says the order is not open (-2011). If fills have not accounted for it, its fate
         is unknown until the user stream or a query tells; until then its level stays blocked."""
         return self.on_unknown_outcome(client_id, ts, "cancel: unknown order")
-
-    def on_amended(self, client_id: str, qty: int, ts: int) -> list[Intent]:
-        """The venue reduced a resting order's quantity to ``qty`` steps (it keeps its queue position)."""
-        o = self.orders.get(client_id)
-        if o is None or qty >= o.qty:
-            return _NONE
-        st = self.pairs[o.pair]
-        freed = o.qty - max(qty, o.filled)
-        if o.side is BUY:
-            st.own_buy_locked -= o.price * freed
-            st.quote_locked -= o.price * freed
-            st.quote_free += o.price * freed
-        else:
-            st.own_sell_locked -= freed
-            st.base_locked -= freed
-            st.base_free += freed
-        o.qty = max(qty, o.filled)
-        self.order_log.append(OrderRecord(ts, o, o.status, o.filled, "amended"))
-        st.bid_band = st.ask_band = None
-        st.close_band()
-        return _NONE
-
-    def on_amend_rejected(self, client_id: str, ts: int, reason: str) -> list[Intent]:
-        """The venue refused an amend: replace the order instead (cancel, then place when confirmed)."""
-        o = self.orders.get(client_id)
-        if o is None or o.status not in S.RESTING:
-            return _NONE
-        return [self._cancel(o, ts)]
 
     def on_unknown_outcome(self, client_id: str, ts: int, reason: str) -> list[Intent]:
         """A place or cancel whose result is unknown (timeout, -1007, 5xx): never re-sent blindly."""

@@ -62,7 +62,8 @@ class Cancel(_Value):
 
 @final
 class Amend(_Value):
-    """Reduce a resting order's quantity to ``qty`` steps, keeping its place in the queue."""
+    """Reduce a resting order's quantity in place, keeping its queue priority (Binance's
+    ``order.amend.keepPriority``). ``qty`` is the order's new total quantity in steps."""
 
     __slots__ = ("client_id", "qty", "symbol")
     _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "qty")

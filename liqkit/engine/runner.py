@@ -67,7 +67,7 @@ class EngineRunner:
         self.venue = venue
         self.configs = {p.symbol: p for p in pairs}
         self.journal = journal
-        self.core = EngineCore(risk, run_nonce)
+        self.core = EngineCore(risk, run_nonce, amend_keeps_priority=getattr(venue, "amend_keeps_priority", False))
         self.execution = Execution(self.core)
         self.time: Clock = clock or WallClock()
         self.clock: Callable[[], int] = self.time.now

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from liqkit.domain.filters import OrderFilters
 from liqkit.domain.types import Side
 from liqkit.quoting import INF, Inventory
 from liqkit.risk import kill_switch_hit, pnl_half_units
@@ -38,7 +39,19 @@ ERROR = "error"
 class Order:
     """One of our orders as the core tracks it."""
 
-    __slots__ = ("client_id", "filled", "level", "pair", "price", "qty", "side", "status", "symbol", "trades")
+    __slots__ = (
+        "amend_qty",
+        "client_id",
+        "filled",
+        "level",
+        "pair",
+        "price",
+        "qty",
+        "side",
+        "status",
+        "symbol",
+        "trades",
+    )
 
     def __init__(self, client_id: str, pair: int, symbol: str, side: Side, level: int, price: int, qty: int) -> None:
         self.client_id = client_id
@@ -51,6 +64,7 @@ class Order:
         self.filled = 0
         self.status = PENDING_NEW
         self.trades: set[int] | None = None
+        self.amend_qty = 0  # the quantity an amend in flight asks for (0: none)
 
     @property
     def remaining(self) -> int:
@@ -82,6 +96,7 @@ class PairState:
         "cash",
         "cfg",
         "fee_nu",
+        "filters",
         "has_book",
         "hold_until",
         "ids",
@@ -95,7 +110,6 @@ class PairState:
         "own_sell_locked",
         "params",
         "pos",
-        "pp_band",
         "quote_free",
         "quote_locked",
         "reason",
@@ -144,10 +158,7 @@ class PairState:
         self.hold_until = 0  # no new orders before this time (after a refusal)
         self.shift = 0  # skew shift of the last evaluation (ticks)
         self.skip_kind = ""  # why the last wanted quote could not be placed ("" when it could)
-        band = rules.percent_price  # as plain ints per side: (up_n, up_d, down_n, down_d)
-        self.pp_band: tuple[tuple[int, int, int, int], tuple[int, int, int, int]] | None = (
-            None if band is None else ((*band.bid_up, *band.bid_down), (*band.ask_up, *band.ask_down))
-        )
+        self.filters = OrderFilters.from_rules(rules)  # the symbol's filters, as the quoting pipeline checks them
         self.b_lo = self.a_lo = self.m_lo = INF
         self.b_hi = self.a_hi = self.m_hi = -INF
         self.sk_r2 = -1

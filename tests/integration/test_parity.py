@@ -57,7 +57,9 @@ def quoting_config(latency_ms: float = 5) -> LiqkitConfig:
 def records(result) -> tuple[list, list]:
     o, f = result.orders, result.fills
     orders = list(zip(o["ts"], o["client_id"], o["status"], o["filled_steps"], o["reason"], strict=True))
-    fills = list(zip(f["ts"], f["client_id"], f["price_ticks"], f["qty_steps"], f["fee_nu"], f["is_maker"], strict=True))
+    fills = list(
+        zip(f["ts"], f["client_id"], f["price_ticks"], f["qty_steps"], f["fee_nu"], f["is_maker"], strict=True)
+    )
     return orders, fills
 
 
@@ -65,7 +67,9 @@ def assert_same(bt, live) -> None:
     bo, bf = records(bt)
     lo, lf = records(live)
     first = next((i for i, (a, b) in enumerate(zip(bo, lo, strict=False)) if a != b), None)
-    assert first is None and len(bo) == len(lo), f"orders differ at record {first}: {bo[first or 0]} vs {lo[first or 0]}"
+    assert first is None and len(bo) == len(lo), (
+        f"orders differ at record {first}: {bo[first or 0]} vs {lo[first or 0]}"
+    )
     assert bf == lf
     for k in SAME:
         assert bt.metrics[k] == live.metrics[k], k

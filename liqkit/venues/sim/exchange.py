@@ -2,7 +2,9 @@
 
 It keeps our resting orders, matches them against the market feed it is shown, keeps balances
 (free/locked per asset, like Binance), enforces the symbol's filters, and answers like Binance would
-(post-only crossing is -2010, filter failures -1013, unknown orders -2011). Two fill models:
+(post-only crossing is -2010, filter failures -1013 naming the filter, unknown orders -2011; the
+filter check is ``OrderFilters.failure``, the one the engine quotes with). Orders can be reduced in
+place (``amend``, Binance's keepPriority amend). Two fill models:
 
 - ``trade-through`` (the common benchmark's rule): a resting buy at P fills whole on any trade at
   ``<= P``, a sell on any trade at ``>= P``.
@@ -22,7 +24,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Final, NamedTuple
 
-from liqkit.domain.errors import FilterError
+from liqkit.domain.filters import OrderFilters
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import RejectReason, Side
 from liqkit.engine.ids import is_liqkit_id
@@ -95,10 +97,9 @@ class _Book:
         "bid",
         "bid_qty",
         "buys",
-        "limits",
+        "filters",
         "max_buy",
         "min_sell",
-        "pp",
         "quote",
         "rules",
         "sells",
@@ -109,17 +110,7 @@ class _Book:
     def __init__(self, rules: SymbolRules) -> None:
         self.rules = rules
         self.step_atoms = self.unit_atoms = 1  # base/quote balance units per step / per tick*step
-        r = rules  # filter bounds as ints (0 = none): price, quantity, notional
-        self.limits = (
-            max(r.min_price_ticks, 1),
-            r.max_price_ticks or INF,
-            max(r.min_qty_steps, 1),
-            r.max_qty_steps or INF,
-            r.min_notional_units,
-            r.max_notional_units or INF,
-        )
-        band = r.percent_price
-        self.pp = None if band is None else ((*band.bid_up, *band.bid_down), (*band.ask_up, *band.ask_down))
+        self.filters = OrderFilters.from_rules(rules)  # the one filter check, shared with the engine
         self.base, self.quote = rules.base_asset, rules.quote_asset
         self.bid = self.ask = self.bid_qty = self.ask_qty = 0
         self.buys: dict[str, SimOrder] = {}
@@ -166,7 +157,7 @@ class SimExchange:
             self.free[asset] = self._to_units(asset, Decimal(amount))
         self.next_order_id = 1
         self.next_trade_id = 1
-        self.n_placed = self.n_cancelled = self.n_fills = self.n_rejected = 0
+        self.n_placed = self.n_cancelled = self.n_fills = self.n_rejected = self.n_amended = 0
 
     def add_symbol(self, rules: SymbolRules) -> int:
         """Trade ``rules.symbol`` here; returns its index."""
@@ -303,17 +294,9 @@ class SimExchange:
         r = bk.rules
         if client_id in self.orders:
             return self._reject(-2010, "Duplicate order sent.", RejectReason.OTHER)
-        min_p, max_p, min_q, max_q, min_n, max_n = bk.limits
-        ok = min_p <= price <= max_p and min_q <= qty <= max_q and min_n <= price * qty <= max_n
-        if ok and bk.pp is not None and bk.bid:
-            mid = (bk.bid + bk.ask) // 2
-            un, ud, dn, dd = bk.pp[0] if side is Side.BUY else bk.pp[1]
-            ok = -((-mid * dn) // dd) <= price <= mid * un // ud
-        if not ok:  # let the rules word it
-            try:
-                r.check_order(side, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else None)
-            except FilterError as e:
-                return self._reject(-1013, f"Filter failure: {e.filter_name}", RejectReason.FILTER)
+        failed = bk.filters.failure(side is Side.BUY, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else 0)
+        if failed:
+            return self._reject(-1013, f"Filter failure: {failed}", RejectReason.FILTER)
         crosses = (side is Side.BUY and bk.ask and price >= bk.ask) or (
             side is Side.SELL and bk.bid and price <= bk.bid
         )
@@ -358,6 +341,36 @@ class SimExchange:
     def _reject(self, code: int, message: str, reason: RejectReason) -> PlaceResult:
         self.n_rejected += 1
         return PlaceResult(False, code, message, [], reason)
+
+    def amend(self, client_id: str, new_qty: int) -> PlaceResult:
+        """Reduce a resting order to ``new_qty`` steps in all, as Binance's keepPriority amend does:
+        the order keeps its queue position and time priority, and what the cut held is released.
+
+        Refused like Binance: -2013 for an order that is not open, -2038 for a quantity that is not
+        smaller, -1013 naming the filter (LOT_SIZE also for a quantity not above what has executed).
+        """
+        o = self.orders.get(client_id)
+        if o is None:
+            return PlaceResult(False, -2013, "Order does not exist.", _NONE)
+        if new_qty == o.qty:
+            return PlaceResult(False, -2038, "The requested action would change no state; rejecting", _NONE)
+        if new_qty > o.qty:
+            return PlaceResult(False, -2038, "Order amend (quantity increase) is not supported.", _NONE)
+        bk = self.books[o.pair]
+        buy = o.side is Side.BUY
+        failed = "LOT_SIZE" if new_qty <= o.filled else bk.filters.failure(buy, o.price, new_qty, 0)
+        if failed:
+            return PlaceResult(False, -1013, f"Filter failure: {failed}", _NONE)
+        cut = o.qty - new_qty
+        o.qty = new_qty
+        if buy:
+            amount, asset = bk.unit_atoms * o.price * cut, bk.quote
+        else:
+            amount, asset = bk.step_atoms * cut, bk.base
+        self.locked[asset] -= amount
+        self.free[asset] += amount
+        self.n_amended += 1
+        return _ACCEPTED
 
     def cancel(self, client_id: str) -> bool:
         """Cancel a resting order; False if it is not open (Binance: -2011 Unknown order sent)."""

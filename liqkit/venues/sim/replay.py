@@ -59,7 +59,7 @@ class ReplayVenue:
     """Recorded market data through the simulated exchange, in virtual time."""
 
     name = "sim-replay"
-    amend_keeps_priority = False
+    amend_keeps_priority = True  # the simulated exchange reduces an order in place, keeping its queue position
 
     def __init__(
         self,
@@ -85,6 +85,7 @@ class ReplayVenue:
         self.clock = VirtualClock(self)
         self.done = asyncio.Event()  # set when the data has been replayed (and what was due by its end)
         self.events_replayed = 0
+        self.error: BaseException | None = None  # what stopped the replay, if it failed
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
         self._live = False
         self._task: asyncio.Task[None] | None = None
@@ -101,6 +102,12 @@ class ReplayVenue:
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
 
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        """The replay task ended: only by an error (or a close); nobody waits for ``done`` in vain."""
+        if not task.cancelled() and task.exception() is not None:
+            self.error = task.exception()
+        self.done.set()
+
     def wake(self) -> None:
         """Something new is on the timeline (the replay task may be waiting after the data's end)."""
         self._kick.set()
@@ -110,6 +117,7 @@ class ReplayVenue:
         if not self._live:
             self._live = True
             self._task = asyncio.get_running_loop().create_task(self._replay(), name="liqkit-replay")
+            self._task.add_done_callback(self._ended)
         while True:
             yield await self._queue.get()
 

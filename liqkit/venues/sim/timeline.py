@@ -193,7 +193,16 @@ class Timeline:
             else:
                 self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order sent."), token))
         elif kind is Amend:
-            self.push(back, ANSWER, (req, _amend(ex, req), token))  # type: ignore[arg-type]
+            a: Amend = req  # type: ignore[assignment]
+            so = ex.orders.get(a.client_id)
+            r = ex.amend(a.client_id, a.qty)
+            if r.accepted:
+                self.push(back, ANSWER, (req, DONE, token))
+                if so is not None:
+                    self._touch(so.pair, t)
+            else:
+                why = RejectReason.FILTER if r.code == -1013 else RejectReason.OTHER
+                self.push(back, ANSWER, (req, Outcome(REFUSED, reason=why, text=f"[{r.code}] {r.message}"), token))
         elif kind is CancelAll:
             ca: CancelAll = req  # type: ignore[assignment]
             idx = ex.index[ca.symbol]
@@ -223,8 +232,3 @@ class Timeline:
         return UserFill(
             r.symbol, f.client_id, f.price, f.qty, fee, r.quote_asset, f.is_maker, f.trade_id, ts_exchange, ts
         )
-
-
-def _amend(ex: SimExchange, a: Amend) -> Outcome:
-    """Keep-priority amends arrive with the quoting pipeline's change; until then the exchange refuses."""
-    return Outcome(REFUSED, reason=RejectReason.OTHER, text="[-1000] amend is not supported by this exchange")

@@ -17,7 +17,7 @@ from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
 from liqkit.domain.errors import OrderRejected, RulesError, UnknownOrderError
 from liqkit.domain.rules import SymbolRules, default_rules
-from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, Side, Trade
+from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
 from liqkit.engine.intents import Amend, Place
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
@@ -28,7 +28,7 @@ class SimVenue:
     """The simulated exchange behind the ``Venue`` protocol."""
 
     name = "sim"
-    amend_keeps_priority = False  # keep-priority amends come with the quoting pipeline's change
+    amend_keeps_priority = True  # the simulated exchange reduces an order in place, keeping its queue position
 
     def __init__(
         self,
@@ -196,8 +196,15 @@ class SimVenue:
         self._push_balances(symbol, now)
 
     async def amend(self, order: Amend) -> None:
-        """Not offered here: the engine replaces instead (``amend_keeps_priority`` is False)."""
-        raise OrderRejected("amend is not supported by this exchange", -1000)
+        """Reduce an order's quantity after the latency, keeping its queue position."""
+        await asyncio.sleep(self._latency)
+        r = self.exchange.amend(order.client_id, order.qty)
+        now = self.clock()
+        await asyncio.sleep(self._latency)
+        if not r.accepted:
+            why = RejectReason.FILTER if r.code == -1013 else RejectReason.OTHER
+            raise OrderRejected(r.message, r.code, why)
+        self._push_balances(order.symbol, now)
 
     async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
         """Cancel the symbol's open orders (liqkit's only, or all)."""
