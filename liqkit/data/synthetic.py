@@ -80,7 +80,7 @@ def load_bench_data(directory: str | Path, rules: SymbolRules | None = None) -> 
     try:
         b = _npz_columns(d / "book.npz", ("ts", "bid_tick", "ask_tick", "bid_qty", "ask_qty"))
         t = _npz_columns(d / "trades.npz", ("ts", "tick", "qty", "side"))
-    except (OSError, KeyError, ValueError) as e:
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
         raise DataError(f"{d}: not the common benchmark's data (book.npz, trades.npz): {e}") from None
     r = rules or default_rules("BTCUSDT")
     step = float(r.step)
@@ -113,7 +113,7 @@ def _steps(qty: np.ndarray, step: float) -> np.ndarray:
 
 def _npz_columns(path: Path, names: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Arrays ``names`` of an ``.npz`` file. Members stored uncompressed (as ``np.savez`` writes them)
-    are read with one ``readinto`` each; others through ``np.load``."""
+    are read straight from the file into their arrays; others through ``np.load``."""
     out: dict[str, np.ndarray] = {}
     with zipfile.ZipFile(path) as zf, open(path, "rb") as fh:
         for name in names:
