@@ -108,6 +108,13 @@ class BacktestResult:
         self.per_pair: dict[str, dict[str, Any]] = _per_pair(orders, fills, datas, self._rules)
         self.metrics: dict[str, Any] = _totals(self.per_pair, datas, events, wall_s)
 
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"BacktestResult(symbols={m['symbols']}, events={m['events']:,}, orders_placed={m['orders_placed']:,}, "
+            f"fills={m['fills']:,}, pnl={m['pnl']:.6g})"
+        )
+
     def summary(self) -> pd.Series:
         """Metrics as a Series (for display)."""
         import pandas as pd
