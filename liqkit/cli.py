@@ -29,7 +29,24 @@ def _jsonable(v: Any) -> Any:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """Run a backtest and print its metrics."""
+    """Run a backtest and print its metrics.
+
+    The cyclic garbage collector is paused meanwhile: a backtest makes next to no garbage cycles, and with
+    the collector on, the first pass after the loop walks every record the loop kept (about 0.1 s on
+    the 1.2 M-event benchmark) to find nothing. Reference counting still frees everything.
+    """
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _backtest(args)
+    finally:  # _backtest's tables and logs are gone by now: re-enabling walks nothing big
+        if was_enabled:
+            gc.enable()
+
+
+def _backtest(args: argparse.Namespace) -> int:
     from liqkit.backtest import run_backtest
     from liqkit.data.loader import load_market_data
     from liqkit.domain.config import LiqkitConfig, load_config
