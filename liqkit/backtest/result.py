@@ -100,6 +100,10 @@ class BacktestResult:
         wall_s: float,
     ) -> None:
         """Keep the run's columns and compute its metrics (see the module docstring for the inputs)."""
+        for what, cols, names in (("orders", orders, ORDER_COLUMNS), ("fills", fills, FILL_COLUMNS)):
+            missing = [n for n in names if n not in cols]
+            if missing:
+                raise ValueError(f"{what}: the columns lack {missing} (expected {list(names)})")
         self._order_cols = orders
         self._fill_cols = fills
         self._state_rows = states
@@ -163,7 +167,7 @@ def build_result(
 
 
 def _ints(v: Sequence[Any]) -> np.ndarray:
-    return np.fromiter(v, np.int64, len(v))
+    return np.asarray(v, dtype=np.int64)  # a list, or an array already
 
 
 def _per_pair(

@@ -78,9 +78,12 @@ def _frame(cols: Mapping[str, Sequence[Any]], categorical: tuple[str, ...]) -> p
     """Columns to a DataFrame; repetitive strings become categoricals (fast to build and to group)."""
     data: dict[str, Any] = {}
     for k, v in cols.items():
-        data[k] = (
-            pd.Categorical(v) if k in categorical else (np.array(v, dtype=np.int64) if v and type(v[0]) is int else v)
-        )
+        if k in categorical:
+            data[k] = pd.Categorical(v)
+        elif not isinstance(v, np.ndarray) and len(v) and type(v[0]) is int:  # not bool: is_maker stays bool
+            data[k] = np.array(v, dtype=np.int64)
+        else:
+            data[k] = v
     return pd.DataFrame(data)
 
 

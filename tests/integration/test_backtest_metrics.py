@@ -169,3 +169,32 @@ def test_start_is_written_as_pandas_writes_a_timestamp(ns):
     from liqkit.backtest.metrics import utc_text
 
     assert utc_text(ns) == str(pd.Timestamp(ns, unit="ns", tz="UTC"))
+
+
+def test_columns_may_be_arrays_and_must_be_complete(sample_data):
+    from liqkit.backtest.result import FILL_COLUMNS, ORDER_COLUMNS, STATE_COLUMNS, BacktestResult
+
+    res = run_backtest(sample_data, PairConfig(symbol="BTCUSDT", spread="1bps", levels=2))
+    assert res.metrics["fills"] > 10
+
+    def arrays(table: pd.DataFrame, names: tuple[str, ...]) -> dict[str, Any]:
+        cols = {n: table[n].to_numpy() for n in names}
+        cols["side"] = np.where(table["side"] == "BUY", 1, -1)
+        cols["symbol"] = table["symbol"].astype(str).tolist()
+        return cols
+
+    states = res.states[list(STATE_COLUMNS)].itertuples(index=False)
+    again = BacktestResult(
+        arrays(res.orders, ORDER_COLUMNS),
+        arrays(res.fills, FILL_COLUMNS),
+        list(states),
+        [],
+        [sample_data],
+        res.metrics["events"],
+        res.metrics["wall_s"],
+    )
+    _same(again.metrics, res.metrics)
+    pd.testing.assert_frame_equal(again.fills, res.fills, check_categorical=False)
+    del_level = {k: v for k, v in arrays(res.fills, FILL_COLUMNS).items() if k != "level"}
+    with pytest.raises(ValueError, match=r"fills: the columns lack \['level'\]"):
+        BacktestResult(arrays(res.orders, ORDER_COLUMNS), del_level, [], [], [sample_data], 1, 1.0)
