@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -121,14 +122,16 @@ def decision_latency() -> dict[str, Any]:
     """Book update in -> intents out, per book event of the shipped recording (engine core only)."""
     from liqkit.backtest.driver import Driver
     from liqkit.data.capture import load_sample
-    from liqkit.domain.config import PairConfig
+    from liqkit.domain.config import pair_config
     from liqkit.engine.core import EngineCore
     from liqkit.venues.sim.exchange import SimExchange
 
     md = load_sample()
     core = EngineCore(run_nonce="lat0")
-    sim = SimExchange("realistic", 1, 1, {"BTC": 10, "USDT": 1_000_000})
-    core.add_pair(PairConfig(symbol="BTCUSDT", spread="1bps", levels=3, refresh_tolerance="0.5bps"), md.rules)
+    sim = SimExchange("realistic", 1, 1, {"BTC": Decimal(10), "USDT": Decimal(1_000_000)})
+    core.add_pair(
+        pair_config({"symbol": "BTCUSDT", "spread": "1bps", "levels": 3, "refresh_tolerance": "0.5bps"}), md.rules
+    )
     sim.add_symbol(md.rules)
     core.on_balances(sim.balances(), 0)
     drv = Driver(core, sim)
