@@ -33,7 +33,24 @@ def _jsonable(v: Any) -> Any:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    """Run a backtest and print its metrics."""
+    """Run a backtest and print its metrics.
+
+    The cyclic garbage collector is paused meanwhile: a backtest makes next to no garbage cycles, and with
+    the collector on, the first pass after the loop walks every record the loop kept (about 0.1 s on
+    the 1.2 M-event benchmark) to find nothing. Reference counting still frees everything.
+    """
+    import gc
+
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _backtest(args)
+    finally:  # _backtest's tables and logs are gone by now: re-enabling walks nothing big
+        if was_enabled:
+            gc.enable()
+
+
+def _backtest(args: argparse.Namespace) -> int:
     from liqkit.backtest import run_backtest
     from liqkit.data.loader import load_market_data
     from liqkit.domain.config import LiqkitConfig, load_config
@@ -56,15 +73,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     result = run_backtest(data, cfg, progress=progress)
     if bar is not None:
         bar.close()
-    metrics = {k: _jsonable(v) for k, v in result.metrics.items()}
-    if args.json:
-        print(json.dumps(metrics, sort_keys=True))
-        return 0
-    width = max(len(k) for k in metrics)
-    print(f"backtest of {data.symbol} on {data.source or args.data}")
-    for k, v in metrics.items():
-        shown = f"{v:,.6g}" if isinstance(v, float) else (f"{v:,}" if isinstance(v, int) else v)
-        print(f"  {k:<{width}}  {shown}")
+    _print_metrics(result.metrics, f"backtest of {data.symbol} on {data.source or args.data}", args.json)
     return 0
 
 

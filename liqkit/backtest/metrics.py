@@ -1,4 +1,4 @@
-"""Backtest metrics: small functions of the result's tables, each computing one thing.
+"""Backtest metrics: small functions of NumPy columns, each computing one thing (no pandas).
 
 Definitions (quote asset, per pair):
 
@@ -8,14 +8,27 @@ Definitions (quote asset, per pair):
 - ``inventory_pnl`` = pnl + fees - spread_capture: what holding the position gained or lost.
 - ``markout_<h>s_bps``: mean over fills of side x (mid h seconds later - fill price) / price, in bps
   (fills too close to the end to look h seconds ahead are left out).
+
+The inputs are one pair's fills in exchange units (``PairFills``) and its book (``MidLine``); the
+result's tables are not needed, so a caller that wants only metrics never builds them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
 import numpy as np
-import pandas as pd
 
 MARKOUT_HORIZONS_S = (1, 10, 60)
+_ORDER_STATUSES = (
+    ("orders_placed", "PENDING_NEW"),  # sent
+    ("orders_cancelled", "CANCELED"),  # confirmed
+    ("orders_filled", "FILLED"),  # whole
+    ("orders_rejected", "REJECTED"),
+)
 
 
 def mid_at(book_ts: np.ndarray, mid: np.ndarray, ts: np.ndarray) -> np.ndarray:
@@ -25,58 +38,118 @@ def mid_at(book_ts: np.ndarray, mid: np.ndarray, ts: np.ndarray) -> np.ndarray:
     return out.astype(float)
 
 
-def pnl_split(fills: pd.DataFrame, book_ts: np.ndarray, mid: np.ndarray) -> dict[str, float]:
+@dataclass(frozen=True)
+class MidLine:
+    """A pair's mid over time, computed only where it is asked for (not for every book row)."""
+
+    ts: np.ndarray  # the book's ts_local, int64 ns
+    bid: np.ndarray  # int64 ticks
+    ask: np.ndarray  # int64 ticks
+    half_tick: float  # tick / 2, so that (bid + ask) * half_tick is the mid in the quote asset
+
+    @classmethod
+    def of_book(cls, book: Mapping[str, np.ndarray], tick: float) -> MidLine:
+        """The mid line of a ``MarketData.book``."""
+        return cls(book["ts_local"], book["bid"], book["ask"], tick / 2)
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def at(self, ts: np.ndarray) -> np.ndarray:
+        """The mid in force at each of ``ts`` (as ``mid_at``; NaN before the first row)."""
+        n = len(self.ts)
+        if not n:
+            return np.full(len(ts), np.nan)
+        i = np.searchsorted(self.ts, ts, side="right") - 1
+        j = np.clip(i, 0, n - 1)
+        return np.where(i >= 0, (self.bid[j] + self.ask[j]) * self.half_tick, np.nan).astype(float)
+
+    def last(self) -> float:
+        """The final mid."""
+        return float((self.bid[-1] + self.ask[-1]) * self.half_tick)
+
+
+@dataclass(frozen=True)
+class PairFills:
+    """One pair's fills in time order, in exchange units (float64 arrays, one entry a fill)."""
+
+    ts: np.ndarray  # int64 ns, when the engine heard of the fill
+    sign: np.ndarray  # +1.0 buy, -1.0 sell
+    price: np.ndarray
+    qty: np.ndarray  # base asset
+    fee: np.ndarray  # quote asset
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+
+def pnl_split(f: PairFills, mid: MidLine) -> dict[str, float]:
     """Total PnL and its parts: spread capture, inventory, fees."""
-    if fills.empty or not len(mid):
+    if not len(f) or not len(mid):
         return {"pnl": 0.0, "spread_capture": 0.0, "inventory_pnl": 0.0, "fees": 0.0}
-    sign = fills["side_sign"].to_numpy(float)
-    px = fills["price"].to_numpy(float)
-    qty = fills["qty"].to_numpy(float)
-    m = mid_at(book_ts, mid, fills["ts"].to_numpy(np.int64))
-    fees = float(fills["fee"].sum())
+    sign, px, qty = f.sign, f.price, f.qty
+    m = mid.at(f.ts)
+    fees = float(np.sum(f.fee))
     cash = float(np.sum(-sign * px * qty))
     pos = float(np.sum(sign * qty))
-    pnl = cash + pos * float(mid[-1]) - fees
+    pnl = cash + pos * mid.last() - fees
     spread = float(np.nansum(sign * (m - px) * qty))
     return {"pnl": pnl, "spread_capture": spread, "inventory_pnl": pnl + fees - spread, "fees": fees}
 
 
-def markouts(
-    fills: pd.DataFrame, book_ts: np.ndarray, mid: np.ndarray, horizons_s: tuple[int, ...] = MARKOUT_HORIZONS_S
-) -> dict[str, float | None]:
+def markouts(f: PairFills, mid: MidLine, horizons_s: tuple[int, ...] = MARKOUT_HORIZONS_S) -> dict[str, float | None]:
     """Mean markout in bps at each horizon (None when no fill has that much data after it)."""
-    out: dict[str, float | None] = {}
-    if fills.empty or not len(book_ts):
+    if not len(f) or not len(mid):
         return {f"markout_{h}s_bps": None for h in horizons_s}
-    ts = fills["ts"].to_numpy(np.int64)
-    sign = fills["side_sign"].to_numpy(float)
-    px = fills["price"].to_numpy(float)
-    end = int(book_ts[-1])
+    out: dict[str, float | None] = {}
+    end = int(mid.ts[-1])
     for h in horizons_s:
-        later = ts + h * 1_000_000_000
+        later = f.ts + h * 1_000_000_000
         ok = later <= end
         if not ok.any():
             out[f"markout_{h}s_bps"] = None
             continue
-        m = mid_at(book_ts, mid, later[ok])
-        out[f"markout_{h}s_bps"] = float(np.mean(sign[ok] * (m - px[ok]) / px[ok]) * 1e4)
+        px = f.price[ok]
+        out[f"markout_{h}s_bps"] = float(np.mean(f.sign[ok] * (mid.at(later[ok]) - px) / px) * 1e4)
     return out
 
 
-def max_inventory(fills: pd.DataFrame) -> float:
+def max_inventory(f: PairFills) -> float:
     """Largest absolute position (base asset) reached during the run."""
-    if fills.empty:
+    if not len(f):
         return 0.0
-    pos = np.cumsum(fills["side_sign"].to_numpy(float) * fills["qty"].to_numpy(float))
-    return float(np.max(np.abs(pos)))
+    return float(np.max(np.abs(np.cumsum(f.sign * f.qty))))
 
 
-def order_counts(orders: pd.DataFrame) -> dict[str, int]:
-    """Orders placed (sent), cancelled (confirmed), filled (whole), rejected."""
-    st = orders["status"] if not orders.empty else pd.Series(dtype=str)
-    return {
-        "orders_placed": int((st == "PENDING_NEW").sum()),
-        "orders_cancelled": int((st == "CANCELED").sum()),
-        "orders_filled": int((st == "FILLED").sum()),
-        "orders_rejected": int((st == "REJECTED").sum()),
-    }
+def order_counts(statuses: Mapping[str, int]) -> dict[str, int]:
+    """Orders placed (sent), cancelled (confirmed), filled (whole), rejected, from a count per status."""
+    return {key: int(statuses.get(status, 0)) for key, status in _ORDER_STATUSES}
+
+
+def pair_metrics(f: PairFills, mid: MidLine, statuses: Mapping[str, int]) -> dict[str, Any]:
+    """Every metric of one pair, in the order the CLI prints them."""
+    m: dict[str, Any] = pnl_split(f, mid)
+    m.update(order_counts(statuses))
+    n = len(f)
+    buys = int(np.count_nonzero(f.sign > 0))
+    m["fills"] = n
+    m["buy_fills"] = buys
+    m["sell_fills"] = n - buys
+    m["volume"] = float(np.sum(f.price * f.qty)) if n else 0.0
+    m["fill_rate"] = m["orders_filled"] / m["orders_placed"] if m["orders_placed"] else 0.0
+    m["max_inventory"] = max_inventory(f)
+    m["final_position"] = float(np.sum(f.sign * f.qty)) if n else 0.0
+    m.update(markouts(f, mid))
+    return m
+
+
+def utc_text(ns: int) -> str:
+    """``ns`` (since the epoch) as ``YYYY-MM-DD HH:MM:SS[.ffffff[fff]]+00:00``, the way pandas prints a
+    UTC ``Timestamp`` (micro- or nanoseconds shown only when there are any)."""
+    secs, frac = divmod(int(ns), 1_000_000_000)
+    text = datetime.fromtimestamp(secs, UTC).strftime("%Y-%m-%d %H:%M:%S")
+    if frac % 1000:
+        text += f".{frac:09d}"
+    elif frac:
+        text += f".{frac // 1000:06d}"
+    return text + "+00:00"

@@ -1,20 +1,59 @@
-"""``BacktestResult``: the tables of one run (orders, fills, samples) and its metrics."""
+"""``BacktestResult``: the metrics of one run and its tables (orders, fills, samples, states).
+
+The metrics come straight from NumPy columns; the pandas tables are built the first time they are
+read (then kept). ``liqkit backtest --json`` reads only the metrics, so it never imports pandas.
+
+The inputs are plain columns, whatever produced them: orders and fills as a dict of column lists
+(``ORDER_COLUMNS``, ``FILL_COLUMNS``), the engine's state changes as ``(ts, symbol, state, reason)``
+rows and the driver's samples as ``SAMPLE_COLS`` tuples; prices in ticks, quantities in lot steps,
+fees in ``FEE_SCALE`` units of tick x step.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from liqkit.backtest import metrics as M
-from liqkit.backtest.driver import fill_columns, order_columns
 from liqkit.data.feed import MarketData
+from liqkit.domain.rules import SymbolRules
 from liqkit.engine.core import FEE_SCALE
 from liqkit.engine.records import StateRecord
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+ORDER_COLUMNS = (
+    "ts",
+    "symbol",
+    "client_id",
+    "side",
+    "price_ticks",
+    "qty_steps",
+    "filled_steps",
+    "status",
+    "level",
+    "reason",
+)
+FILL_COLUMNS = (
+    "ts",
+    "ts_exchange",
+    "symbol",
+    "client_id",
+    "side",
+    "price_ticks",
+    "qty_steps",
+    "fee_nu",
+    "is_maker",
+    "trade_id",
+    "level",
+)
+STATE_COLUMNS = ("ts", "symbol", "state", "reason")
 SAMPLE_COLS = [
     "ts",
     "symbol",
@@ -27,160 +66,175 @@ SAMPLE_COLS = [
     "fee_nu",
     "state",
 ]
+_SUMMED = (
+    "pnl",
+    "spread_capture",
+    "inventory_pnl",
+    "fees",
+    "volume",
+    "fills",
+    "buy_fills",
+    "sell_fills",
+    "orders_placed",
+    "orders_cancelled",
+    "orders_filled",
+    "orders_rejected",
+)
 
 
-def _time_index(ts: pd.Series) -> pd.DatetimeIndex:
-    return pd.DatetimeIndex(pd.to_datetime(ts.to_numpy(np.int64), unit="ns", utc=True), name="time")
-
-
-@dataclass
 class BacktestResult:
-    """Tables (pandas, prices and quantities in exchange units) and metrics of one backtest."""
+    """Metrics and tables (pandas, prices and quantities in exchange units) of one backtest.
 
-    orders: pd.DataFrame
-    fills: pd.DataFrame
-    samples: pd.DataFrame
-    states: pd.DataFrame
-    metrics: dict[str, Any]
-    per_pair: dict[str, dict[str, Any]] = field(default_factory=dict)
+    ``metrics`` (the whole run) and ``per_pair`` (one dict a symbol) are plain dicts computed at
+    once; ``orders``, ``fills``, ``samples`` and ``states`` are DataFrames with a UTC time index,
+    built on first access.
+    """
+
+    def __init__(
+        self,
+        orders: Mapping[str, Sequence[Any]],
+        fills: Mapping[str, Sequence[Any]],
+        states: Sequence[Sequence[Any]],
+        samples: Sequence[Sequence[Any]],
+        datas: Sequence[MarketData],
+        events: int,
+        wall_s: float,
+    ) -> None:
+        """Keep the run's columns and compute its metrics (see the module docstring for the inputs)."""
+        for what, cols, names in (("orders", orders, ORDER_COLUMNS), ("fills", fills, FILL_COLUMNS)):
+            missing = [n for n in names if n not in cols]
+            if missing:
+                raise ValueError(f"{what}: the columns lack {missing} (expected {list(names)})")
+        self._order_cols = orders
+        self._fill_cols = fills
+        self._state_rows = states
+        self._sample_rows = samples
+        self._rules: dict[str, SymbolRules] = {md.symbol: md.rules for md in datas}
+        self.per_pair: dict[str, dict[str, Any]] = _per_pair(orders, fills, datas, self._rules)
+        self.metrics: dict[str, Any] = _totals(self.per_pair, datas, events, wall_s)
+
+    def __repr__(self) -> str:
+        m = self.metrics
+        return (
+            f"BacktestResult(symbols={m['symbols']}, events={m['events']:,}, orders_placed={m['orders_placed']:,}, "
+            f"fills={m['fills']:,}, pnl={m['pnl']:.6g})"
+        )
 
     def summary(self) -> pd.Series:
         """Metrics as a Series (for display)."""
+        import pandas as pd
+
         return pd.Series(self.metrics)
+
+    @cached_property
+    def orders(self) -> pd.DataFrame:
+        """Every order state change: ts, symbol, client_id, side, price, qty, filled, status, level, reason."""
+        from liqkit.backtest.tables import orders_frame
+
+        return orders_frame(self._order_cols, self._rules)
+
+    @cached_property
+    def fills(self) -> pd.DataFrame:
+        """Every fill, with side_sign (+1 buy, -1 sell), fee (quote asset) and notional."""
+        from liqkit.backtest.tables import fills_frame
+
+        return fills_frame(self._fill_cols, self._rules)
+
+    @cached_property
+    def samples(self) -> pd.DataFrame:
+        """The run sampled over time per pair: market and our best prices, position, equity, state."""
+        from liqkit.backtest.tables import samples_frame
+
+        return samples_frame(self._sample_rows, SAMPLE_COLS, self._rules)
+
+    @cached_property
+    def states(self) -> pd.DataFrame:
+        """The engine's state changes per pair (quoting, paused, halted ...) and why."""
+        from liqkit.backtest.tables import states_frame
+
+        return states_frame(self._state_rows, STATE_COLUMNS)
 
 
 def build_result(
     core: Any, samples: list[tuple[Any, ...]], datas: list[MarketData], events: int, wall_s: float
 ) -> BacktestResult:
-    """Turn the engine core's logs and the driver's samples into tables and metrics."""
-    rules = {md.symbol: md.rules for md in datas}
-    orders = _frame(order_columns(core.order_log), ("symbol", "status", "reason"))
-    fills = _frame(fill_columns(core.fill_log), ("symbol",))
-    states = pd.DataFrame(
-        [(r.ts, r.symbol, r.state, r.reason) for r in core.event_log if isinstance(r, StateRecord)],
-        columns=["ts", "symbol", "state", "reason"],
-    )
-    samp = pd.DataFrame(samples, columns=SAMPLE_COLS)
-    for df in (orders, fills):
-        df["side"] = pd.Categorical.from_codes(
-            (np.asarray(df["side"], dtype=np.int64) > 0).astype(np.int8), pd.Index(["SELL", "BUY"])
-        )
-    _to_units(
-        orders,
-        rules,
-        {"price_ticks": ("price", "tick"), "qty_steps": ("qty", "step"), "filled_steps": ("filled", "step")},
-    )
-    _to_units(fills, rules, {"price_ticks": ("price", "tick"), "qty_steps": ("qty", "step")})
-    fills["side_sign"] = np.where(fills["side"] == "BUY", 1, -1) if len(fills) else pd.Series(dtype=int)
-    unit = (
-        fills["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()}).astype(float)
-        if len(fills)
-        else pd.Series(dtype=float)
-    )
-    fills["fee"] = fills["fee_nu"].astype(float) * unit / FEE_SCALE if len(fills) else pd.Series(dtype=float)
-    fills["notional"] = fills["price"] * fills["qty"] if len(fills) else pd.Series(dtype=float)
-    _to_units(
-        samp,
-        rules,
-        {
-            "bid_ticks": ("bid", "tick"),
-            "ask_ticks": ("ask", "tick"),
-            "our_bid_ticks": ("our_bid", "tick"),
-            "our_ask_ticks": ("our_ask", "tick"),
-            "pos_steps": ("position", "step"),
-        },
-    )
-    if len(samp):
-        samp["mid"] = (samp["bid"] + samp["ask"]) / 2
-        u = samp["symbol"].map({s: float(r.tick * r.step) for s, r in rules.items()}).astype(float)
-        samp["equity"] = (
-            samp["cash_units"] * u + samp["position"] * samp["mid"] - samp["fee_nu"].astype(float) * u / FEE_SCALE
-        )
-        samp.loc[samp["our_bid"] <= 0, "our_bid"] = np.nan
-        samp.loc[samp["our_ask"] <= 0, "our_ask"] = np.nan
-    for df in (orders, fills, samp, states):
-        df.index = _time_index(df["ts"]) if len(df) else pd.DatetimeIndex([], name="time", tz="UTC")
+    """Turn the engine core's logs and the driver's samples into a result."""
+    from liqkit.backtest.driver import fill_columns, order_columns
 
-    per_pair: dict[str, dict[str, Any]] = {}
+    states = [(r.ts, r.symbol, r.state, r.reason) for r in core.event_log if isinstance(r, StateRecord)]
+    return BacktestResult(
+        order_columns(core.order_log), fill_columns(core.fill_log), states, samples, datas, events, wall_s
+    )
+
+
+def _ints(v: Sequence[Any]) -> np.ndarray:
+    return np.asarray(v, dtype=np.int64)  # a list, or an array already
+
+
+def _per_pair(
+    orders: Mapping[str, Sequence[Any]],
+    fills: Mapping[str, Sequence[Any]],
+    datas: Sequence[MarketData],
+    rules: dict[str, SymbolRules],
+) -> dict[str, dict[str, Any]]:
+    """Each pair's metrics, from the columns (the scale of a row is its symbol's tick and step)."""
+    syms = fills["symbol"]
+    ts = _ints(fills["ts"])
+    sign = np.where(_ints(fills["side"]) > 0, 1.0, -1.0)
+    px_ticks, qty_steps, fee_nu = _ints(fills["price_ticks"]), _ints(fills["qty_steps"]), _ints(fills["fee_nu"])
+    if len(rules) == 1:
+        only = next(iter(rules.values()))
+        row_of: dict[str, np.ndarray] = {only.symbol: np.ones(len(ts), bool)}
+        tick: Any = float(only.tick)
+        step: Any = float(only.step)
+        unit: Any = np.full(len(ts), float(only.tick * only.step))
+    else:
+        index = {s: i for i, s in enumerate(rules)}
+        code = np.fromiter((index[s] for s in syms), np.int64, len(syms))
+        row_of = {s: code == i for s, i in index.items()}
+        r = list(rules.values())
+        tick = np.array([float(x.tick) for x in r])[code]
+        step = np.array([float(x.step) for x in r])[code]
+        unit = np.array([float(x.tick * x.step) for x in r])[code]
+    price = px_ticks.astype(float) * tick
+    qty = qty_steps.astype(float) * step
+    fee = fee_nu.astype(float) * unit / FEE_SCALE
+    statuses = _status_counts(orders, rules)
+    out: dict[str, dict[str, Any]] = {}
     for md in datas:
         sym = md.symbol
-        f = fills[fills["symbol"] == sym]
-        o = orders[orders["symbol"] == sym]
-        tick = float(md.rules.tick)
-        bts = md.book["ts_local"]
-        mid = (md.book["bid"] + md.book["ask"]) * (tick / 2)
-        m: dict[str, Any] = {}
-        m.update(M.pnl_split(f, bts, mid))
-        m.update(M.order_counts(o))
-        m["fills"] = len(f)
-        m["buy_fills"] = int((f["side"] == "BUY").sum())
-        m["sell_fills"] = int((f["side"] == "SELL").sum())
-        m["volume"] = float(f["notional"].sum()) if len(f) else 0.0
-        m["fill_rate"] = m["orders_filled"] / m["orders_placed"] if m["orders_placed"] else 0.0
-        m["max_inventory"] = M.max_inventory(f)
-        m["final_position"] = float((f["side_sign"] * f["qty"]).sum()) if len(f) else 0.0
-        m.update(M.markouts(f, bts, mid))
-        per_pair[sym] = m
+        k = row_of.get(sym, np.zeros(len(ts), bool))
+        f = M.PairFills(ts[k], sign[k], price[k], qty[k], fee[k])
+        out[sym] = M.pair_metrics(f, M.MidLine.of_book(md.book, float(md.rules.tick)), statuses.get(sym, {}))
+    return out
+
+
+def _status_counts(orders: Mapping[str, Sequence[Any]], rules: dict[str, SymbolRules]) -> dict[str, Counter[str]]:
+    """How many order log rows each status has, per symbol."""
+    if len(rules) == 1:
+        return {next(iter(rules)): Counter(orders["status"])}
+    out: dict[str, Counter[str]] = {s: Counter() for s in rules}
+    for (sym, status), n in Counter(zip(orders["symbol"], orders["status"], strict=True)).items():
+        out.setdefault(sym, Counter())[status] = n
+    return out
+
+
+def _totals(
+    per_pair: dict[str, dict[str, Any]], datas: Sequence[MarketData], events: int, wall_s: float
+) -> dict[str, Any]:
+    """The run's metrics: the one pair's, or the sums over pairs; then symbols, start and duration."""
     total: dict[str, Any] = {"events": events, "events_per_s": events / wall_s if wall_s > 0 else 0.0, "wall_s": wall_s}
     if len(datas) == 1:
         total.update(per_pair[datas[0].symbol])
     else:
-        for key in (
-            "pnl",
-            "spread_capture",
-            "inventory_pnl",
-            "fees",
-            "volume",
-            "fills",
-            "buy_fills",
-            "sell_fills",
-            "orders_placed",
-            "orders_cancelled",
-            "orders_filled",
-            "orders_rejected",
-        ):
+        for key in _SUMMED:
             total[key] = sum(m[key] for m in per_pair.values())
     total["symbols"] = [md.symbol for md in datas]
-    total["start"] = (
-        str(
-            pd.Timestamp(
-                min(int(md.book["ts_local"][0]) for md in datas if len(md.book["ts_local"])), unit="ns", tz="UTC"
-            )
-        )
-        if events
-        else None
-    )
-    total["duration_s"] = (
-        float(
-            (max(int(md.book["ts_local"][-1]) for md in datas) - min(int(md.book["ts_local"][0]) for md in datas)) / 1e9
-        )
-        if events
-        else 0.0
-    )
-    return BacktestResult(orders, fills, samp, states, total, per_pair)
-
-
-def _frame(cols: dict[str, list[Any]], categorical: tuple[str, ...]) -> pd.DataFrame:
-    """Columns to a DataFrame; repetitive strings become categoricals (fast to build and to group)."""
-    data: dict[str, Any] = {}
-    for k, v in cols.items():
-        data[k] = (
-            pd.Categorical(v) if k in categorical else (np.array(v, dtype=np.int64) if v and type(v[0]) is int else v)
-        )
-    return pd.DataFrame(data)
-
-
-def _to_units(df: pd.DataFrame, rules: dict[str, Any], cols: dict[str, tuple[str, str]]) -> None:
-    if not len(df):
-        for _, (name, _) in cols.items():
-            df[name] = pd.Series(dtype=float)
-        return
-    for src, (name, kind) in cols.items():
-        if len(rules) == 1:
-            scale: Any = float(getattr(next(iter(rules.values())), kind))
-        else:
-            scale = df["symbol"].map({s: float(getattr(r, kind)) for s, r in rules.items()}).astype(float).to_numpy()
-        df[name] = df[src].to_numpy(dtype=float) * scale
+    firsts = [int(md.book["ts_local"][0]) for md in datas if len(md.book["ts_local"])]
+    lasts = [int(md.book["ts_local"][-1]) for md in datas if len(md.book["ts_local"])]
+    total["start"] = M.utc_text(min(firsts)) if events and firsts else None
+    total["duration_s"] = float((max(lasts) - min(firsts)) / 1e9) if events and firsts else 0.0
+    return total
 
 
 def decimal_pnl(result: BacktestResult) -> Decimal:
