@@ -6,6 +6,7 @@ comes, and polling a condition (never a fixed sleep: a busy machine makes a wait
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import socket
 import subprocess
@@ -18,7 +19,7 @@ from typing import IO
 
 from liqkit.dashboard import free_port
 
-__all__ = ["ProcessOutput", "accepts", "free_port", "start_service", "stop_service", "wait_for"]
+__all__ = ["ProcessOutput", "accepts", "free_port", "start_service", "stop_service", "until", "wait_for"]
 
 
 def start_service(state_dir: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
@@ -41,7 +42,7 @@ def stop_service(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tupl
     return proc.returncode, out, err
 
 
-def wait_for(pred: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
+def wait_for(pred: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
     """Poll ``pred`` (blocking) until truthy; AssertionError naming ``what`` after ``timeout``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -50,6 +51,20 @@ def wait_for(pred: Callable[[], object], timeout: float = 15.0, what: str = "con
             return v
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def until(pred: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
+    """Poll ``pred`` on the running event loop until truthy (its value); AssertionError naming ``what``
+    after ``timeout`` seconds. The async ``wait_for``: other tasks run while it waits."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if loop.time() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(0.02)
 
 
 def accepts(port: int) -> bool:
