@@ -100,19 +100,17 @@ class ProcessOutput:
     def wait_for_line(self, pred: Callable[[str], bool], timeout: float = 120.0, what: str = "a line") -> str:
         """The first stdout line ``pred`` accepts, waiting up to ``timeout``; AssertionError (with what the
         process said) if the process ends or the time runs out first."""
-
-        def seen() -> str | None:
+        end = time.monotonic() + timeout
+        while True:
+            ended = self.proc.poll() is not None and not self._threads[0].is_alive()  # before looking
             hit = next((ln for ln in list(self.out) if pred(ln)), None)
-            if hit is None and self.proc.poll() is not None and not self._threads[0].is_alive():
+            if hit is not None:
+                return hit
+            if ended:
                 raise AssertionError(f"the process ended ({self.proc.returncode}) before {what}: {self.text()}")
-            return hit
-
-        try:
-            line = wait_for(seen, timeout, what)
-        except AssertionError as e:
-            raise AssertionError(f"{e}; output so far: {self.text()}") from None
-        assert isinstance(line, str)
-        return line
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; output: {self.text()}")
+            time.sleep(0.05)
 
     def finish(self, timeout: float = 60.0) -> tuple[int, str, str]:
         """Wait for the exit (after a signal, say); (exit status, all stdout, all stderr)."""
