@@ -1,20 +1,25 @@
-"""Test helpers shared by the test folders: a real `liqkit serve` process, and polling a condition.
+"""Test helpers shared by the test folders: a real `liqkit serve` process, a process's output read as it
+comes, and polling a condition (never a fixed sleep: a busy machine makes a wait longer, not a test red).
 
 (``tests/`` is on ``sys.path`` because its conftest.py lives there: import as ``from processes import ...``.)
 """
 
 from __future__ import annotations
 
+import asyncio
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from liqkit.dashboard import free_port
 
-__all__ = ["free_port", "start_service", "stop_service", "wait_for"]
+__all__ = ["ProcessOutput", "accepts", "free_port", "start_service", "stop_service", "until", "wait_for"]
 
 
 def start_service(state_dir: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
@@ -37,7 +42,7 @@ def stop_service(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tupl
     return proc.returncode, out, err
 
 
-def wait_for(pred: Callable[[], object], timeout: float = 15.0, what: str = "condition") -> object:
+def wait_for(pred: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
     """Poll ``pred`` (blocking) until truthy; AssertionError naming ``what`` after ``timeout``."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -46,3 +51,74 @@ def wait_for(pred: Callable[[], object], timeout: float = 15.0, what: str = "con
             return v
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+async def until(pred: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
+    """Poll ``pred`` on the running event loop until truthy (its value); AssertionError naming ``what``
+    after ``timeout`` seconds. The async ``wait_for``: other tasks run while it waits."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if loop.time() > end:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def accepts(port: int) -> bool:
+    """Whether something listens on 127.0.0.1:``port``."""
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+class ProcessOutput:
+    """A process's stdout and stderr, read line by line in threads as they come.
+
+    A test can wait for a line (``wait_for_line``) without blocking on a read that may never return,
+    and a chatty process never stalls on a full pipe. ``finish`` waits for the exit and gives it all.
+    """
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        assert proc.stdout is not None and proc.stderr is not None, "start the process with stdout/stderr=PIPE"
+        self.proc = proc
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._threads = [self._drain(proc.stdout, self.out), self._drain(proc.stderr, self.err)]
+
+    @staticmethod
+    def _drain(stream: IO[str], into: list[str]) -> threading.Thread:
+        def read() -> None:
+            for line in stream:
+                into.append(line)
+
+        t = threading.Thread(target=read, daemon=True)
+        t.start()
+        return t
+
+    def wait_for_line(self, pred: Callable[[str], bool], timeout: float = 120.0, what: str = "a line") -> str:
+        """The first stdout line ``pred`` accepts, waiting up to ``timeout``; AssertionError (with what the
+        process said) if the process ends or the time runs out first."""
+        end = time.monotonic() + timeout
+        while True:
+            ended = self.proc.poll() is not None and not self._threads[0].is_alive()  # before looking
+            hit = next((ln for ln in list(self.out) if pred(ln)), None)
+            if hit is not None:
+                return hit
+            if ended:
+                raise AssertionError(f"the process ended ({self.proc.returncode}) before {what}: {self.text()}")
+            if time.monotonic() > end:
+                raise AssertionError(f"timed out after {timeout:g} s waiting for {what}; output: {self.text()}")
+            time.sleep(0.05)
+
+    def finish(self, timeout: float = 60.0) -> tuple[int, str, str]:
+        """Wait for the exit (after a signal, say); (exit status, all stdout, all stderr)."""
+        code = self.proc.wait(timeout=timeout)
+        for t in self._threads:
+            t.join(timeout)
+        return code, "".join(self.out), "".join(self.err)
+
+    def text(self) -> str:
+        """What the process wrote so far, stdout then stderr."""
+        return "".join(self.out) + "".join(self.err)

@@ -282,18 +282,39 @@ def load_exchange_info(path: str | Path | None = None) -> dict[str, Any]:
     return doc
 
 
+_SHIPPED_ENTRIES: dict[str, Mapping[str, Any]] = {}  # symbol -> its entry in the shipped exchangeInfo
 _DEFAULT_CACHE: dict[str, SymbolRules] = {}
 
 
+def _shipped_entries() -> dict[str, Mapping[str, Any]]:
+    """The shipped exchangeInfo's entries by symbol, read once (parsing an entry is left to its first use)."""
+    if not _SHIPPED_ENTRIES:
+        doc = load_exchange_info()
+        entries = doc.get("symbols") if isinstance(doc, Mapping) else None
+        if not isinstance(entries, list):
+            raise RulesError(f"{_BUNDLED}: exchangeInfo answer has no 'symbols' list")
+        _SHIPPED_ENTRIES.update(
+            {str(e["symbol"]).upper(): e for e in entries if isinstance(e, Mapping) and "symbol" in e}
+        )
+    return _SHIPPED_ENTRIES
+
+
 def default_rules(symbol: str) -> SymbolRules:
-    """Rules for ``symbol`` from the shipped real exchangeInfo (2021-10-12, 1,695 symbols)."""
+    """Rules for ``symbol`` from the shipped real exchangeInfo (2021-10-12, 1,695 symbols).
+
+    Only the requested symbol's entry is parsed, once: the first call costs reading the file, not
+    parsing 1,695 symbols, and later calls are a dictionary lookup.
+    """
     sym = symbol.upper()
-    if not _DEFAULT_CACHE:
-        _DEFAULT_CACHE.update(parse_exchange_info(load_exchange_info()))
-    try:
-        return _DEFAULT_CACHE[sym]
-    except KeyError:
+    rules = _DEFAULT_CACHE.get(sym)
+    if rules is not None:
+        return rules
+    entries = _shipped_entries()
+    info = entries.get(sym)
+    if info is None:
         raise RulesError(
-            f"unknown symbol {symbol!r}: not among the {len(_DEFAULT_CACHE)} symbols of the shipped "
+            f"unknown symbol {symbol!r}: not among the {len(entries)} symbols of the shipped "
             "exchangeInfo; check the spelling (e.g. BTCUSDT) or give an exchangeInfo file"
-        ) from None
+        )
+    rules = _DEFAULT_CACHE[sym] = SymbolRules.from_symbol_info(info)
+    return rules

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from binance.exceptions import BinanceAPIException
+from processes import until
 
 from liqkit.domain.config import PairConfig, SimConfig
 from liqkit.engine.runner import EngineRunner
@@ -13,6 +14,17 @@ from liqkit.venues.binance import BinanceVenue, client_class, close_client, sock
 from liqkit.venues.binance_server.server import BinanceServer
 
 KEY, SECRET = "test-key-0123456789", "test-secret-abcdefghij"
+
+
+async def first_book(client) -> dict:
+    """The server's top of book once its feed has shown one (the feed starts with the server)."""
+    end = asyncio.get_running_loop().time() + 60
+    while True:
+        book = await client.get_orderbook_ticker(symbol="BTCUSDT")
+        if Decimal(book["bidPrice"]) > 0:
+            return book
+        assert asyncio.get_running_loop().time() < end, "the server's feed never showed a book"
+        await asyncio.sleep(0.2)  # a bookTicker costs 2 of 1,200 weight a minute
 
 
 async def serve(speed: float = 10.0):
@@ -27,10 +39,9 @@ def test_an_ordinary_python_binance_client_trades_on_it():
         _server, runner, url = await serve()
         client = await client_class(url).create(KEY, SECRET)
         try:
-            await asyncio.sleep(0.3)
+            book = await first_book(client)
             info = await client.get_exchange_info()
             assert {s["symbol"] for s in info["symbols"]} == {"BTCUSDT", "ETHUSDT"}
-            book = await client.get_orderbook_ticker(symbol="BTCUSDT")
             bid = Decimal(book["bidPrice"])
             acct = await client.get_account()
             assert {b["asset"]: b["free"] for b in acct["balances"]}["USDT"] == "200000"
@@ -98,7 +109,7 @@ def test_an_ordinary_python_binance_client_trades_on_it():
             # combined market streams through BinanceSocketManager
             bsm = socket_manager_class(url)(client)
             async with bsm.multiplex_socket(["btcusdt@bookTicker", "btcusdt@trade"]) as s:
-                frames = [await asyncio.wait_for(s.recv(), 5) for _ in range(5)]
+                frames = [await asyncio.wait_for(s.recv(), 60) for _ in range(5)]
             assert {f["stream"] for f in frames} <= {"btcusdt@bookTicker", "btcusdt@trade"}  # as Binance names them
             assert all(f["data"]["s"] == "BTCUSDT" for f in frames)
         finally:
@@ -113,7 +124,7 @@ def test_user_data_over_the_websocket_api():
         _server, runner, url = await serve()
         client = await client_class(url).create(KEY, SECRET)
         try:
-            await asyncio.sleep(0.3)
+            await first_book(client)
             bsm = socket_manager_class(url)(client)
             async with bsm.user_socket() as user:
                 book = await client.get_orderbook_ticker(symbol="BTCUSDT")
@@ -125,7 +136,7 @@ def test_user_data_over_the_websocket_api():
                     price=format(Decimal(book["bidPrice"]) - 20, "f"),
                     newClientOrderId="lq.u.1",
                 )
-                events = [await asyncio.wait_for(user.recv(), 5) for _ in range(2)]
+                events = [await asyncio.wait_for(user.recv(), 60) for _ in range(2)]
             kinds = {e["e"] for e in events}
             assert kinds == {"executionReport", "outboundAccountPosition"}
             report = next(e for e in events if e["e"] == "executionReport")
@@ -147,12 +158,12 @@ def test_the_engine_quotes_through_python_binance_and_stops_clean(tmp_path):
         try:
             await runner.start(run=["BTCUSDT"])
             seen: set[str] = set()
-            for _ in range(300):
-                await asyncio.sleep(0.02)
-                live = [o for o in server.venue.own_open_orders()]
-                seen.update(live)
-                if len(seen) >= 6 and server.venue.exchange.n_fills >= 1:
-                    break
+
+            def quoted_and_filled() -> bool:  # quotes that moved with the market, and a fill
+                seen.update(server.venue.own_open_orders())
+                return len(seen) >= 6 and server.venue.exchange.n_fills >= 1
+
+            await until(quoted_and_filled, 120, "six orders and a fill")
             status = runner.status()
             await runner.stop()
             return server, runner, journal, seen, status

@@ -5,6 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pnl_check import assert_metrics_match
+from processes import ProcessOutput
+
+from liqkit.backtest import run_backtest
+from liqkit.data.loader import load_market_data
+from liqkit.domain.config import LiqkitConfig
+
 SAMPLES = Path(__file__).resolve().parents[2] / "liqkit" / "data" / "samples"
 
 
@@ -38,7 +45,11 @@ def test_backtest_json_on_the_shipped_recording():
         assert key in m, key
     assert m["events"] == 73_174 + 19_904
     assert m["orders_placed"] > 0 and m["events_per_s"] > 0
-    assert abs(m["pnl"] - (m["spread_capture"] + m["inventory_pnl"] - m["fees"])) < 1e-6
+    # the printed PnL is the account of the run's fills (the same deterministic run, in-process)
+    data = load_market_data(SAMPLES)
+    res = run_backtest(data, LiqkitConfig())
+    assert (m["orders_placed"], m["fills"]) == (res.metrics["orders_placed"], len(res.fills))
+    assert_metrics_match(m, res.fills, data)
 
 
 def test_backtest_with_a_config_file(tmp_path):
@@ -63,39 +74,27 @@ def test_bad_input_is_one_clear_message(tmp_path):
 
 def test_trade_on_the_simulated_exchange_stops_clean_on_ctrl_c(tmp_path):
     import signal
-    import time
 
     cfg = tmp_path / "c.toml"
     cfg.write_text(
         '[pairs.BTCUSDT]\nspread = "0.5bps"\nrefresh_tolerance = "0.2bps"\n\n'
         '[pairs.ETHUSDT]\nspread = "1bps"\nsize = "0.01"\n'
     )
+    cmd = [sys.executable, "-m", "liqkit.cli", "trade", "--config", str(cfg), "--speed", "20"]
     p = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "liqkit.cli",
-            "trade",
-            "--config",
-            str(cfg),
-            "--speed",
-            "20",
-            "--state-dir",
-            str(tmp_path / "state"),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [*cmd, "--state-dir", str(tmp_path / "state")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
-    assert p.stdout is not None
-    banner = p.stdout.readline()
-    assert "quoting BTCUSDT, ETHUSDT on sim" in banner, banner + p.stderr.read() if p.stderr else ""
-    time.sleep(4)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
-    assert p.returncode == 0, err
+    output = ProcessOutput(p)
+    try:
+        banner = output.wait_for_line(lambda ln: "liqkit: quoting" in ln, what="the banner")
+        assert "quoting BTCUSDT, ETHUSDT on sim" in banner, banner
+        for sym in ("BTCUSDT", "ETHUSDT"):  # the status line every 2 s: both sides quoted, on both pairs
+            output.wait_for_line(lambda ln, sym=sym: f"{sym}:" in ln and " open orders 2 " in ln, what=f"{sym} quoted")
+    finally:
+        p.send_signal(signal.SIGINT)
+        code, out, err = output.finish()
+    assert code == 0, err
     assert "stopped: 0 liqkit orders left open" in out
-    assert "open orders 2" in out  # both sides quoted while running
     from liqkit.journal import read_journal
 
     j = read_journal(tmp_path / "state")

@@ -8,7 +8,7 @@ from binance.exceptions import BinanceAPIException
 
 from liqkit.venues.binance import client_class
 from liqkit.venues.binance_server.faults import FaultPlan
-from liqkit.venues.binance_server.scenario import run_scenario
+from liqkit.venues.binance_server.scenario import ScenarioReport, run_scenario
 from liqkit.venues.binance_server.server import BinanceServer
 from liqkit.venues.ratelimit import RateLimits
 
@@ -75,7 +75,10 @@ def test_server_refuses_new_orders_past_the_limit_with_1015():
 
 def test_engine_paces_itself_and_is_never_refused():
     # spread and tolerance this tight at 20x market speed want far more than 50 new orders per 10 s
-    report = asyncio.run(run_scenario("pacing", FaultPlan([]), seconds=4.0))
+    def done(r: ScenarioReport) -> bool:  # the limit was reached, and enough orders went out
+        return r.paced > 0 and r.orders_placed >= 30
+
+    report = asyncio.run(run_scenario("pacing", FaultPlan([]), seconds=4.0, until=done))
     assert report.paced > 0, "the venue never held an order back: the test did not reach the limit"
     assert report.rate_limited == 0
     assert report.orders_placed >= 30

@@ -3,6 +3,8 @@
 import asyncio
 from decimal import Decimal
 
+from processes import until
+
 from liqkit.domain.config import PairConfig, RiskConfig, SimConfig
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
@@ -24,23 +26,16 @@ def make(tmp_path, cfg: PairConfig, risk: RiskConfig | None = None, speed: float
 def test_quotes_move_fill_and_stop_clean(tmp_path):
     cfg = PairConfig(symbol="BTCUSDT", spread="0.5bps", refresh_tolerance="0.3bps", size=Decimal("0.002"))
 
-    async def wait_for(cond, seconds=5.0):
-        for _ in range(int(seconds / 0.02)):
-            if cond():
-                return True
-            await asyncio.sleep(0.02)
-        return False
-
     async def scenario():
         runner, venue, journal = make(tmp_path, cfg)
         events = runner.subscribe()
         await runner.start(run=["BTCUSDT"])
-        assert await wait_for(lambda: len(venue.own_open_orders()) == 2)
+        await until(lambda: len(venue.own_open_orders()) == 2, what="two orders")
         live = venue.own_open_orders()
         sides = {o.side.name for o in venue.exchange.open_orders()}
-        assert await wait_for(lambda: not set(venue.own_open_orders()) & set(live))  # all replaced
+        await until(lambda: not set(venue.own_open_orders()) & set(live), what="both replaced")
         later = venue.own_open_orders()
-        assert await wait_for(lambda: venue.exchange.n_fills >= 2)
+        await until(lambda: venue.exchange.n_fills >= 2, what="two fills")
         status = runner.status()
         await runner.stop()
         return runner, venue, journal, live, sides, later, status, events
@@ -76,21 +71,20 @@ def test_stale_feed_pauses_then_resumes(tmp_path):
     async def scenario():
         runner, venue, _ = make(tmp_path, cfg, RiskConfig(stale_feed_s=0.3))
         await runner.start(run=["BTCUSDT"])
-        await asyncio.sleep(0.4)
-        before = len(venue.own_open_orders())
-        venue.pause_feed()
-        await asyncio.sleep(0.8)
-        paused = runner.status()["pairs"]["BTCUSDT"]["state"], len(venue.own_open_orders())
-        venue.resume_feed()
-        await asyncio.sleep(0.5)
-        resumed = runner.status()["pairs"]["BTCUSDT"]["state"], len(venue.own_open_orders())
-        await runner.stop()
-        return before, paused, resumed
 
-    before, paused, resumed = asyncio.run(scenario())
-    assert before == 2
-    assert paused == ("paused", 0)
-    assert resumed == ("quoting", 2)
+        def seen() -> tuple[str, int]:
+            return runner.status()["pairs"]["BTCUSDT"]["state"], len(venue.own_open_orders())
+
+        try:
+            await until(lambda: seen() == ("quoting", 2), what="two orders")
+            venue.pause_feed()
+            await until(lambda: seen() == ("paused", 0), what="paused, its orders cancelled, on the stale feed")
+            venue.resume_feed()
+            await until(lambda: seen() == ("quoting", 2), what="quoting again once the feed resumed")
+        finally:
+            await runner.stop()
+
+    asyncio.run(scenario())
 
 
 def test_kill_switch_halts_and_cancels(tmp_path):
@@ -106,14 +100,13 @@ def test_kill_switch_halts_and_cancels(tmp_path):
     async def scenario():
         runner, venue, journal = make(tmp_path, cfg, speed=40)
         await runner.start(run=["BTCUSDT"])
-        for _ in range(100):
-            await asyncio.sleep(0.1)
-            if runner.status()["pairs"]["BTCUSDT"]["state"] == "halted":
-                break
-        await asyncio.sleep(0.2)
-        state = runner.status()["pairs"]["BTCUSDT"]
-        open_now = venue.own_open_orders()
-        await runner.stop()
+        try:
+            await until(lambda: runner.status()["pairs"]["BTCUSDT"]["state"] == "halted", 120, "the kill switch")
+            await until(lambda: not venue.own_open_orders(), what="the halted pair's orders cancelled")
+            state = runner.status()["pairs"]["BTCUSDT"]
+            open_now = venue.own_open_orders()
+        finally:
+            await runner.stop()
         return state, open_now, journal.states("BTCUSDT")
 
     state, open_now, states = asyncio.run(scenario())

@@ -2,12 +2,10 @@
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
-from processes import free_port
+from processes import ProcessOutput, accepts, free_port, wait_for
 
 from liqkit.domain.errors import ConfigError, LiveTradingRefused
 
@@ -33,14 +31,10 @@ def test_trade_on_binance_testnet_config_pointed_at_the_local_server(tmp_path):
         stderr=subprocess.PIPE,
         text=True,
     )
+    served = ProcessOutput(server)
     try:
-        assert server.stdout is not None
-        assert "Binance spot API for BTCUSDT" in server.stdout.readline()
-        for _ in range(100):  # until it accepts connections
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
+        served.wait_for_line(lambda ln: "Binance spot API for BTCUSDT" in ln, what="the server's banner")
+        wait_for(lambda: accepts(port), 60, "the server to accept connections")
         cfg = tmp_path / "c.toml"
         cfg.write_text(
             f'[engine]\nvenue = "binance-testnet"\nbase_url = "http://127.0.0.1:{port}"\n\n'
@@ -55,18 +49,21 @@ def test_trade_on_binance_testnet_config_pointed_at_the_local_server(tmp_path):
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert trader.stdout is not None
-        banner = trader.stdout.readline()
-        assert "quoting BTCUSDT on binance-local" in banner, banner
-        time.sleep(3)
-        trader.send_signal(signal.SIGINT)
-        out, err = trader.communicate(timeout=60)
-        assert trader.returncode == 0, err
-        assert "open orders 2" in out and "stopped: 0 liqkit orders left open" in out
+        trading = ProcessOutput(trader)
+        try:
+            banner = trading.wait_for_line(lambda ln: "liqkit: quoting" in ln, what="the trader's banner")
+            assert "quoting BTCUSDT on binance-local" in banner, banner
+            # the status line every 2 s: wait until it shows both sides quoted, then Ctrl-C
+            trading.wait_for_line(lambda ln: "BTCUSDT:" in ln and " open orders 2 " in ln, what="two open orders")
+        finally:
+            trader.send_signal(signal.SIGINT)
+            code, out, err = trading.finish()
+        assert code == 0, err
+        assert "stopped: 0 liqkit orders left open" in out
         assert "s" * 40 not in out + err and "k" * 20 not in out + err  # keys never printed
     finally:
         server.send_signal(signal.SIGINT)
-        server.communicate(timeout=30)
+        served.finish(30)
 
 
 def test_keys_from_env_or_dotenv_never_shown(tmp_path, monkeypatch):
@@ -112,25 +109,22 @@ def test_sim_server_injects_faults_from_a_file(tmp_path):
     env = dict(os.environ, LIQKIT_SIM_API_KEY="k" * 20, LIQKIT_SIM_API_SECRET="s" * 40)
     cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--faults", str(faults)]
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    served = ProcessOutput(server)
     try:
-        assert server.stdout is not None and "Binance spot API" in server.stdout.readline()
+        served.wait_for_line(lambda ln: "Binance spot API" in ln, what="the server's banner")
+        wait_for(lambda: accepts(port), 60, "the server to accept connections")
         statuses = []
-        for _ in range(200):
+        for _ in range(4):
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v3/ping", timeout=5) as r:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v3/ping", timeout=30) as r:
                     statuses.append((r.status, r.read().decode()))
             except urllib.error.HTTPError as e:
                 statuses.append((e.code, e.read().decode()))
-            except urllib.error.URLError:
-                time.sleep(0.05)  # not listening yet
-                continue
-            if len(statuses) == 4:
-                break
         assert [s for s, _ in statuses] == [200, 502, 200, 502]  # every 2nd ping
         assert "<html>" in statuses[1][1] and statuses[0][1] == "{}"
     finally:
         server.send_signal(signal.SIGINT)
-        server.communicate(timeout=30)
+        served.finish(30)
 
 
 def test_sim_server_refuses_a_bad_faults_file(tmp_path):

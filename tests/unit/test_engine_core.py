@@ -4,8 +4,8 @@ from decimal import Decimal
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simloop import SimLoop
 
-from liqkit.backtest.driver import Driver
 from liqkit.domain.config import PairConfig, RiskConfig
 from liqkit.domain.rules import default_rules
 from liqkit.domain.types import Side
@@ -183,9 +183,8 @@ def test_no_update_is_skipped_that_should_have_moved_a_quote(cfg, moves, seed):
     core = make(pc)
     sim = SimExchange("realistic", 0, 0, {"BTC": Decimal(10), "USDT": Decimal(1_000_000)})
     sim.add_symbol(BTC)
-    drv = Driver(core, sim)
-    drv.submit(core.run("BTCUSDT", 0), 0)
-    drv.due(0)
+    loop = SimLoop(core, sim)
+    loop.submit(core.run("BTCUSDT", 0), 0)
     bid = 6_000_000
     st_ = core.pair("BTCUSDT")
     p = st_.params
@@ -193,10 +192,7 @@ def test_no_update_is_skipped_that_should_have_moved_a_quote(cfg, moves, seed):
         bid += step
         ask = bid + spread
         ts = n * 1_000_000
-        drv.timeline.book(0, ts, bid, 5, ask, 5)
-        drv.due(ts)  # fills reach the engine before the book
-        drv.submit(core.on_book(0, ts, bid, 5, ask, 5), ts)
-        drv.due(ts)
+        loop.book(0, ts, bid, 5, ask, 5)  # the exchange sees it (fills reach the core), then the core
         if st_.state != "quoting":
             continue
         shift = skew_shift(p, bid + ask, st_.inventory()) if p.skew_on else 0
@@ -242,20 +238,17 @@ def test_the_skew_shift_moving_with_the_mid_is_never_missed():
     bal = {"BTC": Decimal("9.8"), "USDT": Decimal(612_000)}  # 49 % of the value in base at 60,000
     sim = SimExchange("realistic", 0, 0, bal)
     sim.add_symbol(BTC)
-    drv = Driver(core, sim)
+    loop = SimLoop(core, sim)
     core.on_balances({a: (v, Decimal(0)) for a, v in bal.items()}, 0)
-    drv.submit(core.run("BTCUSDT", 0), 0)
-    drv.due(0)
+    loop.submit(core.run("BTCUSDT", 0), 0)
     st_ = core.pair("BTCUSDT")
     p = st_.params
     shifts, quiet = set(), 0
     for n in range(1, 2000):
         bid = 6_000_000 + n  # a slow, steady rise
         ts = n * 1_000_000
-        out = core.on_book(0, ts, bid, 5, bid + 1, 5)
+        out = loop.book(0, ts, bid, 5, bid + 1, 5)
         quiet += not out
-        drv.submit(out, ts)
-        drv.due(ts)
         shift = skew_shift(p, 2 * bid + 1, st_.inventory())
         shifts.add(shift)
         assert st_.shift == shift, (n, st_.shift, shift)  # the quotes are priced with the current shift

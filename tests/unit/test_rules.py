@@ -12,6 +12,8 @@ from liqkit.domain.errors import FilterError, RulesError
 from liqkit.domain.rules import default_rules, parse_exchange_info
 from liqkit.domain.types import Side
 
+BTC = default_rules("BTCUSDT")  # read here, once: the property tests below time only what they test
+
 
 @pytest.fixture(scope="module")
 def full_info(shared_dir):
@@ -57,6 +59,14 @@ def test_notional_era_and_unknown_filters(full_info):
         r.check_order(Side.BUY, 6_000_000, 8, 6_000_000)  # 4.8 USDT
 
 
+def test_shipped_rules_are_the_full_answer_parsed(full_info):
+    # default_rules parses only the symbol asked for; it must give what parsing everything gives
+    every = parse_exchange_info(full_info)
+    for sym in ("BTCUSDT", "ETHUSDT", "SHIBUSDT", "BNBBTC"):
+        assert default_rules(sym) == every[sym]
+    assert default_rules("btcusdt") is default_rules("BTCUSDT")  # parsed once, then looked up
+
+
 def test_unknown_symbol_is_a_clear_error(full_info):
     with pytest.raises(RulesError, match="BTCUSDX"):
         parse_exchange_info(full_info, ["BTCUSDX"])
@@ -75,7 +85,7 @@ def test_formatting_is_plain_decimal():
 
 @given(price=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(1_000_000), places=6))
 def test_price_to_ticks_never_rounds_toward_crossing(price):
-    r = default_rules("BTCUSDT")
+    r = BTC
     b = r.price_to_ticks(price, Side.BUY)
     a = r.price_to_ticks(price, Side.SELL)
     assert r.price(b) <= price <= r.price(a)
@@ -84,7 +94,7 @@ def test_price_to_ticks_never_rounds_toward_crossing(price):
 
 @given(qty=st.decimals(min_value=Decimal(0), max_value=Decimal(100), places=8))
 def test_quantities_round_down_to_the_step(qty):
-    r = default_rules("BTCUSDT")
+    r = BTC
     s = r.qty_to_steps(qty)
     assert r.qty(s) <= qty < r.qty(s + 1)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -94,8 +95,16 @@ async def run_scenario(
     state_dir: Path | None = None,
     stream_queue_size: int = 10_000,
     market_silence_s: float = 60.0,
+    until: Callable[[ScenarioReport], bool] | None = None,
+    max_seconds: float = 120.0,
 ) -> ScenarioReport:
-    """Quote BTCUSDT for ``seconds`` against a server injecting ``faults``, then stop and check."""
+    """Quote BTCUSDT for ``seconds`` against a server injecting ``faults``, then stop and check.
+
+    ``until`` keeps the scenario going after ``seconds`` until it holds for the report so far (its
+    counters: faults injected, orders placed, resyncs, stream restarts, rate limited, paced), for at
+    most ``max_seconds`` in all: on a busy machine a scenario then takes longer instead of ending
+    before its faults fired.
+    """
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}, maker_fee_bps=Decimal(1))
     server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, speed=speed, faults=faults)
     site_runner, url = await server.listen()
@@ -115,20 +124,21 @@ async def run_scenario(
     runner = EngineRunner(venue, [cfg], journal, RiskConfig(stale_feed_s=3), timer_s=0.2)
     report = ScenarioReport(name)
     try:
+        loop = asyncio.get_running_loop()
+        end = loop.time() + max_seconds
         await runner.start(run=["BTCUSDT"])
         await asyncio.sleep(seconds)
+        while until is not None and not until(_counters(report, server, faults, venue)) and loop.time() < end:
+            await asyncio.sleep(0.1)
         await runner.stop(timeout_s=15)
         await asyncio.sleep(0.3)  # let the server finish what it was sending
+        _counters(report, server, faults, venue)
         report.orphans = server.venue.own_open_orders()
         report.duplicates = list(server.duplicates)
         report.fills_server = server.fills_made
         report.fills_journal = len(journal.fills())
-        report.orders_placed = sum(1 for o in server.orders.values() if o["clientOrderId"].startswith("lq."))
-        report.faults_injected = faults.total_injected
         report.errors = list(runner.errors)
         report.unresolved = [f"{o.client_id} {o.status} filled={o.filled}" for o in runner.core.orders.values()]
-        report.resyncs, report.stream_restarts = venue.resyncs, venue.stream_restarts
-        report.rate_limited, report.paced = server.rate_limited, venue.paced
         for asset, (free, locked) in server.venue.exchange.balances().items():
             ours = runner.core.balances.get(asset)
             if asset in ("BTC", "USDT") and ours != (free, locked):
@@ -138,4 +148,13 @@ async def run_scenario(
         await site_runner.cleanup()
         if tmp is not None:
             tmp.cleanup()
+    return report
+
+
+def _counters(report: ScenarioReport, server: BinanceServer, faults: FaultPlan, venue: BinanceVenue) -> ScenarioReport:
+    """Fill in the report's running counters (what ``until`` may look at) from the server and venue."""
+    report.orders_placed = sum(1 for o in server.orders.values() if o["clientOrderId"].startswith("lq."))
+    report.faults_injected = faults.total_injected
+    report.resyncs, report.stream_restarts = venue.resyncs, venue.stream_restarts
+    report.rate_limited, report.paced = server.rate_limited, venue.paced
     return report
