@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from liqkit.backtest.driver import Driver, merge_events
+from liqkit.backtest.driver import Driver
 from liqkit.backtest.result import BacktestResult, build_result
-from liqkit.data.feed import MarketData
+from liqkit.data.feed import MarketData, merge_events
 from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
 from liqkit.engine.core import EngineCore
 from liqkit.engine.latency import ConstantLatency

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from liqkit.data.feed import MarketData
 from liqkit.domain.types import BalanceUpdate
 from liqkit.engine.core import EngineCore
 from liqkit.engine.execution import TIMER_NS, Execution, Request
@@ -40,26 +39,6 @@ class RunStats:
     start_ns: int = 0
     end_ns: int = 0
     samples: list[tuple[Any, ...]] = field(default_factory=list)
-
-
-def merge_events(datas: list[MarketData]) -> tuple[np.ndarray, ...]:
-    """One time-ordered stream of every pair's rows: (kind 0 book / 1 trade, pair, ts, a, b, c, d) as int64
-    columns (book: bid, bid qty, ask, ask qty; trade: price, qty, aggressor, trade id)."""
-    kinds, pairs, tss, aa, bb, cc, dd = [], [], [], [], [], [], []
-    for p, md in enumerate(datas):
-        b, t = md.book, md.trades
-        nb, nt = len(b["ts_local"]), len(t["ts_local"])
-        kinds += [np.zeros(nb, np.int64), np.ones(nt, np.int64)]
-        pairs += [np.full(nb, p, np.int64), np.full(nt, p, np.int64)]
-        tss += [b["ts_local"], t["ts_local"]]
-        aa += [b["bid"], t["price"]]
-        bb += [b["bid_qty"], t["qty"]]
-        cc += [b["ask"], t["aggressor"].astype(np.int64)]
-        dd += [b["ask_qty"], t["trade_id"]]
-    ts = np.concatenate(tss)
-    kind = np.concatenate(kinds)
-    order = np.lexsort((kind, ts))  # by time, book before trade on ties, stable otherwise
-    return tuple(np.concatenate(x)[order] for x in (kinds, pairs, tss, aa, bb, cc, dd))
 
 
 class Driver:

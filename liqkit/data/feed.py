@@ -13,6 +13,7 @@ exchange decimals exactly once and nothing downstream touches floats to decide a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -122,3 +123,23 @@ class MarketData:
             },
             index=pd.to_datetime(t["ts_local"], unit="ns", utc=True).rename("time"),
         )
+
+
+def merge_events(datas: Sequence[MarketData]) -> tuple[np.ndarray, ...]:
+    """One time-ordered stream of every pair's rows: (kind 0 book / 1 trade, pair, ts, a, b, c, d) as int64
+    columns (book: bid, bid qty, ask, ask qty; trade: price, qty, aggressor, trade id)."""
+    kinds, pairs, tss, aa, bb, cc, dd = [], [], [], [], [], [], []
+    for p, md in enumerate(datas):
+        b, t = md.book, md.trades
+        nb, nt = len(b["ts_local"]), len(t["ts_local"])
+        kinds += [np.zeros(nb, np.int64), np.ones(nt, np.int64)]
+        pairs += [np.full(nb, p, np.int64), np.full(nt, p, np.int64)]
+        tss += [b["ts_local"], t["ts_local"]]
+        aa += [b["bid"], t["price"]]
+        bb += [b["bid_qty"], t["qty"]]
+        cc += [b["ask"], t["aggressor"].astype(np.int64)]
+        dd += [b["ask_qty"], t["trade_id"]]
+    ts = np.concatenate(tss)
+    kind = np.concatenate(kinds)
+    order = np.lexsort((kind, ts))  # by time, book before trade on ties, stable otherwise
+    return tuple(np.concatenate(x)[order] for x in (kinds, pairs, tss, aa, bb, cc, dd))

@@ -1,7 +1,7 @@
 """The ``liqkit record`` and ``liqkit convert`` subcommands (added to liqkit's parser by ``register``).
 
 ``liqkit record --symbols BTCUSDT,ETHUSDT --out DIR [--duration S] [--venue binance-testnet|binance-live|URL]``
-records bookTicker, trade and depth streams into captures (see ``liqkit.data.record``).
+records bookTicker, trade and depth streams into captures (see ``liqkit.research.record``).
 ``liqkit convert SRC --out DEST`` writes a capture (file or folder) or a data-portal file as a Parquet
 folder, or a Parquet folder back to one capture file when DEST ends in ``.gz``.
 Bad input raises ``LiqkitError`` (liqkit's ``main`` prints one message and exits 2).
@@ -18,7 +18,7 @@ from liqkit.domain.errors import ConfigError, DataError
 
 def cmd_record(args: argparse.Namespace) -> int:
     """Record market streams until Ctrl-C or ``--duration``, then print what was written."""
-    from liqkit.data.record import record
+    from liqkit.research.record import record
 
     if args.duration is not None and args.duration <= 0:
         raise ConfigError(f"--duration: {args.duration} must be > 0 seconds")

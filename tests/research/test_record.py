@@ -16,7 +16,7 @@ from processes import free_port, wait_for
 
 from liqkit.data.capture import load_sample
 from liqkit.data.frames import GAP_STREAM, load_frames
-from liqkit.data.record import Recorder
+from liqkit.research.record import Recorder
 from liqkit.venues.binance_server.faults import Fault, FaultPlan
 
 

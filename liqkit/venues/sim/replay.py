@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from liqkit.data.feed import MarketData
+from liqkit.data.feed import MarketData, merge_events
 from liqkit.domain.config import SimConfig
 from liqkit.domain.errors import OrderRejected, RetryableError, RulesError, UnknownOrderError, UnknownOutcomeError
 from liqkit.domain.rules import SymbolRules
@@ -67,8 +67,6 @@ class ReplayVenue:
         config: SimConfig | None = None,
         latency: LatencyModel | None = None,
     ) -> None:
-        from liqkit.backtest.driver import merge_events  # the same merge as the backtest
-
         self.config = config or SimConfig()
         self.datas = list(data)
         if not self.datas:
