@@ -121,47 +121,41 @@ def run_liqkit(data: Path, env: dict[str, str]) -> Run:
 
 
 def decision_latency() -> dict[str, Any]:
-    """Book update in -> intents out, per book event of the shipped recording (engine core only)."""
+    """Book update in -> intents out, per book event of the shipped recording: the engine core's
+    ``on_book`` timed inside a whole backtest (the driver's own loop, the execution, the exchange)."""
     from liqkit.backtest.driver import Driver
     from liqkit.data.capture import load_sample
+    from liqkit.data.feed import merge_events
     from liqkit.domain.config import pair_config
     from liqkit.engine.core import EngineCore
     from liqkit.venues.sim.exchange import SimExchange
 
     md = load_sample()
-    core = EngineCore(run_nonce="lat0")
+    core = EngineCore(run_nonce="lat0", amend_keeps_priority=True)
     sim = SimExchange("realistic", 1, 1, {"BTC": Decimal(10), "USDT": Decimal(1_000_000)})
     core.add_pair(
         pair_config({"symbol": "BTCUSDT", "spread": "1bps", "levels": 3, "refresh_tolerance": "0.5bps"}), md.rules
     )
     sim.add_symbol(md.rules)
-    core.on_balances(sim.balances(), 0)
     drv = Driver(core, sim)
-    b, t = md.book, md.trades
-    events = sorted(
-        [(int(x), 0, i) for i, x in enumerate(b["ts_local"])] + [(int(x), 1, i) for i, x in enumerate(t["ts_local"])]
-    )
-    drv.submit(core.run("BTCUSDT", events[0][0]), events[0][0])
-    lat_all, lat_act = [], []
+    lat_all: list[int] = []
+    lat_act: list[int] = []
     clock = time.perf_counter_ns
-    bid, bq, ask, aq = (b[k].tolist() for k in ("bid", "bid_qty", "ask", "ask_qty"))
-    tp, tq, ta = (t[k].tolist() for k in ("price", "qty", "aggressor"))
-    for ts, kind, i in events:
-        if kind == 0:
-            fills = sim.on_book(0, bid[i], bq[i], ask[i], aq[i])
-            if fills:
-                drv._deliver_fills(fills, ts)
-            c0 = clock()
-            intents = core.on_book(0, ts, bid[i], bq[i], ask[i], aq[i])
-            dt = clock() - c0
-            lat_all.append(dt)
-            if intents:
-                lat_act.append(dt)
-                drv.submit(intents, ts)
-        else:
-            fills = sim.on_trade(0, tp[i], tq[i], ta[i])
-            if fills:
-                drv._deliver_fills(fills, ts)
+    on_book = core.on_book
+
+    def timed(idx: int, ts: int, bid: int, bq: int, ask: int, aq: int) -> Any:
+        c0 = clock()
+        intents = on_book(idx, ts, bid, bq, ask, aq)
+        dt = clock() - c0
+        lat_all.append(dt)
+        if intents:
+            lat_act.append(dt)
+        return intents
+
+    drv.execution.on_book = timed  # type: ignore[method-assign]
+    events = merge_events([md])
+    drv.start(["BTCUSDT"], int(events[2][0]))
+    drv.run(events)
     a, q = np.array(lat_all) / 1000, np.array(lat_act) / 1000
     return {
         "book_updates": len(a),

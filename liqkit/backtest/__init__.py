@@ -17,7 +17,7 @@ from liqkit.backtest.result import BacktestResult, build_result
 from liqkit.data.feed import MarketData, merge_events
 from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
 from liqkit.engine.core import EngineCore
-from liqkit.engine.latency import ConstantLatency
+from liqkit.engine.latency import ConstantLatency, LatencyModel
 from liqkit.venues.sim.exchange import SimExchange
 
 __all__ = ["BacktestResult", "run_backtest"]
@@ -30,12 +30,14 @@ def run_backtest(
     sim: SimConfig | None = None,
     sample_every_s: float = 1.0,
     progress: Callable[[int], None] | None = None,
+    latency: LatencyModel | None = None,
 ) -> BacktestResult:
     """Run the engine on ``data`` (one or several symbols) and return tables and metrics.
 
     ``config`` is a whole ``LiqkitConfig`` (its ``[sim]`` section sets the exchange), one
     ``PairConfig`` (used for the data's symbol), a dict of pair settings, or None for defaults.
-    A pair without a config section is quoted with ``PairConfig`` defaults.
+    A pair without a config section is quoted with ``PairConfig`` defaults. ``latency`` replaces the
+    config's constant ``latency_ms`` with any latency model.
     """
     datas = [data] if isinstance(data, MarketData) else list(data)
     if not datas:
@@ -49,7 +51,7 @@ def run_backtest(
         core.add_pair(pc, md.rules)
         exch.add_symbol(md.rules)
     events = merge_events(datas)
-    driver = Driver(core, exch, ConstantLatency.from_ms(simcfg.latency_ms), int(sample_every_s * 1e9))
+    driver = Driver(core, exch, latency or ConstantLatency.from_ms(simcfg.latency_ms), int(sample_every_s * 1e9))
     t0 = int(events[2][0]) if len(events[2]) else 0
     driver.start([md.symbol for md in datas], t0)
     stats = driver.run(events, progress)

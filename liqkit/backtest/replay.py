@@ -18,6 +18,7 @@ from typing import Any
 from liqkit.backtest.result import BacktestResult, build_result
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import LiqkitConfig, PairConfig
+from liqkit.engine.latency import LatencyModel
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
 from liqkit.venues.sim.replay import ReplayVenue
@@ -44,9 +45,11 @@ def run_replay(
     config: LiqkitConfig | PairConfig | dict[str, Any] | None = None,
     *,
     state_dir: str | Path | None = None,
+    latency: LatencyModel | None = None,
 ) -> BacktestResult:
-    """Run the live runner on ``data`` in virtual time; the journal goes to ``state_dir`` if given."""
-    return asyncio.run(replay_async(data, config, state_dir=state_dir))
+    """Run the live runner on ``data`` in virtual time; the journal goes to ``state_dir`` if given.
+    ``latency`` replaces the config's constant ``latency_ms`` with any latency model."""
+    return asyncio.run(replay_async(data, config, state_dir=state_dir, latency=latency))
 
 
 async def replay_async(
@@ -54,6 +57,7 @@ async def replay_async(
     config: LiqkitConfig | PairConfig | dict[str, Any] | None = None,
     *,
     state_dir: str | Path | None = None,
+    latency: LatencyModel | None = None,
 ) -> BacktestResult:
     """``run_replay`` inside a running event loop (a notebook's)."""
     from liqkit.backtest import _as_config
@@ -63,7 +67,7 @@ async def replay_async(
         raise ValueError("data: give at least one MarketData")
     cfg = _as_config(config, datas)
     pairs = [cfg.pairs.get(md.symbol) or PairConfig(symbol=md.symbol) for md in datas]
-    venue = ReplayVenue(datas, cfg.sim)
+    venue = ReplayVenue(datas, cfg.sim, latency)
     journal = Journal.in_state_dir(state_dir, engine_id="replay") if state_dir is not None else None
     # the backtest's run nonce, so that both runs' client ids compare one to one
     runner = EngineRunner(venue, pairs, journal, cfg.engine.risk, clock=venue.clock, run_nonce="bt00")

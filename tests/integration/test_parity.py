@@ -23,7 +23,7 @@ from liqkit.backtest import bench_config, run_backtest
 from liqkit.backtest.replay import run_replay
 from liqkit.data.feed import MarketData
 from liqkit.data.synthetic import load_bench_data
-from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
+from liqkit.domain.config import Distance, LiqkitConfig, PairConfig, SimConfig
 from liqkit.journal import Journal
 
 SHARED_BENCH = Path(__file__).resolve().parents[2].parent / "shared" / "bench"
@@ -52,6 +52,10 @@ def quoting_config(latency_ms: float = 5) -> LiqkitConfig:
             )
         },
     )
+
+
+def dist(text: str) -> Distance:
+    return PairConfig(symbol="BTCUSDT", spread=text).bid_spread  # type: ignore[arg-type]
 
 
 def records(result) -> tuple[list, list]:
@@ -112,9 +116,20 @@ def bench_slice(tmp_path_factory) -> MarketData:
 @pytest.mark.parametrize("config", ["bench strategy", "levels 2, skew 0.5, realistic, fees, 5 ms"])
 def test_common_benchmark_data_same_orders_and_fills_in_backtest_and_live_runner(bench_slice, config):
     cfg = quoting_config() if config.startswith("levels") else bench_config()
-    if config.startswith("levels"):  # the benchmark's price is 60,000: fund both sides
+    if config.startswith("levels"):  # the benchmark's market is 1-3 ticks wide at 60,000: quote in ticks
+        pair = cfg.pairs["BTCUSDT"].model_copy(
+            update={
+                "bid_spread": dist("2ticks"),
+                "ask_spread": dist("2ticks"),
+                "level_spacing": dist("1ticks"),
+                "refresh_tolerance": dist("3ticks"),
+            }
+        )
         cfg = cfg.model_copy(
-            update={"sim": cfg.sim.model_copy(update={"balances": {"BTC": Decimal(10), "USDT": Decimal(1_000_000)}})}
+            update={
+                "pairs": {"BTCUSDT": pair},
+                "sim": cfg.sim.model_copy(update={"balances": {"BTC": Decimal(10), "USDT": Decimal(1_000_000)}}),
+            }
         )
     bt = run_backtest(bench_slice, cfg)
     live = run_replay(bench_slice, cfg)
@@ -155,6 +170,28 @@ def test_trade_refuses_data_without_a_virtual_clock(tmp_path):
         [sys.executable, "-m", "liqkit.cli", "trade", "--data", str(tmp_path)], capture_output=True, text=True
     )
     assert p.returncode == 2 and "--clock virtual" in p.stderr and "Traceback" not in p.stderr
+
+
+class Jitter:
+    """A latency that varies with time (1 to 9 ms, answers slower than requests): answers overtake each other."""
+
+    def request_ns(self, ts: int) -> int:
+        return 1_000_000 + (ts // 1_000 % 5) * 1_000_000
+
+    def response_ns(self, ts: int) -> int:
+        return 2_000_000 + (ts // 1_000 % 7) * 1_000_000
+
+    def feed_ns(self, ts: int) -> int:
+        return 0
+
+
+def test_a_varying_latency_keeps_the_two_paths_equal(sample_data):
+    cfg = quoting_config()
+    bt = run_backtest(sample_data, cfg, latency=Jitter())
+    live = run_replay(sample_data, cfg, latency=Jitter())
+    assert bt.metrics["fills"] > 50
+    assert_same(bt, live)
+    assert records(bt) != records(run_backtest(sample_data, cfg))  # the model was used
 
 
 _SLICE: dict[str, MarketData] = {}

@@ -77,7 +77,7 @@ def test_a_size_over_max_notional_is_never_placed_and_is_explained_once():
     assert st_.reason == (  # the first refused quote: the level-0 bid, 10 bps under the first mid (59,940)
         "size 0.01 BTC is worth about 599.40 USDT, over BTCUSDT's maximum order value 50 USDT (NOTIONAL): lower size"
     )
-    said = [e for e in loop.core.event_log if e[0] == "state" and "maximum order value" in e[4]]
+    said = [e for e in loop.core.event_log if e.kind == "state" and "maximum order value" in e.reason]
     assert len(said) == 1
     # the pipeline agrees: nothing is wanted at that size
     inv = st_.inventory()

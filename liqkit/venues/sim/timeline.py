@@ -73,7 +73,7 @@ class Timeline:
         self.now = 0
         self._dirty: set[int] = set()  # pairs whose balances changed since the last report
         self._report_due = False
-        self._const = isinstance(latency, ConstantLatency)  # then no call per request
+        self._fixed = isinstance(latency, ConstantLatency)  # then no call per request
         self._lat = latency.ns if isinstance(latency, ConstantLatency) else 0
 
     # ---- the heap ----------------------------------------------------------------------------------
@@ -109,11 +109,11 @@ class Timeline:
 
     def request_ns(self, t: int) -> int:
         """The request latency at ``t``."""
-        return self._lat if self._const else self.latency.request_ns(t)
+        return self._lat if self._fixed else self.latency.request_ns(t)
 
     def response_ns(self, t: int) -> int:
         """The response latency at ``t``."""
-        return self._lat if self._const else self.response_ns(t)
+        return self._lat if self._fixed else self.latency.response_ns(t)
 
     # ---- the engine sends ----------------------------------------------------------------------------
     def submit(self, req: Request, now: int, token: Any = None) -> None:
