@@ -122,7 +122,7 @@ def run_liqkit(data: Path, env: dict[str, str]) -> Run:
 
 def decision_latency() -> dict[str, Any]:
     """Book update in -> intents out, per book event of the shipped recording: the engine core's
-    ``on_book`` timed inside a whole backtest (the driver's own loop, the execution, the exchange)."""
+    ``on_book`` timed on the backtest's timeline and execution (a loop of its own around them)."""
     from liqkit.backtest.driver import Driver
     from liqkit.data.capture import load_sample
     from liqkit.data.feed import merge_events
@@ -137,25 +137,28 @@ def decision_latency() -> dict[str, Any]:
         pair_config({"symbol": "BTCUSDT", "spread": "1bps", "levels": 3, "refresh_tolerance": "0.5bps"}), md.rules
     )
     sim.add_symbol(md.rules)
-    drv = Driver(core, sim)
+    drv = Driver(core, sim)  # its timeline and execution; the loop below times the core's on_book
     lat_all: list[int] = []
     lat_act: list[int] = []
     clock = time.perf_counter_ns
-    on_book = core.on_book
-
-    def timed(idx: int, ts: int, bid: int, bq: int, ask: int, aq: int) -> Any:
+    kinds, _pairs, tss, aa, bb, cc, dd = (col.tolist() for col in merge_events([md]))
+    drv.start(["BTCUSDT"], tss[0])
+    tl = drv.timeline
+    for k, ts, a, b, c, d in zip(kinds, tss, aa, bb, cc, dd, strict=True):
+        drv.due(ts)
+        tl.now = ts
+        if k:
+            tl.trade(0, ts, a, b, c)
+            continue
+        tl.book(0, ts, a, b, c, d)
+        drv.due(ts)  # fills reach the engine first
         c0 = clock()
-        intents = on_book(idx, ts, bid, bq, ask, aq)
+        intents = core.on_book(0, ts, a, b, c, d)
         dt = clock() - c0
         lat_all.append(dt)
         if intents:
             lat_act.append(dt)
-        return intents
-
-    drv.execution.on_book = timed  # type: ignore[method-assign]
-    events = merge_events([md])
-    drv.start(["BTCUSDT"], int(events[2][0]))
-    drv.run(events)
+            drv.submit(intents, ts)
     a, q = np.array(lat_all) / 1000, np.array(lat_act) / 1000
     return {
         "book_updates": len(a),
@@ -233,10 +236,30 @@ def main() -> int:
         f"updates that changed orders ({lat['acting_updates']:,}): "
         f"p50 {lat['acting_p50_us']:.1f} us, p99 {lat['acting_p99_us']:.1f} us"
     )
-    ok = same and r0.counts == tuple(EXPECTED.values())
+    parity = live_runner_parity(out, env, ours[0])
+    ok = same and r0.counts == tuple(EXPECTED.values()) and parity
     if not ok:
-        print("error: order counts differ from the reference", file=sys.stderr)
+        print("error: order counts differ (reference, or backtest vs live runner)", file=sys.stderr)
     return 0 if ok else 1
+
+
+def live_runner_parity(data: Path, env: dict[str, str], backtest: Run) -> bool:
+    """``liqkit trade --clock virtual`` (the live runner on a replay) on the same data and strategy: the
+    same metrics as the backtest, and its whole-process speed."""
+    cmd = liqkit_command(data)
+    cmd[cmd.index("backtest")] = "trade"
+    with tempfile.TemporaryDirectory() as state:
+        wall, _cpu, rss, out = timed_process([*cmd, "--clock", "virtual", "--state-dir", state], HERE.parent, env)
+    m = json.loads(out)
+    counts = (m["orders_placed"], m["orders_cancelled"], m["fills"])
+    same = counts == backtest.counts
+    print(
+        f"live runner on a virtual clock (liqkit trade --clock virtual, journal included): "
+        f"{m['events'] / wall / 1e6:.3f} M events/s whole process, peak RSS {rss:.0f} MB; "
+        f"orders placed {counts[0]:,} cancelled {counts[1]:,} "
+        f"filled {counts[2]:,}: {'identical to the backtest' if same else 'DIFFERENT from the backtest'}"
+    )
+    return same
 
 
 if __name__ == "__main__":

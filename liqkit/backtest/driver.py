@@ -83,17 +83,16 @@ class Driver:
     def due(self, until: int) -> None:
         """Process every timeline item due at or before ``until``."""
         tl = self.timeline
-        take = tl.take
         x = self.execution
-        submit = self.submit
+        core = self.core
         while True:
-            item = take(until)
+            item = tl.take(until)
             if item is None:
                 return
             t, kind, payload = item
             if kind == ANSWER:
                 req, out, _tok = payload
-                submit(x.on_answer(req, out, t), t)
+                self.submit(x.on_answer(req, out, t), t)
             elif kind == ARRIVE:
                 tl.arrive(payload[0], t, None)
             elif kind == EVENT:
@@ -101,15 +100,15 @@ class Driver:
                     self._fills(payload, t)
                 elif type(payload) is UserOrder:
                     u: UserOrder = payload
-                    submit(x.on_order_update(u.client_id, u.status, u.filled, t), t)
+                    self.submit(x.on_order_update(u.client_id, u.status, u.filled, t), t)
                 else:
                     bu: BalanceUpdate = payload
-                    submit(x.on_balances({b.asset: (b.free, b.locked) for b in bu.balances}, t), t)
+                    self.submit(x.on_balances({b.asset: (b.free, b.locked) for b in bu.balances}, t), t)
             elif kind == MARKET:
                 p, a, b, c, d = payload
-                intents = x.on_book(p, t, a, b, c, d)
+                intents = core.on_book(p, t, a, b, c, d)
                 if intents:
-                    submit(intents, t)  # type: ignore[arg-type]
+                    self.submit(intents, t)  # type: ignore[arg-type]
             elif kind == TIMER:
                 self._tick(t)
             elif kind == REPORT:
@@ -123,9 +122,9 @@ class Driver:
 
     def _fills(self, payload: tuple[int, int, list[SimFill]], t: int) -> None:
         _idx, t_ex, fills = payload
-        on_fill = self.execution.on_fill_units
+        x = self.execution
         for f in fills:
-            out = on_fill(f.client_id, t, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id, t_ex)
+            out = x.on_fill_units(f.client_id, t, f.price, f.qty, f.fee_nu, f.is_maker, f.trade_id, t_ex)
             if out:
                 self.submit(out, t)
 
@@ -149,11 +148,7 @@ class Driver:
         tl = self.timeline
         heap = tl.heap
         nowq = tl.nowq
-        on_book = self.execution.on_book
-        book = tl.book
-        trade = tl.trade
-        submit = self.submit
-        due = self.due
+        core = self.core
         feed = tl.latency.feed_ns(0)
         stats = self.stats
         self.on_progress = on_progress
@@ -168,21 +163,22 @@ class Driver:
             hi = min(lo + _CHUNK, n)
             kinds, pairs, tss, aa, bb, cc, dd = (col[lo:hi].tolist() for col in events)
             for k, p, ts, a, b, c, d in zip(kinds, pairs, tss, aa, bb, cc, dd, strict=True):
+                # direct calls (not through local bound methods): compiled, they are plain C calls
                 if nowq or (heap and heap[0][0] <= ts):
-                    due(ts)
+                    self.due(ts)
                 tl.now = ts
                 if k == 0:
-                    book(p, ts, a, b, c, d)
+                    tl.book(p, ts, a, b, c, d)
                     te = ts + feed
                     if nowq or (heap and heap[0][0] <= te):  # what the exchange sent first reaches the engine first
                         tl.push(te, MARKET, (p, a, b, c, d))
                     else:
-                        intents = on_book(p, te, a, b, c, d)
+                        intents = core.on_book(p, te, a, b, c, d)
                         if intents:
-                            submit(intents, te)  # type: ignore[arg-type]
+                            self.submit(intents, te)  # type: ignore[arg-type]
                 else:
-                    trade(p, ts, a, b, c)
-        due(end)  # what is due by the end of the data still happens; later answers are not the run's
+                    tl.trade(p, ts, a, b, c)
+        self.due(end)  # what is due by the end of the data still happens; later answers are not the run's
         stats.wall_s = time.perf_counter() - t0
         if gc_was_enabled:
             gc.enable()

@@ -174,7 +174,6 @@ class Execution:
         self.errors: list[str] = []  # for the driver to log and show; it empties the list
         self._resolving: dict[str, _Resolution] = {}
         self._reconciling = False
-        self.on_book = core.on_book  # the hot path goes to the core directly
 
     # ---- periodic --------------------------------------------------------------------------------
     def on_timer(self, ts: int) -> list[Request]:
