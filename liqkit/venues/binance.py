@@ -291,7 +291,7 @@ class BinanceVenue:
                     await self._resync()
                     continue
                 err = map_error(e, placing)
-                if isinstance(err, RetryableError):
+                if isinstance(err, RetryableError) and e.code != -1021:  # a clock drift trips no breaker
                     default = 60.0 if e.status_code == 418 else 1.0
                     self._blocked_until = time.monotonic() + (err.retry_after or default)
                 raise err from e
