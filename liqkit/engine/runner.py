@@ -15,11 +15,13 @@ With a wall clock it trades live (the simulated exchange, or Binance); with a re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from decimal import Decimal
+from functools import partial
 from typing import Any, TypeVar
 
 from liqkit.domain.config import PairConfig, RiskConfig
@@ -45,6 +47,7 @@ from liqkit.engine.histogram import LatencyHistogram
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
 from liqkit.engine.records import StateRecord
+from liqkit.engine.startup import StartupRetry
 from liqkit.engine.views import Balance, side_name
 
 log = logging.getLogger("liqkit.runner")
@@ -84,22 +87,39 @@ class EngineRunner:
         self._changed: asyncio.Event | None = None
         self.n_events = 0
         self.reconnects = 0
+        self.startup = StartupRetry()  # start-up's retry policy (replace it to bound or speed it up)
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self, run: Iterable[str] = (), cleanup: bool = True) -> None:
         """Connect, learn rules and balances, cancel liqkit's orders left open on every configured pair
-        (a crash may have left some; ``cleanup=False`` skips this), and run the named pairs."""
+        (a crash may have left some; ``cleanup=False`` skips this), and run the named pairs.
+
+        Each step is retried through transient faults (``liqkit.engine.startup``); ``state`` says what
+        it waits for. A permanent error is raised as it came, after the venue is closed (quietly: a
+        failure to close never hides the cause), and leaves the runner stopped."""
         self._changed = asyncio.Event()
-        await self.venue.start()
-        rules = await self.venue.rules(self.configs)
-        for sym, cfg in self.configs.items():
-            self.core.add_pair(cfg, rules[sym])
-        if cleanup:
-            for sym in self.configs:
-                left = await self.venue.cancel_all(sym, own_only=True)
+        self.state = "starting"
+        retry = self.startup
+
+        def waiting(text: str | None) -> None:
+            self.state = f"starting: {text}" if text else "starting"
+
+        retry.on_wait = waiting
+        try:
+            await retry.run("the venue (connect)", self.venue.start)
+            rules = await retry.run("exchangeInfo (symbol rules)", lambda: self.venue.rules(self.configs))
+            for sym, cfg in self.configs.items():
+                self.core.add_pair(cfg, rules[sym])
+            for sym in self.configs if cleanup else ():
+                left = await retry.run(f"open orders of {sym} (cleanup)", partial(self.venue.cancel_all, sym, True))
                 if left and self.journal is not None:
                     self.journal.state(self.clock(), sym, "cleanup", f"cancelled {len(left)} liqkit orders left open")
-        self.execution.on_balances(await self.venue.balances(), self.clock())
+            self.execution.on_balances(await retry.run("the account (balances)", self.venue.balances), self.clock())
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await self.venue.close()
+            self.state = "stopped"
+            raise
         self.state = "running"
         self._loops = [
             asyncio.create_task(self._consume(), name="liqkit-events"),

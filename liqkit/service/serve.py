@@ -46,29 +46,44 @@ def serve(
     logging.getLogger("binance").setLevel(logging.CRITICAL)
 
     async def main() -> None:
+        # the API first, so that `liqkit status` and the dashboard can say what start-up waits for;
+        # the line below is printed once the engine has started (cancelled orders a crash left open)
+        serving = asyncio.create_task(server.serve())
+        starting = asyncio.create_task(svc.start())
+
+        def on_signal() -> None:
+            server.should_exit = True
+            starting.cancel()  # a start-up still retrying gives up now
+
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, setattr, server, "should_exit", True)
+            loop.add_signal_handler(sig, on_signal)
         try:
-            await svc.start()  # cancels liqkit orders a crash left open before anything else
-            for sym in run or []:
-                await svc.engine.run(sym)
-            serving = asyncio.create_task(server.serve())
             while not server.started and not serving.done():
                 await asyncio.sleep(0.02)
-            if server.started:
-                bound = server.servers[0].sockets[0].getsockname()[1]
-                url = f"http://{host}:{bound}"
-                svc.announce(url)
+            if not server.started:
+                starting.cancel()
+                await asyncio.gather(starting, serving, return_exceptions=True)
+                raise LiqkitError(f"the service could not listen on {host}:{port} (is the port in use?)")
+            bound = server.servers[0].sockets[0].getsockname()[1]
+            url = f"http://{host}:{bound}"
+            svc.announce(url)
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            if not starting.cancelled():
+                for sym in run or []:
+                    await svc.engine.run(sym)
                 print(
                     f"liqkit serve: {svc.venue.name} with {', '.join(svc.runner.configs)} on {url} "
                     f"(token in {svc.state_dir / 'token'}; API docs at {url}/docs); Ctrl-C stops",
                     flush=True,
                 )
             await serving
-            if not server.started:
-                raise LiqkitError(f"the service could not listen on {host}:{port} (is the port in use?)")
         finally:
+            server.should_exit = True
+            if not starting.done():
+                starting.cancel()
+            await asyncio.gather(starting, serving, return_exceptions=True)
             await svc.stop()
 
     asyncio.run(main())

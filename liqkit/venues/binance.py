@@ -83,25 +83,86 @@ def reject_reason(code: int, message: str) -> RejectReason:
     return RejectReason.OTHER
 
 
+# codes that no retry can cure: the keys (which variable to set), then a refused permission
+_KEY_CODES = {
+    -2014: "BINANCE_API_KEY is not a valid key (its format is wrong)",
+    -2015: "Binance refused the API key (invalid key, IP not allowed, or no permission for spot trading)",
+    -1022: "the signature is not valid: BINANCE_API_SECRET does not belong to BINANCE_API_KEY",
+}
+
+
+def request_name(e: BinanceAPIException) -> str:
+    """``METHOD /path`` of a failed request: never its query (the signature, the timestamp) or its keys."""
+    resp = getattr(e, "response", None)
+    url = getattr(resp, "url", None)
+    method = getattr(getattr(resp, "request_info", None), "method", None) or getattr(resp, "method", None) or ""
+    path = getattr(url, "path", None) or ""
+    return f"{method} {path}".strip() or "a request"
+
+
+def api_error_text(e: BinanceAPIException, placing: bool) -> str:
+    """One line for a Binance error answer: what failed, the HTTP status or Binance code, what liqkit does.
+
+    python-binance's own message for a body that is not JSON (a 502 page) is several lines with the
+    whole signed URL: it is never used."""
+    what, status = request_name(e), int(e.status_code or 0)
+    if isinstance(e.message, str) and e.message.startswith("Invalid JSON error message"):
+        reason = getattr(getattr(e, "response", None), "reason", None) or ""
+        detail = f"HTTP {status} {reason}".strip() + " (no JSON body)"
+    else:
+        detail = f"HTTP {status}: {' '.join(str(e.message or '').split())[:200]}"
+    if status in (429, 418) or e.code in _RETRY_CODES:
+        todo = "liqkit waits as asked, then tries again"
+    elif e.code in _UNKNOWN_CODES or status >= 500 or not e.code:
+        todo = "outcome unknown: liqkit checks the order, never re-sends it" if placing else "liqkit tries again"
+    else:
+        todo = ""
+    return f"{what}: {detail}" + (f"; {todo}" if todo else "")
+
+
+def _connect_text(e: BaseException) -> str | None:
+    """A host that cannot be resolved or reached, named (aiohttp's connector errors), else None."""
+    import aiohttp
+
+    if isinstance(e, aiohttp.ClientConnectorError):
+        host, port = e.host, e.port
+        os_err = e.os_error
+        why = os_err.strerror or str(os_err) if isinstance(os_err, OSError) else str(os_err)
+        dns = getattr(aiohttp, "ClientConnectorDNSError", ())
+        if (dns and isinstance(e, dns)) or "Name or service not known" in str(e) or "resolve" in str(e).lower():
+            return f"cannot resolve host {host} ({why}): check the network and DNS; liqkit tries again"
+        return f"cannot reach {host}:{port} ({why}); liqkit tries again"
+    return None
+
+
 def map_error(e: BaseException, placing: bool) -> VenueError:
-    """Translate a python-binance (or transport) failure into liqkit's error tree."""
+    """Translate a python-binance (or transport) failure into liqkit's error tree, with a one-line message."""
     if isinstance(e, BinanceAPIException):
-        code, status, msg = e.code, e.status_code, e.message
+        code, status = e.code, e.status_code
+        text = api_error_text(e, placing)
         if status in (429, 418) or code in _RETRY_CODES:
             retry = None
             with contextlib.suppress(Exception):
                 retry = float(e.response.headers.get("Retry-After"))
-            return RetryableError(msg, code, retry)
+            return RetryableError(text, code, retry)
+        if code == -1021:  # the clock drifted past recvWindow (again after a re-sync): not executed
+            return RetryableError(f"{text}; liqkit re-syncs its clock with Binance's", code, 1.0)
+        if code in _KEY_CODES:
+            return VenueError(f"{_KEY_CODES[code]} ({text}): set BINANCE_API_KEY and BINANCE_API_SECRET", code)
         if code in _UNKNOWN_CODES or status >= 500 or code == 0:
-            return UnknownOutcomeError(msg or f"HTTP {status}", code)
+            return UnknownOutcomeError(text, code)
         if code in (-2011, -2013):
-            return UnknownOrderError(msg, code)
+            return UnknownOrderError(e.message, code)
         if placing:
-            return OrderRejected(msg, code, reject_reason(code, msg))
-        return VenueError(msg, code)
+            return OrderRejected(e.message, code, reject_reason(code, e.message))
+        return VenueError(text, code)
+    connect = _connect_text(e)
+    if connect is not None:
+        return UnknownOutcomeError(connect)
     if isinstance(e, (asyncio.TimeoutError, BinanceRequestException, OSError)):
-        return UnknownOutcomeError(f"{type(e).__name__}: {e}")
-    return VenueError(f"{type(e).__name__}: {e}")
+        text = " ".join(f"{type(e).__name__}: {e}".split())[:300]
+        return UnknownOutcomeError(text)
+    return VenueError(" ".join(f"{type(e).__name__}: {e}".split())[:300])
 
 
 async def close_client(client: AsyncClient) -> None:
@@ -163,12 +224,20 @@ class BinanceVenue:
         return f"BinanceVenue({self.name}, {self.symbols})"
 
     async def start(self) -> None:
-        """Connect (syncing the clock), load rules, and start the market and user streams."""
-        cls = client_class(self._base_url)
-        self.client = await cls.create(self._key, self._secret, testnet=not self._live and not self._base_url)
-        await self.rules(self.symbols)
+        """Connect (syncing the clock) and start the market and user streams; the rules come with
+        ``rules()``. Idempotent, so a start-up retry after a fault does only what is left; a failure
+        is raised mapped to liqkit's tree (a host that cannot be reached is named)."""
+        if self.client is None:
+            cls = client_class(self._base_url)
+            try:
+                self.client = await cls.create(self._key, self._secret, testnet=not self._live and not self._base_url)
+            except Exception as e:  # create() closes its session itself
+                raise map_error(e, False) from e
+        if self._tasks:
+            return
         # python-binance drops the whole read loop when its message queue overflows: the stream loops
         # below then recreate the socket and mark a gap (the runner reconciles)
+        self._closing = False
         bsm = socket_manager_class(self._base_url)(self.client, max_queue_size=self._queue_size)
         self._tasks = [
             asyncio.create_task(self._market(bsm), name="binance-market"),
@@ -222,7 +291,7 @@ class BinanceVenue:
                     await self._resync()
                     continue
                 err = map_error(e, placing)
-                if isinstance(err, RetryableError):
+                if isinstance(err, RetryableError) and e.code != -1021:  # a clock drift trips no breaker
                     default = 60.0 if e.status_code == 418 else 1.0
                     self._blocked_until = time.monotonic() + (err.retry_after or default)
                 raise err from e

@@ -14,14 +14,23 @@ import logging
 import sys
 
 from liqkit.venues.binance_server.faults import FaultPlan
-from liqkit.venues.binance_server.scenario import SCENARIOS, ScenarioReport, mixed_plan, run_scenario
+from liqkit.venues.binance_server.scenario import (
+    RESTART_SCENARIOS,
+    SCENARIOS,
+    STARTUP_SCENARIOS,
+    ScenarioReport,
+    mixed_plan,
+    run_scenario,
+)
 
 
 async def run_all(seconds: float, seed: int) -> list[ScenarioReport]:
-    """Each scenario for 3 s, then the mixed run for ``seconds``."""
+    """Each scenario for 3 s (faults while quoting, during start-up, and during the restart after a
+    crash with orders open), then the mixed run for ``seconds``."""
     reports = []
-    for name, faults in SCENARIOS.items():
-        reports.append(await run_scenario(name, FaultPlan(faults, seed=seed), seconds=3.0))
+    for name, faults in {**SCENARIOS, **STARTUP_SCENARIOS, **RESTART_SCENARIOS}.items():
+        crash = name in RESTART_SCENARIOS
+        reports.append(await run_scenario(name, FaultPlan(faults, seed=seed), seconds=3.0, crash_first=crash))
     reports.append(await run_scenario(f"mixed (seed {seed})", mixed_plan(seed), seconds=seconds))
     return reports
 

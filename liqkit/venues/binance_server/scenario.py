@@ -40,6 +40,29 @@ SCENARIOS: dict[str, list[Fault]] = {
 }
 
 
+# faults while liqkit starts (each fires on the first calls of its endpoint, before any quoting)
+STARTUP_SCENARIOS: dict[str, list[Fault]] = {
+    "start-up: 429/-1003 on exchangeInfo": [Fault("GET /api/v3/exchangeInfo", "429", at=(1, 2), retry_after=1)],
+    "start-up: 429/-1003 on account": [Fault("GET /api/v3/account", "429", at=(1,), retry_after=1)],
+    "start-up: 502 on openOrders": [Fault("GET /api/v3/openOrders", "http502", at=(1, 2))],
+    "start-up: skewed clock": [Fault("GET /api/v3/openOrders", "clock-skew", at=(1,), skew_ms=15_000)],
+}
+
+# faults on from the moment a service crashed with orders open until (and while) it has started again
+RESTART_SCENARIOS: dict[str, list[Fault]] = {
+    "restart: -1007 on the cleanup's cancels": [
+        Fault("DELETE /api/v3/order", "-1007-placed", at=(1,)),
+        Fault("DELETE /api/v3/order", "-1007-not-placed", at=(2,)),
+    ],
+    "restart: 429 on exchangeInfo, 502 on openOrders, skewed clock": [
+        Fault("GET /api/v3/exchangeInfo", "429", at=(1,), retry_after=1),
+        Fault("GET /api/v3/openOrders", "http502", at=(1,)),
+        Fault("GET /api/v3/account", "clock-skew", at=(1,), skew_ms=15_000),
+        Fault("GET /api/v3/account", "429", at=(2,), retry_after=1),
+    ],
+}
+
+
 def mixed_plan(seed: int) -> FaultPlan:
     """Many faults at once, fired by seeded probabilities."""
     return FaultPlan(
@@ -75,6 +98,9 @@ class ScenarioReport:
     unresolved: list[str] = field(default_factory=list)  # orders the engine still tracked after stop
     rate_limited: int = 0  # requests the server refused for going over a rate limit
     paced: int = 0  # new orders the venue held back to stay under the limits
+    startup_retries: int = 0  # start-up steps retried through a transient fault
+    orphans_at_restart: int = 0  # liqkit orders the crashed run left open when the restart began
+    placed_after_restart: int = 0  # orders the restarted engine placed (it quotes again)
 
     @property
     def fills_lost(self) -> int:
@@ -97,6 +123,7 @@ async def run_scenario(
     market_silence_s: float = 60.0,
     until: Callable[[ScenarioReport], bool] | None = None,
     max_seconds: float = 120.0,
+    crash_first: bool = False,
 ) -> ScenarioReport:
     """Quote BTCUSDT for ``seconds`` against a server injecting ``faults``, then stop and check.
 
@@ -104,29 +131,48 @@ async def run_scenario(
     counters: faults injected, orders placed, resyncs, stream restarts, rate limited, paced), for at
     most ``max_seconds`` in all: on a busy machine a scenario then takes longer instead of ending
     before its faults fired.
+
+    ``crash_first``: a first engine quotes (wide, so its orders rest) and dies without cleaning up, as
+    on SIGKILL; then ``faults`` are switched on and a second engine starts on the same journal: it
+    must come up through the faults, cancel the orphans, and quote.
     """
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}, maker_fee_bps=Decimal(1))
-    server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, speed=speed, faults=faults)
+    server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, speed=speed, faults=FaultPlan() if crash_first else faults)
     site_runner, url = await server.listen()
     tmp = None if state_dir is not None else tempfile.TemporaryDirectory()
-    journal = Journal.in_state_dir(state_dir or Path(tmp.name))  # type: ignore[union-attr]
-    venue = BinanceVenue(
-        ["BTCUSDT"],
-        KEY,
-        SECRET,
-        base_url=url,
-        stream_queue_size=stream_queue_size,
-        market_silence_s=market_silence_s,
-    )
+    state = state_dir or Path(tmp.name)  # type: ignore[union-attr]
+
+    def make_venue() -> BinanceVenue:
+        return BinanceVenue(
+            ["BTCUSDT"],
+            KEY,
+            SECRET,
+            base_url=url,
+            stream_queue_size=stream_queue_size,
+            market_silence_s=market_silence_s,
+        )
+
     cfg = PairConfig.model_validate(
         {"symbol": "BTCUSDT", "spread": "0.5bps", "refresh_tolerance": "0.3bps", "size": "0.002"}
     )
-    runner = EngineRunner(venue, [cfg], journal, RiskConfig(stale_feed_s=3), timer_s=0.2)
     report = ScenarioReport(name)
+    if crash_first:
+        try:
+            report.orphans_at_restart = await _crash(make_venue(), cfg, state, server)
+        except BaseException:
+            await site_runner.cleanup()
+            raise
+        server.faults = faults
+    journal = Journal.in_state_dir(state)
+    venue = make_venue()
+    runner = EngineRunner(venue, [cfg], journal, RiskConfig(stale_feed_s=3), timer_s=0.2)
+    runner.startup.initial_s = 0.2
     try:
         loop = asyncio.get_running_loop()
         end = loop.time() + max_seconds
+        placed_before = _own_orders(server)
         await runner.start(run=["BTCUSDT"])
+        report.startup_retries = runner.startup.attempts
         await asyncio.sleep(seconds)
         while until is not None and not until(_counters(report, server, faults, venue)) and loop.time() < end:
             await asyncio.sleep(0.1)
@@ -137,6 +183,7 @@ async def run_scenario(
         report.duplicates = list(server.duplicates)
         report.fills_server = server.fills_made
         report.fills_journal = len(journal.fills())
+        report.placed_after_restart = _own_orders(server) - placed_before
         report.errors = list(runner.errors)
         report.unresolved = [f"{o.client_id} {o.status} filled={o.filled}" for o in runner.core.orders.values()]
         for asset, (free, locked) in server.venue.exchange.balances().items():
@@ -153,8 +200,33 @@ async def run_scenario(
 
 def _counters(report: ScenarioReport, server: BinanceServer, faults: FaultPlan, venue: BinanceVenue) -> ScenarioReport:
     """Fill in the report's running counters (what ``until`` may look at) from the server and venue."""
-    report.orders_placed = sum(1 for o in server.orders.values() if o["clientOrderId"].startswith("lq."))
+    report.orders_placed = _own_orders(server)
     report.faults_injected = faults.total_injected
     report.resyncs, report.stream_restarts = venue.resyncs, venue.stream_restarts
     report.rate_limited, report.paced = server.rate_limited, venue.paced
     return report
+
+
+def _own_orders(server: BinanceServer) -> int:
+    return sum(1 for o in server.orders.values() if o["clientOrderId"].startswith("lq."))
+
+
+async def _crash(venue: BinanceVenue, cfg: PairConfig, state: Path, server: BinanceServer) -> int:
+    """Quote wide until two liqkit orders rest at the server, then die as on SIGKILL: no cancel, no
+    stop, the connections just gone. The number of liqkit orders left open."""
+    wide = PairConfig.model_validate(
+        {**cfg.model_dump(exclude={"bid_spread", "ask_spread"}), "spread": "200bps", "refresh_tolerance": "100bps"}
+    )
+    journal = Journal.in_state_dir(state)
+    runner = EngineRunner(venue, [wide], journal, RiskConfig(stale_feed_s=3), timer_s=0.2)
+    await runner.start(run=["BTCUSDT"])
+    loop = asyncio.get_running_loop()
+    end = loop.time() + 60
+    while (len(server.venue.own_open_orders()) < 2 or runner._tasks) and loop.time() < end:
+        await asyncio.sleep(0.05)
+    for t in [*runner._loops, *runner._tasks]:
+        t.cancel()
+    await asyncio.gather(*runner._loops, *runner._tasks, return_exceptions=True)
+    await venue.close()
+    journal.close()
+    return len(server.venue.own_open_orders())
