@@ -136,8 +136,11 @@ class ReplayVenue:
         n = len(tss)
         feed = tl.latency.feed_ns(0)
         i = 0
+        heard = True  # whether the engine was handed something it may act on since the last settle
         while True:
-            await self._settle()
+            if heard:
+                await self._settle()
+            heard = True
             if i < n and not tl.pending(tss[i]):  # a market row
                 k, p, ts = kinds[i], pairs[i], tss[i]
                 tl.now = ts
@@ -147,11 +150,17 @@ class ReplayVenue:
                 sym = self.datas[p].symbol
                 if k == 0:
                     tl.book(p, ts, a, b, c, d)
-                    tl.push(ts + feed, MARKET, (p, a, b, c, d))
-                else:
+                    te = ts + feed
+                    if tl.pending(te):  # what the exchange sent first reaches the engine first
+                        tl.push(te, MARKET, (p, a, b, c, d))
+                        heard = False
+                    else:
+                        self._queue.put_nowait(BookTop(sym, a, b, c, d, te, te))
+                else:  # the engine reads nothing in a trade: no need to wait for it
                     tl.trade(p, ts, a, b, c)
                     aggr = Side.BUY if c > 0 else Side.SELL
                     self._queue.put_nowait(Trade(sym, a, b, aggr, ts, ts + feed, d))
+                    heard = False
                 continue
             item = tl.take(tss[i] if i < n else (_FOREVER if self.done.is_set() else self.end))
             if item is not None:
