@@ -36,8 +36,8 @@ from liqkit.venues.binance import BinanceVenue
 SAMPLES = Path(__file__).resolve().parents[2] / "liqkit" / "data" / "samples"
 # The server enforces Binance's limits in wall time (1,200 weight a minute, 50 orders in 10 s), so a faster
 # market means more requests a second: at 20 the runner fell 5 s behind the feed on a busy 2-core machine
-# and met -1003 at its stop sweep; at 10 it stays within about a second and the limits hold. The run
-# needs about the first 20 % of the recording (about 15 s).
+# and met -1003 at its stop sweep; at 10 it stayed within about a second, with no refusal reaching the
+# runner's errors. The run needs about the first 20 % of the recording (about 15 s of wall time).
 SPEED = 10
 KEY, SECRET = "k" * 20, "s" * 40
 WANT = 150  # decisions to collect before stopping (the assertion needs > 50)
