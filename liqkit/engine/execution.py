@@ -175,6 +175,11 @@ class Execution:
         self._resolving: dict[str, _Resolution] = {}
         self._reconciling = False
 
+    # ---- market data -----------------------------------------------------------------------------
+    def on_book(self, idx: int, ts: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> list[Request]:
+        """A book update for pair ``idx``: the core's hot path (the backtest's loop calls the core itself)."""
+        return self.core.on_book(idx, ts, bid, bid_qty, ask, ask_qty)  # type: ignore[return-value]
+
     # ---- periodic --------------------------------------------------------------------------------
     def on_timer(self, ts: int) -> list[Request]:
         """The periodic check, every ``TIMER_NS``."""

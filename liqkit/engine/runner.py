@@ -206,8 +206,7 @@ class EngineRunner:
     # ---- events in --------------------------------------------------------------------------------
     async def _consume(self) -> None:
         x = self.execution
-        core = self.core
-        index = {st.symbol: st.idx for st in core.pairs}
+        index = {st.symbol: st.idx for st in self.core.pairs}
         async for ev in self.venue.events():
             self.n_events += 1
             t = type(ev)
@@ -217,7 +216,7 @@ class EngineRunner:
                 if idx is None:
                     continue
                 t0 = time.perf_counter_ns()
-                intents = core.on_book(idx, b.ts_local, b.bid, b.bid_qty, b.ask, b.ask_qty)  # the hot path
+                intents = x.on_book(idx, b.ts_local, b.bid, b.bid_qty, b.ask, b.ask_qty)
                 if intents:
                     self._submit(intents)  # type: ignore[arg-type]
                 self.latency.record(time.perf_counter_ns() - t0)
