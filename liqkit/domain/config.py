@@ -403,17 +403,19 @@ def load_config(path: str | Path) -> LiqkitConfig:
         raise ConfigError(f"{p}: {e}") from None
 
 
-def defaults_note(cfg: LiqkitConfig, symbols: Sequence[str], where: str = "the config") -> str | None:
+def defaults_note(cfg: LiqkitConfig, symbols: Sequence[str], where: str | None = "the config") -> str | None:
     """One line saying which symbols run on ``PairConfig`` defaults (no section for them), and what
-    those defaults are; None when every symbol has its section. The CLI prints it on stderr."""
+    those defaults are; None when every symbol has its section. ``where`` names the config (None:
+    no config was given). The backtest logs it; the CLI shows it on stderr."""
     missing = [s for s in symbols if s not in cfg.pairs]
     if not missing:
         return None
     d = PairConfig(symbol=missing[0])
     spread = str(d.bid_spread) if d.bid_spread == d.ask_spread else f"bid {d.bid_spread}, ask {d.ask_spread}"
     what = "has no pairs" if not cfg.pairs else "has no " + ", ".join(f"[pairs.{s}]" for s in missing)
+    head = "no config given" if where is None else f"{where} {what}"
     return (
-        f"{where} {what}: {', '.join(missing)} quoted on the defaults (reference {d.reference}, spread {spread}, "
+        f"{head}: {', '.join(missing)} quoted on the defaults (reference {d.reference}, spread {spread}, "
         f"levels {d.levels}, size {d.size} {d.size_unit}, refresh_tolerance {d.refresh_tolerance}, "
         f"post_only {str(d.post_only).lower()})"
     )
