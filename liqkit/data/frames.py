@@ -191,7 +191,7 @@ class MarketFrames:
             r,
             book,
             trades,
-            source=f"{f.source} (local times in {unit})" if unit and "local times in" not in f.source else f.source,
+            source=f"{f.source} (local times in {unit})" if unit and "times in" not in f.source else f.source,
             local_time_unit=unit,
             gaps=[f"{k}: {d}" for k, d in zip(gaps["kind"], gaps["detail"], strict=True)],
             clock_skew_ms=f.skew_summary()["median_ms"],

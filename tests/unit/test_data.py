@@ -127,9 +127,9 @@ def test_portal_zip_with_checksum(tmp_path, sample_data):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("tradeId,price,qty,quoteQty,time,isBuyerMaker,isBestMatch\n1,2,3,4,5,True,True\n", "header"),
+        ("tradeId,price,qty,quoteQty,time,isBuyerMaker,isBestMatch\n1,2,3,4,5,True,True\n", "x.csv:2: timestamp 5"),
         ("1,2,3\n", "3 columns"),
-        ("1,61837.63,0.1,6183.7,17231612553,True,True\n", "neither ms"),
+        ("1,61837.63,0.1,6183.7,17231612553,True,True\n", "x.csv:1: timestamp 17231612553 is not a date"),
         ("1,61837.63,0.1,6183.7,1723161255343,maybe,True\n", "isBuyerMaker"),
     ],
 )
