@@ -131,3 +131,24 @@ def test_parquet_written_from_microsecond_times_is_read_as_such(tmp_path, lines)
     assert "(local times in µs)" in back.to_market_data().source
     ok = read_parquet(write_parquet(frames, tmp_path / "pq2")[0].parent)
     assert "local_time_unit" not in ok.meta or ok.meta["local_time_unit"] == "ns"
+
+
+def test_bench_data_times_are_told_by_magnitude(tmp_path):
+    from liqkit.data.synthetic import load_bench_data
+
+    ts_us = np.array([1_704_067_200_000_000, 1_704_067_200_000_100, 1_704_067_200_000_200], np.int64)
+
+    def write(ts):
+        ticks = np.array([6_000_000, 6_000_001, 6_000_000], np.int64)
+        np.savez(
+            tmp_path / "book.npz", ts=ts, bid_tick=ticks, ask_tick=ticks + 2, bid_qty=np.ones(3), ask_qty=np.ones(3)
+        )
+        np.savez(tmp_path / "trades.npz", ts=ts + 1, tick=ticks, qty=np.ones(3), side=np.array([1, -1, 1], np.int8))
+
+    write(ts_us)
+    md = load_bench_data(tmp_path)
+    assert md.book["ts_local"].tolist() == (ts_us * 1000).tolist() and md.meta["time_unit"] == "µs"
+    assert "(times in µs)" in md.source
+    write(np.array([1, 2, 3], np.int64))
+    with pytest.raises(DataError, match=r"book\.npz: ts row 0: 1 is not a date between 2000 and 2100"):
+        load_bench_data(tmp_path)
