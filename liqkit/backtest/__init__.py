@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
@@ -16,11 +17,14 @@ from liqkit.backtest.driver import Driver
 from liqkit.backtest.result import BacktestResult, build_result
 from liqkit.data.feed import MarketData, merge_events
 from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
+from liqkit.domain.errors import ConfigError
 from liqkit.engine.core import EngineCore
 from liqkit.engine.latency import ConstantLatency, LatencyModel
 from liqkit.venues.sim.exchange import SimExchange
 
 __all__ = ["BacktestResult", "run_backtest"]
+
+log = logging.getLogger("liqkit.backtest")
 
 
 def run_backtest(
@@ -36,8 +40,9 @@ def run_backtest(
 
     ``config`` is a whole ``LiqkitConfig`` (its ``[sim]`` section sets the exchange), one
     ``PairConfig`` (used for the data's symbol), a dict of pair settings, or None for defaults.
-    A pair without a config section is quoted with ``PairConfig`` defaults. ``latency`` replaces the
-    config's constant ``latency_ms`` with any latency model.
+    A symbol without a config section is quoted with ``PairConfig`` defaults (a warning on the
+    ``liqkit.backtest`` logger says which); a section for a symbol the data lacks is a ConfigError.
+    ``latency`` replaces the config's constant ``latency_ms`` with any latency model.
     """
     datas = [data] if isinstance(data, MarketData) else list(data)
     if not datas:
@@ -59,19 +64,35 @@ def run_backtest(
 
 
 def _as_config(config: LiqkitConfig | PairConfig | dict[str, Any] | None, datas: list[MarketData]) -> LiqkitConfig:
-    from liqkit.domain.config import parse_config
+    """The whole config of a run on ``datas``: every config section must name a symbol of the data
+    (ConfigError otherwise); a symbol without a section runs on defaults, said once in the log."""
+    from liqkit.domain.config import defaults_note, parse_config
 
     if config is None:
-        return LiqkitConfig()
-    if isinstance(config, LiqkitConfig):
-        return config
-    if isinstance(config, PairConfig):
-        return LiqkitConfig(pairs={config.symbol: config})
-    if isinstance(config, dict):
+        cfg = LiqkitConfig()
+    elif isinstance(config, LiqkitConfig):
+        cfg = config
+    elif isinstance(config, PairConfig):
+        cfg = LiqkitConfig(pairs={config.symbol: config})
+    elif isinstance(config, dict):
         if "pairs" in config or "engine" in config or "sim" in config:
-            return parse_config(config)
-        return parse_config({"pairs": {md.symbol: dict(config) for md in datas}})
-    raise TypeError(f"config: expected LiqkitConfig, PairConfig, dict or None, got {type(config).__name__}")
+            cfg = parse_config(config)
+        else:
+            cfg = parse_config({"pairs": {md.symbol: dict(config) for md in datas}})
+    else:
+        raise TypeError(f"config: expected LiqkitConfig, PairConfig, dict or None, got {type(config).__name__}")
+    symbols = [md.symbol for md in datas]
+    stray = [key for key in cfg.pairs if key not in symbols]
+    if stray:
+        sections = ", ".join(f"[pairs.{key}]" for key in stray)
+        raise ConfigError(
+            f"config section {sections}: the data has no {', '.join(stray)} (it holds {', '.join(symbols)}); "
+            "name the data's symbol in the section, or load data of that symbol"
+        )
+    note = defaults_note(cfg, symbols, None if config is None else "the config")
+    if note:
+        log.warning("liqkit: %s", note)
+    return cfg
 
 
 def bench_config(balances: dict[str, Decimal] | None = None) -> LiqkitConfig:

@@ -5,24 +5,26 @@ The JSON is a combined-stream frame ``{"stream": "btcusdt@bookTicker" | "...@tra
 taken when recording started. hftbacktest's collector writes the same format. Spot bookTicker frames
 carry no event time: their ``ts_exchange`` is 0 and the local receive time stands.
 
-``read_capture`` converts prices and quantities exactly to the symbol's ticks and steps, checks time
-order, and reports (in ``meta``) what it found: gaps in trade ids, bookTicker ids and depth update
-ids, and the clock skew between the recorder and Binance (median of trade time minus local time).
+``read_capture`` converts prices and quantities exactly to the symbol's ticks and steps, tells the
+unit of the local times by magnitude (s/ms/µs/ns, see ``liqkit.data.lines``; named in ``source``
+and ``meta["local_time_unit"]``), checks time order, and reports (in ``meta``) what it found: gaps in
+trade ids, bookTicker ids and depth update ids, and the clock skew between the recorder and Binance
+(median of trade time minus local time).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
-import zlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 
 from liqkit.data.feed import MarketData
+from liqkit.data.lines import CaptureLines, describe_units, exchange_ns
 from liqkit.domain.errors import DataError
 from liqkit.domain.rules import SymbolRules, default_rules
 
@@ -76,27 +78,16 @@ class _Columns:
         self.symbols: set[str] = set()
 
 
-def _read_file(path: Path, cols: _Columns) -> None:
-    src = str(path)
-    try:
-        fh: TextIO = gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")  # noqa: SIM115
-    except OSError as e:
-        raise DataError(f"{src}: cannot open: {e.strerror or e}") from None
-    lineno = 0
-    try:
-        with fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                head, _, body = line.partition(" ")
-                try:
-                    ts = int(head)
-                    msg = json.loads(body)
-                except ValueError as e:
-                    raise DataError(f"{src}:{lineno}: not '<ns> <json>': {e}") from None
-                _take(msg, ts, cols, src, lineno)
-    except (OSError, EOFError, zlib.error) as e:  # truncated or corrupt gzip
-        raise DataError(f"{src}:{lineno + 1}: unreadable ({e}); the file may be truncated") from None
+def _read_file(path: Path, cols: _Columns) -> str | None:
+    """Read one file into ``cols``; return the unit its local times were written in."""
+    lines = CaptureLines(path)
+    for lineno, ts, body in lines:
+        try:
+            msg = json.loads(body)
+        except ValueError as e:
+            raise DataError(f"{lines.src}:{lineno}: not '<ns> <json>': {e}") from None
+        _take(msg, ts, cols, lines.src, lineno)
+    return lines.unit
 
 
 def _take(msg: Any, ts: int, cols: _Columns, src: str, lineno: int) -> None:
@@ -122,7 +113,7 @@ def _take(msg: Any, ts: int, cols: _Columns, src: str, lineno: int) -> None:
             cols.b_aq.append(d["A"])
         elif kind == "trade":
             cols.t_ts.append(ts)
-            cols.t_ex.append(int(d["T"]) * 1_000_000)
+            cols.t_ex.append(int(d["T"]))  # ms (µs if the stream was asked for them): exchange_ns below
             cols.t_px.append(d["p"])
             cols.t_q.append(d["q"])
             cols.t_aggr.append(-1 if d["m"] else 1)  # buyer is maker: the seller took
@@ -141,8 +132,8 @@ def read_capture(
     files = capture_files(paths)
     cols = _Columns()
     cols.only = symbol.upper() if symbol else ""
-    for f in files:
-        _read_file(f, cols)
+    units = [_read_file(f, cols) for f in files]
+    unit = describe_units(units)
     source = ", ".join(f.name for f in files)
     if len(cols.symbols) > 1 and symbol is None:
         raise DataError(f"{source}: several symbols ({', '.join(sorted(cols.symbols))}); pass symbol=")
@@ -161,13 +152,14 @@ def read_capture(
     }
     trades = {
         "ts_local": np.array(cols.t_ts, np.int64),
-        "ts_exchange": np.array(cols.t_ex, np.int64),
+        "ts_exchange": exchange_ns(cols.t_ex),
         "price": to_grid(cols.t_px, tick, "trade price", source),
         "qty": to_grid(cols.t_q, step, "trade quantity", source),
         "aggressor": np.array(cols.t_aggr, np.int8),
         "trade_id": np.array(cols.t_id, np.int64),
     }
-    return MarketData.from_columns(r, book, trades, source=source, **_report(cols))
+    named = f"{source} (local times in {unit})"  # the unit read, in every heading that shows the source
+    return MarketData.from_columns(r, book, trades, source=named, local_time_unit=unit, **_report(cols))
 
 
 def _report(cols: _Columns) -> dict[str, Any]:
@@ -186,7 +178,7 @@ def _report(cols: _Columns) -> dict[str, Any]:
                 break
     skew = None
     if cols.t_ts:
-        skew = float(np.median(np.array(cols.t_ex, np.int64) - np.array(cols.t_ts, np.int64))) / 1e6
+        skew = float(np.median(exchange_ns(cols.t_ex) - np.array(cols.t_ts, np.int64))) / 1e6
     return {
         "gaps": gaps,
         "clock_skew_ms": skew,  # exchange time minus local receive time, median over trades

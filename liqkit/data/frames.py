@@ -21,19 +21,18 @@ offset from Binance's in ``skew``, never hidden.
 
 from __future__ import annotations
 
-import gzip
 import json
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from liqkit.data.capture import capture_files, to_grid
 from liqkit.data.feed import MarketData
+from liqkit.data.lines import CaptureLines, describe_units, exchange_ns
 from liqkit.domain.errors import DataError
 from liqkit.domain.rules import SymbolRules, default_rules
 
@@ -187,11 +186,13 @@ class MarketFrames:
             first = snaps[snaps["seq"] == snaps["seq"].iloc[0]]
             snapshot = {"ts_local": int(first["ts_local"].iloc[0]), "lastUpdateId": int(first["last_id"].iloc[0])}
         gaps = f.gaps
+        unit = f.meta.get("local_time_unit") or f.meta.get("time_unit")
         return MarketData.from_columns(
             r,
             book,
             trades,
-            source=f.source,
+            source=f"{f.source} (local times in {unit})" if unit and "times in" not in f.source else f.source,
+            local_time_unit=unit,
             gaps=[f"{k}: {d}" for k, d in zip(gaps["kind"], gaps["detail"], strict=True)],
             clock_skew_ms=f.skew_summary()["median_ms"],
             depth_updates=int(f.depth.loc[~f.depth["snapshot"], "seq"].nunique()),
@@ -263,43 +264,27 @@ class _Rows:
             self.depth[k].extend([v] * n)
 
 
-def _open(path: Path) -> TextIO:
-    try:
-        if path.suffix == ".gz":
-            return gzip.open(path, "rt", encoding="utf-8")
-        return open(path, encoding="utf-8")
-    except OSError as e:
-        raise DataError(f"{path}: cannot open: {e.strerror or e}") from None
-
-
-def _read_one(path: Path, rows: _Rows, symbol: str | None) -> None:
-    src = str(path)
+def _read_one(path: Path, rows: _Rows, symbol: str | None) -> str | None:
+    """Read one capture file into ``rows``; return the unit its local times were written in."""
     snaps_from = len(rows.depth["seq"])
     seen: set[str] = set()
-    lineno = 0
-    try:
-        with _open(path) as fh:
-            for lineno, line in enumerate(fh, start=1):
-                if not line.strip():
-                    continue
-                head, _, body = line.partition(" ")
-                try:
-                    ts = int(head)
-                    msg = json.loads(body)
-                except ValueError as e:
-                    raise DataError(f"{src}:{lineno}: not '<ns> <json>': {e}") from None
-                rows.seq += 1
-                try:
-                    sym = _take(rows, ts, msg, body.strip(), symbol)
-                except DataError as e:
-                    raise DataError(f"{src}:{lineno}: {e}") from None
-                except (KeyError, TypeError, ValueError, AttributeError) as e:
-                    raise DataError(f"{src}:{lineno}: frame lacks or garbles field {e}") from None
-                if sym:
-                    seen.add(sym)
-                    rows.seen.add(sym)
-    except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{src}:{lineno + 1}: unreadable ({e}); the file may be truncated") from None
+    lines = CaptureLines(path)
+    src = lines.src
+    for lineno, ts, body in lines:
+        try:
+            msg = json.loads(body)
+        except ValueError as e:
+            raise DataError(f"{src}:{lineno}: not '<ns> <json>': {e}") from None
+        rows.seq += 1
+        try:
+            sym = _take(rows, ts, msg, body.strip(), symbol)
+        except DataError as e:
+            raise DataError(f"{src}:{lineno}: {e}") from None
+        except (KeyError, TypeError, ValueError, AttributeError) as e:
+            raise DataError(f"{src}:{lineno}: frame lacks or garbles field {e}") from None
+        if sym:
+            seen.add(sym)
+            rows.seen.add(sym)
     # a REST snapshot names no symbol: it belongs to the file's only symbol
     owner = next(iter(seen)) if len(seen) == 1 else ""
     if symbol and owner != symbol.upper():
@@ -308,6 +293,7 @@ def _read_one(path: Path, rows: _Rows, symbol: str | None) -> None:
     for i in range(snaps_from, len(syms)):
         if syms[i] is None:
             syms[i] = owner
+    return lines.unit
 
 
 def _take(rows: _Rows, ts: int, msg: Any, body: str, symbol: str | None) -> str:
@@ -342,8 +328,8 @@ def _take(rows: _Rows, ts: int, msg: Any, body: str, symbol: str | None) -> str:
             ("ts_local", ts),
             ("symbol", sym),
             ("stream", stream),
-            ("ts_exchange", int(d["E"]) * 1_000_000),
-            ("trade_time", int(d["T"]) * 1_000_000),
+            ("ts_exchange", int(d["E"])),  # ms (or µs): exchange_ns when the table is built
+            ("trade_time", int(d["T"])),
             ("trade_id", int(d["t"])),
             ("buyer_maker", bool(d["m"])),
             ("best_match", d.get("M")),
@@ -354,7 +340,7 @@ def _take(rows: _Rows, ts: int, msg: Any, body: str, symbol: str | None) -> str:
         rows.trades_px["price"].append(d["p"])
         rows.trades_px["qty"].append(d["q"])
     elif kl.startswith("depth") and "U" in d:
-        rows.levels(ts, sym, stream, int(d["E"]) * 1_000_000, int(d["U"]), int(d["u"]), d, False)
+        rows.levels(ts, sym, stream, int(d["E"]), int(d["U"]), int(d["u"]), d, False)
     else:
         o = rows.other
         o["seq"].append(rows.seq)
@@ -392,8 +378,7 @@ def read_capture_frames(
     """
     files = capture_files(paths)
     rows = _Rows()
-    for f in files:
-        _read_one(f, rows, symbol)
+    unit = describe_units([_read_one(f, rows, symbol) for f in files])
     source = ", ".join(f.name for f in files)
     if symbol and rows.seen and symbol.upper() not in rows.seen:
         raise DataError(f"{source}: no data for {symbol.upper()}; it holds {', '.join(sorted(rows.seen))}")
@@ -411,7 +396,8 @@ def read_capture_frames(
     buyer_maker = np.array(t["buyer_maker"], bool)
     trades = _table(
         {
-            **{k: np.array(t[k], np.int64) for k in ("seq", "ts_local", "ts_exchange", "trade_time", "trade_id")},
+            **{k: np.array(t[k], np.int64) for k in ("seq", "ts_local", "trade_id")},
+            **{k: exchange_ns(t[k]) for k in ("ts_exchange", "trade_time")},
             "price": _floats(rows.trades_px["price"], "trade price", source),
             "qty": _floats(rows.trades_px["qty"], "trade quantity", source),
             "aggressor": np.where(buyer_maker, -1, 1).astype(np.int8),
@@ -426,7 +412,8 @@ def read_capture_frames(
     d = rows.depth
     depth = _table(
         {
-            **{k: np.array(d[k], np.int64) for k in ("seq", "ts_local", "ts_exchange", "first_id", "last_id")},
+            **{k: np.array(d[k], np.int64) for k in ("seq", "ts_local", "first_id", "last_id")},
+            "ts_exchange": exchange_ns(d["ts_exchange"]),  # a snapshot's 0 stays 0
             "side": pd.Categorical(d["side"]),
             "price": _floats(rows.depth_px["price"], "depth price", source),
             "qty": _floats(rows.depth_px["qty"], "depth quantity", source),
@@ -445,6 +432,8 @@ def read_capture_frames(
         }
     )
     meta = {"kind": "capture", "price_decimals": _decimals(prices), "qty_decimals": _decimals(qtys)}
+    if files:
+        meta["local_time_unit"] = unit
     return MarketFrames(book, trades, depth, other, source, meta, silence_s)
 
 
@@ -477,6 +466,7 @@ def read_portal_frames(path: str | Path, symbol: str | None = None) -> MarketFra
     )
     empty = read_capture_frames([])  # empty tables with the right columns
     meta = {"kind": "portal", "no_local_time": True, "price_decimals": -1, "qty_decimals": -1}
+    meta["time_unit"] = md.meta.get("time_unit")
     return MarketFrames(empty.book, trades, empty.depth, empty.other, md.source, meta)
 
 

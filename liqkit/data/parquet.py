@@ -5,7 +5,9 @@ file) as ``DIR/{book,trades,depth,other}.parquet``; the columns are those of ``l
 each file's schema metadata (key ``liqkit``) holds the source, the symbols and the decimals the source
 wrote prices and quantities with. Nothing is dropped: ``seq`` keeps the order of the original lines, and
 ``write_capture`` rebuilds the capture lines from Parquet (Binance spot's 8-decimal strings come back
-identical), so ``liqkit convert DIR --out file.gz`` goes the other way.
+identical), so ``liqkit convert DIR --out file.gz`` goes the other way. Local times are told apart by
+magnitude on reading (a folder converted from a µs capture by an older liqkit holds µs): ``meta``
+then says ``local_time_unit``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import pyarrow.parquet as pq
 
 from liqkit.data.feed import MarketData
 from liqkit.data.frames import MarketFrames, load_frames
+from liqkit.data.lines import column_to_ns, describe_units
 from liqkit.domain.errors import DataError
 from liqkit.domain.rules import SymbolRules
 
@@ -59,6 +62,7 @@ def read_parquet(directory: str | Path) -> MarketFrames:
     d = Path(directory)
     tables: dict[str, pd.DataFrame] = {}
     meta: dict[str, Any] = {}
+    units: dict[str, str] = {}
     for name in TABLES:
         path = d / f"{name}.parquet"
         try:
@@ -72,12 +76,20 @@ def read_parquet(directory: str | Path) -> MarketFrames:
         if meta.get("version") != FORMAT_VERSION:
             raise DataError(f"{path}: format version {meta.get('version')}; this liqkit reads {FORMAT_VERSION}")
         df = table.to_pandas()
-        df.index = pd.DatetimeIndex(pd.to_datetime(df["ts_local"].to_numpy(np.int64), unit="ns", utc=True), name="time")
+        if "ts_local" not in df.columns:
+            raise DataError(f"{path}: no ts_local column; write it with `liqkit convert`")
+        ts, unit = column_to_ns(df["ts_local"].to_numpy(np.int64), "ts_local", str(path))
+        if unit != "ns":  # written by a liqkit that read µs captures as ns: say so, and read them right
+            df["ts_local"] = ts
+            units[name] = unit
+        df.index = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True), name="time")
         tables[name] = df
     source = str(meta.pop("source", d.name))
     silence = float(meta.pop("silence_s", 10.0))
     for k in ("version", "symbols"):
         meta.pop(k, None)
+    if units:
+        meta["local_time_unit"] = describe_units(list(units.values()))
     return MarketFrames(
         tables["book"], tables["trades"], tables["depth"], tables["other"], source or d.name, meta, silence
     )

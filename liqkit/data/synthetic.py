@@ -10,6 +10,7 @@ from typing import BinaryIO
 import numpy as np
 
 from liqkit.data.feed import MarketData
+from liqkit.data.lines import column_to_ns
 from liqkit.domain.errors import DataError
 from liqkit.domain.rules import SymbolRules, default_rules
 from liqkit.domain.types import Side
@@ -84,6 +85,8 @@ def load_bench_data(directory: str | Path, rules: SymbolRules | None = None) -> 
         raise DataError(f"{d}: not the common benchmark's data (book.npz, trades.npz): {e}") from None
     r = rules or default_rules("BTCUSDT")
     step = float(r.step)
+    b["ts"], unit = column_to_ns(b["ts"], "ts", str(d / "book.npz"))  # told by magnitude, as captures are
+    t["ts"], _ = column_to_ns(t["ts"], "ts", str(d / "trades.npz"))
     book = {
         "ts_local": b["ts"],
         "ts_exchange": b["ts"],
@@ -100,7 +103,7 @@ def load_bench_data(directory: str | Path, rules: SymbolRules | None = None) -> 
         "aggressor": t["side"],
         "trade_id": np.arange(1, len(t["ts"]) + 1, dtype=np.int64),
     }
-    return MarketData.from_columns(r, book, trades, source=f"bench data {d}")
+    return MarketData.from_columns(r, book, trades, source=f"bench data {d} (times in {unit})", time_unit=unit)
 
 
 def _steps(qty: np.ndarray, step: float) -> np.ndarray:

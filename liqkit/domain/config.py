@@ -15,14 +15,16 @@ A file has an ``[engine]`` table (venue, state directory, risk limits), an optio
     refresh_tolerance = "2bps"
 
 Distances are written ``"<number>bps"`` or ``"<number>ticks"``. Every bad value raises
-``ConfigError`` with a message that names the field, the value and the rule.
+``ConfigError`` with a message that names the field, the value (a short excerpt) and the rule: an
+unknown key lists the valid keys of its table, NaN/inf and absurdly long strings are refused, and
+``spread`` together with ``bid_spread``/``ask_spread`` is refused rather than merged.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -34,10 +36,12 @@ from pydantic import (
     Field,
     PlainSerializer,
     ValidationError,
+    WithJsonSchema,
     create_model,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
 
 from liqkit.domain.errors import ConfigError
 
@@ -55,18 +59,56 @@ class Distance(BaseModel):
         return f"{self.value.normalize():f}{self.unit}"
 
 
-def _parse_distance(v: Any) -> Any:
+DISTANCE_FORMS = "a string: a number >= 0 then bps or ticks, e.g. '10bps', '2.5bps' or '3ticks'"
+MAX_NUMBER_TEXT = 64  # characters: longer text in a number or distance field is refused, never parsed
+_MAX_FREE_TEXT = 4096  # paths and URLs
+_FREE_TEXT_FIELDS = frozenset({"state_dir", "base_url"})
+_NUMBER_ISH = re.compile(r"^\s*[-+]?[0-9.]+\s*([^\s0-9.]*)\s*$")
+
+
+def excerpt(v: Any, limit: int = 40) -> str:
+    """``repr(v)``, cut to about ``limit`` characters: error messages never echo a whole huge input."""
+    text = repr(v)
+    return text if len(text) <= limit else f"{text[: limit - 12]}... ({len(text)} chars)"
+
+
+def distance_problem(v: Any) -> str | None:
+    """Why ``v`` is not a distance (a message naming the accepted forms), or None when it is one."""
     if isinstance(v, (Distance, Mapping)):
-        return v
+        return None
+    if isinstance(v, str):
+        if len(v) > MAX_NUMBER_TEXT:
+            return f"is {len(v)} characters long: write {DISTANCE_FORMS}"
+        if _DIST_RE.match(v):
+            return None
+        if v.strip().startswith("-"):
+            return f"{excerpt(v)} is negative: a distance must be >= 0; write {DISTANCE_FORMS}"
+        m = _NUMBER_ISH.match(v)
+        if m and m.group(1):
+            return f"{excerpt(v)}: unit {m.group(1)!r} is not bps or ticks; write {DISTANCE_FORMS}"
+        if m:
+            return f"{excerpt(v)} has no unit: write {DISTANCE_FORMS}"
+        return f"{excerpt(v)} is not a distance: write e.g. '10bps' or '2ticks' ({DISTANCE_FORMS})"
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        return f"{excerpt(v)} is a bare number: give its unit, as a string ('{v}bps' or '{v}ticks')"
+    return f"{excerpt(v)} is not a distance: write {DISTANCE_FORMS}"
+
+
+def _parse_distance(v: Any) -> Any:
+    problem = distance_problem(v)
+    if problem:
+        raise ValueError(problem)
     if isinstance(v, str):
         m = _DIST_RE.match(v)
-        if not m:
-            if v.strip().startswith("-"):
-                raise ValueError(f"{v!r} is negative: a distance must be >= 0 (e.g. '10bps' or '2ticks')")
-            raise ValueError(f"{v!r} is not a distance: write e.g. '10bps' or '2ticks'")
+        assert m is not None  # distance_problem checked it
         unit = m.group(2).lower()
         return {"value": Decimal(m.group(1)), "unit": "bps" if unit.startswith("bp") else "ticks"}
-    raise ValueError(f"{v!r} is not a distance: write a string such as '10bps' or '2ticks'")
+    return v
+
+
+def _field_error(field: str, value: Any, msg: str) -> PydanticCustomError:
+    """An error about ``field`` of the table being validated (``format_validation_error`` adds it to the path)."""
+    return PydanticCustomError("liqkit_field", "{msg}", {"msg": msg, "field": field, "value": value})
 
 
 Dist = Annotated[Distance, BeforeValidator(_parse_distance), PlainSerializer(str, return_type=str)]
@@ -76,7 +118,23 @@ _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, allow_inf_nan=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_text(cls, data: Any) -> Any:
+        """Refuse absurdly long strings before any field parses them (a 10 MB string of digits as a size)."""
+        if not isinstance(data, Mapping):
+            return data
+        for key, value in data.items():
+            f = cls.model_fields.get(str(key))
+            in_dict = f is not None and getattr(f.annotation, "__origin__", None) is dict  # sim.balances
+            items = [(f"{key}.{k}", v) for k, v in value.items()] if isinstance(value, Mapping) and in_dict else []
+            limit = _MAX_FREE_TEXT if key in _FREE_TEXT_FIELDS else MAX_NUMBER_TEXT
+            for name, v in items or [(str(key), value)]:
+                if isinstance(v, str) and len(v) > limit:
+                    raise _field_error(name, v, f"is {len(v)} characters long; at most {limit} are read here")
+        return data
 
 
 class RiskConfig(_Strict):
@@ -117,7 +175,7 @@ class SimConfig(_Strict):
     maker_fee_bps: Decimal = Field(default=Decimal("1"), ge=0)
     taker_fee_bps: Decimal = Field(default=Decimal("1"), ge=0)
     latency_ms: float = Field(default=0.0, ge=0, description="One-way latency of order entry and of its answer.")
-    seed: int = 7
+    seed: int = Field(default=7, ge=0, description="Seed of the simulated exchange's randomness.")
     balances: dict[str, Decimal] = Field(
         default_factory=lambda: {"USDT": Decimal(100_000), "BTC": Decimal(1), "ETH": Decimal(20)},
         description="Starting balances per asset.",
@@ -169,11 +227,19 @@ class PairConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _expand_spread(cls, data: Any) -> Any:
+        """``spread`` sets both sides; given with a side it is refused (which one should win is unclear)."""
         if isinstance(data, Mapping) and "spread" in data:
             data = dict(data)
             both = data.pop("spread")
-            for key in ("bid_spread", "ask_spread"):
-                data.setdefault(key, both)
+            sides = [k for k in ("bid_spread", "ask_spread") if k in data]
+            if sides:
+                raise _field_error(
+                    "spread",
+                    both,
+                    f"given together with {' and '.join(sides)}: write spread (both sides) "
+                    "or bid_spread/ask_spread, not both",
+                )
+            data["bid_spread"] = data["ask_spread"] = both  # a bad value is named "spread" in the message
         return data
 
     @field_validator("symbol", mode="before")
@@ -221,40 +287,114 @@ class LiqkitConfig(_Strict):
         return self
 
 
-def format_validation_error(e: ValidationError, prefix: str = "") -> str:
-    """Render pydantic errors as ``field: value -> rule`` lines."""
-    lines = []
+def _table_model(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model of the table at ``loc`` (a path of keys from ``root``), or None when it is not one."""
+    model: Any = root
+    i = 0
+    while i < len(loc):
+        f = model.model_fields.get(str(loc[i])) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if f is None:
+            return None
+        ann: Any = f.annotation
+        if getattr(ann, "__origin__", None) is dict:  # pairs.SYMBOL: skip the key
+            ann = ann.__args__[1]
+            i += 1
+        model = ann
+        i += 1
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def valid_keys(model: type[BaseModel]) -> list[str]:
+    """The keys a table of ``model`` accepts (``spread`` too, for a pair)."""
+    keys = list(model.model_fields)
+    if model is PairConfig:
+        keys.insert(keys.index("bid_spread"), "spread")
+    return keys
+
+
+def _pair_table(root: type[BaseModel] | None, written: Mapping[str, Any] | None, parts: tuple[Any, ...]) -> Any:
+    """The pair table the user wrote that ``parts`` (a path from ``root``) points into, if any."""
+    if written is None or root is None:
+        return None
+    if root is PairConfig:
+        return written
+    pairs = written.get("pairs") if root is LiqkitConfig else None
+    if len(parts) < 2 or parts[0] != "pairs" or not isinstance(pairs, Mapping):
+        return None
+    return next((body for key, body in pairs.items() if str(key).upper() == parts[1]), None)
+
+
+def format_validation_error(
+    e: ValidationError, prefix: str = "", root: type[BaseModel] | None = None, written: Mapping[str, Any] | None = None
+) -> str:
+    """Render pydantic errors as ``field = value: rule`` lines (values cut to a short excerpt).
+
+    ``root`` is the model validated and ``written`` what the user gave it: an unknown key lists the
+    valid keys of its table, and a side's error is named ``spread`` when the user wrote ``spread``.
+    """
+    lines: list[str] = []
     for err in e.errors():
-        loc = ".".join(str(p) for p in err["loc"] if p not in ("function-after", "function-before"))
+        parts = tuple(p for p in err["loc"] if p not in ("function-after", "function-before"))
+        ctx = err.get("ctx") or {}
+        val = err.get("input")
+        if err["type"] == "liqkit_field":
+            parts = (*parts, ctx["field"])
+            val = ctx.get("value")
+        if parts and parts[-1] in ("bid_spread", "ask_spread"):
+            table = _pair_table(root, written, parts[:-1])
+            if isinstance(table, Mapping) and "spread" in table and parts[-1] not in table:
+                parts = (*parts[:-1], "spread")
+        loc = ".".join(str(p) for p in parts)
         loc = f"{prefix}{loc}" if loc else prefix.rstrip(".") or "config"
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
+            table = _table_model(root, parts[:-1]) if root is not None else None
             msg = "unknown key: remove it or check its spelling"
-        val = err.get("input")
-        shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(val, Mapping) else f" = {val!r}"
-        lines.append(f"{loc}{shown}: {msg}")
+            if table is not None:
+                msg += f"; valid keys here: {', '.join(valid_keys(table))}"
+        elif err["type"] == "finite_number":
+            msg = "must be a finite number (not NaN or infinity)"
+        shown = (
+            "" if err["type"] in ("missing", "extra_forbidden") or isinstance(val, Mapping) else f" = {excerpt(val)}"
+        )
+        line = f"{loc}{shown}: {msg}"
+        if line not in lines:  # "spread" for both sides: once
+            lines.append(line)
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
 
-def _wrap(fn: Any, prefix: str = "") -> Any:
+def _validate(model: type[BaseModel], data: Mapping[str, Any], prefix: str = "") -> Any:
     try:
-        return fn()
+        return model.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, prefix)) from None
+        raise ConfigError(format_validation_error(e, prefix, model, data)) from None
 
 
 def parse_config(data: Mapping[str, Any]) -> LiqkitConfig:
     """Validate a config mapping (as read from TOML)."""
-    return _wrap(lambda: LiqkitConfig.model_validate(data))  # type: ignore[no-any-return]
+    return _validate(LiqkitConfig, data)  # type: ignore[no-any-return]
 
 
 def load_config(path: str | Path) -> LiqkitConfig:
-    """Load and validate a TOML config file."""
+    """Load and validate a TOML config file (ConfigError naming the file and what is wrong)."""
     p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"cannot read config file {p}: it is a folder; give a .toml file")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        raw = p.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        kind = "gzip data" if raw[:2] == b"\x1f\x8b" else "a binary file"
+        raise ConfigError(
+            f"{p}: not UTF-8 TOML (byte 0x{raw[e.start]:02x} at offset {e.start}; is it {kind}?)"
+        ) from None
+    if "\x00" in text:
+        raise ConfigError(f"{p}: not UTF-8 TOML (a NUL byte at offset {text.index(chr(0))}; is it a binary file?)")
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p} is not valid TOML: {e}") from None
     try:
@@ -263,29 +403,57 @@ def load_config(path: str | Path) -> LiqkitConfig:
         raise ConfigError(f"{p}: {e}") from None
 
 
+def defaults_note(cfg: LiqkitConfig, symbols: Sequence[str], where: str | None = "the config") -> str | None:
+    """One line saying which symbols run on ``PairConfig`` defaults (no section for them), and what
+    those defaults are; None when every symbol has its section. ``where`` names the config (None:
+    no config was given). The backtest logs it; the CLI shows it on stderr."""
+    missing = [s for s in symbols if s not in cfg.pairs]
+    if not missing:
+        return None
+    d = PairConfig(symbol=missing[0])
+    spread = str(d.bid_spread) if d.bid_spread == d.ask_spread else f"bid {d.bid_spread}, ask {d.ask_spread}"
+    what = "has no pairs" if not cfg.pairs else "has no " + ", ".join(f"[pairs.{s}]" for s in missing)
+    head = "no config given" if where is None else f"{where} {what}"
+    return (
+        f"{head}: {', '.join(missing)} quoted on the defaults (reference {d.reference}, spread {spread}, "
+        f"levels {d.levels}, size {d.size} {d.size_unit}, refresh_tolerance {d.refresh_tolerance}, "
+        f"post_only {str(d.post_only).lower()})"
+    )
+
+
 def pair_config(data: Mapping[str, Any]) -> PairConfig:
     """Validate one pair's settings."""
-    return _wrap(lambda: PairConfig.model_validate(data), "pairs.")  # type: ignore[no-any-return]
+    return _validate(PairConfig, data, "pairs.")  # type: ignore[no-any-return]
 
 
 def update_pair(cfg: PairConfig, changes: Mapping[str, Any]) -> PairConfig:
-    """Return ``cfg`` with ``changes`` applied and re-validated (the original is left untouched)."""
+    """Return ``cfg`` with ``changes`` applied and re-validated (the original is left untouched).
+
+    ``spread`` sets both sides; with ``bid_spread`` or ``ask_spread`` in the same changes it is refused.
+    """
     if "symbol" in changes and str(changes["symbol"]).upper() != cfg.symbol:
         raise ConfigError(f"symbol: cannot change a pair's symbol ({cfg.symbol} -> {changes['symbol']})")
     merged = cfg.model_dump(mode="json")
-    if "spread" in changes:  # "spread" sets both sides, unless a side is given too
+    if "spread" in changes:  # "spread" sets both sides: the old sides go (a side in changes too is refused)
         for side in ("bid_spread", "ask_spread"):
-            if side not in changes:
-                merged.pop(side, None)
+            merged.pop(side, None)
     merged.update(changes)
-    return _wrap(lambda: PairConfig.model_validate(merged), f"pairs.{cfg.symbol}.")  # type: ignore[no-any-return]
+    return _validate(PairConfig, merged, f"pairs.{cfg.symbol}.")  # type: ignore[no-any-return]
+
+
+def _distance_text(v: Any) -> Any:
+    problem = distance_problem(v)
+    if problem or not isinstance(v, str):
+        raise ValueError(problem or f"{excerpt(v)} is not a distance: write {DISTANCE_FORMS}")
+    return v
 
 
 def _changes_model() -> type[BaseModel]:
     """A partial ``PairConfig`` for config changes (every field optional, ``spread`` for both sides,
     unknown keys refused): the shape the control API documents and checks before ``update_pair``."""
     pattern = r"^\s*[0-9]+(\.[0-9]+)?\s*([bB][pP][sS]?|[tT][iI][cC][kK][sS]?)\s*$"  # _DIST_RE, for JSON Schema
-    dist_text = Annotated[str, Field(pattern=pattern, examples=["10bps", "2ticks"])]
+    schema = {"type": "string", "pattern": pattern, "examples": ["10bps", "2ticks"], "description": DISTANCE_FORMS}
+    dist_text = Annotated[str, BeforeValidator(_distance_text), WithJsonSchema(schema)]  # messages, not the regex
     fields: dict[str, Any] = {"spread": (dist_text | None, Field(default=None, description="Both sides at once."))}
     for name, f in PairConfig.model_fields.items():
         if name == "symbol":

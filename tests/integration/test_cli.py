@@ -66,7 +66,7 @@ def test_bad_input_is_one_clear_message(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text('[pairs.BTCUSDT]\nspread = "-1bps"\n')
     p = liqkit("backtest", "--data", str(SAMPLES), "--config", str(cfg))
-    assert p.returncode == 2 and "pairs.BTCUSDT.bid_spread" in p.stderr and "Traceback" not in p.stderr
+    assert p.returncode == 2 and "pairs.BTCUSDT.spread = '-1bps'" in p.stderr and "Traceback" not in p.stderr
     cfg.write_text('[pairs.BTCUSDT]\nsize = "0.0000001"\n')
     p = liqkit("backtest", "--data", str(SAMPLES), "--config", str(cfg))
     assert p.returncode == 2 and "size" in p.stderr and "LOT_SIZE" in p.stderr, p.stderr

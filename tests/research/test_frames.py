@@ -119,11 +119,11 @@ def test_data_portal_zip_with_checksum(tmp_path, shared_dir, micro):
 def test_bad_lines_and_paths_are_named(tmp_path):
     p = tmp_path / "bad.gz"
     with gzip.open(p, "wt") as fh:
-        fh.write('1 {"stream":"btcusdt@trade","data":{"e":"trade"}}\n')
+        fh.write('1723161254000000000 {"stream":"btcusdt@trade","data":{"e":"trade"}}\n')
     with pytest.raises(DataError, match=r"bad.gz:1: .*'E'"):
         read_capture_frames(p)
     with gzip.open(p, "wt") as fh:
-        fh.write('1 {"hello": 1}\n')
+        fh.write('1723161254000000000 {"hello": 1}\n')
     with pytest.raises(DataError, match=r"bad\.gz:1: not a combined-stream frame"):
         read_capture_frames(p)
     with pytest.raises(DataError, match="no such file"):

@@ -14,6 +14,9 @@ from liqkit.data.portal import load_portal_trades
 from liqkit.data.synthetic import synthetic_feed
 from liqkit.domain.errors import DataError
 
+T0 = 1_723_161_254_000_000_000  # a local receive time in ns (2024-08-08)
+T0S = str(T0)
+
 
 def test_shipped_recording_matches_its_provenance(sample_data):
     md = sample_data
@@ -42,11 +45,11 @@ def test_capture_writer_round_trip(tmp_path):
     f = tmp_path / "x.gz"
     with CaptureWriter(f) as w:
         w.write(
-            1,
+            T0 + 1,
             '{"stream":"ethusdt@bookTicker","data":{"u":1,"s":"ETHUSDT","b":"3000.01","B":"1.5","a":"3000.02","A":"2"}}',
         )
         w.write(
-            2,
+            T0 + 2,
             {
                 "stream": "ethusdt@trade",
                 "data": {"e": "trade", "E": 5, "s": "ETHUSDT", "t": 9, "p": "3000.02", "q": "0.1", "T": 5, "m": False},
@@ -60,11 +63,14 @@ def test_capture_writer_round_trip(tmp_path):
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        ("123 {not json}\n", "x.gz:1: not '<ns> <json>'"),
+        (T0S + " {not json}\n", "x.gz:1: not '<ns> <json>'"),
         ("abc {}\n", "x.gz:1"),
-        ('1 {"stream":"btcusdt@bookTicker","data":{"u":1}}\n', "x.gz:1: frame lacks field"),
-        ('1 {"stream":"btcusdt@bookTicker","data":{"u":1,"b":"x","B":"1","a":"2","A":"1"}}\n', "is not a number"),
-        ('1 {"stream":"btcusdt@bookTicker","data":{"u":1,"b":"1.001","B":"1","a":"2","A":"1"}}\n', "not a multiple"),
+        (T0S + ' {"stream":"btcusdt@bookTicker","data":{"u":1}}\n', "x.gz:1: frame lacks field"),
+        (T0S + ' {"stream":"btcusdt@bookTicker","data":{"u":1,"b":"x","B":"1","a":"2","A":"1"}}\n', "is not a number"),
+        (
+            T0S + ' {"stream":"btcusdt@bookTicker","data":{"u":1,"b":"1.001","B":"1","a":"2","A":"1"}}\n',
+            "not a multiple",
+        ),
     ],
 )
 def test_malformed_capture_lines_are_named(tmp_path, content, message):
@@ -121,9 +127,9 @@ def test_portal_zip_with_checksum(tmp_path, sample_data):
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("tradeId,price,qty,quoteQty,time,isBuyerMaker,isBestMatch\n1,2,3,4,5,True,True\n", "header"),
+        ("tradeId,price,qty,quoteQty,time,isBuyerMaker,isBestMatch\n1,2,3,4,5,True,True\n", "x.csv:2: timestamp 5"),
         ("1,2,3\n", "3 columns"),
-        ("1,61837.63,0.1,6183.7,17231612553,True,True\n", "neither ms"),
+        ("1,61837.63,0.1,6183.7,17231612553,True,True\n", "x.csv:1: timestamp 17231612553 is not a date"),
         ("1,61837.63,0.1,6183.7,1723161255343,maybe,True\n", "isBuyerMaker"),
     ],
 )
