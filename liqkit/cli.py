@@ -11,17 +11,21 @@ import argparse
 import contextlib
 import json
 import math
+import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from liqkit import cli_args
 from liqkit.domain.errors import LiqkitError
 
 if TYPE_CHECKING:
     from liqkit.engine.views import PairView, Snapshot
 
 EXIT_BAD_INPUT = 2
+SPEED_HELP = f"market speed of the simulated exchange: above 0, at most {cli_args.MAX_SPEED:g} (default 1: real time)"
+HOST_HELP = "the address to listen on (default 127.0.0.1; another one needs --allow-remote)"
 
 
 def _jsonable(v: Any) -> Any:
@@ -262,14 +266,31 @@ def _call(args: argparse.Namespace, fn: Any) -> Any:
     return asyncio.run(main())
 
 
-def _print_pairs(pairs: Mapping[str, PairView]) -> None:
+def _assets(symbol: str, known: Collection[str]) -> tuple[str, str]:
+    """(base, quote) of ``symbol``: split at an asset the account holds, else at a common quote asset."""
+    for quote in sorted(known, key=len, reverse=True):
+        if symbol.endswith(quote) and symbol[: -len(quote)] in known:
+            return symbol[: -len(quote)], quote
+    for quote in _QUOTES:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)], quote
+    return "base", "quote"
+
+
+_QUOTES = ("FDUSD", "USDT", "USDC", "TUSD", "BUSD", "BTC", "ETH", "BNB", "EUR", "TRY", "BRL", "JPY", "DAI")
+
+
+def _print_pairs(pairs: Mapping[str, PairView], assets: Collection[str] = ()) -> None:
+    """One line per pair; sizes and positions in their asset, prices in the quote asset."""
     for sym, p in pairs.items():
         cfg = p.config
-        market = f"{p.bid} / {p.ask}" if p.bid else "no market yet"
+        base, quote = _assets(sym, assets)
+        market = f"{p.bid} / {p.ask} {quote}" if p.bid else "no market yet"
+        size = f"{cfg.size} {quote if cfg.size_unit == 'quote' else base}"
         print(
-            f"{sym:<10} {p.state:<8} {p.reason[:40]:<40} {market:<24} orders {p.open_orders}  "
-            f"fills {p.fills}  position {p.position}  spread {cfg.bid_spread}/{cfg.ask_spread} "
-            f"size {cfg.size} levels {cfg.levels}"
+            f"{sym:<10} {p.state:<8} {p.reason[:40]:<40} {market:<28} orders {p.open_orders}  "
+            f"fills {p.fills}  position {p.position} {base}  spread {cfg.bid_spread}/{cfg.ask_spread} "
+            f"size {size} levels {cfg.levels}"
         )
 
 
@@ -280,7 +301,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"engine {st.state} on {st.venue}; {st.events} events, {st.reconnects} reconnects")
     for header, use in st.rate_limits.items():
         print(f"  {header}: {use.used}/{use.limit}")
-    _print_pairs(snap.pairs)
+    _print_pairs(snap.pairs, snap.balances)
     for asset, b in snap.balances.items():
         print(f"  {asset:<6} free {b.free}  locked {b.locked}")
     for err in st.errors[-5:]:
@@ -288,54 +309,134 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _pair_call(args: argparse.Namespace, fn: Any) -> tuple[PairView, dict[str, Any]]:
+    """``fn(client, symbol)`` on a pair named as Binance writes it (checked first: ``BTC/USDT`` is
+    refused with the configured pairs named), with the account's assets (for units)."""
+    import asyncio
+
+    symbol = args.symbol.strip().upper()
+
+    async def main() -> tuple[PairView, dict[str, Any]]:
+        async with _client(args) as c:
+            if not _SYMBOL_RE.fullmatch(symbol):
+                known = ", ".join(sorted(await c.pairs())) or "none"
+                raise LiqkitError(
+                    f"symbol {args.symbol!r}: write it as Binance does, letters and digits only, e.g. BTCUSDT "
+                    f"(configured: {known})"
+                )
+            view, balances = await asyncio.gather(fn(c, symbol), c.balances())
+            return view, balances
+
+    return asyncio.run(main())
+
+
+_SYMBOL_RE = re.compile(r"[A-Z0-9]{2,30}")
+
+
 def cmd_pairs(args: argparse.Namespace) -> int:
     """Print the configured pairs."""
-    _print_pairs(_call(args, lambda c: c.pairs()))
+    import asyncio
+
+    async def main() -> tuple[dict[str, PairView], dict[str, Any]]:
+        async with _client(args) as c:
+            pairs, balances = await asyncio.gather(c.pairs(), c.balances())
+            return pairs, balances
+
+    pairs, balances = asyncio.run(main())
+    _print_pairs(pairs, balances)
     return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Start quoting a pair in the service."""
-    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.run(args.symbol))})
+    view, balances = _pair_call(args, lambda c, s: c.run(s))
+    _print_pairs({view.symbol: view}, balances)
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    """Stop quoting a pair in the service (its orders are cancelled)."""
-    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.stop(args.symbol))})
+    """Stop quoting a pair in the service and wait (up to ``--wait`` seconds) until its orders are cancelled."""
+    import asyncio
+    import time
+
+    async def stop_and_wait(c: Any, symbol: str) -> PairView:
+        view: PairView = await c.stop(symbol)
+        end = time.monotonic() + args.wait
+        while view.open_orders and time.monotonic() < end:
+            await asyncio.sleep(0.2)
+            view = await c.pair(symbol)
+        return view
+
+    view, balances = _pair_call(args, stop_and_wait)
+    _print_pairs({view.symbol: view}, balances)
+    if view.open_orders:
+        print(f"{view.symbol}: stopped; {view.open_orders} orders still being cancelled (see `liqkit status`)")
+    else:
+        print(f"{view.symbol}: stopped; every order cancelled, 0 left open")
     return 0
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values read as TOML (2, 0.5, true, "x"), else as plain strings (5bps)."""
+    """``key=value`` pairs; values read as TOML (2, 0.5, true, "x"), else as plain strings (5bps).
+
+    A key that is not a pair setting is refused with the valid keys listed; an empty value, or a number
+    that is not finite (nan, inf), with the key named: nothing is sent to the service then.
+    """
     import tomllib
 
+    keys = _pair_keys()
     out: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key:
             raise LiqkitError(f"{item!r}: write key=value, e.g. spread=5bps levels=2")
+        if key not in keys:
+            raise LiqkitError(f"{key}: not a pair setting; valid keys: {', '.join(keys)}")
+        if not raw:
+            raise LiqkitError(f"{key}: no value after '=': write {key}=VALUE, e.g. levels=2 or spread=5bps")
         try:
-            value = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw.strip()
-        out[key.strip()] = value
+            value = tomllib.loads(f"v = {raw}")["v"]
+        except ValueError:  # TOMLDecodeError, or an integer too long to convert: the service judges the text
+            value = raw
+        if isinstance(value, float) and not math.isfinite(value):
+            raise LiqkitError(f"{key} = {raw}: not a finite number: give a plain number such as 0.5")
+        if isinstance(value, str) and value.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise LiqkitError(f"{key} = {raw}: not a finite number: give a plain number such as 0.5")
+        if isinstance(value, (dict, list)) or hasattr(value, "isoformat"):
+            raise LiqkitError(f"{key} = {raw}: give one number, word or distance (e.g. 0.5, true, 5bps)")
+        out[key] = value
     return out
 
 
+def _pair_keys() -> tuple[str, ...]:
+    from liqkit.domain.config import PairConfig
+
+    return ("spread", *sorted(k for k in PairConfig.model_fields if k != "symbol"))
+
+
 def cmd_config(args: argparse.Namespace) -> int:
-    """Change a pair's config in the service without stopping it."""
+    """Change a pair's config in the service without stopping it; without changes, print all of it."""
     changes = parse_assignments(args.changes)
-    if not changes:
-        _print_pairs({args.symbol.upper(): _call(args, lambda c: c.pair(args.symbol))})
+    if changes:
+        view, balances = _pair_call(args, lambda c, s: c.configure(s, changes))
+        _print_pairs({view.symbol: view}, balances)
         return 0
-    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.configure(args.symbol, changes))})
+    view, balances = _pair_call(args, lambda c, s: c.pair(s))
+    _print_pairs({view.symbol: view}, balances)
+    settings = view.config.model_dump(mode="json")
+    width = max(len(k) for k in settings)
+    for key, value in settings.items():
+        print(f"  {key:<{width}} = {'(none)' if value is None else value}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = argparse.ArgumentParser(prog="liqkit", description="Provide liquidity on Binance spot pairs.")
+    p = cli_args.LiqkitParser(
+        prog="liqkit",
+        description="Provide liquidity on Binance spot pairs. Errors in input print one line and exit with status 2.",
+    )
     sub = p.add_subparsers(dest="command", required=True)
     bt = sub.add_parser("backtest", help="run the engine on recorded or synthetic data (simulated exchange)")
     bt.add_argument(
@@ -352,11 +453,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("trade", help="run the engine in wall-clock time on the simulated exchange (Ctrl-C stops)")
     tr.add_argument("--config", type=Path, help="TOML config; without one, BTCUSDT with defaults")
     tr.add_argument(
-        "--duration", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)"
+        "--duration", type=cli_args.seconds, default=0, help="stop after this many seconds (default 0: until Ctrl-C)"
     )
-    tr.add_argument("--speed", type=float, default=1.0, help="market replay speed of the simulated exchange")
+    tr.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
     tr.add_argument(
-        "--state-dir", type=Path, help="where the journal goes (default: engine.state_dir; a replay: a new temp dir)"
+        "--state-dir",
+        type=cli_args.state_dir,
+        help="where the journal goes (default: engine.state_dir; a replay: a new temp dir)",
     )
     tr.add_argument(
         "--data",
@@ -373,15 +476,22 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true", help="with --clock virtual: one JSON object of the metrics")
     tr.set_defaults(func=cmd_trade)
     sv = sub.add_parser("sim-server", help="serve the simulated exchange through Binance's own protocol on 127.0.0.1")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8790)
+    sv.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
+    sv.add_argument(
+        "--port", type=cli_args.port, default=8790, help="the port to listen on (default 8790; 0: a free one)"
+    )
     sv.add_argument("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT (default: both, or the data's symbol)")
     sv.add_argument("--data", type=Path, help="replay recorded data instead of a synthetic feed")
     sv.add_argument("--config", type=Path, help="TOML config whose [sim] section sets fees, fill model, balances")
-    sv.add_argument("--speed", type=float, default=1.0, help="market replay speed")
+    sv.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
     sv.add_argument("--api-key", help="the key clients must send (default: LIQKIT_SIM_API_KEY or generated)")
     sv.add_argument("--api-secret", help="its secret (default: LIQKIT_SIM_API_SECRET or generated)")
-    sv.add_argument("--state-dir", type=Path, default=Path("liqkit-state"), help="where generated keys are written")
+    sv.add_argument(
+        "--state-dir",
+        type=cli_args.state_dir,
+        default=Path("liqkit-state"),
+        help="where generated keys are written (default: liqkit-state)",
+    )
     sv.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
     sv.add_argument("--faults", type=Path, help="TOML file of faults to inject (see README: Fault injection)")
     sv.add_argument("--no-rate-limits", action="store_true", help="report usage in headers but never refuse with 429")
@@ -390,13 +500,15 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--config", type=Path, help="TOML config; without one, the simulated exchange with BTCUSDT, ETHUSDT"
     )
-    se.add_argument("--state-dir", type=Path, help="journal, token and lock (default: engine.state_dir)")
-    se.add_argument("--host", default="127.0.0.1")
-    se.add_argument("--port", type=int, default=8765)
+    se.add_argument("--state-dir", type=cli_args.state_dir, help="journal, token and lock (default: engine.state_dir)")
+    se.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
+    se.add_argument(
+        "--port", type=cli_args.port, default=8765, help="the control API's port (default 8765; 0: a free one)"
+    )
     se.add_argument("--token", help="the token clients must send (default: a random one, written to <state-dir>/token)")
     se.add_argument("--venue", help="sim, binance-testnet, binance-live, or a liqkit sim-server URL")
     se.add_argument("--run", help="comma-separated pairs to start quoting at once")
-    se.add_argument("--speed", type=float, default=1.0, help="market speed of the simulated exchange")
+    se.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
     se.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
     se.set_defaults(func=cmd_serve)
     from liqkit.dashboard import register as register_dashboard
@@ -411,10 +523,19 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         c = sub.add_parser(name, help=text)
         if name in ("run", "stop", "config"):
-            c.add_argument("symbol")
+            c.add_argument("symbol", help="a configured pair, as Binance writes it: BTCUSDT (not BTC/USDT)")
+        if name == "stop":
+            c.add_argument(
+                "--wait",
+                type=cli_args.seconds,
+                default=15.0,
+                help="seconds to wait for the venue to confirm the cancels (default 15; 0: do not wait)",
+            )
         if name == "config":
             c.add_argument("changes", nargs="*", help="key=value ... (none: show the config)")
-        c.add_argument("--state-dir", type=Path, help="the service's state directory (default: liqkit-state)")
+        c.add_argument(
+            "--state-dir", type=cli_args.state_dir, help="the service's state directory (default: liqkit-state)"
+        )
         c.add_argument("--url", help="the service's URL instead of a state directory")
         c.add_argument("--token", help="with --url (or LIQKIT_TOKEN)")
         c.set_defaults(func=func)
@@ -424,14 +545,31 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def one_line(message: object) -> str:
+    """An error's text as one line, in the CLI's words: newlines joined with "; ", and the Python API's
+    keyword arguments named as the flags that set them (``pass symbol=`` is ``--symbol`` here)."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    text = text.replace(":;", ":")
+    for keyword, flag in _FLAGS_OF_KEYWORDS.items():
+        text = text.replace(f"pass {keyword}=", f"pass {flag}")
+    return text
+
+
+_FLAGS_OF_KEYWORDS = {"symbol": "--symbol SYMBOL"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``liqkit`` console script."""
+    """Entry point of the ``liqkit`` console script: a user error is one line on stderr and status 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # bad arguments: one line and status 2 (cli_args.LiqkitParser)
     try:
         return int(args.func(args))
     except LiqkitError as e:
-        print(f"liqkit: error: {e}", file=sys.stderr)
+        print(f"liqkit {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:  # a file, folder or port the user named: the OS says what is wrong with it
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"liqkit {args.command}: error: {where}{e.strerror or one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130
