@@ -13,7 +13,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from liqkit import cli_args
 from liqkit.domain.errors import ConfigError, DataError
 
 
@@ -83,18 +82,14 @@ def register(subparsers: Any) -> None:
     rec = subparsers.add_parser("record", help="record Binance bookTicker, trade and depth streams to captures")
     rec.add_argument("--symbols", required=True, help="comma-separated, e.g. BTCUSDT,ETHUSDT")
     rec.add_argument("--out", required=True, type=Path, help="folder; each symbol gets a subfolder of .gz files")
-    rec.add_argument(
-        "--duration", type=cli_args.positive_seconds, help="stop after this many seconds (default: run until Ctrl-C)"
-    )
+    rec.add_argument("--duration", type=float, help="stop after this many seconds (default: run until Ctrl-C)")
     rec.add_argument(
         "--venue",
         default="binance-testnet",
         help="binance-testnet (default), binance-live (market data only, no keys) or a server URL "
         "such as http://127.0.0.1:8790 (a liqkit sim-server)",
     )
-    rec.add_argument(
-        "--rotate", type=cli_args.positive_seconds, default=3600.0, help="seconds per file (default 3600: hourly)"
-    )
+    rec.add_argument("--rotate", type=float, default=3600.0, help="seconds per file (default 3600: hourly)")
     rec.add_argument("--depth-limit", type=int, default=1000, help="levels of each REST depth snapshot")
     rec.set_defaults(func=cmd_record)
     conv = subparsers.add_parser("convert", help="write captures as Parquet (or Parquet back to a capture)")
