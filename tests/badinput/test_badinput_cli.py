@@ -1,4 +1,4 @@
-"""Bad input on the command line, table-driven (issue 11, slice h5-cli; the table is TABLE_h5-cli.md).
+"""Bad input on the command line, table-driven (issue 11, slice h5-cli; the table is TABLE_cli.md).
 
 Each row runs ``liqkit.cli.main`` on one bad command line and asserts: exit status 2, one line on
 stderr, no traceback, and the words that name the flag or field and the fix. The rows against a
