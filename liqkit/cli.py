@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", type=cli_args.port, default=8765, help="the control API's port (default 8765; 0: a free one)"
     )
     se.add_argument("--token", help="the token clients must send (default: a random one, written to <state-dir>/token)")
-    se.add_argument("--venue", help="sim, binance-testnet, binance-live, or a liqkit sim-server URL")
+    se.add_argument(
+        "--venue", type=cli_args.venue, help="sim, binance-testnet, binance-live, or a liqkit sim-server URL"
+    )
     se.add_argument("--run", help="comma-separated pairs to start quoting at once")
     se.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
     se.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")

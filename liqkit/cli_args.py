@@ -91,3 +91,15 @@ def state_dir(text: str) -> Path:
     if not os.access(target, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"{text}: {target} is not writable: give a folder you can write to")
     return path
+
+
+VENUES = ("sim", "binance-testnet", "binance-live")
+
+
+def venue(text: str) -> str:
+    """A venue: sim, binance-testnet, binance-live, or the URL of a Binance-compatible server."""
+    if text in VENUES or text.startswith(("http://", "https://")):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"{text!r}: use sim, binance-testnet, binance-live or a server URL (http://127.0.0.1:PORT)"
+    )

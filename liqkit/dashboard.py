@@ -217,7 +217,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     )
     d.add_argument("--state-dir", type=cli_args.state_dir, help="the service's state directory (default: liqkit-state)")
     d.add_argument("--config", type=Path, help="TOML config of a service to start (e.g. venue = binance-testnet)")
-    d.add_argument("--venue", help="for a service to start: sim, binance-testnet or a liqkit sim-server URL")
+    d.add_argument(
+        "--venue", type=cli_args.venue, help="for a service to start: sim, binance-testnet or a liqkit sim-server URL"
+    )
     d.add_argument(
         "--speed",
         type=cli_args.speed,

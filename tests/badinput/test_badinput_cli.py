@@ -43,7 +43,8 @@ ARGUMENT_ROWS: list[tuple[list[str], list[str]]] = [
     (["status", "--state-dir", "{empty}"], ["no running service", "liqkit serve"]),
     (["status", "--url", "http://127.0.0.1:9"], ["--url needs --token", "LIQKIT_TOKEN"]),
     (["stop", "BTCUSDT", "--wait", "-1"], ["--wait", "0 or more"]),
-    (["serve", "--venue", "bogus", "--state-dir", "{empty}"], ["--venue 'bogus'", "binance-testnet"]),
+    (["serve", "--venue", "bogus", "--state-dir", "{empty}"], ["--venue", "'bogus'", "binance-testnet"]),
+    (["dashboard", "--venue", "binance", "--state-dir", "{empty}"], ["--venue", "'binance'", "server URL"]),
     (["serve", "--host", "0.0.0.0", "--state-dir", "{empty}"], ["--host 0.0.0.0", "--allow-remote"]),
     (["backtest", "--data", "{csv}"], ["cannot tell the symbol", "pass --symbol SYMBOL"]),
 ]
