@@ -77,16 +77,23 @@ def positive_seconds(text: str) -> float:
     return value
 
 
-def state_dir(text: str) -> Path:
-    """A state directory: an existing writable folder, or one that can be created (its parents are folders)."""
+def folder(text: str) -> Path:
+    """A folder: one that exists, or a path no file stands in the way of (a state directory to create;
+    for ``status``, one where no service runs yet)."""
     path = Path(text).expanduser()
     if path.exists() and not path.is_dir():
-        raise argparse.ArgumentTypeError(f"{text} is a file, not a directory: give a folder (created if missing)")
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a directory: give a folder")
     for parent in path.absolute().parents:  # the nearest existing ancestor must be a folder
         if parent.exists():
             if not parent.is_dir():
                 raise argparse.ArgumentTypeError(f"{text}: {parent} is a file, not a directory: give another folder")
             break
+    return path
+
+
+def state_dir(text: str) -> Path:
+    """A state directory to write: an existing writable folder, or one that can be created there."""
+    path = folder(text)
     target = path if path.exists() else next(p for p in path.absolute().parents if p.exists())
     if not os.access(target, os.W_OK | os.X_OK):
         raise argparse.ArgumentTypeError(f"{text}: {target} is not writable: give a folder you can write to")

@@ -240,7 +240,7 @@ def register_service_commands(sub: Any) -> None:
                 "(none: print every setting of the pair)",
             )
         c.add_argument(
-            "--state-dir", type=cli_args.state_dir, help="the service's state directory (default: liqkit-state)"
+            "--state-dir", type=cli_args.folder, help="the service's state directory (default: liqkit-state)"
         )
         c.add_argument("--url", help="the service's URL instead of a state directory")
         c.add_argument("--token", help="with --url (or LIQKIT_TOKEN)")
