@@ -1,8 +1,11 @@
 """The ``liqkit`` command line.
 
 ``liqkit backtest --data PATH [--config FILE] [--json]`` runs the engine on recorded or synthetic data
-on the simulated exchange and prints its metrics. Errors in input (a missing file, a malformed
-config or data file) print one clear message and exit with status 2; nothing is half-done.
+on the simulated exchange and prints its metrics; ``trade``, ``sim-server``, ``serve`` and
+``dashboard`` run things; the commands that talk to a running service are in ``liqkit.cli_service``.
+Arguments are checked by argparse before anything starts (``liqkit.cli_args``). Any user error (a
+bad argument, a missing file, a malformed config or data file, a value the service refuses) prints
+one line on stderr and exits with status 2 (``main``); nothing is half-done.
 """
 
 from __future__ import annotations
@@ -12,16 +15,18 @@ import contextlib
 import json
 import math
 import sys
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from liqkit import cli_args
+from liqkit.cli_service import parse_assignments, register_service_commands
 from liqkit.domain.errors import LiqkitError
 
-if TYPE_CHECKING:
-    from liqkit.engine.views import PairView, Snapshot
+__all__ = ["build_parser", "main", "one_line", "parse_assignments"]
 
 EXIT_BAD_INPUT = 2
+SPEED_HELP = f"market speed of the simulated exchange: above 0, at most {cli_args.MAX_SPEED:g} (default 1: real time)"
+HOST_HELP = "the address to listen on (default 127.0.0.1; another one needs --allow-remote)"
 
 
 def _jsonable(v: Any) -> Any:
@@ -239,104 +244,13 @@ def _venue_override(venue: str) -> dict[str, Any]:
     )
 
 
-def _client(args: argparse.Namespace) -> Any:
-    import os
-
-    from liqkit.client import EngineClient
-
-    if args.url:
-        token = args.token or os.environ.get("LIQKIT_TOKEN")
-        if not token:
-            raise LiqkitError("--url needs --token (or LIQKIT_TOKEN in the environment)")
-        return EngineClient(args.url, token)
-    return EngineClient.from_state_dir(args.state_dir or Path("liqkit-state"))
-
-
-def _call(args: argparse.Namespace, fn: Any) -> Any:
-    import asyncio
-
-    async def main() -> Any:
-        async with _client(args) as c:
-            return await fn(c)
-
-    return asyncio.run(main())
-
-
-def _print_pairs(pairs: Mapping[str, PairView]) -> None:
-    for sym, p in pairs.items():
-        cfg = p.config
-        market = f"{p.bid} / {p.ask}" if p.bid else "no market yet"
-        print(
-            f"{sym:<10} {p.state:<8} {p.reason[:40]:<40} {market:<24} orders {p.open_orders}  "
-            f"fills {p.fills}  position {p.position}  spread {cfg.bid_spread}/{cfg.ask_spread} "
-            f"size {cfg.size} levels {cfg.levels}"
-        )
-
-
-def cmd_status(args: argparse.Namespace) -> int:
-    """Print the service's engine state and its pairs."""
-    snap: Snapshot = _call(args, lambda c: c.snapshot())
-    st = snap.status
-    print(f"engine {st.state} on {st.venue}; {st.events} events, {st.reconnects} reconnects")
-    for header, use in st.rate_limits.items():
-        print(f"  {header}: {use.used}/{use.limit}")
-    _print_pairs(snap.pairs)
-    for asset, b in snap.balances.items():
-        print(f"  {asset:<6} free {b.free}  locked {b.locked}")
-    for err in st.errors[-5:]:
-        print(f"  error: {err}")
-    return 0
-
-
-def cmd_pairs(args: argparse.Namespace) -> int:
-    """Print the configured pairs."""
-    _print_pairs(_call(args, lambda c: c.pairs()))
-    return 0
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    """Start quoting a pair in the service."""
-    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.run(args.symbol))})
-    return 0
-
-
-def cmd_stop(args: argparse.Namespace) -> int:
-    """Stop quoting a pair in the service (its orders are cancelled)."""
-    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.stop(args.symbol))})
-    return 0
-
-
-def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """``key=value`` pairs; values read as TOML (2, 0.5, true, "x"), else as plain strings (5bps)."""
-    import tomllib
-
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise LiqkitError(f"{item!r}: write key=value, e.g. spread=5bps levels=2")
-        try:
-            value = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = raw.strip()
-        out[key.strip()] = value
-    return out
-
-
-def cmd_config(args: argparse.Namespace) -> int:
-    """Change a pair's config in the service without stopping it."""
-    changes = parse_assignments(args.changes)
-    if not changes:
-        _print_pairs({args.symbol.upper(): _call(args, lambda c: c.pair(args.symbol))})
-        return 0
-    _print_pairs({args.symbol.upper(): _call(args, lambda c: c.configure(args.symbol, changes))})
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = argparse.ArgumentParser(prog="liqkit", description="Provide liquidity on Binance spot pairs.")
-    sub = p.add_subparsers(dest="command", required=True)
+    p = cli_args.LiqkitParser(
+        prog="liqkit",
+        description="Provide liquidity on Binance spot pairs. Errors in input print one line and exit with status 2.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, title="commands", metavar="COMMAND")
     bt = sub.add_parser("backtest", help="run the engine on recorded or synthetic data (simulated exchange)")
     bt.add_argument(
         "--data",
@@ -352,11 +266,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr = sub.add_parser("trade", help="run the engine in wall-clock time on the simulated exchange (Ctrl-C stops)")
     tr.add_argument("--config", type=Path, help="TOML config; without one, BTCUSDT with defaults")
     tr.add_argument(
-        "--duration", type=float, default=0, help="stop after this many seconds (default: run until Ctrl-C)"
+        "--duration", type=cli_args.seconds, default=0, help="stop after this many seconds (default 0: until Ctrl-C)"
     )
-    tr.add_argument("--speed", type=float, default=1.0, help="market replay speed of the simulated exchange")
+    tr.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
     tr.add_argument(
-        "--state-dir", type=Path, help="where the journal goes (default: engine.state_dir; a replay: a new temp dir)"
+        "--state-dir",
+        type=cli_args.state_dir,
+        help="where the journal goes (default: engine.state_dir; a replay: a new temp dir)",
     )
     tr.add_argument(
         "--data",
@@ -373,15 +289,22 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true", help="with --clock virtual: one JSON object of the metrics")
     tr.set_defaults(func=cmd_trade)
     sv = sub.add_parser("sim-server", help="serve the simulated exchange through Binance's own protocol on 127.0.0.1")
-    sv.add_argument("--host", default="127.0.0.1")
-    sv.add_argument("--port", type=int, default=8790)
+    sv.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
+    sv.add_argument(
+        "--port", type=cli_args.port, default=8790, help="the port to listen on (default 8790; 0: a free one)"
+    )
     sv.add_argument("--symbols", help="comma-separated, e.g. BTCUSDT,ETHUSDT (default: both, or the data's symbol)")
     sv.add_argument("--data", type=Path, help="replay recorded data instead of a synthetic feed")
     sv.add_argument("--config", type=Path, help="TOML config whose [sim] section sets fees, fill model, balances")
-    sv.add_argument("--speed", type=float, default=1.0, help="market replay speed")
+    sv.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
     sv.add_argument("--api-key", help="the key clients must send (default: LIQKIT_SIM_API_KEY or generated)")
     sv.add_argument("--api-secret", help="its secret (default: LIQKIT_SIM_API_SECRET or generated)")
-    sv.add_argument("--state-dir", type=Path, default=Path("liqkit-state"), help="where generated keys are written")
+    sv.add_argument(
+        "--state-dir",
+        type=cli_args.state_dir,
+        default=Path("liqkit-state"),
+        help="where generated keys are written (default: liqkit-state)",
+    )
     sv.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
     sv.add_argument("--faults", type=Path, help="TOML file of faults to inject (see README: Fault injection)")
     sv.add_argument("--no-rate-limits", action="store_true", help="report usage in headers but never refuse with 429")
@@ -390,48 +313,91 @@ def build_parser() -> argparse.ArgumentParser:
     se.add_argument(
         "--config", type=Path, help="TOML config; without one, the simulated exchange with BTCUSDT, ETHUSDT"
     )
-    se.add_argument("--state-dir", type=Path, help="journal, token and lock (default: engine.state_dir)")
-    se.add_argument("--host", default="127.0.0.1")
-    se.add_argument("--port", type=int, default=8765)
+    se.add_argument("--state-dir", type=cli_args.state_dir, help="journal, token and lock (default: engine.state_dir)")
+    se.add_argument("--host", default="127.0.0.1", help=HOST_HELP)
+    se.add_argument(
+        "--port", type=cli_args.port, default=8765, help="the control API's port (default 8765; 0: a free one)"
+    )
     se.add_argument("--token", help="the token clients must send (default: a random one, written to <state-dir>/token)")
-    se.add_argument("--venue", help="sim, binance-testnet, binance-live, or a liqkit sim-server URL")
+    se.add_argument(
+        "--venue", type=cli_args.venue, help="sim, binance-testnet, binance-live, or a liqkit sim-server URL"
+    )
     se.add_argument("--run", help="comma-separated pairs to start quoting at once")
-    se.add_argument("--speed", type=float, default=1.0, help="market speed of the simulated exchange")
+    se.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
     se.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
     se.set_defaults(func=cmd_serve)
     from liqkit.dashboard import register as register_dashboard
 
     register_dashboard(sub)
-    for name, func, text in (
-        ("status", cmd_status, "the running service's engine, pairs and balances"),
-        ("pairs", cmd_pairs, "the running service's pairs"),
-        ("run", cmd_run, "start quoting a pair in the running service"),
-        ("stop", cmd_stop, "stop quoting a pair (its orders are cancelled)"),
-        ("config", cmd_config, "change a pair's config: liqkit config BTCUSDT spread=5bps levels=2"),
-    ):
-        c = sub.add_parser(name, help=text)
-        if name in ("run", "stop", "config"):
-            c.add_argument("symbol")
-        if name == "config":
-            c.add_argument("changes", nargs="*", help="key=value ... (none: show the config)")
-        c.add_argument("--state-dir", type=Path, help="the service's state directory (default: liqkit-state)")
-        c.add_argument("--url", help="the service's URL instead of a state directory")
-        c.add_argument("--token", help="with --url (or LIQKIT_TOKEN)")
-        c.set_defaults(func=func)
+    register_service_commands(sub)  # status, pairs, run, stop, config
     from liqkit.research.commands import register as register_research
 
     register_research(sub)  # record, convert
+    _polish_help(sub)
     return p
 
 
+_METAVARS = {
+    "state_dir": "DIR",
+    "config": "FILE",
+    "faults": "FILE",
+    "notebook": "FILE",
+    "data": "PATH",
+    "out": "PATH",
+    "port": "PORT",
+    "host": "ADDRESS",
+    "speed": "X",
+    "duration": "SECONDS",
+    "wait": "SECONDS",
+    "rotate": "SECONDS",
+    "token": "TOKEN",
+    "url": "URL",
+    "run": "SYMBOLS",
+    "symbols": "SYMBOLS",
+    "symbol": "SYMBOL",
+    "venue": "VENUE",
+    "api_key": "KEY",
+    "api_secret": "SECRET",
+}
+
+
+def _polish_help(sub: Any) -> None:
+    """Each command's ``--help`` opens with what it does, and names its values (DIR, PORT, X ...)."""
+    for choice in sub._choices_actions:
+        parser = sub.choices[choice.dest]
+        if parser.description is None and choice.help:
+            parser.description = choice.help[0].upper() + choice.help[1:] + "."
+        for action in parser._actions:
+            takes_value = action.nargs != 0 and (action.option_strings or action.nargs is None)
+            if action.metavar is None and action.dest in _METAVARS and takes_value:
+                action.metavar = _METAVARS[action.dest]
+
+
+def one_line(message: object) -> str:
+    """An error's text as one line, in the CLI's words: newlines joined with "; ", and the Python API's
+    keyword arguments named as the flags that set them (``pass symbol=`` is ``--symbol`` here)."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    text = text.replace(":;", ":")
+    for keyword, flag in _FLAGS_OF_KEYWORDS.items():
+        text = text.replace(f"pass {keyword}=", f"pass {flag}")
+    return text
+
+
+_FLAGS_OF_KEYWORDS = {"symbol": "--symbol SYMBOL"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``liqkit`` console script."""
+    """Entry point of the ``liqkit`` console script: a user error is one line on stderr and status 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(argv)  # bad arguments: one line and status 2 (cli_args.LiqkitParser)
     try:
         return int(args.func(args))
     except LiqkitError as e:
-        print(f"liqkit: error: {e}", file=sys.stderr)
+        print(f"liqkit {args.command}: error: {one_line(e)}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except OSError as e:  # a file, folder or port the user named: the OS says what is wrong with it
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"liqkit {args.command}: error: {where}{e.strerror or one_line(e)}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         return 130

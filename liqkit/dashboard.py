@@ -27,6 +27,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from liqkit import cli_args
 from liqkit.domain.errors import LiqkitError
 
 DEFAULT_PORT = 8866
@@ -214,12 +215,19 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     d = subparsers.add_parser(
         "dashboard", help="the operations dashboard (Voila) on a liqkit service, started unless one runs"
     )
-    d.add_argument("--state-dir", type=Path, help="the service's state directory (default: liqkit-state)")
+    d.add_argument("--state-dir", type=cli_args.state_dir, help="the service's state directory (default: liqkit-state)")
     d.add_argument("--config", type=Path, help="TOML config of a service to start (e.g. venue = binance-testnet)")
-    d.add_argument("--venue", help="for a service to start: sim, binance-testnet or a liqkit sim-server URL")
-    d.add_argument("--speed", type=float, default=1.0, help="market speed of the simulated exchange")
+    d.add_argument(
+        "--venue", type=cli_args.venue, help="for a service to start: sim, binance-testnet or a liqkit sim-server URL"
+    )
+    d.add_argument(
+        "--speed",
+        type=cli_args.speed,
+        default=1.0,
+        help="market speed of the simulated exchange (above 0; 1 is real time)",
+    )
     d.add_argument("--run", help="comma-separated pairs the started service quotes at once")
-    d.add_argument("--port", type=int, default=DEFAULT_PORT, help="Voila's port on 127.0.0.1 (0: a free one)")
+    d.add_argument("--port", type=cli_args.port, default=DEFAULT_PORT, help="Voila's port on 127.0.0.1 (0: a free one)")
     d.add_argument("--notebook", type=Path, default=NOTEBOOK, help="the dashboard notebook")
     d.add_argument("--no-preheat", action="store_true", help="start the page's kernel on request, not in advance")
     d.set_defaults(func=cmd_dashboard)
@@ -228,7 +236,7 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """``python -m liqkit.dashboard``: the same as ``liqkit dashboard``."""
-    parser = argparse.ArgumentParser(prog="liqkit")
+    parser = cli_args.LiqkitParser(prog="liqkit")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(["dashboard", *(sys.argv[1:] if argv is None else argv)])
     try:

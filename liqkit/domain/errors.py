@@ -1,18 +1,30 @@
 """The liqkit exception tree, in one place.
 
-::
+Every exception liqkit raises on purpose is a ``LiqkitError``; the command line prints any of them as
+one line and exits with status 2 (``liqkit.cli.main``). The classes are defined here, except those of
+higher layers (defined where they are raised, so imports keep pointing down), listed here all the same::
 
     LiqkitError                      root of everything liqkit raises on purpose
     ├── ConfigError                  a config value breaks a rule (names field, value, rule)
+    │   └── UnknownPairError         a command named a symbol that is not a configured pair
     ├── DataError                    a data file is malformed (names file, line, problem)
     ├── RulesError                   exchangeInfo is unusable, or a symbol is unknown/not trading
     ├── FilterError                  an order breaks a symbol filter (names filter, value, limit)
     ├── LiveTradingRefused           live venue asked for without both opt-ins
-    └── VenueError                   a venue answered with an error
-        ├── RetryableError           transient: try again later (429/418/-1003/-1015, with retry_after)
-        ├── UnknownOutcomeError      the order's fate is unknown (timeout, -1007, -1006, 5xx)
-        ├── OrderRejected            the venue refused an order (-2010, -1013, ...)
-        └── UnknownOrderError        cancel/query of an order that is not open (-2011, -2013)
+    ├── VenueError                   a venue answered with an error
+    │   ├── RetryableError           transient: try again later (429/418/-1003/-1015, with retry_after)
+    │   ├── UnknownOutcomeError      the order's fate is unknown (timeout, -1007, -1006, 5xx)
+    │   ├── OrderRejected            the venue refused an order (-2010, -1013, ...)
+    │   └── UnknownOrderError        cancel/query of an order that is not open (-2011, -2013)
+    ├── EventFormatError             an engine event record does not fit (liqkit.engine.events)
+    ├── JournalError                 the journal file cannot be used (liqkit.journal)
+    ├── AuthError                    the local Binance server refuses a request's auth (venues.binance_server.auth)
+    ├── StateDirBusy                 another service holds the state directory (liqkit.service.host)
+    └── ServiceError                 the control API refused a call or cannot be reached (liqkit.client)
+
+Outside the tree on purpose: ``ValueError``/``TypeError`` for a Python caller's programming mistake
+(a wrong argument type, an empty list), and the OS's own ``OSError`` for a file or port (the command
+line prints those as one line too).
 
 Venue adapters translate third-party exceptions into this tree at the boundary (``raise ... from e``),
 so the engine classifies failures without knowing which library produced them.

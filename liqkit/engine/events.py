@@ -16,6 +16,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
 
+from liqkit.domain.errors import LiqkitError
 from liqkit.engine.views import BALANCES, PNL, Balance, EngineStatus, PairPnl, SideName, Snapshot
 
 
@@ -228,7 +229,7 @@ _SAME_KEYS: dict[str, type[BookEvent | OrderEvent | FillEvent | TickerEvent]] = 
 }
 
 
-class EventFormatError(ValueError):
+class EventFormatError(LiqkitError, ValueError):
     """A dict that is not an event of this liqkit's stream (unknown kind, missing or unknown keys)."""
 
 

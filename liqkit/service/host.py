@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import math
 import os
 import secrets
 from decimal import Decimal
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from liqkit.domain.config import LiqkitConfig, PairConfig
-from liqkit.domain.errors import LiqkitError
+from liqkit.domain.errors import ConfigError, LiqkitError
 from liqkit.engine.handle import LocalEngine
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
@@ -35,6 +36,16 @@ def default_config() -> LiqkitConfig:
     return LiqkitConfig(
         pairs={s: PairConfig(symbol=s, size=Decimal(20), size_unit="quote") for s in DEFAULT_PAIRS}  # 20 USDT a quote
     )
+
+
+def make_state_dir(state_dir: Path) -> None:
+    """Create ``state_dir`` if missing; a ``LiqkitError`` naming it when it is a file or cannot be made."""
+    if state_dir.exists() and not state_dir.is_dir():
+        raise LiqkitError(f"state directory {state_dir} is a file, not a directory: give a folder (--state-dir)")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise LiqkitError(f"state directory {state_dir} cannot be created ({e.strerror}): give another one") from None
 
 
 def read_token(state_dir: Path) -> str:
@@ -65,9 +76,11 @@ class ServiceHost:
     def __init__(
         self, cfg: LiqkitConfig, state_dir: Path, token: str | None = None, speed: float = 1.0, timer_s: float = 1.0
     ) -> None:
+        if not (math.isfinite(speed) and speed > 0):
+            raise ConfigError(f"speed = {speed}: give a finite number above 0 (1 is real time)")
         self.cfg = cfg
         self.state_dir = Path(state_dir)
-        self.state_dir.mkdir(parents=True, exist_ok=True)
+        make_state_dir(self.state_dir)
         self._lock: IO[str] | None = None
         self._acquire()
         try:

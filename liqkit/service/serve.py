@@ -40,6 +40,8 @@ def serve(
     """Serve until SIGINT/SIGTERM; 0 when every liqkit order was cancelled on the way out."""
     if host not in LOCAL_HOSTS and not allow_remote:
         raise LiqkitError(f"--host {host}: the service binds to 127.0.0.1 unless --allow-remote is given")
+    if not 0 <= port <= 65535:
+        raise LiqkitError(f"--port {port}: give a whole number from 1 to 65535 (0: any free one)")
     svc = ServiceHost(cfg, state_dir, token=token, speed=speed)
     app = create_app(svc.engine, svc.token)
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws_ping_interval=20))

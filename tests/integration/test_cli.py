@@ -1,16 +1,18 @@
 """The ``liqkit`` command as a user runs it: a real process, real data, real exit codes."""
 
+import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from pnl_check import assert_metrics_match
-from processes import ProcessOutput
+from processes import ProcessOutput, start_service, stop_service, wait_for
 
 from liqkit.backtest import run_backtest
+from liqkit.cli import build_parser
 from liqkit.data.loader import load_market_data
-from liqkit.domain.config import LiqkitConfig
+from liqkit.domain.config import LiqkitConfig, PairConfig
 
 SAMPLES = Path(__file__).resolve().parents[2] / "liqkit" / "data" / "samples"
 
@@ -101,3 +103,75 @@ def test_trade_on_the_simulated_exchange_stops_clean_on_ctrl_c(tmp_path):
     assert {"BTCUSDT", "ETHUSDT"} <= set(j["orders"]["symbol"])
     last = j["orders"].groupby("client_id")["status"].last()
     assert not last.isin(["PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"]).any()
+
+
+BAD_COMMAND_LINES = [  # (argv, the words of the one line on stderr); {file} is a regular file
+    (["backtest", "--data", "{file}.missing.gz"], ["no such file"]),
+    (["trade", "--speed", "-1"], ["--speed", "above 0"]),
+    (["sim-server", "--port", "99999"], ["--port", "1 to 65535"]),
+    (["serve", "--state-dir", "{file}"], ["--state-dir", "is a file, not a directory"]),
+    (["dashboard", "--speed", "0"], ["--speed", "above 0"]),
+    (["status", "--state-dir", "{file}"], ["--state-dir", "is a file"]),
+    (["pairs", "--url", "http://127.0.0.1:9"], ["--url needs --token"]),
+    (["run", "BTCUSDT", "--state-dir", "{dir}"], ["no running service"]),
+    (["stop", "BTCUSDT", "--wait", "nan"], ["--wait", "not a finite number"]),
+    (["config", "BTCUSDT", "nosuchkey=1"], ["nosuchkey", "valid keys"]),
+    (["record", "--symbols", "BTCUSDT", "--out", "{file}", "--duration", "1"], ["--out", "not a folder"]),
+    (["convert", "{file}.missing.gz", "--out", "{dir}/o"], ["no such file"]),
+]
+
+
+def test_every_command_answers_bad_input_with_one_line_and_status_2(tmp_path):
+    """Each subcommand, a real process: status 2, one line on stderr, no traceback, the flag named."""
+    (tmp_path / "f").write_text("x\n")
+    (tmp_path / "d").mkdir()
+    subst = {"file": str(tmp_path / "f"), "dir": str(tmp_path / "d")}
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    commands = set(sub.choices)
+    assert {argv[0] for argv, _ in BAD_COMMAND_LINES} == commands  # every command has its bad input here
+    for argv, words in BAD_COMMAND_LINES:
+        p = liqkit(*[a.format(**subst) for a in argv])
+        assert p.returncode == 2, (argv, p.stdout, p.stderr)
+        assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1, (argv, p.stderr)
+        assert p.stderr.startswith(f"liqkit {argv[0]}: error: "), p.stderr
+        for w in words:
+            assert w in p.stderr, (argv, w, p.stderr)
+
+
+def test_every_option_and_argument_has_help_text():
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            assert action.help and len(action.help) > 10, (name, action.dest)
+    p = liqkit("serve", "--help")
+    assert p.returncode == 0 and "--port" in p.stdout and "0: a free one" in p.stdout and "--allow-remote" in p.stdout
+
+
+def test_status_stop_and_config_against_a_service(tmp_path):
+    """Units in `status`, `stop` waits for the cancels, `config SYMBOL` alone prints every setting."""
+    proc, _ = start_service(tmp_path, "--run", "BTCUSDT,ETHUSDT")
+    try:
+
+        def status() -> str:
+            p = liqkit("status", "--state-dir", str(tmp_path))
+            assert p.returncode == 0, p.stderr
+            return p.stdout if "orders 2 " in p.stdout.split("ETHUSDT", 1)[-1] else ""
+
+        out = str(wait_for(status, what="ETHUSDT quoting both sides"))
+        eth = next(ln for ln in out.splitlines() if ln.startswith("ETHUSDT"))
+        assert "size 20 USDT" in eth and " USDT " in eth.split("orders")[0] and "position 0 ETH" in eth, eth
+        p = liqkit("stop", "ETHUSDT", "--state-dir", str(tmp_path))
+        assert p.returncode == 0, p.stderr
+        assert "ETHUSDT: stopped; every order cancelled, 0 left open" in p.stdout, p.stdout
+        assert " orders 0 " in p.stdout, p.stdout
+        p = liqkit("config", "btcusdt", "--state-dir", str(tmp_path))
+        assert p.returncode == 0, p.stderr
+        rows = (ln.split("=", 1) for ln in p.stdout.splitlines() if ln.startswith("  "))
+        settings = {k.strip(): v.strip() for k, v in rows}
+        assert set(settings) == set(PairConfig.model_fields), settings
+        assert (settings["symbol"], settings["size"], settings["size_unit"]) == ("BTCUSDT", "20", "quote")
+    finally:
+        code, _, err = stop_service(proc)
+    assert code == 0, err

@@ -6,8 +6,10 @@ import hashlib
 import hmac
 from urllib.parse import parse_qsl, unquote, urlencode
 
+from liqkit.domain.errors import LiqkitError
 
-class AuthError(Exception):
+
+class AuthError(LiqkitError):
     """A request fails authentication; ``code`` is Binance's (-1022 signature, -1021 time, -2015 key)."""
 
     def __init__(self, code: int, msg: str, status: int = 400) -> None:
