@@ -39,6 +39,7 @@ from pydantic import (
     model_validator,
 )
 
+from liqkit.domain.budget import DEFAULT_MAX_ORDER_NOTIONAL, MAX_AMOUNT, check_static
 from liqkit.domain.errors import ConfigError
 
 _DIST_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(bps|bp|ticks|tick)\s*$", re.IGNORECASE)
@@ -70,7 +71,7 @@ def _parse_distance(v: Any) -> Any:
 
 
 Dist = Annotated[Distance, BeforeValidator(_parse_distance), PlainSerializer(str, return_type=str)]
-PosDecimal = Annotated[Decimal, Field(gt=0)]
+PosDecimal = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT)]
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -86,7 +87,10 @@ class RiskConfig(_Strict):
         default=5.0, gt=0, description="Pause a pair after this many seconds without a book update."
     )
     max_loss: Decimal | None = Field(
-        default=None, gt=0, description="Kill switch: halt a pair whose PnL falls below -max_loss (quote asset)."
+        default=None,
+        gt=0,
+        le=MAX_AMOUNT,
+        description="Kill switch: halt a pair whose PnL falls below -max_loss (quote asset).",
     )
 
 
@@ -129,6 +133,10 @@ class SimConfig(_Strict):
         for asset, amount in v.items():
             if amount < 0:
                 raise ValueError(f"balance of {asset} is {amount}: must be >= 0")
+            if amount > MAX_AMOUNT:
+                raise ValueError(
+                    f"balance of {asset} is {amount}: above the largest amount liqkit accepts, {MAX_AMOUNT}"
+                )
         return v
 
 
@@ -149,6 +157,11 @@ class PairConfig(_Strict):
     level_spacing: Dist = Field(default=Distance(value=Decimal(5), unit="bps"))
     size: PosDecimal = Field(default=Decimal("0.001"))
     size_unit: Literal["base", "quote"] = "base"
+    max_order_notional: PosDecimal = Field(
+        default=DEFAULT_MAX_ORDER_NOTIONAL,
+        description="Largest value of one order, in the quote asset (e.g. USDT): a bigger size is refused, "
+        "and the engine never places an order worth more.",
+    )
     refresh_tolerance: Dist = Field(
         default=Distance(value=Decimal(2), unit="bps"),
         description="Keep an order while within this of its wanted price.",
@@ -160,11 +173,11 @@ class PairConfig(_Strict):
     skew: Decimal = Field(
         default=Decimal(0), ge=0, le=10, description="0 = off; 1 shifts quotes by a full spread at full deviation."
     )
-    max_inventory: Decimal | None = Field(default=None, gt=0, description="Never buy past this base quantity.")
-    price_ceiling: Decimal | None = Field(default=None, gt=0, description="Above it only sell orders are placed.")
-    price_floor: Decimal | None = Field(default=None, gt=0, description="Below it only buy orders are placed.")
+    max_inventory: PosDecimal | None = Field(default=None, description="Never buy past this base quantity.")
+    price_ceiling: PosDecimal | None = Field(default=None, description="Above it only sell orders are placed.")
+    price_floor: PosDecimal | None = Field(default=None, description="Below it only buy orders are placed.")
     cleanup: Literal["own", "all"] = Field(default="own", description="Which open orders to cancel on start/stop.")
-    max_loss: Decimal | None = Field(default=None, gt=0)
+    max_loss: PosDecimal | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -189,6 +202,11 @@ class PairConfig(_Strict):
     def _floor_below_ceiling(self) -> PairConfig:
         if self.price_floor is not None and self.price_ceiling is not None and self.price_floor >= self.price_ceiling:
             raise ValueError(f"price_floor {self.price_floor} must be below price_ceiling {self.price_ceiling}")
+        return self
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> PairConfig:
+        check_static(self.size, self.size_unit, self.max_order_notional)  # the rest needs the symbol's rules
         return self
 
 

@@ -10,12 +10,14 @@ from core_loop import CoreLoop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from liqkit.domain.budget import BudgetError, check_budget
 from liqkit.domain.config import PairConfig
-from liqkit.domain.errors import FilterError
+from liqkit.domain.errors import ConfigError, FilterError
 from liqkit.domain.rules import SymbolRules, default_rules, load_exchange_info
 from liqkit.domain.types import Side
 from liqkit.engine.core import EngineCore
 from liqkit.engine.intents import Intent, Place
+from liqkit.engine.records import StateRecord
 from liqkit.quoting import Quote, size_for, wanted_quotes
 from liqkit.venues.sim.exchange import SimExchange
 
@@ -77,7 +79,7 @@ def test_a_size_over_max_notional_is_never_placed_and_is_explained_once():
     assert st_.reason == (  # the first refused quote: the level-0 bid, 10 bps under the first mid (59,940)
         "size 0.01 BTC is worth about 599.40 USDT, over BTCUSDT's maximum order value 50 USDT (NOTIONAL): lower size"
     )
-    said = [e for e in loop.core.event_log if e[0] == "state" and "maximum order value" in e[4]]
+    said = [e for e in loop.core.event_log if isinstance(e, StateRecord) and "maximum order value" in e.reason]
     assert len(said) == 1
     # the pipeline agrees: nothing is wanted at that size
     inv = st_.inventory()
@@ -200,7 +202,12 @@ def run_scenario(rules, cfg, later, btc, usdt_, model, amend, moves) -> int:
     for n, (step, spread, at, size) in enumerate(moves):
         if later is not None and n == len(moves) // 2:
             ts += 1
-            loop.take(core.configure(later, ts), ts)
+            try:
+                loop.take(core.configure(later, ts), ts)
+            except ConfigError as e:  # the budget rule refuses it at this book: nothing changed
+                assert "size" in str(e) and st_.cfg == cfg
+                with pytest.raises(BudgetError):
+                    check_budget(later, rules, rules.price(st_.bid + st_.ask) / 2, core.balances)
         bid += step
         ts += 1_000_000
         loop.book(ts, bid, bid + spread)
