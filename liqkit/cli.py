@@ -74,7 +74,18 @@ def _backtest(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     _print_metrics(result.metrics, f"backtest of {data.symbol} on {data.source or args.data}", args.json)
+    _print_notes(result, cfg, data.symbol)
     return 0
+
+
+def _print_notes(result: Any, cfg: Any, symbol: str) -> None:
+    """Why a pair did not quote as configured, or had no fills: on stderr (the metrics keep their keys)."""
+    from liqkit.backtest.notes import quoting_notes
+    from liqkit.domain.config import PairConfig
+
+    configs = cfg.pairs or {symbol: PairConfig(symbol=symbol)}
+    for line in quoting_notes(result.per_pair, result.state_rows, configs):
+        print(f"liqkit: {line}", file=sys.stderr)
 
 
 def _print_metrics(metrics: dict[str, Any], heading: str, as_json: bool) -> None:
@@ -106,6 +117,7 @@ def cmd_trade_virtual(args: argparse.Namespace) -> int:
     _print_metrics(
         result.metrics, f"live runner on {data.symbol} ({data.source or args.data}), virtual time", args.json
     )
+    _print_notes(result, cfg, data.symbol)
     return 0
 
 
@@ -271,6 +283,8 @@ def _print_pairs(pairs: Mapping[str, PairView]) -> None:
             f"fills {p.fills}  position {p.position}  spread {cfg.bid_spread}/{cfg.ask_spread} "
             f"size {cfg.size} levels {cfg.levels}"
         )
+        if len(p.reason) > 40:  # the table cuts it: the whole reason, which says why the pair does not quote
+            print(f"{'':<10} why: {p.reason}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

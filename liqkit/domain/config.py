@@ -12,6 +12,7 @@ A file has an ``[engine]`` table (venue, state directory, risk limits), an optio
     levels = 2
     level_spacing = "5bps"
     size = "0.001"              # base quantity; size_unit = "quote" for a notional
+    max_order_notional = "1000" # one order's value at most (quote asset; the default)
     refresh_tolerance = "2bps"
 
 Distances are written ``"<number>bps"`` or ``"<number>ticks"``. Every bad value raises
@@ -147,8 +148,9 @@ class PairConfig(_Strict):
     reference: Literal["mid", "touch"] = Field(
         default="mid", description="mid: (bid+ask)/2; touch: own side's best price."
     )
-    bid_spread: Dist = Field(default=Distance(value=Decimal(10), unit="bps"))
-    ask_spread: Dist = Field(default=Distance(value=Decimal(10), unit="bps"))
+    # 2bps a side: close enough to BTCUSDT's touch to fill on the shipped recording (10bps never does)
+    bid_spread: Dist = Field(default=Distance(value=Decimal(2), unit="bps"))
+    ask_spread: Dist = Field(default=Distance(value=Decimal(2), unit="bps"))
     min_spread: Dist = Field(
         default=Distance(value=Decimal(0), unit="ticks"),
         description="No quote closer to the reference than this, even after skew.",
@@ -250,6 +252,8 @@ def format_validation_error(e: ValidationError, prefix: str = "") -> str:
             msg = "unknown key: remove it or check its spelling"
         val = err.get("input")
         shown = "" if err["type"] in ("missing", "extra_forbidden") or isinstance(val, Mapping) else f" = {val!r}"
+        if len(shown) > 80:  # an excerpt of a long value, never the whole of it
+            shown = f"{shown[:60]}... ({len(repr(val)):,} characters)"
         lines.append(f"{loc}{shown}: {msg}")
     return "invalid configuration:\n  " + "\n  ".join(lines)
 
@@ -275,6 +279,10 @@ def load_config(path: str | Path) -> LiqkitConfig:
         raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p} is not valid TOML: {e}") from None
+    except ValueError as e:  # an integer of thousands of digits (Python's int conversion limit)
+        raise ConfigError(
+            f"{p}: a number is too long to be an amount ({str(e)[:60]}): write at most 30 digits"
+        ) from None
     try:
         return parse_config(data)
     except ConfigError as e:

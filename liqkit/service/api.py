@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import json
 import math
+import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -59,6 +60,14 @@ def excerpt(value: Any) -> Any:
     if len(text) <= EXCERPT:
         return text
     return f"{text[:EXCERPT]}... ({len(text):,} characters)"
+
+
+_LONG = re.compile(r"\S{" + str(EXCERPT + 1) + ",}")
+
+
+def short_text(text: str) -> str:
+    """An error message with every over-long word (a quoted input, typically) cut to an excerpt."""
+    return _LONG.sub(lambda m: excerpt(m.group(0)), text)
 
 
 def validation_detail(e: RequestValidationError) -> list[dict[str, Any]]:
@@ -246,7 +255,7 @@ def create_app(
 
     @app.exception_handler(ConfigError)
     async def config_error(_: Request, e: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=422)
+        return JSONResponse({"detail": short_text(str(e))}, status_code=422)
 
     @app.exception_handler(UnknownPairError)
     async def unknown_pair(_: Request, e: UnknownPairError) -> JSONResponse:

@@ -89,7 +89,7 @@ def test_run_configure_and_bad_input_leave_the_pair_quoting(service):
     assert http("POST", f"{url}/api/pairs/NOPE/run", token)[0] == 404
     assert http("GET", f"{url}/api/fills?limit=0", token)[0] == 422
     code, pair = http("GET", f"{url}/api/pairs/BTCUSDT", token)
-    assert pair["state"] == "quoting" and pair["config"]["bid_spread"] == "10bps"
+    assert pair["state"] == "quoting" and pair["config"]["bid_spread"] == "2bps"
     wait_for(two_orders, what="the pair to keep quoting after bad input")
 
     code, pair = http("PUT", f"{url}/api/pairs/BTCUSDT", token, b'{"spread": "4bps", "levels": 2}')
