@@ -220,8 +220,8 @@ class EngineCore:
         buy_ok, sell_ok = sides_enabled(p, bid, ask, st.base_free + st.base_locked)
         if not (buy_ok and sell_ok):
             self._explain_off(st, ts, buy_ok, sell_ok)
-        elif st.skip_kind.startswith("off"):
-            st.skip_kind = ""
+        elif st.off_kind:
+            st.off_kind = ""
         shift = skew_shift(p, bid + ask, st.inventory()) if p.skew_on else 0
         if shift != st.shift:
             st.shift = shift
@@ -309,8 +309,7 @@ class EngineCore:
                 continue
             budget -= px * q if buy else q
             room -= q
-            if not st.skip_kind.startswith("off"):  # a side switched off stays explained
-                st.skip_kind = ""
+            st.skip_kind = ""
             out.append(self._place(st, buy, i, px, q, ts))
 
     def _side_budget(self, st: PairState, buy: bool) -> tuple[int, int]:
@@ -384,7 +383,7 @@ class EngineCore:
     def _explain_off(self, st: PairState, ts: int, buy_ok: bool, sell_ok: bool) -> None:
         """Say (once) why a side does not quote at all: the price ceiling or floor, or max inventory."""
         kind = f"off {buy_ok} {sell_ok}"
-        if kind == st.skip_kind:
+        if kind == st.off_kind:
             return
         cfg, r = st.cfg, st.rules
         mid = r.price(st.bid + st.ask) / 2
@@ -396,7 +395,7 @@ class EngineCore:
                 why.append(f"no buy orders: {r.base_asset} held has reached max_inventory {cfg.max_inventory}")
         if not sell_ok:
             why.append(f"no sell orders: the mid {mid.normalize():f} is below price_floor {cfg.price_floor}")
-        st.skip_kind = kind
+        st.off_kind = kind
         st.reason = "; ".join(why)
         self.event_log.append(StateRecord(ts, st.symbol, st.state, st.reason))
 

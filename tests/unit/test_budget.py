@@ -131,3 +131,23 @@ def test_lowering_the_cap_takes_down_what_rests_above_it_and_a_config_over_it_is
     lower = st.cfg.model_copy(update={"max_order_notional": Decimal(500), "size": Decimal("0.008")})
     out = core.configure(lower, 2_000_000)
     assert {type(i).__name__ for i in out} == {"Cancel"}  # the 600 USDT orders come down first
+
+
+def test_a_side_switched_off_and_a_side_without_money_are_each_explained_once():
+    """A price ceiling under the market stops the bids; no BTC stops the asks: two reasons, each said
+    once over many book updates (neither re-announces the other)."""
+    core = EngineCore(run_nonce="off")
+    cfg = PairConfig(symbol="BTCUSDT", reference="touch", spread="2ticks", price_ceiling=Decimal(50_000))
+    core.add_pair(cfg, BTC)
+    sim = SimExchange("realistic", 0, 0, {"BTC": Decimal(0), "USDT": Decimal(100_000)})
+    sim.add_symbol(BTC)
+    core.on_balances(sim.balances(), 0)
+    loop = CoreLoop(core, sim)
+    loop.take(core.run("BTCUSDT", 0), 0)
+    for n in range(1, 60):
+        loop.book(n * 1_000_000, 6_000_000 + n % 7, 6_000_001 + n % 7)
+    assert [i for i in loop.emitted if isinstance(i, Place)] == []
+    said = [e.reason for e in core.event_log if isinstance(e, StateRecord) and e.reason != "run"]
+    assert len(said) == 2, said
+    assert any("no buy orders: the mid 60000" in r and "above price_ceiling 50000" in r for r in said)
+    assert any(r.startswith("not enough BTC to sell") for r in said)
