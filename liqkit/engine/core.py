@@ -382,7 +382,7 @@ class EngineCore:
 
     def _explain_off(self, st: PairState, ts: int, buy_ok: bool, sell_ok: bool) -> None:
         """Say (once) why a side does not quote at all: the price ceiling or floor, or max inventory."""
-        kind = f"off {buy_ok} {sell_ok}"
+        kind = "off-sell" if buy_ok else ("off-buy" if sell_ok else "off-both")  # constants: no allocation
         if kind == st.off_kind:
             return
         cfg, r = st.cfg, st.rules
