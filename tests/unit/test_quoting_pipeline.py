@@ -70,7 +70,7 @@ def test_the_shipped_entry_with_a_max_notional_parses_to_50_usdt():
 
 def test_a_size_over_max_notional_is_never_placed_and_is_explained_once():
     rules = btc_with_max_notional()
-    loop = start(rules, PairConfig(symbol="BTCUSDT", size=Decimal("0.01"), levels=2), "1", "100000")
+    loop = start(rules, PairConfig(symbol="BTCUSDT", spread="10bps", size=Decimal("0.01"), levels=2), "1", "100000")
     for n in range(1, 20):
         loop.book(n * 1_000_000, 6_000_000 + n, 6_000_001 + n)
     assert [i for i in loop.emitted if isinstance(i, Place)] == []
