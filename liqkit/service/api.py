@@ -3,7 +3,7 @@
 Bad input never reaches the engine half-applied: a body that is not a JSON object, a wrong type, an
 unknown field, a number that is not finite or too large (NaN, Infinity, ``1e400``, thousands of digits)
 or a value the budget rule or the symbol's filters refuse is answered 422 with the field named (an
-answer quotes at most a short excerpt of the input); a body over ``MAX_BODY`` bytes is 413, refused
+answer quotes at most a short excerpt of the input); a body over 64 KB is 413 (``liqkit.service.limits``), refused
 before it is parsed; an unknown symbol is 404; a missing or wrong token is 401. Every answer is a
 model of ``liqkit.engine.views``, so the OpenAPI schema at ``/openapi.json`` documents each response's
 fields; its docs are at ``/docs`` (both need the token; a browser can pass it as ``?token=``).
@@ -15,19 +15,15 @@ import asyncio
 import contextlib
 import json
 import math
-import re
 import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from decimal import Decimal
 from typing import Annotated, Any, cast
 
 from fastapi import Body, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.routing import APIRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from liqkit.domain.config import PairChanges
 from liqkit.domain.errors import ConfigError, LiqkitError, RulesError, UnknownPairError
@@ -35,6 +31,7 @@ from liqkit.engine.events import Event, SnapshotEvent
 from liqkit.engine.handle import LocalEngine
 from liqkit.engine.views import Balance, EngineStatus, Fill, OrderView, PairPnl, PairView, Quote, SideName
 from liqkit.journal import FillRow, Journal
+from liqkit.service.limits import BodyLimit, JsonRoute, short_text, validation_detail
 
 Changes = Annotated[PairChanges, Body(examples=[{"spread": "5bps", "levels": 2}])]  # type: ignore[valid-type]
 SymbolQuery = Annotated[str | None, Query(pattern="^[A-Za-z0-9]{2,20}$")]
@@ -45,115 +42,6 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     413: {"description": "a request body over 64 KB"},
     422: {"description": "invalid input; `detail` names the field and the fix"},
 }
-MAX_BODY = 64 * 1024  # bytes: a config change is a few hundred
-EXCERPT = 60  # characters of a bad input quoted back in an error
-
-
-def excerpt(value: Any) -> Any:
-    """A bad input as an error may quote it: short scalars as they are, non-finite numbers as text,
-    anything long cut to its first characters and its length (a 10 MB value is never echoed)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if value is None or (isinstance(value, (bool, int, float)) and len(repr(value)) <= EXCERPT):
-        return value
-    text = value if isinstance(value, str) else str(value) if isinstance(value, Decimal) else repr(value)
-    if len(text) <= EXCERPT:
-        return text
-    return f"{text[:EXCERPT]}... ({len(text):,} characters)"
-
-
-_LONG = re.compile(r"\S{" + str(EXCERPT + 1) + ",}")
-
-
-def short_text(text: str) -> str:
-    """An error message with every over-long word (a quoted input, typically) cut to an excerpt."""
-    return _LONG.sub(lambda m: excerpt(m.group(0)), text)
-
-
-def validation_detail(e: RequestValidationError) -> list[dict[str, Any]]:
-    """Pydantic's errors as the 422 ``detail`` list (``loc``, ``msg``, ``type``, a short ``input``)."""
-    out = []
-    for err in e.errors():
-        item: dict[str, Any] = {
-            "loc": [str(x) if not isinstance(x, int) else x for x in err.get("loc", ())],
-            "msg": str(err.get("msg", "invalid"))[:200],
-            "type": str(err.get("type", "")),
-        }
-        if "input" in err and not isinstance(err["input"], (dict, list)):
-            item["input"] = excerpt(err["input"])
-        out.append(item)
-    return out
-
-
-def _json_int(text: str) -> int | Decimal:
-    """A JSON integer; past 40 digits a Decimal, so the field's bound names it (not a parse failure)."""
-    return int(text) if len(text) <= 40 else Decimal(text)
-
-
-class _JsonRequest(Request):
-    """A request whose JSON body parses integers of any length (see ``_json_int``)."""
-
-    async def json(self) -> Any:
-        if not hasattr(self, "_json"):
-            self._json = json.loads(await self.body(), parse_int=_json_int)
-        return self._json
-
-
-class _Route(APIRoute):
-    """Routes that read their JSON body with ``_JsonRequest``."""
-
-    def get_route_handler(self) -> Callable[[Request], Any]:
-        handler = super().get_route_handler()
-
-        async def read_json(request: Request) -> Any:
-            return await handler(_JsonRequest(request.scope, request.receive))
-
-        return read_json
-
-
-class BodyLimit:
-    """Refuse (413) a request body over ``limit`` bytes before anything parses it: the declared
-    ``Content-Length`` first, then the bytes as they arrive (a chunked body has no length)."""
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY) -> None:
-        self.app, self.limit = app, limit
-
-    async def _refuse(self, send: Send) -> None:
-        body = json.dumps({"detail": f"request body over {self.limit:,} bytes: send a smaller one"}).encode()
-        await send({"type": "http.response.start", "status": 413, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        for k, v in scope.get("headers", ()):
-            if k == b"content-length" and (not v.isdigit() or int(v) > self.limit):
-                await self._refuse(send)
-                return
-        chunks: list[bytes] = []
-        size, more = 0, True
-        while more:
-            msg = await receive()
-            if msg["type"] != "http.request":
-                return  # the client went away
-            chunk = msg.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._refuse(send)
-                return
-            chunks.append(chunk)
-            more = msg.get("more_body", False)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
 
 
 def _clean(v: Any) -> Any:
@@ -233,7 +121,7 @@ def create_app(
         responses=ERRORS,
     )
 
-    app.router.route_class = _Route
+    app.router.route_class = JsonRoute
     app.add_middleware(BodyLimit)  # inside the token check below: an unauthorised body is never read
 
     def authorized(headers: Any, query: Any) -> bool:
