@@ -79,7 +79,18 @@ def _backtest(args: argparse.Namespace) -> int:
     if bar is not None:
         bar.close()
     _print_metrics(result.metrics, f"backtest of {data.symbol} on {data.source or args.data}", args.json)
+    _print_notes(result, cfg, data.symbol)
     return 0
+
+
+def _print_notes(result: Any, cfg: Any, symbol: str) -> None:
+    """Why a pair did not quote as configured, or had no fills: on stderr (the metrics keep their keys)."""
+    from liqkit.backtest.notes import quoting_notes
+    from liqkit.domain.config import PairConfig
+
+    configs = cfg.pairs or {symbol: PairConfig(symbol=symbol)}
+    for line in quoting_notes(result.per_pair, result.state_rows, configs):
+        print(f"liqkit: {line}", file=sys.stderr)
 
 
 def _print_metrics(metrics: dict[str, Any], heading: str, as_json: bool) -> None:
@@ -111,6 +122,7 @@ def cmd_trade_virtual(args: argparse.Namespace) -> int:
     _print_metrics(
         result.metrics, f"live runner on {data.symbol} ({data.source or args.data}), virtual time", args.json
     )
+    _print_notes(result, cfg, data.symbol)
     return 0
 
 

@@ -73,6 +73,8 @@ def _print_pairs(pairs: Mapping[str, PairView], assets: Collection[str] = ()) ->
             f"fills {p.fills}  position {p.position} {base}  spread {cfg.bid_spread}/{cfg.ask_spread} "
             f"size {size} levels {cfg.levels}"
         )
+        if len(p.reason) > 40:  # the table cuts it: the whole reason, which says why the pair does not quote
+            print(f"{'':<10} why: {p.reason}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

@@ -1,7 +1,11 @@
 """The quoting pipeline: pure functions from (book, inventory, parameters) to wanted quotes.
 
 reference -> spreads and levels -> inventory skew -> clamps (min spread, never crossing the book)
--> sizes (config, balances, max inventory) -> symbol filters -> wanted quotes.
+-> sizes (config, balances, max inventory) -> symbol filters and the order-value cap -> wanted quotes.
+
+The cap (``max_order_notional``, ``liqkit.domain.budget``) is one integer bound compiled into
+``QuoteParams.max_order_units``: ``quote_qty`` places nothing worth more, ``resized_qty`` takes down
+a working order worth more, whatever config the engine was given.
 
 The engine core prices every level with ``level_prices`` and sizes and filters each quote with
 ``quote_qty`` (a working order with ``resized_qty``); ``wanted_quotes`` composes the same functions
@@ -19,12 +23,13 @@ handful of integer comparisons (see ``liqkit.engine.core``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from fractions import Fraction
 from typing import Final, NamedTuple
 
+from liqkit.domain.budget import check_budget
 from liqkit.domain.config import Distance, PairConfig
 from liqkit.domain.filters import OrderFilters
 from liqkit.domain.rules import SymbolRules
@@ -74,11 +79,20 @@ class QuoteParams:
     span_n: int = 1  # max(target, 1 - target) = span_n / tgt_d
     skew_n: int = 0
     skew_d: int = 1
+    max_order_units: int = INF  # the largest order value (max_order_notional), tick*step units
 
 
-def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None = None) -> QuoteParams:
+def compile_params(
+    cfg: PairConfig,
+    rules: SymbolRules,
+    max_loss: Decimal | None = None,
+    price: Decimal | None = None,
+    balances: Mapping[str, tuple[Decimal, Decimal]] | None = None,
+) -> QuoteParams:
     """Compile a validated config against the symbol's rules. Raise ValueError naming the field on
-    values the symbol cannot honour (e.g. a size under the minimum quantity)."""
+    values the symbol cannot honour (e.g. a size under the minimum quantity) or the budget rule
+    refuses (``liqkit.domain.budget.check_budget``, at ``price`` and ``balances`` when known)."""
+    check_budget(cfg, rules, price, balances)
     bt, bp = _dist(cfg.bid_spread)
     at, ap = _dist(cfg.ask_spread)
     st, sp = _dist(cfg.level_spacing)
@@ -134,6 +148,7 @@ def compile_params(cfg: PairConfig, rules: SymbolRules, max_loss: Decimal | None
         span_n=max(target.numerator, target.denominator - target.numerator),
         skew_n=skew.numerator,
         skew_d=skew.denominator,
+        max_order_units=int((cfg.max_order_notional / (rules.tick * rules.step)).to_integral_value(ROUND_FLOOR)),
     )
 
 
@@ -295,10 +310,11 @@ def level_qty(params: QuoteParams, buy: bool, price: int, budget: int, room: int
 def quote_qty(
     params: QuoteParams, filters: OrderFilters, buy: bool, price: int, budget: int, room: int, ref: int
 ) -> int:
-    """The quantity to quote at ``price`` (0: no quote there): ``level_qty``, kept only if it passes
-    the symbol's filters (the percent-price band around ``ref`` ticks, the mid)."""
+    """The quantity to quote at ``price`` (0: no quote there): ``level_qty``, kept only if it is worth
+    at most ``max_order_notional`` and passes the symbol's filters (the percent-price band around
+    ``ref`` ticks, the mid)."""
     q = level_qty(params, buy, price, budget, room)
-    if q <= 0 or filters.failure(buy, price, q, ref):
+    if q <= 0 or q * price > params.max_order_units or filters.failure(buy, price, q, ref):
         return 0
     return q
 
@@ -314,8 +330,10 @@ def resized_qty(
     ``room`` are the side's with the order counted out (what it holds given back, as when it was
     placed). The configured size and the max-inventory room may shrink an order; the budget only
     caps growth, so money the order already holds never makes it shrink (a budget-limited quote
-    does not churn).
+    does not churn). An order worth more than ``max_order_notional`` is taken down (0).
     """
+    if qty * price > params.max_order_units:
+        return 0
     size = size_for(params, price)
     cap = room if room < size else size
     if cap < qty:
@@ -326,7 +344,7 @@ def resized_qty(
             return qty
     else:
         return qty
-    if want <= 0 or filters.failure(buy, price, want, 0):
+    if want <= 0 or want * price > params.max_order_units or filters.failure(buy, price, want, 0):
         return 0
     return want
 

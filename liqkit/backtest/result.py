@@ -113,6 +113,11 @@ class BacktestResult:
         self.per_pair: dict[str, dict[str, Any]] = _per_pair(orders, fills, datas, self._rules)
         self.metrics: dict[str, Any] = _totals(self.per_pair, datas, events, wall_s)
 
+    @property
+    def state_rows(self) -> list[Any]:
+        """The engine's state changes as ``(ts, symbol, state, reason)`` rows (``states`` as a frame)."""
+        return list(self._state_rows)
+
     def __repr__(self) -> str:
         m = self.metrics
         return (

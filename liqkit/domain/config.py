@@ -12,6 +12,7 @@ A file has an ``[engine]`` table (venue, state directory, risk limits), an optio
     levels = 2
     level_spacing = "5bps"
     size = "0.001"              # base quantity; size_unit = "quote" for a notional
+    max_order_notional = "1000" # one order's value at most (quote asset; the default)
     refresh_tolerance = "2bps"
 
 Distances are written ``"<number>bps"`` or ``"<number>ticks"``. Every bad value raises
@@ -43,6 +44,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from liqkit.domain.budget import DEFAULT_MAX_ORDER_NOTIONAL, MAX_AMOUNT, check_static
 from liqkit.domain.errors import ConfigError
 
 _DIST_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(bps|bp|ticks|tick)\s*$", re.IGNORECASE)
@@ -112,7 +114,7 @@ def _field_error(field: str, value: Any, msg: str) -> PydanticCustomError:
 
 
 Dist = Annotated[Distance, BeforeValidator(_parse_distance), PlainSerializer(str, return_type=str)]
-PosDecimal = Annotated[Decimal, Field(gt=0)]
+PosDecimal = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT)]
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -144,7 +146,10 @@ class RiskConfig(_Strict):
         default=5.0, gt=0, description="Pause a pair after this many seconds without a book update."
     )
     max_loss: Decimal | None = Field(
-        default=None, gt=0, description="Kill switch: halt a pair whose PnL falls below -max_loss (quote asset)."
+        default=None,
+        gt=0,
+        le=MAX_AMOUNT,
+        description="Kill switch: halt a pair whose PnL falls below -max_loss (quote asset).",
     )
 
 
@@ -187,6 +192,10 @@ class SimConfig(_Strict):
         for asset, amount in v.items():
             if amount < 0:
                 raise ValueError(f"balance of {asset} is {amount}: must be >= 0")
+            if amount > MAX_AMOUNT:
+                raise ValueError(
+                    f"balance of {asset} is {amount}: above the largest amount liqkit accepts, {MAX_AMOUNT}"
+                )
         return v
 
 
@@ -197,8 +206,9 @@ class PairConfig(_Strict):
     reference: Literal["mid", "touch"] = Field(
         default="mid", description="mid: (bid+ask)/2; touch: own side's best price."
     )
-    bid_spread: Dist = Field(default=Distance(value=Decimal(10), unit="bps"))
-    ask_spread: Dist = Field(default=Distance(value=Decimal(10), unit="bps"))
+    # 2bps a side: close enough to BTCUSDT's touch to fill on the shipped recording (10bps never does)
+    bid_spread: Dist = Field(default=Distance(value=Decimal(2), unit="bps"))
+    ask_spread: Dist = Field(default=Distance(value=Decimal(2), unit="bps"))
     min_spread: Dist = Field(
         default=Distance(value=Decimal(0), unit="ticks"),
         description="No quote closer to the reference than this, even after skew.",
@@ -207,6 +217,11 @@ class PairConfig(_Strict):
     level_spacing: Dist = Field(default=Distance(value=Decimal(5), unit="bps"))
     size: PosDecimal = Field(default=Decimal("0.001"))
     size_unit: Literal["base", "quote"] = "base"
+    max_order_notional: PosDecimal = Field(
+        default=DEFAULT_MAX_ORDER_NOTIONAL,
+        description="Largest value of one order, in the quote asset (e.g. USDT): a bigger size is refused, "
+        "and the engine never places an order worth more.",
+    )
     refresh_tolerance: Dist = Field(
         default=Distance(value=Decimal(2), unit="bps"),
         description="Keep an order while within this of its wanted price.",
@@ -218,11 +233,11 @@ class PairConfig(_Strict):
     skew: Decimal = Field(
         default=Decimal(0), ge=0, le=10, description="0 = off; 1 shifts quotes by a full spread at full deviation."
     )
-    max_inventory: Decimal | None = Field(default=None, gt=0, description="Never buy past this base quantity.")
-    price_ceiling: Decimal | None = Field(default=None, gt=0, description="Above it only sell orders are placed.")
-    price_floor: Decimal | None = Field(default=None, gt=0, description="Below it only buy orders are placed.")
+    max_inventory: PosDecimal | None = Field(default=None, description="Never buy past this base quantity.")
+    price_ceiling: PosDecimal | None = Field(default=None, description="Above it only sell orders are placed.")
+    price_floor: PosDecimal | None = Field(default=None, description="Below it only buy orders are placed.")
     cleanup: Literal["own", "all"] = Field(default="own", description="Which open orders to cancel on start/stop.")
-    max_loss: Decimal | None = Field(default=None, gt=0)
+    max_loss: PosDecimal | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -255,6 +270,11 @@ class PairConfig(_Strict):
     def _floor_below_ceiling(self) -> PairConfig:
         if self.price_floor is not None and self.price_ceiling is not None and self.price_floor >= self.price_ceiling:
             raise ValueError(f"price_floor {self.price_floor} must be below price_ceiling {self.price_ceiling}")
+        return self
+
+    @model_validator(mode="after")
+    def _within_budget(self) -> PairConfig:
+        check_static(self.size, self.size_unit, self.max_order_notional)  # the rest needs the symbol's rules
         return self
 
 
@@ -397,6 +417,10 @@ def load_config(path: str | Path) -> LiqkitConfig:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{p} is not valid TOML: {e}") from None
+    except ValueError as e:  # an integer of thousands of digits (Python's int conversion limit)
+        raise ConfigError(
+            f"{p}: a number is too long to be an amount ({str(e)[:60]}): write at most 30 digits"
+        ) from None
     try:
         return parse_config(data)
     except ConfigError as e:

@@ -64,6 +64,9 @@ SELL: Final = Side.SELL
 FEE_SCALE: Final = 100_000_000  # fees are carried in units of (tick*step) / 1e8
 REJECT_BACKOFF_NS: Final = 1_000_000_000  # after a refused order (not post-only crossing), wait this long
 MAX_REFUSALS: Final = 5  # refusals in a row (not crossing, not rate limits) that put a pair in error
+# ``_explain_skip``'s kinds that are the size's fault (not the money's or the market's): a config whose
+# only answer is one of these places nothing at any balance, so a preview refuses it
+SIZE_SKIPS: Final = frozenset({"notional", "max-notional", "max-order-notional", "filters LOT_SIZE"})
 _NONE: list[Intent] = []  # the shared empty answer: callers must not mutate it
 _BOTH, _BIDS, _ASKS = 0, 1, 2
 
@@ -102,9 +105,11 @@ class EngineCore:
         self._apply_balances(st)
         return st
 
-    def _compile(self, cfg: PairConfig, rules: SymbolRules) -> QuoteParams:
+    def _compile(self, cfg: PairConfig, rules: SymbolRules, st: PairState | None = None) -> QuoteParams:
+        """``compile_params`` (the budget rule at ``st``'s mid and the balances, when known)."""
+        price = rules.price(st.bid + st.ask) / 2 if st is not None and st.has_book else None
         try:
-            return compile_params(cfg, rules, self.risk.max_loss)
+            return compile_params(cfg, rules, self.risk.max_loss, price, self.balances if st is not None else None)
         except ValueError as e:
             raise ConfigError(f"pairs.{cfg.symbol}.{e}") from None
 
@@ -148,12 +153,15 @@ class EngineCore:
     def configure(self, cfg: PairConfig, ts: int, source: str = "api") -> list[Intent]:
         """Replace a pair's config (checked against its rules first; on error nothing changes)."""
         st = self.pair(cfg.symbol)
-        params = self._compile(cfg, st.rules)
+        params = self._compile(cfg, st.rules, st)
         out: list[Intent] = []
         if params.levels != st.params.levels:  # a new level layout starts from a clean slate
             out += self._cancel_all_own(st, ts)
             st.bids = (st.bids + [None] * params.levels)[: params.levels]
             st.asks = (st.asks + [None] * params.levels)[: params.levels]
+        for o in st.bids + st.asks:  # a lower order-value cap takes down what rests above it
+            if o is not None and o.status in S.RESTING and o.qty * o.price > params.max_order_units:
+                out.append(self._cancel(o, ts))
         st.cfg, st.params = cfg, params
         st.bid_band = st.ask_band = None
         st.close_band()
@@ -210,6 +218,10 @@ class EngineCore:
         if p.max_loss_units and st.kill_switch_hit():
             return self._halt(st, ts)
         buy_ok, sell_ok = sides_enabled(p, bid, ask, st.base_free + st.base_locked)
+        if not (buy_ok and sell_ok):
+            self._explain_off(st, ts, buy_ok, sell_ok)
+        elif st.off_kind:
+            st.off_kind = ""
         shift = skew_shift(p, bid + ask, st.inventory()) if p.skew_on else 0
         if shift != st.shift:
             st.shift = shift
@@ -325,7 +337,9 @@ class EngineCore:
         wanted = size_for(p, px)
         q = level_qty(p, buy, px, budget, room)
         name = st.filters.failure(buy, px, q, ref) if q > 0 else "LOT_SIZE"
-        if q < wanted:
+        if q > 0 and q * px > p.max_order_units:
+            kind = "max-order-notional"
+        elif q < wanted:
             kind = ("max-inventory" if room <= q else "budget-buy") if buy else "budget-sell"
         elif name == "NOTIONAL":
             kind = "notional" if px * q < r.min_notional_units else "max-notional"
@@ -333,7 +347,13 @@ class EngineCore:
             kind = "filters " + name
         if kind == st.skip_kind:
             return
-        if kind == "max-inventory":
+        if kind == "max-order-notional":
+            text = (
+                f"size {r.qty(q).normalize():f} {r.base_asset} is worth about {r.price(px) * r.qty(q):.2f} "
+                f"{r.quote_asset}, over max_order_notional {st.cfg.max_order_notional.normalize():f} "
+                f"{r.quote_asset}: not placed (lower size or raise max_order_notional)"
+            )
+        elif kind == "max-inventory":
             text = (
                 f"max_inventory {st.cfg.max_inventory} {r.base_asset} leaves room to buy only "
                 f"{r.qty(max(q, 0)).normalize():f} {r.base_asset}: quoting less or not at all"
@@ -359,6 +379,25 @@ class EngineCore:
         st.skip_kind = kind
         st.reason = text
         self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
+
+    def _explain_off(self, st: PairState, ts: int, buy_ok: bool, sell_ok: bool) -> None:
+        """Say (once) why a side does not quote at all: the price ceiling or floor, or max inventory."""
+        kind = "off-sell" if buy_ok else ("off-buy" if sell_ok else "off-both")  # constants: no allocation
+        if kind == st.off_kind:
+            return
+        cfg, r = st.cfg, st.rules
+        mid = r.price(st.bid + st.ask) / 2
+        why = []
+        if not buy_ok:
+            if cfg.price_ceiling is not None and mid > cfg.price_ceiling:
+                why.append(f"no buy orders: the mid {mid.normalize():f} is above price_ceiling {cfg.price_ceiling}")
+            else:
+                why.append(f"no buy orders: {r.base_asset} held has reached max_inventory {cfg.max_inventory}")
+        if not sell_ok:
+            why.append(f"no sell orders: the mid {mid.normalize():f} is below price_floor {cfg.price_floor}")
+        st.off_kind = kind
+        st.reason = "; ".join(why)
+        self.event_log.append(StateRecord(ts, st.symbol, st.state, st.reason))
 
     def _sizes_current(self, st: PairState) -> bool:
         """Whether every resting order has the size its level wants (``_diff_side``'s size check,

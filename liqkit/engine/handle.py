@@ -21,10 +21,11 @@ from collections.abc import AsyncIterator, Mapping
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
+from liqkit.domain.budget import BudgetError, check_budget
 from liqkit.domain.config import PairConfig, update_pair
-from liqkit.domain.errors import UnknownPairError
+from liqkit.domain.errors import ConfigError, UnknownPairError
 from liqkit.domain.rules import plain_decimal
-from liqkit.engine.core import FEE_SCALE, EngineCore
+from liqkit.engine.core import FEE_SCALE, SIZE_SKIPS, EngineCore
 from liqkit.engine.events import BookEvent, Event, FillEvent, HealthEvent, SnapshotEvent, TickerEvent
 from liqkit.engine.intents import Place
 from liqkit.engine.runner import EngineRunner
@@ -119,6 +120,11 @@ class LocalEngine:
         """Run the same engine code on a scratch core with the new config, at the current book and balances."""
         cfg = update_pair(self.config_of(symbol), changes)
         live = self.runner.core.pair(cfg.symbol)
+        mid = live.rules.price(live.bid + live.ask) / 2 if live.has_book else None
+        try:  # the budget rule at the current book and balances, as configure applies it
+            check_budget(cfg, live.rules, mid, self.runner.core.balances)
+        except BudgetError as e:
+            raise BudgetError(f"pairs.{cfg.symbol}.{e}") from None
         scratch = EngineCore(self.runner.core.risk)
         scratch.add_pair(cfg, live.rules)
         scratch.on_balances(dict(self.runner.core.balances), 0)
@@ -127,6 +133,9 @@ class LocalEngine:
         if not live.has_book:
             return []
         intents = scratch.on_book(0, now, live.bid, live.bid_qty, live.ask, live.ask_qty)
+        why = scratch.pair(cfg.symbol)
+        if why.skip_kind in SIZE_SKIPS and not any(isinstance(it, Place) for it in intents):
+            raise ConfigError(f"pairs.{cfg.symbol}.size = {cfg.size}: no order could be placed: {why.reason}")
         r = live.rules
         return [
             Quote(

@@ -106,6 +106,7 @@ class PairState:
         "m_lo",
         "n_fills",
         "n_refused",
+        "off_kind",
         "own_buy_locked",
         "own_sell_locked",
         "params",
@@ -158,6 +159,7 @@ class PairState:
         self.hold_until = 0  # no new orders before this time (after a refusal)
         self.shift = 0  # skew shift of the last evaluation (ticks)
         self.skip_kind = ""  # why the last wanted quote could not be placed ("" when it could)
+        self.off_kind = ""  # which sides the price ceiling/floor or max inventory switch off ("" when none)
         self.filters = OrderFilters.from_rules(rules)  # the symbol's filters, as the quoting pipeline checks them
         self.b_lo = self.a_lo = self.m_lo = INF
         self.b_hi = self.a_hi = self.m_hi = -INF

@@ -1,10 +1,12 @@
 """The control API: JSON over HTTP and a WebSocket event stream, every request with a bearer token.
 
 Bad input never reaches the engine half-applied: a body that is not a JSON object, a wrong type, an
-unknown field or a value the symbol's filters refuse is answered 422 with the field named; an unknown
-symbol is 404; a missing or wrong token is 401. Every answer is a model of ``liqkit.engine.views``,
-so the OpenAPI schema at ``/openapi.json`` documents each response's fields; its docs are at
-``/docs`` (both need the token; a browser can pass it as ``?token=``).
+unknown field, a number that is not finite or too large (NaN, Infinity, ``1e400``, thousands of digits)
+or a value the budget rule or the symbol's filters refuse is answered 422 with the field named (an
+answer quotes at most a short excerpt of the input); a body over 64 KB is 413 (``liqkit.service.limits``), refused
+before it is parsed; an unknown symbol is 404; a missing or wrong token is 401. Every answer is a
+model of ``liqkit.engine.views``, so the OpenAPI schema at ``/openapi.json`` documents each response's
+fields; its docs are at ``/docs`` (both need the token; a browser can pass it as ``?token=``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, cast
 
 from fastapi import Body, FastAPI, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse
 
@@ -28,6 +31,7 @@ from liqkit.engine.events import Event, SnapshotEvent
 from liqkit.engine.handle import LocalEngine
 from liqkit.engine.views import Balance, EngineStatus, Fill, OrderView, PairPnl, PairView, Quote, SideName
 from liqkit.journal import FillRow, Journal
+from liqkit.service.limits import BodyLimit, JsonRoute, short_text, validation_detail
 
 Changes = Annotated[PairChanges, Body(examples=[{"spread": "5bps", "levels": 2}])]  # type: ignore[valid-type]
 SymbolQuery = Annotated[str | None, Query(pattern="^[A-Za-z0-9]{2,20}$")]
@@ -35,6 +39,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"description": "a body that cannot be read (not UTF-8 JSON)"},
     401: {"description": "missing or wrong token"},
     404: {"description": "unknown symbol"},
+    413: {"description": "a request body over 64 KB"},
     422: {"description": "invalid input; `detail` names the field and the fix"},
 }
 
@@ -116,6 +121,9 @@ def create_app(
         responses=ERRORS,
     )
 
+    app.router.route_class = JsonRoute
+    app.add_middleware(BodyLimit)  # inside the token check below: an unauthorised body is never read
+
     def authorized(headers: Any, query: Any) -> bool:
         return secrets.compare_digest(_token_of(headers, query).encode(), token.encode())
 
@@ -129,9 +137,13 @@ def create_app(
             )
         return await call_next(request)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, e: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"detail": validation_detail(e)}, status_code=422)
+
     @app.exception_handler(ConfigError)
     async def config_error(_: Request, e: ConfigError) -> JSONResponse:
-        return JSONResponse({"detail": str(e)}, status_code=422)
+        return JSONResponse({"detail": short_text(str(e))}, status_code=422)
 
     @app.exception_handler(UnknownPairError)
     async def unknown_pair(_: Request, e: UnknownPairError) -> JSONResponse:

@@ -1,15 +1,17 @@
 """``PairPanel``: run/stop one pair, see its state and why, and change its config while it quotes.
 
 The form validates as you type with the same code the engine uses (``update_pair``): a bad value shows
-an error naming the field and disables Apply, and nothing reaches the engine. A valid change shows the
-quotes it would place (``handle.preview``) before Apply sends it with ``handle.configure``; the pair
-keeps quoting throughout. A refused command shows its error and leaves the pair as it was.
+an error naming the field and disables Apply, and nothing reaches the engine. What the form cannot
+know alone (the symbol's filters, the budget rule at the current price and balances, a size under the
+minimum order value) the engine's ``handle.preview`` decides: until it answers the change is being
+checked and Apply stays disabled; a refusal makes the form invalid with the engine's message; a pass
+makes it valid and shows the quotes it would place, and Apply sends it with ``handle.configure``. The
+pair keeps quoting throughout. A refused command shows its error and leaves the pair as it was.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import html
 from collections.abc import Mapping
 from typing import Any
@@ -261,11 +263,21 @@ class PairPanel(Panel):
             self._message(field_error(e, self.symbol, self.changes), error=True)
             self.preview_html.value = ""
             return
+        coro = self._preview(dict(self.changes))
+        try:  # the engine decides the rest (filters, budget, minimum order value): invalid until it has
+            self._preview_task = spawn(coro, self._preview_failed)
+        except RuntimeError:  # no running loop (plain Python): no preview, the engine checks on Apply
+            coro.close()
+            self._set_valid()
+            return
+        self.valid = False
+        self.apply_btn.disabled = True
+        self._message("checking with the engine...")
+
+    def _set_valid(self) -> None:
         self.valid = True
         self.apply_btn.disabled = False
         self._message("valid: Apply changes the pair without stopping it")
-        with contextlib.suppress(RuntimeError):  # no running loop (plain Python): no preview
-            self._preview_task = spawn(self._preview(dict(self.changes)), self._preview_failed)
 
     def _message(self, text: str, error: bool = False) -> None:
         cls = "lq-form-error" if error else "lq-form-ok"
@@ -279,6 +291,7 @@ class PairPanel(Panel):
         quotes = await self.handle.preview(self.symbol, changes)
         if changes != self.changes:
             return
+        self._set_valid()
         self.preview_quotes = quotes
         if not quotes:
             self.preview_html.value = '<div style="font-size:12px">would place no quotes (no market yet?)</div>'
@@ -294,6 +307,13 @@ class PairPanel(Panel):
         )
 
     def _preview_failed(self, e: BaseException) -> None:
+        if isinstance(e, ConfigError):  # the engine refuses this change: invalid, saying why
+            self.valid = False
+            self.apply_btn.disabled = True
+            self._message(field_error(e, self.symbol, self.changes), error=True)
+            self.preview_html.value = ""
+            return
+        self._set_valid()  # no answer (e.g. the service is away): Apply lets the engine decide
         self.preview_html.value = (
             f'<div style="font-size:12px;color:#9a6700">no preview: {html.escape(describe(e))}</div>'
         )

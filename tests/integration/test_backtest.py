@@ -119,7 +119,9 @@ def test_balances_limit_quotes():
 
     md = synthetic_feed("BTCUSDT", seconds=30, seed=3)
     poor = SimConfig(balances={"BTC": Decimal(0), "USDT": Decimal(100)})
-    res = run_backtest(md, PairConfig(symbol="BTCUSDT", size=Decimal("0.01")), sim=poor)
+    # 10bps a side: far enough that nothing fills in these 30 s, so no BTC is ever held to sell
+    res = run_backtest(md, PairConfig(symbol="BTCUSDT", spread="10bps", size=Decimal("0.01")), sim=poor)
+    assert res.metrics["fills"] == 0
     placed = res.orders[res.orders["status"] == "PENDING_NEW"]
     assert not (placed["side"] == "SELL").any()  # no BTC to sell
     assert (placed["qty"] * placed["price"] <= 100).all()

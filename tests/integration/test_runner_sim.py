@@ -94,6 +94,7 @@ def test_kill_switch_halts_and_cancels(tmp_path):
         spread="0ticks",
         refresh_tolerance="0ticks",
         size=Decimal("0.5"),
+        max_order_notional=Decimal(100_000),  # 0.5 BTC is worth far more than the default cap
         max_loss=Decimal("0.01"),
     )
 

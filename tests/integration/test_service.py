@@ -89,7 +89,7 @@ def test_run_configure_and_bad_input_leave_the_pair_quoting(service):
     assert http("POST", f"{url}/api/pairs/NOPE/run", token)[0] == 404
     assert http("GET", f"{url}/api/fills?limit=0", token)[0] == 422
     code, pair = http("GET", f"{url}/api/pairs/BTCUSDT", token)
-    assert pair["state"] == "quoting" and pair["config"]["bid_spread"] == "10bps"
+    assert pair["state"] == "quoting" and pair["config"]["bid_spread"] == "2bps"
     wait_for(two_orders, what="the pair to keep quoting after bad input")
 
     code, pair = http("PUT", f"{url}/api/pairs/BTCUSDT", token, b'{"spread": "4bps", "levels": 2}')
@@ -371,7 +371,11 @@ def test_kill_9_then_restart_cleans_up_before_quoting(tmp_path):
         assert code == 0, err
         with sqlite3.connect(tmp_path / "journal.sqlite") as db:
             states = db.execute("SELECT state, reason FROM states WHERE state = 'cleanup'").fetchall()
-        assert states and f"cancelled {len(orphans)} liqkit orders" in states[0][1]
+        # the server's market runs on meanwhile: an orphan quoted 2bps from the mid (the default) may fill
+        # before the restart, so the cleanup cancels those still open, at least one and at most all of them
+        assert states, "no cleanup state journaled"
+        n = int(states[0][1].split("cancelled ", 1)[1].split(" ", 1)[0])
+        assert 1 <= n <= len(orphans) and "liqkit orders" in states[0][1], states[0][1]
     finally:
         server.send_signal(signal.SIGINT)
         served.finish(30)

@@ -86,9 +86,11 @@ def test_form_validates_as_you_type_previews_and_applies_without_stopping(tmp_pa
             # a good value: preview of the quotes it would place, then apply
             panel.inputs["levels"].value = "2"
             panel.inputs["spread"].value = "4bps"
-            assert panel.valid and not panel.apply_btn.disabled
+            assert not panel.valid and panel.apply_btn.disabled  # until the engine's preview has checked it
+            assert "checking" in panel.form_msg.value
             assert panel.changes == {"spread": "4bps", "levels": "2"}
             await wait_until(lambda: panel.preview_quotes, what="a preview")
+            assert panel.valid and not panel.apply_btn.disabled and "valid" in panel.form_msg.value
             assert {q.side for q in panel.preview_quotes} == {"BUY", "SELL"}
             assert len(panel.preview_quotes) == 4 and "would place" in panel.preview_html.value
             assert runner.configs["BTCUSDT"].levels == 1  # a preview applies nothing
@@ -100,13 +102,19 @@ def test_form_validates_as_you_type_previews_and_applies_without_stopping(tmp_pa
             states = runner.journal.states("BTCUSDT")["state"].tolist()
             assert "stopped" not in states[n_states:]  # applied while quoting: never stopped
             await wait_until(lambda: len(venue.own_open_orders()) == 4, what="four orders (two levels)")
-            # the service refuses what the form cannot know: shown, nothing changes
-            panel.inputs["size"].value = "0.000001"
-            await asyncio.sleep(0.05)
-            panel.apply()
-            assert panel.valid  # the form cannot know the symbol's filters...
-            await wait_until(lambda: "not applied" in panel.form_msg.value, what="the engine's refusal")
-            assert "size = 0.000001: below BTCUSDT&#x27;s minimum quantity" in panel.form_msg.value
+            # what the form cannot know alone (the symbol's filters, the minimum order value, the budget
+            # cap at the current price) the engine's preview decides: invalid, Apply disabled, why shown
+            for size, why in (
+                ("0.000001", "size = 0.000001: below BTCUSDT&#x27;s minimum quantity"),
+                ("0.0001", "size = 0.0001: no order could be placed: size 0.0001 BTC is worth about"),
+                ("0.02", "size = 0.02 BTC: one order would be worth about"),
+            ):
+                panel.inputs["size"].value = size
+                await wait_until(lambda: "lq-form-error" in panel.form_msg.value, what=f"size {size} refused")
+                assert why in panel.form_msg.value and not panel.valid and panel.apply_btn.disabled
+                panel.apply()  # ignored while invalid
+            assert "max_order_notional 1000 USDT" in panel.form_msg.value
+            await asyncio.sleep(0.3)
             assert engine.pair_view("BTCUSDT").state == "quoting"  # ...and the pair is unharmed
             assert runner.core.pair("BTCUSDT").cfg.size == Decimal("0.002")
         finally:

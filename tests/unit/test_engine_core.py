@@ -124,7 +124,14 @@ def test_stale_feed_pauses_and_resumes():
 
 
 def test_kill_switch_halts_until_run_again():
-    cfg = PairConfig(symbol="BTCUSDT", reference="touch", spread="2ticks", size=Decimal("0.1"), max_loss=Decimal(5))
+    cfg = PairConfig(
+        symbol="BTCUSDT",
+        reference="touch",
+        spread="2ticks",
+        size=Decimal("0.1"),
+        max_loss=Decimal(5),
+        max_order_notional=Decimal(10_000),  # 0.1 BTC is 6,000 USDT here
+    )
     core = make(cfg)
     core.run("BTCUSDT", 0)
     ps = places(core.on_book(0, 1, 6_000_000, 10, 6_000_001, 10))

@@ -10,8 +10,9 @@ from core_loop import CoreLoop
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from liqkit.domain.budget import BudgetError, check_budget
 from liqkit.domain.config import PairConfig
-from liqkit.domain.errors import FilterError
+from liqkit.domain.errors import ConfigError, FilterError
 from liqkit.domain.rules import SymbolRules, default_rules, load_exchange_info
 from liqkit.domain.types import Side
 from liqkit.engine.core import EngineCore
@@ -68,7 +69,7 @@ def test_the_shipped_entry_with_a_max_notional_parses_to_50_usdt():
 
 def test_a_size_over_max_notional_is_never_placed_and_is_explained_once():
     rules = btc_with_max_notional()
-    loop = start(rules, PairConfig(symbol="BTCUSDT", size=Decimal("0.01"), levels=2), "1", "100000")
+    loop = start(rules, PairConfig(symbol="BTCUSDT", spread="10bps", size=Decimal("0.01"), levels=2), "1", "100000")
     for n in range(1, 20):
         loop.book(n * 1_000_000, 6_000_000 + n, 6_000_001 + n)
     assert [i for i in loop.emitted if isinstance(i, Place)] == []
@@ -200,7 +201,12 @@ def run_scenario(rules, cfg, later, btc, usdt_, model, amend, moves) -> int:
     for n, (step, spread, at, size) in enumerate(moves):
         if later is not None and n == len(moves) // 2:
             ts += 1
-            loop.take(core.configure(later, ts), ts)
+            try:
+                loop.take(core.configure(later, ts), ts)
+            except ConfigError as e:  # the budget rule refuses it at this book: nothing changed
+                assert "size" in str(e) and st_.cfg == cfg
+                with pytest.raises(BudgetError):
+                    check_budget(later, rules, rules.price(st_.bid + st_.ask) / 2, core.balances)
         bid += step
         ts += 1_000_000
         loop.book(ts, bid, bid + spread)
