@@ -6,7 +6,8 @@ higher layers (defined where they are raised, so imports keep pointing down), li
 
     LiqkitError                      root of everything liqkit raises on purpose
     ├── ConfigError                  a config value breaks a rule (names field, value, rule)
-    │   └── UnknownPairError         a command named a symbol that is not a configured pair
+    │   ├── UnknownPairError         a command named a symbol that is not a configured pair
+    │   └── BudgetError              a size or notional no sane user means (liqkit.domain.budget)
     ├── DataError                    a data file is malformed (names file, line, problem)
     ├── RulesError                   exchangeInfo is unusable, or a symbol is unknown/not trading
     ├── FilterError                  an order breaks a symbol filter (names filter, value, limit)
