@@ -203,7 +203,9 @@ def create_app(
     async def fills(
         symbol: SymbolQuery = None,
         limit: Annotated[int, Query(ge=1, le=10_000, description="at most this many (the latest)")] = 200,
-        since: Annotated[int | None, Query(ge=0, description="only fills at or after this time, ns")] = None,
+        since: Annotated[
+            int | None, Query(ge=0, le=2**63 - 1, description="only fills at or after this time, ns")
+        ] = None,
     ) -> list[Fill]:
         sym = known(symbol) if symbol else None
         j = engine.runner.journal
