@@ -312,7 +312,8 @@ def _table_model(root: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel]
     model: Any = root
     i = 0
     while i < len(loc):
-        f = model.model_fields.get(str(loc[i])) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        fields: Any = getattr(model, "model_fields", None) if isinstance(model, type) else None
+        f = fields.get(str(loc[i])) if isinstance(fields, dict) else None
         if f is None:
             return None
         ann: Any = f.annotation
