@@ -14,9 +14,17 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any
+
+# liqkit does no heavy linear algebra: one BLAS thread (unless the user sets another count) spares a
+# 2-core machine the pool of threads OpenBLAS would start and keep spinning next to the engine
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+# liqkit's config models use no pydantic plugin; looking for them scans every installed package's
+# metadata (about 40 ms a start). Set PYDANTIC_DISABLE_PLUGINS yourself to choose otherwise.
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from liqkit import cli_args
 from liqkit.cli_service import parse_assignments, register_service_commands

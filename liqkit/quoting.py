@@ -282,8 +282,11 @@ def level_prices(params: QuoteParams, bid: int, ask: int, shift: int) -> tuple[l
         )
     bmin = bid_price(rb, params.min_t, params.min_p)
     amin = ask_price(ra, params.min_t, params.min_p)
-    bids = [min(bid_price(rb, t, p) + shift, bmin, ask - 1) for t, p in zip(params.bid_t, params.bid_p, strict=True)]
-    asks = [max(ask_price(ra, t, p) + shift, amin, bid + 1) for t, p in zip(params.ask_t, params.ask_p, strict=True)]
+    cap = min(bmin, ask - 1)
+    floor_ = max(amin, bid + 1)
+    bid_t, bid_p, ask_t, ask_p = params.bid_t, params.bid_p, params.ask_t, params.ask_p
+    bids = [min(bid_price(rb, bid_t[i], bid_p[i]) + shift, cap) for i in range(len(bid_t))]
+    asks = [max(ask_price(ra, ask_t[i], ask_p[i]) + shift, floor_) for i in range(len(ask_t))]
     return bids, asks
 
 
@@ -405,15 +408,22 @@ def bid_side_band(params: QuoteParams, shift: int, prices: list[int]) -> tuple[i
     """
     r_lo, r_hi = -INF, INF
     mt, mp = params.min_t, params.min_p
-    for t, p, w in zip(params.bid_t, params.bid_p, prices, strict=True):
+    bid_t, bid_p = params.bid_t, params.bid_p
+    if len(prices) != len(bid_t):
+        raise ValueError(f"bid_side_band: {len(prices)} prices for {len(bid_t)} levels")
+    t_min = INF
+    for i in range(len(prices)):  # index loops and two-argument min/max: plain C once compiled
+        t, w = bid_t[i], prices[i]
         tol = params.tol_t + w * params.tol_p // PPB if params.tol_p else params.tol_t
-        f_lo, f_hi = bid_r2_range(t, p, w - tol - shift, w + tol - shift)
+        f_lo, f_hi = bid_r2_range(t, bid_p[i], w - tol - shift, w + tol - shift)
         g_lo, g_hi = bid_r2_range(mt, mp, w - tol, w + tol)
-        r_lo = max(r_lo, f_lo, g_lo)
+        r_lo = max(r_lo, max(f_lo, g_lo))
         r_hi = min(r_hi, max(f_hi, g_hi))
+        t_min = min(t_min, t)
     cross = -INF
-    if min(params.bid_t) < shift:  # a quote may sit above the reference: pin the ask above it
-        cross = max(w + tolerance(params, w) for w in prices) + 1
+    if t_min < shift:  # a quote may sit above the reference: pin the ask above it
+        for w in prices:
+            cross = max(cross, w + tolerance(params, w) + 1)
     return r_lo, r_hi, cross
 
 
@@ -421,15 +431,22 @@ def ask_side_band(params: QuoteParams, shift: int, prices: list[int]) -> tuple[i
     """Where the ask side stays as it is: ``(r2_lo, r2_hi, bid_hi)`` (mirror of ``bid_side_band``)."""
     r_lo, r_hi = -INF, INF
     mt, mp = params.min_t, params.min_p
-    for t, p, w in zip(params.ask_t, params.ask_p, prices, strict=True):
+    ask_t, ask_p = params.ask_t, params.ask_p
+    if len(prices) != len(ask_t):
+        raise ValueError(f"ask_side_band: {len(prices)} prices for {len(ask_t)} levels")
+    t_min = INF
+    for i in range(len(prices)):
+        t, w = ask_t[i], prices[i]
         tol = params.tol_t + w * params.tol_p // PPB if params.tol_p else params.tol_t
-        f_lo, f_hi = ask_r2_range(t, p, w - tol - shift, w + tol - shift)
+        f_lo, f_hi = ask_r2_range(t, ask_p[i], w - tol - shift, w + tol - shift)
         g_lo, g_hi = ask_r2_range(mt, mp, w - tol, w + tol)
         r_lo = max(r_lo, min(f_lo, g_lo))
-        r_hi = min(r_hi, f_hi, g_hi)
+        r_hi = min(r_hi, min(f_hi, g_hi))
+        t_min = min(t_min, t)
     cross = INF
-    if min(params.ask_t) < -shift:
-        cross = min(w - tolerance(params, w) for w in prices) - 1
+    if t_min < -shift:
+        for w in prices:
+            cross = min(cross, w - tolerance(params, w) - 1)
     return r_lo, r_hi, cross
 
 

@@ -22,10 +22,9 @@ from liqkit.domain.types import BalanceUpdate
 from liqkit.engine.core import EngineCore
 from liqkit.engine.execution import TIMER_NS, Execution, Request
 from liqkit.engine.latency import ConstantLatency, LatencyModel
-from liqkit.engine.ports import UserOrder
 from liqkit.engine.records import FillRecord, OrderRecord
 from liqkit.venues.sim.exchange import SimExchange, SimFill
-from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, TIMER, WAKE, Timeline
+from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, TIMER, WAKE, OrderEvent, Timeline
 
 _CHUNK = 1 << 16  # rows turned into Python ints at a time (all 1.2 M at once would cost ~300 MB)
 
@@ -51,12 +50,14 @@ class Driver:
         latency: LatencyModel | int = 0,
         sample_ns: int = 1_000_000_000,
         timer_ns: int = TIMER_NS,
+        hold_quiet: bool = True,
     ) -> None:
         self.core = core
         self.sim = sim
         self.execution = Execution(core)
         self.timeline = Timeline(sim, ConstantLatency(latency) if isinstance(latency, int) else latency)
         self.timer_ns = timer_ns
+        self.hold_quiet = hold_quiet  # False: show every row (the same run, slower: the tests compare the two)
         self.sample_ns = max(sample_ns, timer_ns)
         self.next_sample = 0
         self.stats = RunStats()
@@ -98,8 +99,8 @@ class Driver:
             elif kind == EVENT:
                 if type(payload) is tuple:
                     self._fills(payload, t)
-                elif type(payload) is UserOrder:
-                    u: UserOrder = payload
+                elif type(payload) is OrderEvent:
+                    u: OrderEvent = payload
                     self.submit(x.on_order_update(u.client_id, u.status, u.filled, t), t)
                 else:
                     bu: BalanceUpdate = payload
@@ -143,17 +144,28 @@ class Driver:
 
     # ---- the loop -----------------------------------------------------------------------------
     def run(self, events: tuple[np.ndarray, ...], on_progress: Callable[[int], None] | None = None) -> RunStats:
-        """Run the merged event stream through exchange and engine."""
+        """Run the merged event stream through exchange and engine.
+
+        Most rows change nothing but the stored top of book: nothing is due on the timeline, the
+        exchange says the row reaches none of our orders (``quiet_book``/``quiet_trade``) and the core
+        that its quotes stay as they are (``PairState.quiet``). Of a run of such rows only the last
+        book row of each pair is shown to exchange and core (``_show_held``), before anything else
+        happens: what they store is what showing every row would have left, and both check it
+        (they would answer with fills or intents if a held row were not quiet).
+        """
         n = len(events[0])
         tl = self.timeline
-        heap = tl.heap
-        nowq = tl.nowq
         core = self.core
+        ex = self.sim
+        sts = core.pairs
+        realistic = ex.realistic
         feed = tl.latency.feed_ns(0)
         stats = self.stats
         self.on_progress = on_progress
         stats.start_ns = int(events[2][0]) if n else 0
         end = int(events[2][-1]) if n else 0
+        hold = self.hold_quiet
+        held: list[int] = [-1] * len(sts)  # per pair, the chunk's row of its last book row not yet shown
         # The logs grow by hundreds of thousands of objects; the cyclic collector would rescan them
         # all, again and again, for nothing (the loop makes no garbage cycles). Pause it meanwhile.
         gc_was_enabled = gc.isenabled()
@@ -161,31 +173,78 @@ class Driver:
         t0 = time.perf_counter()
         for lo in range(0, n, _CHUNK):
             hi = min(lo + _CHUNK, n)
-            kinds, pairs, tss, aa, bb, cc, dd = (col[lo:hi].tolist() for col in events)
-            for k, p, ts, a, b, c, d in zip(kinds, pairs, tss, aa, bb, cc, dd, strict=True):
-                # direct calls (not through local bound methods): compiled, they are plain C calls
-                if nowq or (heap and heap[0][0] <= ts):
+            kinds: list[int] = events[0][lo:hi].tolist()
+            pairs: list[int] = events[1][lo:hi].tolist()
+            tss: list[int] = events[2][lo:hi].tolist()
+            aa: list[int] = events[3][lo:hi].tolist()
+            bb: list[int] = events[4][lo:hi].tolist()
+            cc: list[int] = events[5][lo:hi].tolist()
+            dd: list[int] = events[6][lo:hi].tolist()
+            holding = False
+            for i in range(hi - lo):
+                ts = tss[i]
+                k = kinds[i]
+                p = pairs[i]
+                a = aa[i]
+                if hold:
+                    if k == 0:
+                        c = cc[i]
+                        if tl.next_t > ts + feed and sts[p].quiet(a, c) and (not realistic or ex.quiet_book(p, a, c)):
+                            held[p] = i
+                            holding = True
+                            continue
+                    elif tl.next_t > ts and ex.quiet_trade(p, a):
+                        continue
+                if holding:
+                    self._show_held(held, tss, aa, bb, cc, dd, feed)
+                    holding = False
+                if tl.next_t <= ts:
                     self.due(ts)
                 tl.now = ts
                 if k == 0:
+                    b = bb[i]
+                    c = cc[i]
+                    d = dd[i]
                     tl.book(p, ts, a, b, c, d)
                     te = ts + feed
-                    if nowq or (heap and heap[0][0] <= te):  # what the exchange sent first reaches the engine first
+                    if tl.next_t <= te:  # what the exchange sent first reaches the engine first
                         tl.push(te, MARKET, (p, a, b, c, d))
                     else:
                         intents = core.on_book(p, te, a, b, c, d)
                         if intents:
                             self.submit(intents, te)  # type: ignore[arg-type]
                 else:
-                    tl.trade(p, ts, a, b, c)
+                    tl.trade(p, ts, a, bb[i], cc[i])
+            if holding:
+                self._show_held(held, tss, aa, bb, cc, dd, feed)
         self.due(end)  # what is due by the end of the data still happens; later answers are not the run's
         stats.wall_s = time.perf_counter() - t0
-        if gc_was_enabled:
-            gc.enable()
         stats.events = n
         stats.end_ns = end
         self._sample(end)
+        if gc_was_enabled:  # last: the first allocation after would start a pass over every record kept
+            gc.enable()
         return stats
+
+    def _show_held(
+        self,
+        held: list[int],
+        tss: list[int],
+        aa: list[int],
+        bb: list[int],
+        cc: list[int],
+        dd: list[int],
+        feed: int,
+    ) -> None:
+        """Show exchange and core the last quiet book row of each pair that has one held."""
+        for p in range(len(held)):
+            i = held[p]
+            if i < 0:
+                continue
+            held[p] = -1
+            a, b, c, d = aa[i], bb[i], cc[i], dd[i]
+            if self.sim.on_book(p, a, b, c, d) or self.core.on_book(p, tss[i] + feed, a, b, c, d):
+                raise AssertionError(f"a book row held as quiet was not (pair {p}, row time {tss[i]})")
 
     def _sample(self, ts: int) -> None:
         for st in self.core.pairs:

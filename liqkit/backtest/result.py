@@ -12,7 +12,7 @@ fees in ``FEE_SCALE`` units of tick x step.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -160,16 +160,64 @@ class BacktestResult:
         return states_frame(self._state_rows, STATE_COLUMNS)
 
 
+class LazyColumns(Mapping[str, Sequence[Any]]):
+    """Columns built when first read: ``build()`` makes them all at once; a column in ``single`` is
+    made alone when it is read before the others (the metrics need only the order statuses)."""
+
+    def __init__(
+        self,
+        names: Sequence[str],
+        build: Callable[[], dict[str, list[Any]]],
+        single: Mapping[str, Callable[[], list[Any]]] | None = None,
+    ) -> None:
+        self._names = tuple(names)
+        self._build = build
+        self._single = dict(single or {})
+        self._cols: dict[str, Sequence[Any]] = {}
+        self._all = False
+
+    def __getitem__(self, key: str) -> Sequence[Any]:
+        if key not in self._names:
+            raise KeyError(key)
+        col = self._cols.get(key)
+        if col is None:
+            make = self._single.get(key)
+            if make is not None and not self._all:
+                col = self._cols[key] = make()
+            else:
+                self._cols.update(self._build())
+                self._all = True
+                col = self._cols[key]
+        return col
+
+    def __contains__(self, key: object) -> bool:  # without building anything
+        return key in self._names
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
 def build_result(
     core: Any, samples: list[tuple[Any, ...]], datas: list[MarketData], events: int, wall_s: float
 ) -> BacktestResult:
-    """Turn the engine core's logs and the driver's samples into a result."""
+    """Turn the engine core's logs and the driver's samples into a result (the order table's
+    columns only when the orders are read: the metrics need just their statuses)."""
     from liqkit.backtest.driver import fill_columns, order_columns
 
-    states = [(r.ts, r.symbol, r.state, r.reason) for r in core.event_log if isinstance(r, StateRecord)]
-    return BacktestResult(
-        order_columns(core.order_log), fill_columns(core.fill_log), states, samples, datas, events, wall_s
+    order_log = core.order_log
+    orders = LazyColumns(
+        ORDER_COLUMNS,
+        lambda: order_columns(order_log),
+        {
+            "status": lambda: [r.status for r in order_log],
+            "symbol": lambda: [r.order.symbol for r in order_log],
+        },
     )
+    states = [(r.ts, r.symbol, r.state, r.reason) for r in core.event_log if isinstance(r, StateRecord)]
+    return BacktestResult(orders, fill_columns(core.fill_log), states, samples, datas, events, wall_s)
 
 
 def _ints(v: Sequence[Any]) -> np.ndarray:

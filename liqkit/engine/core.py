@@ -179,14 +179,13 @@ class EngineCore:
         st.bid_qty = bid_qty
         st.ask_qty = ask_qty
         st.last_book_ts = ts
-        if st.b_lo <= bid <= st.b_hi and st.a_lo <= ask <= st.a_hi and st.m_lo <= bid + ask <= st.m_hi:
-            if st.sk_r2 < 0 or bid + ask == st.sk_r2:
-                return _NONE
-            # the inventory skew moves with the mid (through the value of the base held): the band holds
-            # for the skew shift it was built with, so only a new shift needs the full evaluation
-            if skew_shift(st.params, bid + ask, st.inventory()) == st.shift:
-                st.sk_r2 = bid + ask
-                return _NONE
+        if st.quiet(bid, ask):
+            return _NONE
+        # the inventory skew moves with the mid (through the value of the base held): the band holds
+        # for the skew shift it was built with, so only a new shift needs the full evaluation
+        if st.sk_r2 >= 0 and st.in_box(bid, ask) and skew_shift(st.params, bid + ask, st.inventory()) == st.shift:
+            st.sk_r2 = bid + ask
+            return _NONE
         if bid >= ask:  # a crossed or locked top is not a market to quote against
             st.close_band()
             return _NONE

@@ -29,16 +29,18 @@ class ClientIdFactory:
         self._sym = symbol[: MAX_LEN - len(PREFIX) - len(run_nonce) - 14]
         self._nonce = run_nonce
         self._seq = 0
-        self._heads: dict[tuple[str, int], str] = {}
+        self._heads: dict[str, list[str]] = {}  # side char -> per level "lq.<SYMBOL>.<side><level>.<nonce>."
 
     def __call__(self, side_char: str, level: int) -> str:
         self._seq += 1
         if self._seq >= 100_000_000:  # keep within 36 characters: continue under a new run nonce
             self._seq, self._nonce, self._heads = 1, new_run_nonce(), {}
-        head = self._heads.get((side_char, level))
-        if head is None:
-            head = self._heads[(side_char, level)] = f"{PREFIX}{self._sym}.{side_char}{level}.{self._nonce}."
-        return head + str(self._seq)
+        heads = self._heads.get(side_char)
+        if heads is None:
+            heads = self._heads[side_char] = []
+        while len(heads) <= level:
+            heads.append(f"{PREFIX}{self._sym}.{side_char}{len(heads)}.{self._nonce}.")
+        return heads[level] + str(self._seq)
 
 
 def is_liqkit_id(client_id: str) -> bool:

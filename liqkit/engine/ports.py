@@ -16,7 +16,6 @@ Adapters import these types; nothing in the engine imports an adapter.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
@@ -215,4 +214,6 @@ class WallClock:
 
     async def sleep_until(self, ts: int) -> None:
         """Sleep until the wall clock reads ``ts``."""
+        import asyncio  # here: a backtest imports the ports, never the event loop
+
         await asyncio.sleep(max(0.0, (ts - time.time_ns()) / 1e9))

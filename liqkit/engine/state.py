@@ -169,6 +169,17 @@ class PairState:
         """Make the next book update take the full evaluation path (no bid is >= INF)."""
         self.b_lo = INF
 
+    def in_box(self, bid: int, ask: int) -> bool:
+        """Whether the top (bid, ask) is inside the box where no quote of this pair would change
+        (for the skew shift the box was built with)."""
+        return self.b_lo <= bid <= self.b_hi and self.a_lo <= ask <= self.a_hi and self.m_lo <= bid + ask <= self.m_hi
+
+    def quiet(self, bid: int, ask: int) -> bool:
+        """Whether a book update to (bid, ask) changes nothing but the stored top: inside the box, and
+        without skew or at the mid the skew shift was last checked at. ``EngineCore.on_book`` does no
+        more than store such a top; a backtest may store only the last of a run of them."""
+        return self.in_box(bid, ask) and (self.sk_r2 < 0 or bid + ask == self.sk_r2)
+
     def inventory(self) -> Inventory:
         """Holdings as the quoting pipeline needs them."""
         return Inventory(

@@ -198,3 +198,23 @@ def test_columns_may_be_arrays_and_must_be_complete(sample_data):
     del_level = {k: v for k, v in arrays(res.fills, FILL_COLUMNS).items() if k != "level"}
     with pytest.raises(ValueError, match=r"fills: the columns lack \['level'\]"):
         BacktestResult(arrays(res.orders, ORDER_COLUMNS), del_level, [], [], [sample_data], 1, 1.0)
+
+
+def test_the_order_table_is_built_only_when_read_and_matches_the_log(sample_data):
+    """The metrics read only the orders' statuses; the whole table, once read, holds every record."""
+    from liqkit.backtest import run_backtest
+    from liqkit.backtest.result import LazyColumns
+
+    result = run_backtest(sample_data, {"bid_spread": "1ticks", "ask_spread": "1ticks", "refresh_tolerance": "0ticks"})
+    cols = result._order_cols
+    assert isinstance(cols, LazyColumns)
+    assert not cols._all, "the metrics built the whole order table"
+    placed = result.metrics["orders_placed"]
+    frame = result.orders
+    assert cols._all
+    assert placed > 0
+    counts = frame["status"].value_counts()
+    assert counts.get("PENDING_NEW", 0) == placed
+    assert counts.get("CANCELED", 0) == result.metrics["orders_cancelled"]
+    assert counts.get("FILLED", 0) == result.metrics["orders_filled"]
+    assert frame["client_id"].str.startswith("lq.BTCUSDT.").all()

@@ -22,7 +22,7 @@ exact integer arithmetic on small numbers; ``balances()`` gives Decimals back.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Final, NamedTuple
+from typing import Final
 
 from liqkit.domain.filters import OrderFilters
 from liqkit.domain.rules import SymbolRules
@@ -30,6 +30,7 @@ from liqkit.domain.types import RejectReason, Side
 from liqkit.engine.ids import is_liqkit_id
 
 INF: Final = 1 << 60
+_BUY: Final = Side.BUY  # a module constant: compiled, no attribute lookup on the enum per use
 FEE_SCALE: Final = 100_000_000
 DEFAULT_UNIT: Final = Decimal("1e-8")  # Binance's balance precision, for assets no symbol uses yet
 
@@ -54,14 +55,22 @@ class SimFill:
 _NONE: list[SimFill] = []  # shared empty answer: callers must not mutate it
 
 
-class PlaceResult(NamedTuple):
+class PlaceResult:
     """Answer to a new order: accepted or not (and why), Binance's code and message, immediate taker fills."""
 
-    accepted: bool
-    code: int
-    message: str
-    fills: list[SimFill]
-    reason: RejectReason = RejectReason.OTHER
+    __slots__ = ("accepted", "code", "fills", "message", "reason")
+
+    def __init__(
+        self, accepted: bool, code: int, message: str, fills: list[SimFill], reason: RejectReason = RejectReason.OTHER
+    ) -> None:
+        self.accepted = accepted
+        self.code = code
+        self.message = message
+        self.fills = fills
+        self.reason = reason
+
+    def __repr__(self) -> str:
+        return f"PlaceResult({self.accepted}, {self.code}, {self.message!r}, {self.fills!r}, {self.reason})"
 
 
 _ACCEPTED = PlaceResult(True, 0, "", _NONE)
@@ -70,7 +79,7 @@ _ACCEPTED = PlaceResult(True, 0, "", _NONE)
 class SimOrder:
     """An order resting at the simulated exchange."""
 
-    __slots__ = ("client_id", "filled", "order_id", "pair", "price", "qty", "queue", "side", "ts")
+    __slots__ = ("buy", "client_id", "filled", "order_id", "pair", "price", "qty", "queue", "side", "ts")
 
     def __init__(
         self, client_id: str, pair: int, side: Side, price: int, qty: int, queue: int, ts: int, order_id: int
@@ -78,6 +87,7 @@ class SimOrder:
         self.client_id = client_id
         self.pair = pair
         self.side = side
+        self.buy = side is _BUY
         self.price = price
         self.qty = qty
         self.filled = 0
@@ -99,6 +109,7 @@ class _Book:
         "buys",
         "filters",
         "max_buy",
+        "max_orders",
         "min_sell",
         "quote",
         "rules",
@@ -111,6 +122,7 @@ class _Book:
         self.rules = rules
         self.step_atoms = self.unit_atoms = 1  # base/quote balance units per step / per tick*step
         self.filters = OrderFilters.from_rules(rules)  # the one filter check, shared with the engine
+        self.max_orders = rules.max_orders or 0
         self.base, self.quote = rules.base_asset, rules.quote_asset
         self.bid = self.ask = self.bid_qty = self.ask_qty = 0
         self.buys: dict[str, SimOrder] = {}
@@ -198,6 +210,20 @@ class SimExchange:
         return int(q)
 
     # ---- market feed ------------------------------------------------------------------------------
+    def quiet_book(self, idx: int, bid: int, ask: int) -> bool:
+        """Whether a new top (bid, ask) changes nothing but the stored top: with trade-through fills
+        always; in the realistic model while every order of ours rests behind the touch (no fill, no
+        queue to shrink). ``on_book`` then only stores it."""
+        if not self.realistic:
+            return True
+        bk = self.books[idx]
+        return bk.max_buy < bid and ask < bk.min_sell
+
+    def quiet_trade(self, idx: int, price: int) -> bool:
+        """Whether a public trade at ``price`` leaves our orders as they are (it reaches none of them)."""
+        bk = self.books[idx]
+        return bk.max_buy < price < bk.min_sell
+
     def on_book(self, idx: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> list[SimFill]:
         """Show a new top of book; in the realistic model a book through our price fills us."""
         bk = self.books[idx]
@@ -226,7 +252,7 @@ class SimExchange:
     def on_trade(self, idx: int, price: int, qty: int, aggressor: int) -> list[SimFill]:
         """Show a public trade; return the fills it causes to our orders."""
         bk = self.books[idx]
-        if bk.max_buy < price < bk.min_sell:
+        if bk.max_buy < price < bk.min_sell:  # quiet_trade
             return _NONE
         if not self.realistic:
             fills = [
@@ -268,7 +294,7 @@ class SimExchange:
         unit = bk.unit_atoms
         fee = -((-fee_nu * unit) // FEE_SCALE)  # charged rounded up to the asset's unit
         free = self.free
-        if o.side is Side.BUY:
+        if o.buy:
             self.locked[bk.quote] -= unit * o.price * qty
             free[bk.quote] += unit * (o.price - price) * qty - fee
             free[bk.base] += bk.step_atoms * qty
@@ -277,8 +303,8 @@ class SimExchange:
             free[bk.quote] += unit * notional - fee
         if o.filled >= o.qty:
             del self.orders[o.client_id]
-            (bk.buys if o.side is Side.BUY else bk.sells).pop(o.client_id)
-            if o.price == (bk.max_buy if o.side is Side.BUY else bk.min_sell):
+            (bk.buys if o.buy else bk.sells).pop(o.client_id)
+            if o.price == (bk.max_buy if o.buy else bk.min_sell):
                 bk.refresh()
         self.n_fills += 1
         tid = self.next_trade_id
@@ -291,20 +317,18 @@ class SimExchange:
     ) -> PlaceResult:
         """Accept or refuse a new limit order, as Binance would."""
         bk = self.books[idx]
-        r = bk.rules
         if client_id in self.orders:
             return self._reject(-2010, "Duplicate order sent.", RejectReason.OTHER)
-        failed = bk.filters.failure(side is Side.BUY, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else 0)
+        buy = side is _BUY
+        failed = bk.filters.failure(buy, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else 0)
         if failed:
             return self._reject(-1013, f"Filter failure: {failed}", RejectReason.FILTER)
-        crosses = (side is Side.BUY and bk.ask and price >= bk.ask) or (
-            side is Side.SELL and bk.bid and price <= bk.bid
-        )
+        crosses = (buy and bk.ask and price >= bk.ask) or (not buy and bk.bid and price <= bk.bid)
         if post_only and crosses:
             return self._reject(-2010, "Order would immediately match and take.", RejectReason.WOULD_CROSS)
-        if r.max_orders and len(bk.buys) + len(bk.sells) >= r.max_orders:
+        if bk.max_orders and len(bk.buys) + len(bk.sells) >= bk.max_orders:
             return self._reject(-1013, "Filter failure: MAX_NUM_ORDERS", RejectReason.FILTER)
-        if side is Side.BUY:
+        if buy:
             need, asset = bk.unit_atoms * price * qty, bk.quote
         else:
             need, asset = bk.step_atoms * qty, bk.base
@@ -314,14 +338,14 @@ class SimExchange:
         self.locked[asset] += need
         queue = 0
         if self.realistic:
-            if side is Side.BUY:
+            if buy:
                 queue = bk.bid_qty if price == bk.bid else (0 if price > bk.bid else bk.bid_qty)
             else:
                 queue = bk.ask_qty if price == bk.ask else (0 if price < bk.ask else bk.ask_qty)
         o = SimOrder(client_id, idx, side, price, qty, queue, ts, self.next_order_id)
         self.next_order_id += 1
         self.orders[client_id] = o
-        if side is Side.BUY:
+        if buy:
             bk.buys[client_id] = o
             if price > bk.max_buy:
                 bk.max_buy = price
@@ -330,13 +354,12 @@ class SimExchange:
             if price < bk.min_sell:
                 bk.min_sell = price
         self.n_placed += 1
-        fills: list[SimFill] = []
         if crosses:  # a plain limit order that crosses takes the touch's displayed quantity
-            avail = bk.ask_qty if side is Side.BUY else bk.bid_qty
-            touch = bk.ask if side is Side.BUY else bk.bid
+            avail = bk.ask_qty if buy else bk.bid_qty
+            touch = bk.ask if buy else bk.bid
             if avail > 0:
-                fills.append(self._fill(bk, o, touch, min(avail, qty), False))
-        return PlaceResult(True, 0, "", fills) if fills else _ACCEPTED
+                return PlaceResult(True, 0, "", [self._fill(bk, o, touch, min(avail, qty), False)])
+        return _ACCEPTED
 
     def _reject(self, code: int, message: str, reason: RejectReason) -> PlaceResult:
         self.n_rejected += 1
@@ -357,7 +380,7 @@ class SimExchange:
         if new_qty > o.qty:
             return PlaceResult(False, -2038, "Order amend (quantity increase) is not supported.", _NONE)
         bk = self.books[o.pair]
-        buy = o.side is Side.BUY
+        buy = o.buy
         failed = "LOT_SIZE" if new_qty <= o.filled else bk.filters.failure(buy, o.price, new_qty, 0)
         if failed:
             return PlaceResult(False, -1013, f"Filter failure: {failed}", _NONE)
@@ -379,7 +402,7 @@ class SimExchange:
             return False
         bk = self.books[o.pair]
         rem = o.qty - o.filled
-        if o.side is Side.BUY:
+        if o.buy:
             del bk.buys[client_id]
             amount, asset = bk.unit_atoms * o.price * rem, bk.quote
         else:
@@ -387,7 +410,7 @@ class SimExchange:
             amount, asset = bk.step_atoms * rem, bk.base
         self.locked[asset] -= amount
         self.free[asset] += amount
-        if o.price == (bk.max_buy if o.side is Side.BUY else bk.min_sell):
+        if o.price == (bk.max_buy if o.buy else bk.min_sell):
             bk.refresh()
         self.n_cancelled += 1
         return True

@@ -32,7 +32,7 @@ from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
 from liqkit.engine.latency import ConstantLatency, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, VenueEvent
 from liqkit.venues.sim.exchange import SimExchange
-from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, WAKE, Timeline
+from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, WAKE, OrderEvent, Timeline
 
 _FOREVER = 1 << 62
 
@@ -189,6 +189,8 @@ class ReplayVenue:
                 idx, t_ex, fills = payload
                 for f in fills:
                     q.put_nowait(tl.user_fill(idx, f, t_ex, t))
+            elif type(payload) is OrderEvent:
+                q.put_nowait(payload.user_order(t))
             else:
                 q.put_nowait(_stamped(payload, t))
         elif kind == WAKE:
