@@ -255,13 +255,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _venue_override(venue: str) -> dict[str, Any]:
-    if venue in ("sim", "binance-testnet", "binance-live"):
+    if venue in cli_args.VENUES:
         return {"venue": venue}
     if venue.startswith(("http://", "https://")):  # a liqkit sim-server (or any Binance-compatible server)
         return {"venue": "binance-testnet", "base_url": venue}
-    raise LiqkitError(
-        f"--venue {venue!r}: use sim, binance-testnet, binance-live or a server URL (http://127.0.0.1:PORT)"
-    )
+    raise LiqkitError(f"--venue {venue!r}: use {', '.join(cli_args.VENUES)} or a server URL (http://127.0.0.1:PORT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -340,7 +338,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     se.add_argument("--token", help="the token clients must send (default: a random one, written to <state-dir>/token)")
     se.add_argument(
-        "--venue", type=cli_args.venue, help="sim, binance-testnet, binance-live, or a liqkit sim-server URL"
+        "--venue",
+        type=cli_args.venue,
+        help="sim, binance-testnet, binance-demo, binance-live, or a liqkit sim-server URL",
     )
     se.add_argument("--run", help="comma-separated pairs to start quoting at once")
     se.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)

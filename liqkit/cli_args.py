@@ -100,13 +100,13 @@ def state_dir(text: str) -> Path:
     return path
 
 
-VENUES = ("sim", "binance-testnet", "binance-live")
+VENUES = ("sim", "binance-testnet", "binance-demo", "binance-live")
 
 
 def venue(text: str) -> str:
-    """A venue: sim, binance-testnet, binance-live, or the URL of a Binance-compatible server."""
+    """A venue: sim, binance-testnet, binance-demo, binance-live, or the URL of a Binance-compatible server."""
     if text in VENUES or text.startswith(("http://", "https://")):
         return text
     raise argparse.ArgumentTypeError(
-        f"{text!r}: use sim, binance-testnet, binance-live or a server URL (http://127.0.0.1:PORT)"
+        f"{text!r}: use sim, binance-testnet, binance-demo, binance-live or a server URL (http://127.0.0.1:PORT)"
     )

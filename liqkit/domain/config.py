@@ -156,7 +156,13 @@ class RiskConfig(_Strict):
 class EngineConfig(_Strict):
     """Where the engine trades and keeps its state."""
 
-    venue: Literal["sim", "binance-testnet", "binance-live"] = "sim"
+    venue: Literal["sim", "binance-testnet", "binance-demo", "binance-live"] = Field(
+        default="sim",
+        description=(
+            "sim: the embedded simulated exchange; binance-testnet; binance-demo: Binance's Demo Mode (live "
+            "filters and limits, realistic market, no real money); binance-live: mainnet (needs allow_live)."
+        ),
+    )
     state_dir: Path = Field(default=Path("liqkit-state"), description="Journal, token and lock live here.")
     allow_live: bool = Field(default=False, description="Mainnet needs this and LIQKIT_ALLOW_LIVE=1.")
     base_url: str | None = Field(

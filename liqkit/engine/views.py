@@ -91,7 +91,9 @@ class EngineStatus(View):
     """Engine state, venue, feed health per pair, rate-limit usage, decision latency."""
 
     state: str = Field(description="created, running, stopping or stopped.")
-    venue: str = Field(description="The venue's name (sim, binance-testnet, binance-live).")
+    venue: str = Field(
+        description="The venue's name (sim, binance-testnet, binance-demo, binance-live, binance-local)."
+    )
     events: int = Field(description="Venue events consumed since start.")
     reconnects: int = Field(description="Stream gaps seen (each followed by a reconcile).")
     loop_lag_ms: LoopLag = Field(description="Event-loop lateness.")

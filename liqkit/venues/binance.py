@@ -50,10 +50,8 @@ def client_class(base_url: str | None) -> type[AsyncClient]:
     ws = http.replace("https://", "wss://").replace("http://", "ws://")
 
     class LocalClient(AsyncClient):
-        API_URL = f"{http}/api"
-        API_TESTNET_URL = f"{http}/api"
-        WS_API_URL = f"{ws}/ws-api/v3"
-        WS_API_TESTNET_URL = f"{ws}/ws-api/v3"
+        API_URL = API_TESTNET_URL = API_DEMO_URL = f"{http}/api"
+        WS_API_URL = WS_API_TESTNET_URL = WS_API_DEMO_URL = f"{ws}/ws-api/v3"
 
     return LocalClient
 
@@ -65,8 +63,7 @@ def socket_manager_class(base_url: str | None) -> type[BinanceSocketManager]:
     ws = base_url.rstrip("/").replace("https://", "wss://").replace("http://", "ws://") + "/"
 
     class LocalSockets(BinanceSocketManager):
-        STREAM_URL = ws
-        STREAM_TESTNET_URL = ws
+        STREAM_URL = STREAM_TESTNET_URL = STREAM_DEMO_URL = ws
 
     return LocalSockets
 
@@ -196,15 +193,22 @@ class BinanceVenue:
         *,
         base_url: str | None = None,
         live: bool = False,
+        demo: bool = False,
         allow_live: bool = False,
         stream_queue_size: int = 10_000,
         market_silence_s: float = 60.0,
     ) -> None:
         if live and not (allow_live and os.environ.get("LIQKIT_ALLOW_LIVE") == "1"):
             raise LiveTradingRefused("live trading needs allow_live = true in the config and LIQKIT_ALLOW_LIVE=1")
-        self.name = "binance-live" if live else ("binance-local" if base_url else "binance-testnet")
+        if live and demo:
+            raise ValueError("BinanceVenue: live and demo exclude each other")
+        if base_url:
+            self.name = "binance-local"
+        else:
+            self.name = "binance-live" if live else ("binance-demo" if demo else "binance-testnet")
         self.symbols = [s.upper() for s in symbols]
         self._key, self._secret, self._base_url, self._live = api_key, api_secret, base_url, live
+        self._demo = demo and not base_url
         self._queue_size = stream_queue_size
         self._silence_s = market_silence_s  # a market socket silent this long is recreated
         self.client: AsyncClient | None = None
@@ -223,6 +227,11 @@ class BinanceVenue:
     def __repr__(self) -> str:  # never show the keys
         return f"BinanceVenue({self.name}, {self.symbols})"
 
+    def client_mode(self) -> dict[str, bool]:
+        """python-binance's flags for this venue's URLs: the testnet, Demo Mode or mainnet (a ``base_url``
+        replaces every URL, see ``client_class``)."""
+        return {"testnet": not self._live and not self._demo and not self._base_url, "demo": self._demo}
+
     async def start(self) -> None:
         """Connect (syncing the clock) and start the market and user streams; the rules come with
         ``rules()``. Idempotent, so a start-up retry after a fault does only what is left; a failure
@@ -230,7 +239,7 @@ class BinanceVenue:
         if self.client is None:
             cls = client_class(self._base_url)
             try:
-                self.client = await cls.create(self._key, self._secret, testnet=not self._live and not self._base_url)
+                self.client = await cls.create(self._key, self._secret, **self.client_mode())
             except Exception as e:  # create() closes its session itself
                 raise map_error(e, False) from e
         if self._tasks:

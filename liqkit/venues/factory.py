@@ -7,8 +7,9 @@ from liqkit.engine.ports import Venue
 
 
 def make_venue(cfg: LiqkitConfig, symbols: list[str], speed: float = 1.0) -> Venue:
-    """``sim`` (no keys, no network), ``binance-testnet`` (or any Binance-compatible ``base_url``), or
-    ``binance-live`` (only with ``allow_live = true`` and ``LIQKIT_ALLOW_LIVE=1``)."""
+    """``sim`` (no keys, no network), ``binance-testnet`` (or any Binance-compatible ``base_url``),
+    ``binance-demo`` (Binance's Demo Mode), or ``binance-live`` (only with ``allow_live = true`` and
+    ``LIQKIT_ALLOW_LIVE=1``)."""
     venue = cfg.engine.venue
     if venue == "sim":
         from liqkit.venues.sim.venue import SimVenue
@@ -24,5 +25,6 @@ def make_venue(cfg: LiqkitConfig, symbols: list[str], speed: float = 1.0) -> Ven
         keys.secret,
         base_url=cfg.engine.base_url,
         live=venue == "binance-live",
+        demo=venue == "binance-demo",
         allow_live=cfg.engine.allow_live,
     )
