@@ -159,10 +159,11 @@ def test_status_stop_and_config_against_a_service(tmp_path):
             assert p.returncode == 0, p.stderr
             return p.stdout if "orders 2 " in p.stdout.split("ETHUSDT", 1)[-1] else ""
 
-        out = str(wait_for(status, what="ETHUSDT quoting both sides"))
+        out = str(wait_for(status, timeout=180, what="ETHUSDT quoting both sides"))
         eth = next(ln for ln in out.splitlines() if ln.startswith("ETHUSDT"))
         assert "size 20 USDT" in eth and " USDT " in eth.split("orders")[0] and "position 0 ETH" in eth, eth
-        p = liqkit("stop", "ETHUSDT", "--state-dir", str(tmp_path))
+        # a generous --wait: on a busy machine the cancels may take longer than the default 15 s
+        p = liqkit("stop", "ETHUSDT", "--state-dir", str(tmp_path), "--wait", "180")
         assert p.returncode == 0, p.stderr
         assert "ETHUSDT: stopped; every order cancelled, 0 left open" in p.stdout, p.stdout
         assert " orders 0 " in p.stdout, p.stdout
