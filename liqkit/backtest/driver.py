@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from librt.vecs import vec
+from mypy_extensions import i64
 
 from liqkit.domain.types import BalanceUpdate
 from liqkit.engine.core import EngineCore
@@ -26,7 +28,7 @@ from liqkit.engine.records import FillRecord, OrderRecord
 from liqkit.venues.sim.exchange import SimExchange, SimFill
 from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, TIMER, WAKE, OrderEvent, Timeline
 
-_CHUNK = 1 << 16  # rows turned into Python ints at a time (all 1.2 M at once would cost ~300 MB)
+_CHUNK = 1 << 16  # rows copied into native vectors at a time (a few MB, not a copy of the whole feed)
 
 
 @dataclass
@@ -165,7 +167,7 @@ class Driver:
         stats.start_ns = int(events[2][0]) if n else 0
         end = int(events[2][-1]) if n else 0
         hold = self.hold_quiet
-        held: list[int] = [-1] * len(sts)  # per pair, the chunk's row of its last book row not yet shown
+        held = vec[i64]([-1] * len(sts))  # per pair, the chunk's row of its last book row not yet shown
         # The logs grow by hundreds of thousands of objects; the cyclic collector would rescan them
         # all, again and again, for nothing (the loop makes no garbage cycles). Pause it meanwhile.
         gc_was_enabled = gc.isenabled()
@@ -173,13 +175,14 @@ class Driver:
         t0 = time.perf_counter()
         for lo in range(0, n, _CHUNK):
             hi = min(lo + _CHUNK, n)
-            kinds: list[int] = events[0][lo:hi].tolist()
-            pairs: list[int] = events[1][lo:hi].tolist()
-            tss: list[int] = events[2][lo:hi].tolist()
-            aa: list[int] = events[3][lo:hi].tolist()
-            bb: list[int] = events[4][lo:hi].tolist()
-            cc: list[int] = events[5][lo:hi].tolist()
-            dd: list[int] = events[6][lo:hi].tolist()
+            # native int64 vectors (librt.vecs): compiled, a row is read with no Python int made
+            kinds = vec[i64](events[0][lo:hi])
+            pairs = vec[i64](events[1][lo:hi])
+            tss = vec[i64](events[2][lo:hi])
+            aa = vec[i64](events[3][lo:hi])
+            bb = vec[i64](events[4][lo:hi])
+            cc = vec[i64](events[5][lo:hi])
+            dd = vec[i64](events[6][lo:hi])
             holding = False
             for i in range(hi - lo):
                 ts = tss[i]
@@ -228,12 +231,12 @@ class Driver:
 
     def _show_held(
         self,
-        held: list[int],
-        tss: list[int],
-        aa: list[int],
-        bb: list[int],
-        cc: list[int],
-        dd: list[int],
+        held: vec[i64],
+        tss: vec[i64],
+        aa: vec[i64],
+        bb: vec[i64],
+        cc: vec[i64],
+        dd: vec[i64],
         feed: int,
     ) -> None:
         """Show exchange and core the last quiet book row of each pair that has one held."""
