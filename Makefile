@@ -22,7 +22,7 @@ $(BIN)/python:
 
 $(VENV)/.installed: pyproject.toml setup.py $(HOT) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@touch $@
+	@touch $@ $(VENV)/.dashboard
 
 install: $(VENV)/.installed ## create .venv and install liqkit with its dev tools (compiles the hot path)
 
@@ -47,7 +47,13 @@ bench: $(VENV)/.installed ## benchmarks: backtest loop vs the naive reference, d
 	$(BIN)/python bench/service_bench.py --seconds 60
 	$(BIN)/python bench/dashboard_bench.py
 
-dashboard: $(VENV)/.installed ## the operations dashboard (Voila, token) on a liqkit service: prints its URL
+# the dashboard needs only the notebook extra (the dev install above is a superset and stamps this too)
+$(VENV)/.dashboard: pyproject.toml setup.py $(HOT) | $(BIN)/python
+	@echo "make dashboard: installing liqkit with its notebook extra (Voila, ipywidgets, plotly) into $(VENV); the first time takes a few minutes: pip downloads them and compiles liqkit's hot path with mypyc"
+	$(BIN)/python -m pip install -e '.[notebook]'
+	@touch $@
+
+dashboard: $(VENV)/.dashboard ## the operations dashboard (Voila, token) on a liqkit service: prints its URL
 	$(BIN)/liqkit dashboard
 
 chaos: $(VENV)/.installed ## every Binance fault, then a long seeded mixed run: one line of figures

@@ -7,14 +7,22 @@ in a 0600 config file, out of ``ps``), sources stripped, offline messages not bu
 kernels, and prints the URL with the token. Ctrl-C (or SIGTERM) stops Voila and the service it started
 (the service cancels its orders); a service it did not start is left running.
 
-It installs nothing: ``make dashboard`` installs the notebook extras first.
+Voila's start-up is quiet unless something is wrong: the kernels' channels are encrypted (CurveZMQ,
+where the kernel supports it, so ipykernel does not warn about plain TCP), the notebook is signed as
+trusted in a notary of its own (``<state-dir>/voila``, so jupyter_server does not warn that it is
+untrusted), no browser is opened, and one known false alarm is filtered from the log (``ExpectedNoise``).
+Errors and every other warning still reach stderr.
+
+It installs nothing: ``make dashboard`` installs the notebook extra first.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib.util
 import json
+import logging
 import os
 import secrets
 import signal
@@ -31,6 +39,8 @@ from liqkit import cli_args
 from liqkit.domain.errors import LiqkitError
 
 DEFAULT_PORT = 8866
+# what the dashboard runs and imports beyond liqkit's own dependencies: the notebook extra provides them
+NEEDS = ("voila", "ipykernel", "nbformat", "ipywidgets", "plotly", "anywidget")
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "operations.ipynb"
 START_TIMEOUT_S = 60.0
 
@@ -93,10 +103,43 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def voila_config(token: str, preheat: bool) -> dict[str, Any]:
-    """Voila settings: token, stripped sources, no buffering for absent browsers, culling of idle kernels."""
-    return {
-        "Voila": {"token": token, "ip": "127.0.0.1", "open_browser": False, "port_retries": 0},
+class ExpectedNoise(logging.Filter):
+    """Drops the log records of Voila's process that are expected here and alarm a trader for nothing.
+
+    Only one: tornado (6.5 and later) warns, when the first page's kernel websocket opens, that
+    jupyter_server's websocket ping timeout (90000) is longer than its interval (30000): jupyter_server
+    passes milliseconds where tornado reads seconds, and keeps its own 30 s ping, which is unaffected
+    (jupyter_server issue 1612). Every other record passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and str(record.msg).startswith("The websocket_ping_timeout"))
+
+
+def curve_available() -> bool:
+    """Whether this Python's pyzmq has CurveZMQ (jupyter_client refuses to start kernels encrypted without)."""
+    try:
+        import zmq
+    except ImportError:
+        return False
+    return bool(zmq.has("curve"))
+
+
+def voila_config(token: str, preheat: bool, notary_dir: Path | None = None, encrypt: bool = True) -> dict[str, Any]:
+    """Voila settings: token, stripped sources, no buffering for absent browsers, culling of idle kernels,
+    encrypted kernel channels (``encrypt``), the notebook's notary in ``notary_dir``, the expected noise
+    filtered."""
+    conf: dict[str, Any] = {
+        "Voila": {
+            "token": token,
+            "ip": "127.0.0.1",
+            "open_browser": False,
+            "port_retries": 0,
+            "logging_config": {
+                "filters": {"expected": {"()": "liqkit.dashboard.ExpectedNoise"}},
+                "loggers": {"tornado.general": {"filters": ["expected"]}},
+            },
+        },
         "VoilaConfiguration": {
             "strip_sources": True,
             "show_tracebacks": False,
@@ -110,6 +153,38 @@ def voila_config(token: str, preheat: bool) -> dict[str, Any]:
             "cull_connected": False,
         },
     }
+    if encrypt:  # CurveZMQ between Voila and its kernels where the kernelspec declares it (ipykernel >= 7.3
+        # does, and warns about plain TCP otherwise); an older kernel runs over plain TCP on 127.0.0.1
+        conf["KernelManager"] = {"transport_encryption": "auto"}
+    if notary_dir is not None:  # where sign_notebook signed it: Voila finds the notebook trusted
+        conf["NotebookNotary"] = {"data_dir": str(notary_dir)}
+    return conf
+
+
+def read_notebook(notebook: Path) -> Any:
+    """The notebook at ``notebook`` (nbformat 4); a LiqkitError saying why if it is not one."""
+    import nbformat
+
+    try:
+        return nbformat.read(notebook, as_version=4)
+    except (OSError, ValueError, UnicodeDecodeError) as e:  # nbformat's NotJSONError is a ValueError
+        raise LiqkitError(f"{notebook} is not a notebook Voila can serve: {str(e).strip()[:200]}") from None
+
+
+def sign_notebook(notebook: Path, notary_dir: Path) -> None:
+    """Mark ``notebook`` trusted in the notary kept in ``notary_dir`` (the one ``voila_config`` names).
+
+    Trust only says whether a notebook's stored outputs may run in a browser; Voila executes the notebook
+    afresh, but jupyter_server warns about every untrusted notebook it opens.
+    """
+    from nbformat.sign import NotebookNotary
+
+    nb = read_notebook(notebook)
+    notary = NotebookNotary(data_dir=str(notary_dir))
+    try:
+        notary.sign(nb)
+    finally:
+        notary.store.close()
 
 
 def start_voila(
@@ -117,6 +192,8 @@ def start_voila(
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Start Voila on 127.0.0.1:``port`` serving ``notebook``; (process, URL with the token)."""
     token = secrets.token_urlsafe(24)
+    conf_dir = conf_dir.resolve()  # Voila runs in the notebook's folder: a relative path would miss its config
+    notebook = notebook.resolve()
     conf_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     os.chmod(conf_dir, 0o700)
     conf = conf_dir / "voila.json"
@@ -124,7 +201,8 @@ def start_voila(
         conf.unlink()
     fd = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
-        json.dump(voila_config(token, preheat), f)
+        json.dump(voila_config(token, preheat, conf_dir, encrypt=curve_available()), f)
+    sign_notebook(notebook, conf_dir)
     env = {**os.environ, "LIQKIT_STATE_DIR": str(state_dir.resolve())}
     voila = Path(sys.executable).with_name("voila")
     cmd = [str(voila)] if voila.exists() else [sys.executable, "-m", "voila"]
@@ -157,14 +235,26 @@ def stop_process(proc: subprocess.Popen[Any], what: str, timeout: float = 60.0) 
     return proc.returncode
 
 
+def missing_modules() -> list[str]:
+    """The modules of ``NEEDS`` this Python cannot import."""
+    return [m for m in NEEDS if importlib.util.find_spec(m) is None]
+
+
 def cmd_dashboard(args: argparse.Namespace) -> int:
     """Serve the operations dashboard until Ctrl-C."""
+    missing = missing_modules()
+    if missing:
+        raise LiqkitError(
+            f"the dashboard needs {', '.join(missing)}, which {sys.executable} cannot import: install liqkit "
+            "with its notebook extra (`make dashboard` does, or pip install -e '.[notebook]' in liqkit's folder)"
+        )
     from liqkit.domain.config import load_config
 
     state_dir = Path(args.state_dir or (load_config(args.config).engine.state_dir if args.config else "liqkit-state"))
     notebook = Path(args.notebook).resolve()
     if not notebook.is_file():
         raise LiqkitError(f"no dashboard notebook at {notebook} (give --notebook PATH)")
+    read_notebook(notebook)  # a file that is no notebook is refused before anything starts
     port = free_port() if args.port == 0 else args.port
     if not port_free(port):
         raise LiqkitError(f"port {port} on 127.0.0.1 is in use (another dashboard?): give --port N")

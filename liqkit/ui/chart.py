@@ -1,11 +1,17 @@
 """``MarketChart``: one plotly ``FigureWidget`` for every pair: market bid/ask, our quotes, fills, spreads,
 inventory, over a rolling window.
 
-The figure is built whole (three stacked subplots, every trace) before it is wrapped once in a
-``FigureWidget``: Voila loses changes made to a FigureWidget while the notebook runs, and each
+The figure is built whole (three stacked subplots, every trace, the title naming the pair and the time
+zone of its axis) before it is wrapped once in a ``FigureWidget``: Voila loses changes made to a
+FigureWidget's layout while the notebook runs (the data are sent again on every flush, a title would
+not be), so the widget is made when the first pair is known, usually from the first snapshot. Each
 FigureWidget costs the browser plotly's 5 MB bundle, so there is one, showing the selected pair.
 Data of every pair is kept in Python (bounded deques); ``flush`` sends the selected pair's window in
 one ``batch_update`` when it changed, at most twice a second.
+
+The market's bid and ask are often a tick apart (BTCUSDT: 0.01 on 60,000), one line on the other at
+the chart's scale: the bid is drawn first and wider, the ask thin on top, so both stay visible, and the
+unified hover gives both prices.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import datetime as dt
 from collections import deque
 from collections.abc import Iterable
 
+import ipywidgets as W
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
@@ -51,12 +58,18 @@ def _iso(ts_ns: int) -> str:
     return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
+def title(symbol: str) -> str:
+    """The chart's title: the pair, and the time zone of the time axis (tickers' times are UTC)."""
+    return f"{symbol} · market, our quotes and fills · times UTC"
+
+
 def build_figure(symbol: str = "") -> go.Figure:
     """The whole figure, every trace empty: prices, spreads in bps, inventory (shared time axis)."""
     fig = make_subplots(rows=3, cols=1, shared_xaxes=True, row_heights=[0.6, 0.2, 0.2], vertical_spacing=0.04)
     line = {"width": 1.5}
-    fig.add_trace(go.Scatter(name=TRACES[0], mode="lines", line={**line, "color": "#2da44e"}), 1, 1)
-    fig.add_trace(go.Scatter(name=TRACES[1], mode="lines", line={**line, "color": "#cf222e"}), 1, 1)
+    # the bid under the ask, wider: a tick apart, the ask's thin line runs inside the bid's
+    fig.add_trace(go.Scatter(name=TRACES[0], mode="lines", line={"width": 4.5, "color": "#2da44e"}), 1, 1)
+    fig.add_trace(go.Scatter(name=TRACES[1], mode="lines", line={"width": 1.5, "color": "#cf222e"}), 1, 1)
     fig.add_trace(
         go.Scatter(name=TRACES[2], mode="lines", line={**line, "color": "#1a7f37", "dash": "dot", "shape": "hv"}), 1, 1
     )
@@ -77,10 +90,11 @@ def build_figure(symbol: str = "") -> go.Figure:
     fig.add_trace(go.Scatter(name=TRACES[7], mode="lines", line={**line, "color": "#0969da", "shape": "hv"}), 2, 1)
     fig.add_trace(go.Scatter(name=TRACES[8], mode="lines", line={**line, "color": "#8250df", "shape": "hv"}), 3, 1)
     fig.update_layout(
-        title={"text": f"{symbol} · times UTC" if symbol else "", "x": 0.01, "font": {"size": 14}},
+        title={"text": title(symbol) if symbol else "", "x": 0.01, "font": {"size": 14}},
         height=520,
         margin={"l": 60, "r": 10, "t": 36, "b": 30},
         legend={"orientation": "h", "y": -0.08, "font": {"size": 11}},
+        hovermode="x unified",
         uirevision="liqkit",
         template="plotly_white",
     )
@@ -91,21 +105,37 @@ def build_figure(symbol: str = "") -> go.Figure:
 
 
 class MarketChart(Panel):
-    """One FigureWidget; ``show(symbol)`` chooses the pair it draws."""
+    """One FigureWidget (``figure``, made when the first pair is known) in ``widget``; ``show(symbol)``
+    chooses the pair it draws."""
 
     def __init__(self, symbols: Iterable[str] = (), window: int = WINDOW_POINTS) -> None:
         self.window = window
         self.series: dict[str, _Series] = {s.upper(): _Series(window) for s in symbols}
         self.symbol = next(iter(self.series), "")
-        self.widget = go.FigureWidget(build_figure(self.symbol))
-        self.widget.add_class("lq-chart")
+        self.figure: go.FigureWidget | None = None
+        waiting = W.HTML('<span style="color:#57606a">waiting for the engine\'s pairs...</span>')
+        self.widget = W.Box([waiting], layout=W.Layout(min_height="520px"))
         self.renders = 0
         self._dirty = False
+        if self.symbol:
+            self._make_figure()
+
+    def _make_figure(self) -> go.FigureWidget:
+        """The FigureWidget of the whole figure, titled for ``self.symbol`` (made once)."""
+        if self.figure is None:
+            self.figure = go.FigureWidget(build_figure(self.symbol))
+            self.figure.add_class("lq-chart")
+            old = self.widget.children
+            self.widget.children = [self.figure]
+            for w in old:
+                w.close()
+        return self.figure
 
     def show(self, symbol: str) -> None:
         """Draw ``symbol`` from the next flush on."""
         self.symbol = symbol.upper()
         self.series.setdefault(self.symbol, _Series(self.window))
+        self._make_figure()
         self._dirty = True
         self.flush()
 
@@ -114,6 +144,8 @@ class MarketChart(Panel):
             self.series.setdefault(sym, _Series(self.window))
         if not self.symbol and self.series:
             self.symbol = next(iter(self.series))
+        if self.symbol:
+            self._make_figure()
         self._dirty = True
 
     def on_event(self, ev: Event) -> None:
@@ -147,7 +179,8 @@ class MarketChart(Panel):
             return
         self._dirty = False
         s = self.series.get(self.symbol)
-        if s is None:
+        fw = self.figure
+        if s is None or fw is None:
             return
         ticks = list(s.ticks)
         x = [r[0] for r in ticks]
@@ -155,12 +188,16 @@ class MarketChart(Panel):
         fills = [f for f in s.fills if f[0] >= t0]
         buys = [f for f in fills if f[1] == "BUY"]
         sells = [f for f in fills if f[1] == "SELL"]
-        fw = self.widget
         with fw.batch_update():
             for trace, col in _COLUMN_OF_TRACE.items():
                 fw.data[trace].x, fw.data[trace].y = x, [r[col] for r in ticks]
             fw.data[4].x, fw.data[4].y = [f[0] for f in buys], [f[2] for f in buys]
             fw.data[5].x, fw.data[5].y = [f[0] for f in sells], [f[2] for f in sells]
-            if fw.layout.title.text != f"{self.symbol} · times UTC":
-                fw.layout.title.text = f"{self.symbol} · times UTC"
+            if fw.layout.title.text != title(self.symbol):
+                fw.layout.title.text = title(self.symbol)
         self.renders += 1
+
+    def close(self) -> None:
+        if self.figure is not None:
+            self.figure.close()
+        super().close()

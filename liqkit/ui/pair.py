@@ -92,7 +92,7 @@ class PairPanel(Panel):
         self.ticker_html.add_class("lq-ticker")
         self.inputs: dict[str, W.Text] = {}
         for key, label in FIELDS.items():
-            t = W.Text(description=label, continuous_update=True, layout=W.Layout(width="250px"))
+            t = W.Text(description=label, continuous_update=True, layout=W.Layout(width="auto", min_width="0"))
             t.style.description_width = "110px"
             t.add_class(f"lq-f-{key}")
             t.observe(self._edited, "value")
@@ -111,9 +111,10 @@ class PairPanel(Panel):
         self.apply_btn.on_click(lambda _: self.apply())
         self.reset_btn.on_click(lambda _: self.reset_form())
 
+        # two columns sharing the tab's width (fixed widths overflowed it and the tab clipped the right ones)
         form = W.GridBox(
             [*self.inputs.values(), self.post_only],
-            layout=W.Layout(grid_template_columns="repeat(2, 260px)", grid_gap="2px 8px"),
+            layout=W.Layout(grid_template_columns="repeat(2, minmax(0, 1fr))", grid_gap="2px 8px", width="100%"),
         )
         self.widget = W.VBox(
             [

@@ -142,3 +142,87 @@ def test_trader_runs_tunes_and_stops_a_pair_in_the_browser(tmp_path, browser):
             for f in shots.glob("*.png"):
                 shutil.copy(f, SHOTS / f.name)
     assert dash.returncode == 0 and "0 liqkit orders left open" in out
+
+
+FORM_FITS = """() => {
+  const inside = (r, b) => r.left >= b.left - 0.5 && r.right <= b.right + 0.5 && r.top >= b.top - 0.5
+    && r.bottom <= b.bottom + 0.5;
+  const out = [];
+  for (const w of document.querySelectorAll('.lq-pair-BTCUSDT [class*="lq-f-"]')) {
+    const name = Array.from(w.classList).find(c => c.startsWith('lq-f-'));
+    const input = w.querySelector('input');
+    const panel = w.closest('.widget-tab-contents');  // the tab's content box, which clips what overflows it
+    const cs = getComputedStyle(panel), p = panel.getBoundingClientRect();
+    const box = {left: p.left + parseFloat(cs.paddingLeft), right: p.right - parseFloat(cs.paddingRight),
+                 top: p.top, bottom: p.bottom};
+    const view = {left: 0, right: window.innerWidth, top: 0, bottom: window.innerHeight};
+    for (const [what, el] of [['widget', w], ['input', input]]) {
+      const r = el.getBoundingClientRect();
+      const hit = document.elementFromPoint(r.right - 2, (r.top + r.bottom) / 2);  // what the eye sees there
+      out.push({name, what, right: r.right, box: box.right, inBox: inside(r, box), inView: inside(r, view),
+                seen: hit !== null && w.contains(hit)});
+    }
+  }
+  return out;
+}"""
+
+
+def test_dashboard_at_1500px_fits_the_form_titles_the_chart_and_shows_bid_and_ask(tmp_path, browser):
+    err_path = tmp_path / "stderr.txt"
+    err = open(err_path, "w")  # noqa: SIM115 (closed in finally, after the process)
+    dash, url, _ = start_dashboard(tmp_path / "state", free_port(), "--speed", "20", stderr=err)
+    page = browser.new_page(viewport={"width": 1500, "height": 900})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(url, timeout=60_000)
+        page.wait_for_selector(".lq-pair-BTCUSDT .lq-f-skew input", timeout=60_000)
+        page.wait_for_selector(".lq-chart .main-svg", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('.lq-conn-state')?.textContent === 'live'", timeout=30_000)
+
+        # every input of the config form is inside the tab and the viewport, and not covered or clipped
+        boxes = page.evaluate(FORM_FITS)
+        assert len(boxes) == 2 * 8  # 7 text fields and post-only, each with its input
+        assert {b["name"] for b in boxes} >= {"lq-f-size", "lq-f-refresh_tolerance", "lq-f-skew", "lq-f-post_only"}
+        bad = [b for b in boxes if not (b["inBox"] and b["inView"] and b["seen"])]
+        assert not bad, bad
+
+        # the chart's title names the pair and the time zone of its axis
+        page.wait_for_function(
+            "() => (document.querySelector('.lq-chart .gtitle')?.textContent || '').includes('BTCUSDT')",
+            timeout=30_000,
+        )
+        assert "UTC" in (page.text_content(".lq-chart .gtitle") or "")
+
+        # market bid and ask: both drawn (with data), told apart by colour and width, the one under wider
+        market = f"{TRACES}.filter(t => ['market bid', 'market ask'].includes(t.name) && t.x?.length > 2)"
+        page.wait_for_function(f"() => {market}.length === 2", timeout=30_000)
+        traces = page.evaluate(f"() => {TRACES}.map(t => ({{name: t.name, line: t.line || {{}}, n: t.x?.length}}))")
+        index = {t["name"]: i for i, t in enumerate(traces)}
+        bid, ask = traces[index["market bid"]], traces[index["market ask"]]
+        assert bid["n"] > 2 and ask["n"] > 2
+        assert bid["line"]["color"] != ask["line"]["color"]
+        under, over = (bid, ask) if index["market bid"] < index["market ask"] else (ask, bid)
+        assert under["line"]["width"] >= 2 * over["line"]["width"]  # a tick apart, the upper line runs inside
+        page.screenshot(path=str(tmp_path / "1500px.png"))
+
+        # the title follows the selected pair (changed in the browser, after the page has loaded)
+        page.click(".lq-pairs .lm-TabBar-tab:has-text('ETHUSDT')")
+        page.wait_for_function(
+            "() => (document.querySelector('.lq-chart .gtitle')?.textContent || '').includes('ETHUSDT')",
+            timeout=30_000,
+        )
+        assert "UTC" in (page.text_content(".lq-chart .gtitle") or "")
+        assert not errors, errors
+        # a browser on the page (kernel websocket included) made Voila print no warning
+        logged = err_path.read_text()
+        assert "WARNING" not in logged and "websocket_ping_timeout" not in logged, logged
+    finally:
+        page.close()
+        dash.send_signal(signal.SIGINT)
+        out, _ = dash.communicate(timeout=90)
+        err.close()
+        SHOTS.mkdir(exist_ok=True)
+        for f in tmp_path.glob("*.png"):
+            shutil.copy(f, SHOTS / f.name)
+    assert dash.returncode == 0 and "0 liqkit orders left open" in out

@@ -33,11 +33,11 @@ def test_dashboard_runs_a_pair_shows_orders_chart_balances_fills_and_stops_it(tm
             await wait_until(lambda: sides(dash, "BTCUSDT") == {"BUY", "SELL"}, what="a buy and a sell row")
             assert btc.state == "quoting" and "quoting" in btc.state_html.value
             assert btc.toggle.description == "Stop"
-            await wait_until(lambda: dash.chart.renders >= 3 and len(dash.chart.widget.data[0].x) >= 3, what="chart")
-            assert dash.chart.widget.layout.title.text.startswith("BTCUSDT")
-            prices = dash.chart.widget.data[0].y
+            await wait_until(lambda: dash.chart.renders >= 3 and len(dash.chart.figure.data[0].x) >= 3, what="chart")
+            assert dash.chart.figure.layout.title.text.startswith("BTCUSDT")
+            prices = dash.chart.figure.data[0].y
             assert all(p > 1000 for p in prices)  # market bid in USDT
-            assert dash.chart.widget.data[2].y[-1] < dash.chart.widget.data[3].y[-1]  # our bid below our ask
+            assert dash.chart.figure.data[2].y[-1] < dash.chart.figure.data[3].y[-1]  # our bid below our ask
             assert "market" in btc.ticker_html.value and "ours" in btc.ticker_html.value
             await wait_until(lambda: dash.fills.n_fills >= 1, 20, "a fill")
             await wait_until(lambda: dash.balances.table.cells("USDT") != usdt_before, what="balances to change")
@@ -243,9 +243,9 @@ def test_chart_is_drawn_at_most_twice_a_second(tmp_path):
             assert renders <= 2 * seconds + 2, (renders, seconds)  # 2 Hz at most
             dash.pairs.widget.selected_index = 1
             await wait_until(
-                lambda: dash.chart.widget.layout.title.text.startswith("ETHUSDT"), what="chart follows the tab"
+                lambda: dash.chart.figure.layout.title.text.startswith("ETHUSDT"), what="chart follows the tab"
             )
-            assert all(p < 10_000 for p in dash.chart.widget.data[0].y if p is not None)  # ETH prices now
+            assert all(p < 10_000 for p in dash.chart.figure.data[0].y if p is not None)  # ETH prices now
         finally:
             dash.close()
             await runner.stop()

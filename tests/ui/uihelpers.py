@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import IO
 
 from liqkit.domain.config import PairConfig, SimConfig
 from liqkit.engine.handle import LocalEngine
@@ -55,10 +57,19 @@ CHROMIUM_ARGS = [
 ]
 
 
-def start_dashboard(state_dir: Path, port: int, *extra: str) -> tuple[subprocess.Popen[str], str, list[str]]:
-    """`liqkit dashboard` (as ``python -m liqkit.dashboard``); (process, page URL with token, lines read)."""
+def start_dashboard(
+    state_dir: Path, port: int, *extra: str, stderr: IO[str] | None = None, cwd: Path | None = None
+) -> tuple[subprocess.Popen[str], str, list[str]]:
+    """`liqkit dashboard` (as ``python -m liqkit.dashboard``); (process, page URL with token, lines read).
+
+    Its stderr goes to ``stderr`` (a file: a pipe nobody reads could fill), else nowhere; ``cwd`` runs it
+    elsewhere than here (with this checkout first on its path)."""
     cmd = [sys.executable, "-m", "liqkit.dashboard", "--state-dir", str(state_dir), "--port", str(port), *extra]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    env = None
+    if cwd is not None:
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    err = subprocess.DEVNULL if stderr is None else stderr
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=cwd, env=env)
     assert proc.stdout is not None
     lines = []
     for _ in range(5):
