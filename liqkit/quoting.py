@@ -35,8 +35,8 @@ from liqkit.domain.filters import OrderFilters
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import Side
 
-PPB = 100_000_000  # parts per 1e8: 1 bps = 10_000 ppb
-_TWO_PPB = 2 * PPB
+PPB: Final = 100_000_000  # parts per 1e8: 1 bps = 10_000 ppb
+_TWO_PPB: Final = 2 * PPB
 INF: Final = 1 << 60  # "no bound"; small enough that compiled code keeps it an unboxed int
 
 
@@ -450,8 +450,8 @@ def ask_side_band(params: QuoteParams, shift: int, prices: list[int]) -> tuple[i
     return r_lo, r_hi, cross
 
 
-FREE_SIDE = (-INF, INF, -INF)  # a side with no orders that wants none: no constraint
-FREE_ASK_SIDE = (-INF, INF, INF)
+FREE_SIDE: Final = (-INF, INF, -INF)  # a side with no orders that wants none: no constraint
+FREE_ASK_SIDE: Final = (-INF, INF, INF)
 
 
 def combine_bands(

@@ -14,7 +14,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 from librt.vecs import vec
@@ -28,7 +28,7 @@ from liqkit.engine.records import FillRecord, OrderRecord
 from liqkit.venues.sim.exchange import SimExchange, SimFill
 from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, TIMER, WAKE, OrderEvent, Timeline
 
-_CHUNK = 1 << 16  # rows copied into native vectors at a time (a few MB, not a copy of the whole feed)
+_CHUNK: Final = 1 << 16  # rows copied into native vectors at a time (a few MB, not a copy of the whole feed)
 
 
 @dataclass

@@ -67,8 +67,10 @@ MAX_REFUSALS: Final = 5  # refusals in a row (not crossing, not rate limits) tha
 # ``_explain_skip``'s kinds that are the size's fault (not the money's or the market's): a config whose
 # only answer is one of these places nothing at any balance, so a preview refuses it
 SIZE_SKIPS: Final = frozenset({"notional", "max-notional", "max-order-notional", "filters LOT_SIZE"})
-_NONE: list[Intent] = []  # the shared empty answer: callers must not mutate it
-_BOTH, _BIDS, _ASKS = 0, 1, 2
+_NONE: Final[list[Intent]] = []  # the shared empty answer: callers must not mutate it
+_BOTH: Final = 0
+_BIDS: Final = 1
+_ASKS: Final = 2
 
 
 class EngineCore:

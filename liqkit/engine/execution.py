@@ -163,7 +163,7 @@ class _Resolution:
         self.give_up = ts + RESOLVE_GIVE_UP_NS
 
 
-_NONE: list[Request] = []  # the shared empty answer: callers must not mutate it
+_NONE: Final[list[Request]] = []  # the shared empty answer: callers must not mutate it
 
 
 class Execution:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from typing import Final
 
-PREFIX = "lq."
-MAX_LEN = 36
+PREFIX: Final = "lq."
+MAX_LEN: Final = 36
 _VALID = re.compile(r"^[.A-Z:/a-z0-9_-]{1,36}$")
 _B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from liqkit.domain.filters import OrderFilters
 from liqkit.domain.types import Side
@@ -16,24 +16,24 @@ if TYPE_CHECKING:
     from liqkit.quoting import QuoteParams
 
 # order statuses as plain strings (OrderStatus values) for speed in the hot path
-PENDING_NEW = "PENDING_NEW"
-NEW = "NEW"
-PARTIALLY_FILLED = "PARTIALLY_FILLED"
-PENDING_CANCEL = "PENDING_CANCEL"
-FILLED = "FILLED"
-CANCELED = "CANCELED"
-REJECTED = "REJECTED"
-EXPIRED = "EXPIRED"
-UNKNOWN = "UNKNOWN"
-RESTING = frozenset({NEW, PARTIALLY_FILLED})
-OPEN = frozenset({PENDING_NEW, NEW, PARTIALLY_FILLED, PENDING_CANCEL, UNKNOWN})
+PENDING_NEW: Final = "PENDING_NEW"
+NEW: Final = "NEW"
+PARTIALLY_FILLED: Final = "PARTIALLY_FILLED"
+PENDING_CANCEL: Final = "PENDING_CANCEL"
+FILLED: Final = "FILLED"
+CANCELED: Final = "CANCELED"
+REJECTED: Final = "REJECTED"
+EXPIRED: Final = "EXPIRED"
+UNKNOWN: Final = "UNKNOWN"
+RESTING: Final = frozenset({NEW, PARTIALLY_FILLED})
+OPEN: Final = frozenset({PENDING_NEW, NEW, PARTIALLY_FILLED, PENDING_CANCEL, UNKNOWN})
 
 # pair states
-STOPPED = "stopped"
-QUOTING = "quoting"
-PAUSED = "paused"  # stale feed: resumes by itself when fresh
-HALTED = "halted"  # kill switch: until run again
-ERROR = "error"
+STOPPED: Final = "stopped"
+QUOTING: Final = "quoting"
+PAUSED: Final = "paused"  # stale feed: resumes by itself when fresh
+HALTED: Final = "halted"  # kill switch: until run again
+ERROR: Final = "error"
 
 
 class Order:

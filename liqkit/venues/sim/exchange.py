@@ -52,7 +52,7 @@ class SimFill:
         return f"SimFill({self.client_id}, {self.qty}@{self.price}, fee_nu={self.fee_nu}, #{self.trade_id})"
 
 
-_NONE: list[SimFill] = []  # shared empty answer: callers must not mutate it
+_NONE: Final[list[SimFill]] = []  # shared empty answer: callers must not mutate it
 
 
 class PlaceResult:
@@ -73,7 +73,7 @@ class PlaceResult:
         return f"PlaceResult({self.accepted}, {self.code}, {self.message!r}, {self.fills!r}, {self.reason})"
 
 
-_ACCEPTED = PlaceResult(True, 0, "", _NONE)
+_ACCEPTED: Final = PlaceResult(True, 0, "", _NONE)
 
 
 class SimOrder:
