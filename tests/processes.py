@@ -7,6 +7,7 @@ comes, and polling a condition (never a fixed sleep: a busy machine makes a wait
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import subprocess
@@ -19,7 +20,26 @@ from typing import IO
 
 from liqkit.dashboard import free_port
 
-__all__ = ["ProcessOutput", "accepts", "free_port", "start_service", "stop_service", "until", "wait_for"]
+__all__ = [
+    "NO_DNS",
+    "ProcessOutput",
+    "accepts",
+    "free_port",
+    "no_dns_env",
+    "start_service",
+    "stop_service",
+    "until",
+    "wait_for",
+]
+
+NO_DNS = Path(__file__).resolve().parent / "nodns"  # its sitecustomize.py fails .invalid names locally
+
+
+def no_dns_env(env: dict[str, str], log: Path) -> dict[str, str]:
+    """``env`` for a process in which host names under ``.invalid`` fail to resolve at once, without a DNS
+    query leaving the machine (``nodns/sitecustomize.py``); each name refused is appended to ``log``."""
+    path = os.pathsep.join(p for p in (str(NO_DNS), env.get("PYTHONPATH", "")) if p)
+    return {**env, "PYTHONPATH": path, "LIQKIT_TEST_DNS_LOG": str(log)}
 
 
 def start_service(state_dir: Path, *extra: str, env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:

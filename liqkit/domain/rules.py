@@ -261,7 +261,11 @@ def parse_exchange_info(doc: Mapping[str, Any], symbols: Iterable[str] | None = 
             errors[sym] = str(e)
     if wanted is not None:
         for sym in sorted(wanted - out.keys()):
-            raise RulesError(errors.get(sym) or f"unknown symbol {sym!r}: not in exchangeInfo")
+            raise RulesError(
+                errors.get(sym)
+                or f"unknown symbol {sym!r}: not in the venue's exchangeInfo: check the pair's name (as Binance "
+                "writes it, e.g. BTCUSDT) and that this venue lists it"
+            )
     return out
 
 

@@ -112,16 +112,36 @@ class LocalEngine:
         return self.pair_view(cfg.symbol)
 
     async def configure(self, symbol: str, changes: Mapping[str, Any], source: str = "api") -> PairView:
+        """Apply ``changes`` if ``trial`` accepts them (as ``preview`` does): a size the budget rule refuses,
+        or one that could place no order at all (below the minimum order value), changes nothing."""
         new = update_pair(self.config_of(symbol), changes)
+        self.trial(new)
         self.runner.configure(new, source)  # checked against the symbol's filters; on error nothing changes
         return self.pair_view(new.symbol)
 
     async def preview(self, symbol: str, changes: Mapping[str, Any]) -> list[Quote]:
-        """Run the same engine code on a scratch core with the new config, at the current book and balances."""
+        """The quotes ``trial`` finds the pair would place now with ``changes`` (nothing is applied)."""
         cfg = update_pair(self.config_of(symbol), changes)
+        r = self.runner.core.pair(cfg.symbol).rules
+        return [
+            Quote(
+                side=side_name(it.side),
+                level=it.level,
+                price=plain_decimal(r.price(it.price)),
+                qty=plain_decimal(r.qty(it.qty)),
+            )
+            for it in self.trial(cfg)
+        ]
+
+    def trial(self, cfg: PairConfig) -> list[Place]:
+        """The budget/explain rule ``configure`` and ``preview`` both apply to a new config: the budget rule
+        (``liqkit.domain.budget``) at the current book and balances, then the same engine code on a scratch
+        core, which must place an order unless only the money or the market stops it (a size below the
+        symbol's minimum order value places nothing at any balance: ``ConfigError`` with the engine's reason).
+        The orders it would place now (none before the pair has a book)."""
         live = self.runner.core.pair(cfg.symbol)
         mid = live.rules.price(live.bid + live.ask) / 2 if live.has_book else None
-        try:  # the budget rule at the current book and balances, as configure applies it
+        try:
             check_budget(cfg, live.rules, mid, self.runner.core.balances)
         except BudgetError as e:
             raise BudgetError(f"pairs.{cfg.symbol}.{e}") from None
@@ -132,21 +152,15 @@ class LocalEngine:
         scratch.run(cfg.symbol, now)
         if not live.has_book:
             return []
-        intents = scratch.on_book(0, now, live.bid, live.bid_qty, live.ask, live.ask_qty)
-        why = scratch.pair(cfg.symbol)
-        if why.skip_kind in SIZE_SKIPS and not any(isinstance(it, Place) for it in intents):
-            raise ConfigError(f"pairs.{cfg.symbol}.size = {cfg.size}: no order could be placed: {why.reason}")
-        r = live.rules
-        return [
-            Quote(
-                side=side_name(it.side),
-                level=it.level,
-                price=plain_decimal(r.price(it.price)),
-                qty=plain_decimal(r.qty(it.qty)),
-            )
-            for it in intents
+        places = [
+            it
+            for it in scratch.on_book(0, now, live.bid, live.bid_qty, live.ask, live.ask_qty)
             if isinstance(it, Place)
         ]
+        why = scratch.pair(cfg.symbol)
+        if why.skip_kind in SIZE_SKIPS and not places:
+            raise ConfigError(f"pairs.{cfg.symbol}.size = {cfg.size}: no order could be placed: {why.reason}")
+        return places
 
     # ---- views ------------------------------------------------------------------------------------
     def pair_view(self, symbol: str) -> PairView:

@@ -8,8 +8,10 @@ jittered exponential backoff, never shorter than the venue's ``Retry-After``, fo
 limits) and ``UnknownOutcomeError`` (5xx, -1007, timeouts, a host that cannot be reached): every other
 error (bad keys, an unknown symbol, a refused opt-in) is permanent and raised at once.
 
-What it waits for is said once an attempt: one log line, and ``waiting`` (what the service's status
-shows: ``waiting for exchangeInfo (HTTP 429 [-1003] ...), attempt 3``).
+What it waits for is kept in ``waiting`` (what the service's status shows: ``waiting for exchangeInfo
+(HTTP 429 [-1003] ...), attempt 3``) and logged, one line an attempt: the cause in full the first time
+it is met, then, while the same cause repeats (no network, say), a short line without it. The backoff
+spaces those lines out (0.5 s, 1 s, 2 s ... up to 30 s): no log storm, and still a sign of life.
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ class StartupRetry:
         self.initial_s, self.max_s, self.give_up_after_s = initial_s, max_s, give_up_after_s
         self.on_wait = on_wait
         self.waiting: str | None = None
+        self.waiting_for: str | None = None  # the step ``waiting`` is about
         self.attempts = 0  # retries made, over every step
+        self._said: tuple[str, str] | None = None  # (step, cause) of the last line that gave the cause
 
     def _wait(self, state: RetryCallState) -> float:
         """The backoff, but never less than the Retry-After the venue asked for (capped by ``max_s``
@@ -60,8 +64,15 @@ class StartupRetry:
             e = state.outcome.exception() if state.outcome is not None else None
             delay = state.next_action.sleep if state.next_action is not None else 0.0
             self.attempts += 1
-            self.waiting = f"waiting for {what} ({_one_line(e)}), attempt {state.attempt_number + 1}"
-            log.warning("start-up: %s; retrying in %.1fs", self.waiting, delay)
+            cause, attempt = _one_line(e), state.attempt_number + 1
+            self.waiting, self.waiting_for = f"waiting for {what} ({cause}), attempt {attempt}", what
+            if self._said != (what, cause):
+                self._said = (what, cause)
+                log.warning("start-up: %s; retrying in %.1fs", self.waiting, delay)
+            else:
+                log.warning(
+                    "start-up: still waiting for %s (same cause), attempt %d; retrying in %.1fs", what, attempt, delay
+                )
             if self.on_wait is not None:
                 self.on_wait(self.waiting)
 
@@ -83,7 +94,7 @@ class StartupRetry:
 
         out: T = await retrying(attempt)
         if self.waiting is not None:
-            self.waiting = None
+            self.waiting = self.waiting_for = self._said = None
             if self.on_wait is not None:
                 self.on_wait(None)
         return out

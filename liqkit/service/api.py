@@ -1,12 +1,14 @@
 """The control API: JSON over HTTP and a WebSocket event stream, every request with a bearer token.
 
 Bad input never reaches the engine half-applied: a body that is not a JSON object, a wrong type, an
-unknown field, a number that is not finite or too large (NaN, Infinity, ``1e400``, thousands of digits)
-or a value the budget rule or the symbol's filters refuse is answered 422 with the field named (an
-answer quotes at most a short excerpt of the input); a body over 64 KB is 413 (``liqkit.service.limits``), refused
-before it is parsed; an unknown symbol is 404; a missing or wrong token is 401. Every answer is a
-model of ``liqkit.engine.views``, so the OpenAPI schema at ``/openapi.json`` documents each response's
-fields; its docs are at ``/docs`` (both need the token; a browser can pass it as ``?token=``).
+unknown field, a number that is not finite or too large (NaN, Infinity, ``1e400``, thousands of digits),
+a value the budget rule or the symbol's filters refuse, or a size that could place no order (below the
+minimum order value: ``LocalEngine.trial``, the one rule ``PUT`` and ``preview`` share) is answered 422
+with the field named (an answer quotes at most a short excerpt of the input); a body over 64 KB is 413
+(``liqkit.service.limits``), refused before it is parsed; an unknown symbol is 404; a missing or wrong
+token is 401. Every answer is a model of ``liqkit.engine.views``, so the OpenAPI schema at
+``/openapi.json`` documents each response's fields; its docs are at ``/docs`` (both need the token; a
+browser can pass it as ``?token=``).
 """
 
 from __future__ import annotations

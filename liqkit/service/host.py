@@ -41,11 +41,17 @@ def default_config() -> LiqkitConfig:
 def make_state_dir(state_dir: Path) -> None:
     """Create ``state_dir`` if missing; a ``LiqkitError`` naming it when it is a file or cannot be made."""
     if state_dir.exists() and not state_dir.is_dir():
-        raise LiqkitError(f"state directory {state_dir} is a file, not a directory: give a folder (--state-dir)")
+        raise LiqkitError(
+            f"state directory {state_dir} is a file, not a directory: give a folder (--state-dir, or engine.state_dir "
+            "in the config)"
+        )
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise LiqkitError(f"state directory {state_dir} cannot be created ({e.strerror}): give another one") from None
+        raise LiqkitError(
+            f"state directory {state_dir} cannot be created ({e.strerror}): give another one (--state-dir, or "
+            "engine.state_dir in the config)"
+        ) from None
 
 
 def read_token(state_dir: Path) -> str:

@@ -1,4 +1,9 @@
-"""Run a ``ServiceHost`` and its API under uvicorn until SIGINT/SIGTERM (then cancel, flush, exit 0)."""
+"""Run a ``ServiceHost`` and its API under uvicorn until SIGINT/SIGTERM (then cancel, flush, exit 0).
+
+Start-up waits out transient venue faults (``liqkit.engine.startup``) with the API already up; a
+permanent one (bad keys, an unknown symbol) ends the service with one line (``LiqkitError``, exit 2),
+and so does a signal that arrives before start-up is done (nothing was placed: the service never ran).
+"""
 
 from __future__ import annotations
 
@@ -47,7 +52,10 @@ def serve(
     server = _Server(uvicorn.Config(app, host=host, port=port, log_level="warning", ws_ping_interval=20))
     logging.getLogger("binance").setLevel(logging.CRITICAL)
 
+    started = False
+
     async def main() -> None:
+        nonlocal started
         # the API first, so that `liqkit status` and the dashboard can say what start-up waits for;
         # the line below is printed once the engine has started (cancelled orders a crash left open)
         serving = asyncio.create_task(server.serve())
@@ -73,6 +81,7 @@ def serve(
             with contextlib.suppress(asyncio.CancelledError):
                 await starting
             if not starting.cancelled():
+                started = True
                 for sym in run or []:
                     await svc.engine.run(sym)
                 print(
@@ -89,6 +98,13 @@ def serve(
             await svc.stop()
 
     asyncio.run(main())
+    if not started:  # stopped before start-up was done
+        retry = svc.runner.startup
+        waited = f" while waiting for {retry.waiting_for} (its cause is above)" if retry.waiting_for else ""
+        raise LiqkitError(
+            f"stopped during start-up{waited}, after {retry.attempts} retries: the engine never ran and placed "
+            "no order; fix what start-up waited for, then start again"
+        )
     left = svc.runner.core.open_orders()
     print(f"liqkit serve: stopped; {len(left)} liqkit orders left open; journal {svc.journal.path}", flush=True)
     return 0 if not left else 1

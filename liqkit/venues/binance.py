@@ -117,19 +117,31 @@ def api_error_text(e: BinanceAPIException, placing: bool) -> str:
     return f"{what}: {detail}" + (f"; {todo}" if todo else "")
 
 
+CHECK_VENUE = "the venue's URL (--venue, or engine.base_url in the config)"
+
+
 def _connect_text(e: BaseException) -> str | None:
-    """A host that cannot be resolved or reached, named (aiohttp's connector errors), else None."""
+    """A host that cannot be resolved or reached, named with what to check (aiohttp's connector errors),
+    else None. One line: the cause, what to check, what liqkit does."""
+    import errno
+    import socket
+
     import aiohttp
 
-    if isinstance(e, aiohttp.ClientConnectorError):
-        host, port = e.host, e.port
-        os_err = e.os_error
-        why = os_err.strerror or str(os_err) if isinstance(os_err, OSError) else str(os_err)
-        dns = getattr(aiohttp, "ClientConnectorDNSError", ())
-        if (dns and isinstance(e, dns)) or "Name or service not known" in str(e) or "resolve" in str(e).lower():
-            return f"cannot resolve host {host} ({why}): check the network and DNS; liqkit tries again"
-        return f"cannot reach {host}:{port} ({why}); liqkit tries again"
-    return None
+    if not isinstance(e, aiohttp.ClientConnectorError):
+        return None
+    host, port = e.host, e.port
+    os_err = e.os_error
+    why = (os_err.strerror or str(os_err)) if isinstance(os_err, OSError) else str(os_err)
+    dns = getattr(aiohttp, "ClientConnectorDNSError", ())
+    if (dns and isinstance(e, dns)) or isinstance(os_err, socket.gaierror):
+        return f"cannot resolve host {host} ({why}): check the network and DNS, and {CHECK_VENUE}; liqkit tries again"
+    if isinstance(os_err, ConnectionRefusedError) or getattr(os_err, "errno", None) == errno.ECONNREFUSED:
+        return (
+            f"cannot connect to {host}:{port}: connection refused (nothing listens there): check that the "
+            f"server runs, the network, and {CHECK_VENUE}; liqkit tries again"
+        )
+    return f"cannot reach {host}:{port} ({why}): check the network and {CHECK_VENUE}; liqkit tries again"
 
 
 def map_error(e: BaseException, placing: bool) -> VenueError:

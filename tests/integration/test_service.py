@@ -300,6 +300,60 @@ def test_cli_talks_to_the_service(service):
     assert out.returncode == 0 and "ETHUSDT" in out.stdout and "stopped" in out.stdout
 
 
+# BTCUSDT sized in BTC, quoted 200bps away with a 200bps refresh tolerance: its two orders stay put (the
+# market does not move 2% in a test), so "the same orders" can be checked by their client ids
+WIDE_BTC = '[pairs.BTCUSDT]\nsize = "0.002"\nsize_unit = "base"\nspread = "200bps"\nrefresh_tolerance = "200bps"\n'
+
+
+def test_a_size_below_the_minimum_order_value_is_refused_by_put_and_cli_and_the_pair_keeps_its_orders(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(WIDE_BTC)
+    state = tmp_path / "state"
+    proc, url = start_service(state, "--config", str(cfg), "--speed", "5", "--run", "BTCUSDT")
+    token = (state / "token").read_text().strip()
+    try:
+
+        def resting() -> set[str]:
+            code, orders = http("GET", f"{url}/api/orders?symbol=BTCUSDT", token)
+            live = {o["client_id"] for o in orders if o["status"] in ("NEW", "PARTIALLY_FILLED")}
+            return live if code == 200 and {o["side"] for o in orders} == {"BUY", "SELL"} and len(live) == 2 else set()
+
+        before = wait_for(resting, what="a buy and a sell order")
+        config = http("GET", f"{url}/api/pairs/BTCUSDT", token)[1]["config"]
+        body = b'{"size": "0.0001"}'  # 0.0001 BTC, about 6 USDT: under BTCUSDT's minimum order value, 10 USDT
+        code, previewed = http("POST", f"{url}/api/pairs/BTCUSDT/preview", token, body)
+        assert code == 422, previewed
+        code, answer = http("PUT", f"{url}/api/pairs/BTCUSDT", token, body)
+        assert code == 422, answer
+        assert answer == previewed  # one rule: the PUT refuses what the preview refuses, in the same words
+        detail = answer["detail"]
+        for words in ("size = 0.0001", "size 0.0001 BTC is worth about", "minimum order value 10 USDT", "raise size"):
+            assert words in detail, (words, detail)
+        cli = subprocess.run(
+            [sys.executable, "-m", "liqkit.cli", "config", "BTCUSDT", "size=0.0001", "--state-dir", str(state)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert cli.returncode == 2 and cli.stdout == "", (cli.returncode, cli.stdout, cli.stderr)
+        assert cli.stderr == f"liqkit config: error: {detail}\n", cli.stderr  # one line, the API's words
+        pair = http("GET", f"{url}/api/pairs/BTCUSDT", token)[1]
+        assert pair["config"] == config and pair["state"] == "quoting" and pair["open_orders"] == 2, pair
+        assert resting() == before  # the very same two orders still rest: nothing was cancelled or replaced
+        code, pair = http("PUT", f"{url}/api/pairs/BTCUSDT", token, b'{"size": "0.0003"}')  # ~18 USDT: fine
+        assert code == 200 and pair["config"]["size"] == "0.0003", pair
+
+        def journaled() -> list[str]:  # the config changes, once the accepted one is flushed (1 s timer)
+            with sqlite3.connect(state / "journal.sqlite") as db:
+                rows = [c for (c,) in db.execute("SELECT config FROM config_changes WHERE symbol = 'BTCUSDT'")]
+            return rows if any('"0.0003"' in c for c in rows) else []
+
+        assert not any('"0.0001"' in c for c in wait_for(journaled, what="the accepted change journaled"))
+    finally:
+        code, _, err = stop_service(proc)
+    assert code == 0, err
+
+
 def test_second_service_on_the_same_state_dir_refuses(service):
     _, _, state, _ = service
     out = subprocess.run(

@@ -6,10 +6,15 @@ skewed clock), and a restart after a crash with orders open while faults are on.
 """
 
 import asyncio
+import importlib.util
+import itertools
 import logging
+import socket
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from processes import NO_DNS, free_port, until
 
 from liqkit.domain.config import PairConfig, RiskConfig, SimConfig
 from liqkit.domain.errors import RulesError, UnknownOutcomeError, VenueError
@@ -140,10 +145,12 @@ def test_status_says_what_start_up_waits_for_then_runs():
     assert state == "running"
 
 
-def test_a_host_that_cannot_be_reached_is_named_not_masked():
-    # nothing listens on this port of 127.0.0.1: connecting fails as it does without network
-    from processes import free_port
+def _startup_lines(caplog) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "liqkit.startup"]
 
+
+def test_a_host_that_cannot_be_reached_is_named_not_masked(caplog):
+    # nothing listens on this port of 127.0.0.1: connecting fails as it does without network
     port = free_port()
 
     async def go():
@@ -153,9 +160,59 @@ def test_a_host_that_cannot_be_reached_is_named_not_masked():
         await runner.stop()  # cleanup after the failed start raises nothing over the cause
         return err.value, runner
 
-    e, runner = asyncio.run(go())
-    assert f"127.0.0.1:{port}" in str(e) and "not started" not in str(e), str(e)
-    assert runner.startup.attempts >= 1  # transient: it was retried before giving up (bounded here)
+    with caplog.at_level(logging.WARNING, logger="liqkit"):
+        e, runner = asyncio.run(go())
+    text = str(e)
+    assert f"cannot connect to 127.0.0.1:{port}: connection refused" in text and "not started" not in text, text
+    assert "check that the server runs" in text and "--venue, or engine.base_url" in text and "\n" not in text
+    assert runner.startup.attempts >= 2  # transient: it was retried before giving up (bounded here)
+    said = [r.getMessage() for r in _startup_lines(caplog)]
+    assert len(said) == runner.startup.attempts and sum("connection refused" in t for t in said) == 1, said
+
+
+def _refuse_invalid_names(monkeypatch, log: Path) -> None:
+    """This process's resolver fails names under .invalid at once, as tests/nodns does for a process."""
+    spec = importlib.util.spec_from_file_location("nodns_sitecustomize", NO_DNS / "sitecustomize.py")
+    assert spec is not None and spec.loader is not None
+    shim = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shim)
+    monkeypatch.setattr(socket, "getaddrinfo", shim.refusing_invalid(socket.getaddrinfo, str(log)))
+
+
+def test_a_host_that_cannot_be_resolved_is_said_once_then_retried_with_backoff(monkeypatch, tmp_path, caplog):
+    log = tmp_path / "dns.log"
+    _refuse_invalid_names(monkeypatch, log)  # no DNS query leaves the machine
+
+    async def go():
+        venue, runner = await _start("http://liqkit-test.invalid:9")
+        runner.startup.initial_s = 0.05
+        task = asyncio.create_task(runner.start())
+        await until(lambda: runner.startup.attempts >= 5, 60, "five retries")
+        state = runner.state
+        task.cancel()  # as a signal does: start-up never gives up on a transient fault by itself
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await runner.stop()
+        return state, venue, runner
+
+    with caplog.at_level(logging.WARNING, logger="liqkit"):
+        state, venue, runner = asyncio.run(go())
+    cause = (
+        "cannot resolve host liqkit-test.invalid (Name or service not known): check the network and DNS, and "
+        "the venue's URL (--venue, or engine.base_url in the config); liqkit tries again"
+    )
+    assert state.startswith(f"starting: waiting for the venue (connect) ({cause}), attempt "), state
+    lines = _startup_lines(caplog)
+    said = [r.getMessage() for r in lines]
+    assert len(said) >= 5 and cause in said[0] and "not started" not in said[0], said
+    assert sum("cannot resolve" in t for t in said) == 1, said  # the cause once ...
+    assert all(t.startswith("start-up: still waiting for the venue (connect) (same cause)") for t in said[1:]), said
+    delays = [r.args[-1] for r in lines]  # ... then a line an attempt, each wait longer than the last
+    assert all(a < b for a, b in itertools.pairwise(delays)), delays
+    assert runner.state == "stopped" and venue.client is None
+    lookups = log.read_text().split()
+    assert set(lookups) == {"liqkit-test.invalid"}
+    assert runner.startup.attempts <= len(lookups) <= runner.startup.attempts + 1  # one lookup an attempt
 
 
 def test_a_502_is_one_line_without_the_signed_url():
