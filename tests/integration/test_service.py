@@ -402,7 +402,11 @@ def test_kill_9_then_restart_cleans_up_before_quoting(tmp_path):
         wait_for(lambda: accepts(port), 60, "the server to accept connections")
         base = f"http://127.0.0.1:{port}"
         env = dict(os.environ, **keys)
-        proc, url = start_service(tmp_path, "--venue", base, "--run", "BTCUSDT", env=env)
+        # quoted 1 % from the mid: the market cannot reach the orphans in the seconds before the restart,
+        # however busy the machine (at the 2 bps default one could fill meanwhile)
+        wide = tmp_path / "wide.toml"
+        wide.write_text('[pairs.BTCUSDT]\nbid_spread = "100bps"\nask_spread = "100bps"\n')
+        proc, url = start_service(tmp_path, "--config", str(wide), "--venue", base, "--run", "BTCUSDT", env=env)
         token = (tmp_path / "token").read_text().strip()
         wait_for(lambda: len(http("GET", f"{url}/api/orders", token)[1]) >= 2, what="orders")
         proc.kill()  # kill -9: no cleanup at all
@@ -419,7 +423,7 @@ def test_kill_9_then_restart_cleans_up_before_quoting(tmp_path):
 
         orphans = asyncio.run(open_at_server())
         assert len(orphans) >= 2 and all(o.startswith("lq.") for o in orphans)  # the crash left them open
-        proc, url = start_service(tmp_path, "--venue", base, env=env)  # the lock died with the process
+        proc, url = start_service(tmp_path, "--config", str(wide), "--venue", base, env=env)  # the lock died with it
         assert asyncio.run(open_at_server()) == []  # cleaned up before it took any command
         code, _, err = stop_service(proc, signal.SIGINT)
         assert code == 0, err
