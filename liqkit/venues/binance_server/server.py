@@ -44,7 +44,8 @@ from liqkit.venues.sim.venue import SimVenue
 
 _DAY_MS = 86_400_000
 _OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
-_SYMBOLS = re.compile(r'^\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]$')  # Binance's rule, literally
+# Binance's rule for symbols=[...], its "9-_" read as three characters (a regex would read a range)
+_SYMBOLS = re.compile(r'^\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]$')
 _DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
 _CID_RANGE = "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
 TAPE_KEEP = 10_000  # public trades (and aggregate trades) kept per symbol for /trades and /aggTrades
