@@ -19,7 +19,8 @@ higher layers (defined where they are raised, so imports keep pointing down), li
     │   └── UnknownOrderError        cancel/query of an order that is not open (-2011, -2013)
     ├── EventFormatError             an engine event record does not fit (liqkit.engine.events)
     ├── JournalError                 the journal file cannot be used (liqkit.journal)
-    ├── AuthError                    the local Binance server refuses a request's auth (venues.binance_server.auth)
+    ├── ApiError                     the local Binance server refuses a request (venues.binance_server.auth)
+    │   └── AuthError                it refuses the request's auth: key, signature, timestamp
     ├── StateDirBusy                 another service holds the state directory (liqkit.service.host)
     └── ServiceError                 the control API refused a call or cannot be reached (liqkit.client)
 

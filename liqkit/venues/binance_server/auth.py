@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, unquote, urlencode
 from liqkit.domain.errors import LiqkitError
 
 
-class AuthError(LiqkitError):
-    """A request fails authentication; ``code`` is Binance's (-1022 signature, -1021 time, -2015 key)."""
+class ApiError(LiqkitError):
+    """The local Binance server refuses a request: Binance's ``code`` and ``msg``, and the HTTP ``status``."""
 
     def __init__(self, code: int, msg: str, status: int = 400) -> None:
         super().__init__(msg)
@@ -19,28 +19,52 @@ class AuthError(LiqkitError):
         self.status = status
 
 
+class AuthError(ApiError):
+    """A request fails authentication; ``code`` is Binance's (-1022 signature, -1021 time, -2015 key)."""
+
+
 def sign(secret: str, payload: str) -> str:
     """Hex HMAC-SHA256 of ``payload``."""
     return hmac.new(secret.encode(), payload.encode(), hashlib.sha256).hexdigest()
 
 
-def check_rest(total_params: str, api_key: str | None, keys: dict[str, str], now_ms: int) -> dict[str, str]:
-    """Verify a signed REST request (query string and body concatenated, as received).
+def check_rest(query: str, body: str, api_key: str | None, keys: dict[str, str], now_ms: int) -> dict[str, str]:
+    """Verify a signed REST request from its query string and body exactly as they were sent.
 
-    Returns the parameters. Binance signs ``totalParams`` without the signature; python-binance
-    URL-quotes only the symbol, so both the raw and the unquoted forms are accepted.
+    Binance's payload is the query string concatenated without separator to the body, both still
+    percent-encoded as on the wire, less the ``signature`` parameter (in either). A client that signs
+    one form and sends another (say ``a:b`` signed, ``a%3Ab`` sent) is refused, as Binance refuses it
+    since 2026-01-15. Returns the decoded parameters (the query string's win over the body's).
     """
     if not api_key or api_key not in keys:
         raise AuthError(-2015, "Invalid API-key, IP, or permissions for action.", 401)
-    head, sep, sig = total_params.rpartition("&signature=")
-    if not sep:
+    q, sig_q = _without_signature(query)
+    b, sig_b = _without_signature(body)
+    if sig_q is not None and sig_b is not None:
+        raise AuthError(-1101, "Duplicate values for a parameter detected.")
+    sig = sig_q if sig_q is not None else sig_b
+    if not sig:
         raise AuthError(-1102, "Mandatory parameter 'signature' was not sent, was empty/null, or malformed.")
-    secret = keys[api_key]
-    if not any(hmac.compare_digest(sign(secret, p), sig) for p in (head, unquote(head))):
+    given = unquote(sig).lower()  # HMAC hex is not case-sensitive
+    if not given.isascii() or not hmac.compare_digest(sign(keys[api_key], q + b), given):
         raise AuthError(-1022, "Signature for this request is not valid.")
-    params = dict(parse_qsl(head, keep_blank_values=True))
+    params = dict(parse_qsl(b, keep_blank_values=True))
+    params.update(parse_qsl(q, keep_blank_values=True))
     check_time(params, now_ms)
     return params
+
+
+def _without_signature(part: str) -> tuple[str, str | None]:
+    """``part`` without its ``signature=`` parameter, and that parameter's raw value (None: absent)."""
+    kept, sig = [], None
+    for item in part.split("&") if part else ():
+        if item.startswith("signature="):
+            if sig is not None:
+                raise AuthError(-1101, "Duplicate values for a parameter detected.")
+            sig = item[len("signature=") :]
+        else:
+            kept.append(item)
+    return "&".join(kept), sig
 
 
 def check_ws(params: dict[str, object], keys: dict[str, str], now_ms: int) -> None:

@@ -1,20 +1,30 @@
 """A Binance-compatible spot exchange on 127.0.0.1: the simulated exchange behind Binance's protocol.
 
-REST under ``/api/v3/`` (ping, time, exchangeInfo, ticker/bookTicker, depth, account, order
-place/cancel/query, openOrders query/cancel), market streams under ``/stream?streams=`` (combined)
-and ``/ws/<name>`` (raw), and the WebSocket API under ``/ws-api/v3`` with the user data stream
-(``userDataStream.subscribe.signature`` / ``userDataStream.unsubscribe``). Signed requests are
-checked (HMAC-SHA256, -1022; timestamp and recvWindow, -1021); orders go through the same filters
-and answers as the simulated exchange (-1013, -2010, -2011, -2013), in Binance's JSON shapes.
-Any ordinary Binance spot client can point at it: a local testnet that never resets.
+REST under ``/api/v3/``: ping, time, exchangeInfo; market data (depth, trades, aggTrades,
+ticker/24hr, ticker/price, ticker/bookTicker) built from the replayed market as the server played it;
+account, order (place, query and cancel by ``orderId`` or ``origClientOrderId``), openOrders (query,
+cancel), allOrders and myTrades. Market streams under ``/stream?streams=`` (combined) and
+``/ws/<name>`` (raw), and the WebSocket API under ``/ws-api/v3`` with the user data stream
+(``userDataStream.subscribe.signature`` / ``userDataStream.unsubscribe``). Signed requests are checked
+against the query string and body exactly as sent (HMAC-SHA256, -1022; timestamp and recvWindow,
+-1021); orders go through the same filters and answers as the simulated exchange (-1013, -2010, -2011,
+-2013), in Binance's JSON shapes. Any ordinary Binance spot client can point at it: a local testnet
+that never resets. README's "What `liqkit sim-server` implements" lists what is there and what is not.
+
+Limits of the data: the replay holds the top of the book only, so depth has one level a side; a
+MARKET order takes at the touch what the displayed quantity there allows and expires the rest (no
+walk through deeper levels yet); 24 h statistics cover what the server played since it started.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
+import secrets
 import time
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -22,14 +32,70 @@ from aiohttp import WSMsgType, web
 
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
-from liqkit.domain.errors import OrderRejected, UnknownOrderError
-from liqkit.domain.rules import load_exchange_info
+from liqkit.domain.errors import FilterError, OrderRejected, UnknownOrderError
+from liqkit.domain.rules import SymbolRules, load_exchange_info, plain_decimal
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
+from liqkit.engine.ids import is_valid_client_id
 from liqkit.engine.intents import Place
 from liqkit.engine.ports import UserFill, UserOrder
-from liqkit.venues.binance_server.auth import AuthError, check_rest, check_time, check_ws
+from liqkit.venues.binance_server.auth import ApiError, AuthError, check_rest, check_time, check_ws
 from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.sim.venue import SimVenue
+
+_DAY_MS = 86_400_000
+_OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
+# Binance's rule for symbols=[...], its "9-_" read as three characters (a regex would read a range)
+_SYMBOLS = re.compile(r'^\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]$')
+_DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
+_CID_RANGE = "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
+TAPE_KEEP = 10_000  # public trades (and aggregate trades) kept per symbol for /trades and /aggTrades
+# a minute of the 24 h statistics: [minute, open, high, low, close, volume, quote, count, first id, last id, last qty]
+_MINUTE, _OPEN, _HIGH, _LOW, _CLOSE, _VOLUME, _QUOTE, _COUNT, _FIRST_ID, _LAST_ID, _LAST_QTY = range(11)
+
+
+def _generated_id() -> str:
+    """A client order id for a request that sent none (Binance makes up 22 characters too)."""
+    return secrets.token_urlsafe(16)[:22]
+
+
+class _Tape:
+    """One symbol's public trades as the server played them: the latest ``keep`` (for /trades), their
+    aggregates (for /aggTrades: consecutive trades at one price, one time and one taker side make one),
+    and per-minute figures of the last 24 h (for /ticker/24hr) with the close before them."""
+
+    def __init__(self, keep: int = TAPE_KEEP) -> None:
+        self.trades: deque[tuple[int, int, int, int, bool]] = deque(maxlen=keep)  # id, price, qty, ms, buyer maker
+        self.aggs: deque[list[int]] = deque(maxlen=keep)  # agg id, price, qty, first id, last id, ms, buyer maker
+        self.minutes: deque[list[int]] = deque()
+        self.prev_close = 0
+        self._next_agg = 1
+
+    def add(self, tid: int, price: int, qty: int, ms: int, buyer_maker: bool) -> None:
+        self.trades.append((tid, price, qty, ms, buyer_maker))
+        a = self.aggs[-1] if self.aggs else None
+        if a is not None and (a[1], a[5], a[6]) == (price, ms, int(buyer_maker)):
+            a[2] += qty
+            a[4] = tid
+        else:
+            self.aggs.append([self._next_agg, price, qty, tid, tid, ms, int(buyer_maker)])
+            self._next_agg += 1
+        minute = ms // 60_000
+        m = self.minutes[-1] if self.minutes else None
+        if m is not None and m[_MINUTE] == minute:
+            m[_HIGH], m[_LOW], m[_CLOSE] = max(m[_HIGH], price), min(m[_LOW], price), price
+            m[_VOLUME] += qty
+            m[_QUOTE] += price * qty
+            m[_COUNT] += 1
+            m[_LAST_ID], m[_LAST_QTY] = tid, qty
+        else:
+            self.minutes.append([minute, price, price, price, price, qty, price * qty, 1, tid, tid, qty])
+
+    def window(self, now_ms: int) -> list[list[int]]:
+        """The minutes of the last 24 h (older ones are dropped, the last of them kept as prev close)."""
+        first = (now_ms - _DAY_MS) // 60_000
+        while self.minutes and self.minutes[0][_MINUTE] < first:
+            self.prev_close = self.minutes.popleft()[_CLOSE]
+        return list(self.minutes)
 
 
 class _Window:
@@ -80,7 +146,11 @@ class BinanceServer:
         self.fills_made = 0
         self.venue = SimVenue(symbols, cfg, data, speed=speed)
         self.keys = dict(api_keys)
-        self.orders: dict[str, dict[str, Any]] = {}  # Binance order objects by client id
+        self.orders: dict[int, dict[str, Any]] = {}  # Binance order objects by orderId (every order ever placed)
+        self._by_cid: dict[str, int] = {}  # client id -> orderId of the latest order that used it
+        self._applied: set[int] = set()  # trade ids of fills applied when their order was placed
+        self.tapes = {s.upper(): _Tape() for s in symbols}
+        self.started_ms = self.now_ms()
         self.streams: list[tuple[web.WebSocketResponse, set[str], bool]] = []
         self.user_subs: dict[int, web.WebSocketResponse] = {}
         self.ws_api_conns: set[web.WebSocketResponse] = set()
@@ -90,19 +160,24 @@ class BinanceServer:
         self._last_top: dict[str, tuple[int, int]] = {}
         self._weight = _Window(60_000)  # request weight used
         self._pump: asyncio.Task[None] | None = None
-        self.app = web.Application(middlewares=[self._fault_middleware])
+        self.app = web.Application(middlewares=[self._fault_middleware, self._error_middleware])
         self.app.add_routes(
             [
                 web.get("/api/v3/ping", self.ping),
                 web.get("/api/v3/time", self.server_time),
                 web.get("/api/v3/exchangeInfo", self.exchange_info),
                 web.get("/api/v3/ticker/bookTicker", self.book_ticker),
+                web.get("/api/v3/ticker/price", self.ticker_price),
+                web.get("/api/v3/ticker/24hr", self.ticker_24h),
                 web.get("/api/v3/depth", self.depth),
+                web.get("/api/v3/trades", self.trades),
+                web.get("/api/v3/aggTrades", self.agg_trades),
                 web.get("/api/v3/account", self.account),
                 web.post("/api/v3/order", self.new_order),
                 web.delete("/api/v3/order", self.cancel_order),
                 web.get("/api/v3/order", self.query_order),
                 web.get("/api/v3/openOrders", self.open_orders),
+                web.get("/api/v3/allOrders", self.all_orders),
                 web.get("/api/v3/myTrades", self.my_trades),
                 web.delete("/api/v3/openOrders", self.cancel_open_orders),
                 web.get("/stream", self.combined_stream),
@@ -187,6 +262,14 @@ class BinanceServer:
             await asyncio.sleep(f.delay_ms / 1000)
         return await handler(request)  # type: ignore[no-any-return]
 
+    @web.middleware
+    async def _error_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        """A handler's ``ApiError`` (auth or parameters) answered as Binance answers it."""
+        try:
+            return await handler(request)  # type: ignore[no-any-return]
+        except ApiError as e:
+            return _err(e.code, e.msg, e.status)
+
     def _headers(self, weight: int, orders: bool = False) -> dict[str, str]:
         now = self.now_ms()
         out = {"X-MBX-USED-WEIGHT-1M": str(self._weight.add(now, weight))}
@@ -216,9 +299,74 @@ class BinanceServer:
         return None
 
     async def _signed(self, request: web.Request) -> dict[str, str]:
+        """The parameters of a signed request, checked against the query string and body as sent."""
         body = await request.text() if request.can_read_body else ""
-        total = "&".join(x for x in (request.query_string, body) if x)
-        return check_rest(total, request.headers.get("X-MBX-APIKEY"), self.keys, self.now_ms())
+        return check_rest(
+            request.rel_url.raw_query_string, body, request.headers.get("X-MBX-APIKEY"), self.keys, self.now_ms()
+        )
+
+    # ---- parameters ---------------------------------------------------------------------------------
+    def _symbol(self, params: Mapping[str, str], mandatory: bool = True) -> str:
+        """The ``symbol`` parameter, upper-cased: -1102 when missing (if mandatory), -1121 when not served."""
+        sym = params.get("symbol", "").upper()
+        if not sym:
+            if mandatory:
+                raise ApiError(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
+            return ""
+        if sym not in self.venue.exchange.index:
+            raise ApiError(-1121, "Invalid symbol.")
+        return sym
+
+    def _symbols(self, params: Mapping[str, str]) -> tuple[list[str], bool]:
+        """``symbol`` or ``symbols`` (a JSON array) or neither (every symbol): (symbols, asked for one)."""
+        one, many = params.get("symbol"), params.get("symbols")
+        if one is not None and many is not None:
+            raise ApiError(-1128, "Combination of optional parameters invalid.")
+        if one is not None:
+            return [self._symbol(params)], True
+        if many is None:
+            return list(self.venue.symbols), False
+        if not _SYMBOLS.match(many):
+            raise ApiError(
+                -1100,
+                "Illegal characters found in parameter 'symbols'; legal range is "
+                '\'^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$\'.',
+            )
+        names = [str(x) for x in json.loads(many)]
+        if any(n not in self.venue.exchange.index for n in names):
+            raise ApiError(-1121, "Invalid symbol.")
+        return list(dict.fromkeys(names)), False
+
+    @staticmethod
+    def _int(params: Mapping[str, str], name: str, default: int | None = None) -> int | None:
+        """An integer parameter (None or ``default`` when absent); -1100 when it is not one."""
+        text = params.get(name)
+        if text is None or text == "":
+            return default
+        if not (text.isascii() and text.isdigit()) or len(text) > 20:
+            raise ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
+        return int(text)
+
+    def _limit(self, params: Mapping[str, str], default: int, most: int) -> int:
+        """``limit``: ``default`` when absent, at most ``most`` (more is answered as ``most``)."""
+        n = self._int(params, "limit", default)
+        assert n is not None
+        if n < 1:
+            raise ApiError(-1100, "Illegal characters found in parameter 'limit'; legal range is '^[1-9][0-9]{0,19}$'.")
+        return min(n, most)
+
+    @staticmethod
+    def _decimal(params: Mapping[str, str], name: str) -> Decimal:
+        """A positive decimal parameter: -1102 when missing, -1100 when it is not a plain decimal."""
+        text = params.get(name, "")
+        if not text:
+            raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
+        if not _DECIMAL.match(text):
+            raise ApiError(
+                -1100,
+                f"Illegal characters found in parameter '{name}'; legal range is '{_DECIMAL.pattern}'.",
+            )
+        return Decimal(text)
 
     # ---- public REST ------------------------------------------------------------------------------
     async def ping(self, request: web.Request) -> web.Response:
@@ -242,44 +390,165 @@ class BinanceServer:
         idx = self.venue.exchange.index.get(symbol.upper())
         return None if idx is None else self.venue.exchange.books[idx]
 
-    async def book_ticker(self, request: web.Request) -> web.Response:
-        sym = request.query.get("symbol", "").upper()
+    def _top(self, sym: str) -> dict[str, str]:
         bk = self._book(sym)
-        if bk is None:
-            return _err(-1121, "Invalid symbol.")
         r = bk.rules
-        return self._json(
-            {
-                "symbol": sym,
-                "bidPrice": r.format_price(bk.bid),
-                "bidQty": r.format_qty(bk.bid_qty),
-                "askPrice": r.format_price(bk.ask),
-                "askQty": r.format_qty(bk.ask_qty),
-            },
-            weight=2,
-        )
+        return {
+            "symbol": sym,
+            "bidPrice": r.format_price(bk.bid),
+            "bidQty": r.format_qty(bk.bid_qty),
+            "askPrice": r.format_price(bk.ask),
+            "askQty": r.format_qty(bk.ask_qty),
+        }
+
+    async def book_ticker(self, request: web.Request) -> web.Response:
+        syms, one = self._symbols(request.query)
+        if one:
+            return self._json(self._top(syms[0]), weight=2)
+        return self._json([self._top(s) for s in syms], weight=4)
+
+    def _last_price(self, sym: str) -> str:
+        tape = self.tapes[sym]
+        return self.venue._rules[sym].format_price(tape.trades[-1][1] if tape.trades else 0)
+
+    async def ticker_price(self, request: web.Request) -> web.Response:
+        syms, one = self._symbols(request.query)
+        if one:
+            return self._json({"symbol": syms[0], "price": self._last_price(syms[0])}, weight=2)
+        return self._json([{"symbol": s, "price": self._last_price(s)} for s in syms], weight=4)
+
+    def _ticker_24h(self, sym: str, mini: bool) -> dict[str, Any]:
+        r = self.venue._rules[sym]
+        tape = self.tapes[sym]
+        now = self.now_ms()
+        w = tape.window(now)
+        if w:
+            open_, last, last_qty = w[0][_OPEN], w[-1][_CLOSE], w[-1][_LAST_QTY]
+            high, low = max(m[_HIGH] for m in w), min(m[_LOW] for m in w)
+            volume, quote = sum(m[_VOLUME] for m in w), sum(m[_QUOTE] for m in w)
+            count, first_id, last_id = sum(m[_COUNT] for m in w), w[0][_FIRST_ID], w[-1][_LAST_ID]
+        else:
+            open_ = last = last_qty = high = low = volume = quote = count = 0
+            first_id = last_id = -1
+        quote_volume = plain_decimal(r.tick * r.step * quote)
+        stats: dict[str, Any] = {
+            "symbol": sym,
+            "openPrice": r.format_price(open_),
+            "highPrice": r.format_price(high),
+            "lowPrice": r.format_price(low),
+            "lastPrice": r.format_price(last),
+            "volume": r.format_qty(volume),
+            "quoteVolume": quote_volume,
+            "openTime": max(now - _DAY_MS, self.started_ms),
+            "closeTime": now,
+            "firstId": first_id,
+            "lastId": last_id,
+            "count": count,
+        }
+        if mini:
+            return stats
+        prev = tape.prev_close or open_
+        pct = (Decimal(100) * (last - open_) / open_).quantize(Decimal("0.001")) if open_ else Decimal("0.000")
+        wavg = (r.tick * quote / volume).quantize(Decimal("1e-8")) if volume else Decimal(0)
+        top = self._top(sym)
+        return {
+            "symbol": sym,
+            "priceChange": r.format_price(last - open_),
+            "priceChangePercent": format(pct, "f"),
+            "weightedAvgPrice": plain_decimal(wavg),
+            "prevClosePrice": r.format_price(prev),
+            "lastPrice": stats["lastPrice"],
+            "lastQty": r.format_qty(last_qty),
+            "bidPrice": top["bidPrice"],
+            "bidQty": top["bidQty"],
+            "askPrice": top["askPrice"],
+            "askQty": top["askQty"],
+            **{k: v for k, v in stats.items() if k not in ("symbol", "lastPrice")},
+        }
+
+    async def ticker_24h(self, request: web.Request) -> web.Response:
+        kind = request.query.get("type", "FULL")
+        if kind not in ("FULL", "MINI"):
+            raise ApiError(-1100, "Illegal characters found in parameter 'type'; legal range is 'FULL, MINI'.")
+        syms, one = self._symbols(request.query)
+        if one:
+            return self._json(self._ticker_24h(syms[0], kind == "MINI"), weight=2)
+        weight = 80 if "symbols" not in request.query else (2 if len(syms) <= 20 else 40 if len(syms) <= 100 else 80)
+        return self._json([self._ticker_24h(s, kind == "MINI") for s in syms], weight=weight)
+
+    def _levels(self, sym: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The price levels the server knows, best first: (bids, asks) of (ticks, steps). The replayed
+        data hold the top of the book only, so that is one level a side (none before the first book)."""
+        bk = self._book(sym)
+        bids = [(bk.bid, bk.bid_qty)] if bk.bid else []
+        asks = [(bk.ask, bk.ask_qty)] if bk.ask else []
+        return bids, asks
 
     async def depth(self, request: web.Request) -> web.Response:
-        sym = request.query.get("symbol", "").upper()
-        bk = self._book(sym)
-        if bk is None:
-            return _err(-1121, "Invalid symbol.")
-        r = bk.rules
+        sym = self._symbol(request.query)
+        limit = self._limit(request.query, 100, 5000)
+        r = self.venue._rules[sym]
+        bids, asks = self._levels(sym)
+        weight = 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
         return self._json(
             {
                 "lastUpdateId": self._update_id,
-                "bids": [[r.format_price(bk.bid), r.format_qty(bk.bid_qty)]],
-                "asks": [[r.format_price(bk.ask), r.format_qty(bk.ask_qty)]],
+                "bids": [[r.format_price(p), r.format_qty(q)] for p, q in bids[:limit]],
+                "asks": [[r.format_price(p), r.format_qty(q)] for p, q in asks[:limit]],
             },
-            weight=5,
+            weight=weight,
         )
+
+    async def trades(self, request: web.Request) -> web.Response:
+        sym = self._symbol(request.query)
+        limit = self._limit(request.query, 500, 1000)
+        r = self.venue._rules[sym]
+        out = [
+            {
+                "id": tid,
+                "price": r.format_price(price),
+                "qty": r.format_qty(qty),
+                "quoteQty": plain_decimal(r.price(price) * r.qty(qty)),
+                "time": ms,
+                "isBuyerMaker": maker,
+                "isBestMatch": True,
+            }
+            for tid, price, qty, ms, maker in list(self.tapes[sym].trades)[-limit:]
+        ]
+        return self._json(out, weight=25)
+
+    async def agg_trades(self, request: web.Request) -> web.Response:
+        q = request.query
+        sym = self._symbol(q)
+        limit = self._limit(q, 500, 1000)
+        from_id, start, end = self._int(q, "fromId"), self._int(q, "startTime"), self._int(q, "endTime")
+        aggs = list(self.tapes[sym].aggs)
+        if from_id is not None:
+            picked = [a for a in aggs if a[0] >= from_id][:limit]
+        elif start is not None or end is not None:
+            picked = [a for a in aggs if (start is None or a[5] >= start) and (end is None or a[5] <= end)]
+            picked = picked[:limit] if start is not None else picked[-limit:]
+        else:
+            picked = aggs[-limit:]
+        r = self.venue._rules[sym]
+        out = [
+            {
+                "a": a[0],
+                "p": r.format_price(a[1]),
+                "q": r.format_qty(a[2]),
+                "f": a[3],
+                "l": a[4],
+                "T": a[5],
+                "m": bool(a[6]),
+                "M": True,
+            }
+            for a in picked
+        ]
+        return self._json(out, weight=4)
 
     # ---- signed REST ------------------------------------------------------------------------------
     async def account(self, request: web.Request) -> web.Response:
-        try:
-            await self._signed(request)
-        except AuthError as e:
-            return _err(e.code, e.msg, e.status)
+        await self._signed(request)
         bal = self.venue.exchange.balances()
         return self._json(
             {
@@ -299,43 +568,71 @@ class BinanceServer:
         )
 
     async def new_order(self, request: web.Request) -> web.Response:
-        try:
-            p = await self._signed(request)
-        except AuthError as e:
-            return _err(e.code, e.msg, e.status)
-        sym = p.get("symbol", "").upper()
+        p = await self._signed(request)
+        sym = self._symbol(p)
+        r = self.venue._rules[sym]
         bk = self._book(sym)
-        if bk is None:
-            return _err(-1121, "Invalid symbol.")
         kind = p.get("type", "")
-        if kind not in ("LIMIT", "LIMIT_MAKER"):
+        if kind not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
             return _err(-1116, "Invalid orderType.")
-        if kind == "LIMIT_MAKER" and "timeInForce" in p:
-            return _err(-1106, "Parameter 'timeInForce' sent when not required.")
-        if kind == "LIMIT" and p.get("timeInForce") != "GTC":
-            return _err(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
-        r = bk.rules
+        resp_type = p.get("newOrderRespType") or ("FULL" if kind in ("LIMIT", "MARKET") else "ACK")
+        if resp_type not in ("ACK", "RESULT", "FULL"):
+            return _err(
+                -1100, "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'."
+            )
         try:
             side = Side.parse(p.get("side", ""))
-            price, qty = r.price_to_ticks(p["price"]), r.qty_to_steps(p["quantity"], exact=True)
-        except (KeyError, ValueError, ArithmeticError):
-            return _err(-1013, "Filter failure: PRICE_FILTER")
-        cid = p.get("newClientOrderId") or f"sim-{time.time_ns()}"
+        except ValueError:
+            return _err(-1117, "Invalid side.")
+        cid = p.get("newClientOrderId") or _generated_id()
+        if not is_valid_client_id(cid):
+            return _err(
+                -1100, f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{_CID_RANGE}'."
+            )
+        quote_qty = Decimal(0)
+        if kind == "MARKET":
+            for name in ("timeInForce", "price"):
+                if name in p:
+                    return _err(-1106, f"Parameter '{name}' sent when not required.")
+            if "quantity" in p and "quoteOrderQty" in p:
+                return _err(-1106, "Parameter 'quoteOrderQty' sent when not required.")
+            if "quantity" not in p and "quoteOrderQty" not in p:
+                return _err(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
+            price = bk.ask if side is Side.BUY else bk.bid  # the touch: a taker at its price (no book walk yet)
+            if not price:
+                return _err(-2010, "Order book liquidity is less than symbol minimum quantity.")
+            if "quantity" in p:
+                qty = self._steps(r, p)
+            else:
+                quote_qty = self._decimal(p, "quoteOrderQty")
+                qty = int(quote_qty / (r.price(price) * r.step))  # as much as the amount buys (or sells) at the touch
+        else:
+            if kind == "LIMIT_MAKER" and "timeInForce" in p:
+                return _err(-1106, "Parameter 'timeInForce' sent when not required.")
+            if kind == "LIMIT" and p.get("timeInForce") != "GTC":
+                return _err(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
+            try:
+                price = r.price_to_ticks(self._decimal(p, "price"))
+            except FilterError:
+                return _err(-1013, "Filter failure: PRICE_FILTER")
+            qty = self._steps(r, p)
         refused = self._count_order()
         if refused is not None:
             return refused
         self._check_duplicate(sym, side, cid)
         try:
-            await self.venue.place(Place(sym, cid, side, price, qty, kind == "LIMIT_MAKER", 0))
+            placed = await self.venue.submit(
+                Place(sym, cid, side, price, qty, kind == "LIMIT_MAKER", 0), take_only=kind == "MARKET"
+            )
         except OrderRejected as e:
             return _err(e.code or -2010, str(e).split("] ", 1)[-1])
-        o = self.venue.exchange.orders.get(cid)
-        order = self.orders[cid] = {
+        now = self.now_ms()
+        order = self.orders[placed.order_id] = {
             "symbol": sym,
-            "orderId": o.order_id if o else len(self.orders) + 1,
+            "orderId": placed.order_id,
             "orderListId": -1,
             "clientOrderId": cid,
-            "price": r.format_price(price),
+            "price": r.format_price(0 if kind == "MARKET" else price),
             "origQty": r.format_qty(qty),
             "executedQty": "0",
             "cummulativeQuoteQty": "0",
@@ -345,89 +642,176 @@ class BinanceServer:
             "side": side.name,
             "stopPrice": "0",
             "icebergQty": "0",
-            "time": self.now_ms(),
-            "updateTime": self.now_ms(),
+            "time": now,
+            "updateTime": now,
             "isWorking": True,
-            "workingTime": self.now_ms(),
-            "origQuoteOrderQty": "0",
+            "workingTime": now,
+            "origQuoteOrderQty": plain_decimal(quote_qty),
             "selfTradePreventionMode": "NONE",
+            "_qty": qty,
             "_filled": 0,
             "_quote": Decimal(0),
             "_trades": [],
         }
+        self._by_cid[cid] = placed.order_id
         self._report(order, "NEW")
-        return self._json(
-            {**self._public(order), "transactTime": self.now_ms(), "fills": []}, weight=0, orders=True
-        )  # placements that succeed cost no weight (2026-04-02)
+        for fill in placed.fills:  # what it took on arrival: applied now, so the answer shows it
+            self._applied.add(fill.trade_id)
+            self._apply_fill(order, fill)
+        if placed.expired:  # a market order that ran out of displayed liquidity
+            order.update(status="EXPIRED", isWorking=False, expiryReason="INSUFFICIENT_LIQUIDITY", updateTime=now)
+            self._report(order, "EXPIRED")
+        return self._json(self._placed(order, resp_type, now), weight=0, orders=True)  # successes cost no weight
+
+    @staticmethod
+    def _steps(r: SymbolRules, p: Mapping[str, str]) -> int:
+        try:
+            return r.qty_to_steps(BinanceServer._decimal(p, "quantity"), exact=True)
+        except FilterError:
+            raise ApiError(-1013, "Filter failure: LOT_SIZE") from None
+
+    def _placed(self, order: dict[str, Any], resp_type: str, now: int) -> dict[str, Any]:
+        """The answer to a new order in Binance's ACK, RESULT or FULL shape."""
+        out: dict[str, Any] = {k: order[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId")}
+        out["transactTime"] = now
+        if resp_type == "ACK":
+            return out
+        for k in (
+            "price",
+            "origQty",
+            "executedQty",
+            "origQuoteOrderQty",
+            "cummulativeQuoteQty",
+            "status",
+            "timeInForce",
+            "type",
+            "side",
+            "workingTime",
+            "selfTradePreventionMode",
+        ):
+            out[k] = order[k]
+        if "expiryReason" in order:
+            out["expiryReason"] = order["expiryReason"]
+        if resp_type == "FULL":
+            out["fills"] = [
+                {
+                    "price": t["price"],
+                    "qty": t["qty"],
+                    "commission": t["commission"],
+                    "commissionAsset": t["commissionAsset"],
+                    "tradeId": t["id"],
+                }
+                for t in order["_trades"]
+            ]
+        return out
+
+    def _find(self, p: Mapping[str, str], sym: str, code: int, msg: str) -> dict[str, Any]:
+        """The order named by ``orderId`` and/or ``origClientOrderId`` (both: they must agree), or
+        ``ApiError(code, msg)``; -1102 when neither is given."""
+        oid, cid = self._int(p, "orderId"), p.get("origClientOrderId") or None
+        if oid is None and cid is None:
+            raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
+        if oid is not None:
+            order = self.orders.get(oid)
+            if order is not None and cid is not None and order["clientOrderId"] != cid:
+                order = None
+        else:
+            order = self.orders.get(self._by_cid.get(cid or "", -1))
+        if order is None or order["symbol"] != sym:
+            raise ApiError(code, msg)
+        return order
+
+    def _canceled(self, order: dict[str, Any], cancel_id: str) -> dict[str, Any]:
+        """Binance's answer to a cancel: the order as it is now, under the cancel's own client id."""
+        order["status"] = "CANCELED"
+        order["isWorking"] = False
+        order["updateTime"] = now = self.now_ms()
+        self._report(order, "CANCELED", cancel_id=cancel_id)
+        out = {
+            "symbol": order["symbol"],
+            "origClientOrderId": order["clientOrderId"],
+            "orderId": order["orderId"],
+            "orderListId": -1,
+            "clientOrderId": cancel_id,
+            "transactTime": now,
+        }
+        for k in (
+            "price",
+            "origQty",
+            "executedQty",
+            "origQuoteOrderQty",
+            "cummulativeQuoteQty",
+            "status",
+            "timeInForce",
+            "type",
+            "side",
+            "selfTradePreventionMode",
+        ):
+            out[k] = order[k]
+        return out
 
     async def cancel_order(self, request: web.Request) -> web.Response:
-        try:
-            p = await self._signed(request)
-        except AuthError as e:
-            return _err(e.code, e.msg, e.status)
-        cid = p.get("origClientOrderId", "")
-        order = self.orders.get(cid)
-        try:
-            await self.venue.cancel(p.get("symbol", "").upper(), cid)
-        except UnknownOrderError:
+        p = await self._signed(request)
+        sym = self._symbol(p)
+        order = self._find(p, sym, -2011, "Unknown order sent.")
+        cancel_id = p.get("newClientOrderId") or _generated_id()
+        if order["status"] not in _OPEN_STATUSES:
             return _err(-2011, "Unknown order sent.")
-        assert order is not None
-        order["status"] = "CANCELED"
-        self._report(order, "CANCELED")
-        return self._json(
-            {**self._public(order), "origClientOrderId": cid, "transactTime": self.now_ms()}, weight=0
-        )  # nor cancels
+        try:
+            await self.venue.cancel(sym, order["clientOrderId"])
+        except UnknownOrderError:  # filled (or cancelled) while this request waited
+            return _err(-2011, "Unknown order sent.")
+        return self._json(self._canceled(order, cancel_id), weight=0)  # nor cancels
 
     async def query_order(self, request: web.Request) -> web.Response:
-        try:
-            p = await self._signed(request)
-        except AuthError as e:
-            return _err(e.code, e.msg, e.status)
-        order = self.orders.get(p.get("origClientOrderId", ""))
-        if order is None:
-            return _err(-2013, "Order does not exist.")
+        p = await self._signed(request)
+        order = self._find(p, self._symbol(p), -2013, "Order does not exist.")
         return self._json(self._public(order), weight=4)
 
     async def open_orders(self, request: web.Request) -> web.Response:
-        try:
-            p = await self._signed(request)
-        except AuthError as e:
-            return _err(e.code, e.msg, e.status)
-        sym = p.get("symbol", "").upper()
+        p = await self._signed(request)
+        sym = self._symbol(p, mandatory=False)
         live = [
             self._public(o)
             for o in self.orders.values()
-            if o["status"] in ("NEW", "PARTIALLY_FILLED") and (not sym or o["symbol"] == sym)
+            if o["status"] in _OPEN_STATUSES and (not sym or o["symbol"] == sym)
         ]
-        return self._json(live, weight=6)
+        return self._json(live, weight=6 if sym else 80)
+
+    async def all_orders(self, request: web.Request) -> web.Response:
+        p = await self._signed(request)
+        sym = self._symbol(p)
+        limit = self._limit(p, 500, 1000)
+        oid, start, end = self._int(p, "orderId"), self._int(p, "startTime"), self._int(p, "endTime")
+        if start is not None and end is not None and end - start > _DAY_MS:
+            return _err(-1127, "More than 24 hours between startTime and endTime.")
+        mine = [
+            o
+            for o in self.orders.values()  # in orderId order: ids grow as orders come
+            if o["symbol"] == sym
+            and (oid is None or o["orderId"] >= oid)
+            and (start is None or o["time"] >= start)
+            and (end is None or o["time"] <= end)
+        ]
+        picked = mine[:limit] if oid is not None or start is not None else mine[-limit:]
+        return self._json([self._public(o) for o in picked], weight=20)
 
     async def my_trades(self, request: web.Request) -> web.Response:
-        try:
-            p = await self._signed(request)
-        except AuthError as e:
-            return _err(e.code, e.msg, e.status)
-        sym, oid = p.get("symbol", "").upper(), p.get("orderId")
+        p = await self._signed(request)
+        sym, oid = self._symbol(p), self._int(p, "orderId")
         trades = [
             t
             for o in self.orders.values()
-            if o["symbol"] == sym and (oid is None or str(o["orderId"]) == oid)
+            if o["symbol"] == sym and (oid is None or o["orderId"] == oid)
             for t in o["_trades"]
         ]
         return self._json(sorted(trades, key=lambda t: t["id"]), weight=20)
 
     async def cancel_open_orders(self, request: web.Request) -> web.Response:
-        try:
-            p = await self._signed(request)
-        except AuthError as e:
-            return _err(e.code, e.msg, e.status)
-        sym = p.get("symbol", "").upper()
+        p = await self._signed(request)
+        sym = self._symbol(p)
         ids = await self.venue.cancel_all(sym, own_only=False)
-        out = []
-        for cid in ids:
-            order = self.orders[cid]
-            order["status"] = "CANCELED"
-            self._report(order, "CANCELED")
-            out.append({**self._public(order), "origClientOrderId": cid})
+        out = [self._canceled(self.orders[self._by_cid[cid]], _generated_id()) for cid in ids]
         return self._json(out)
 
     def _check_duplicate(self, symbol: str, side: Side, cid: str) -> None:
@@ -550,13 +934,14 @@ class BinanceServer:
                 continue
             await ws.send_str(json.dumps({"subscriptionId": sub, "event": event}))
 
-    def _report(self, order: dict[str, Any], exec_type: str, fill: UserFill | None = None) -> None:
+    def _report(self, order: dict[str, Any], exec_type: str, fill: UserFill | None = None, cancel_id: str = "") -> None:
+        """An ``executionReport`` of the order as it is now (for a cancel, ``c`` is the cancel's id)."""
         now = self.now_ms()
         ev = {
             "e": "executionReport",
             "E": now,
             "s": order["symbol"],
-            "c": order["clientOrderId"],
+            "c": cancel_id or order["clientOrderId"],
             "S": order["side"],
             "o": order["type"],
             "f": "GTC",
@@ -585,6 +970,8 @@ class BinanceServer:
             "Q": "0",
             "V": "NONE",
         }
+        if "expiryReason" in order:
+            ev["eR"] = order["expiryReason"]
         if fill is not None:
             r = self.venue._rules[order["symbol"]]
             ev.update(
@@ -598,6 +985,36 @@ class BinanceServer:
                 }
             )
         asyncio.get_running_loop().create_task(self._user_event(ev))
+
+    def _apply_fill(self, order: dict[str, Any], ev: UserFill) -> None:
+        """One fill of ``order``: its trade, filled quantity, status, and the user stream's TRADE report."""
+        r = self.venue._rules[ev.symbol]
+        self.fills_made += 1
+        order["_trades"].append(
+            {
+                "symbol": ev.symbol,
+                "id": ev.trade_id,
+                "orderId": order["orderId"],
+                "orderListId": -1,
+                "price": r.format_price(ev.price),
+                "qty": r.format_qty(ev.qty),
+                "quoteQty": plain_decimal(r.price(ev.price) * r.qty(ev.qty)),
+                "commission": format(ev.fee, "f"),
+                "commissionAsset": ev.fee_asset,
+                "time": self.now_ms(),
+                "isBuyer": order["side"] == "BUY",
+                "isMaker": ev.is_maker,
+                "isBestMatch": True,
+            }
+        )
+        order["_filled"] += ev.qty
+        order["_quote"] += r.price(ev.price) * r.qty(ev.qty)
+        order["executedQty"] = r.format_qty(order["_filled"])
+        order["cummulativeQuoteQty"] = plain_decimal(order["_quote"])
+        order["status"] = "FILLED" if order["_filled"] >= order["_qty"] else "PARTIALLY_FILLED"
+        order["isWorking"] = order["status"] != "FILLED"
+        order["updateTime"] = self.now_ms()
+        self._report(order, "TRADE", ev)
 
     async def _publish_depth(self, ev: BookTop, r: Any) -> None:
         """A ``depthUpdate`` for the top of the book: the new levels, and the old ones at quantity 0."""
@@ -643,6 +1060,7 @@ class BinanceServer:
             elif isinstance(ev, Trade):
                 r = self.venue._rules[ev.symbol]
                 ms = ev.ts_local // 1_000_000
+                self.tapes[ev.symbol].add(ev.trade_id, ev.price, ev.qty, ms, ev.aggressor is Side.SELL)
                 await self._publish(
                     f"{ev.symbol.lower()}@trade",
                     {
@@ -658,35 +1076,12 @@ class BinanceServer:
                     },
                 )
             elif isinstance(ev, UserFill):
-                order = self.orders.get(ev.client_id)
-                if order is None:
+                if ev.trade_id in self._applied:  # already applied by the request that placed the order
+                    self._applied.discard(ev.trade_id)
                     continue
-                r = self.venue._rules[ev.symbol]
-                self.fills_made += 1
-                order["_trades"].append(
-                    {
-                        "symbol": ev.symbol,
-                        "id": ev.trade_id,
-                        "orderId": order["orderId"],
-                        "orderListId": -1,
-                        "price": r.format_price(ev.price),
-                        "qty": r.format_qty(ev.qty),
-                        "quoteQty": format(r.price(ev.price) * r.qty(ev.qty), "f"),
-                        "commission": format(ev.fee, "f"),
-                        "commissionAsset": ev.fee_asset,
-                        "time": self.now_ms(),
-                        "isBuyer": order["side"] == "BUY",
-                        "isMaker": ev.is_maker,
-                        "isBestMatch": True,
-                    }
-                )
-                order["_filled"] += ev.qty
-                order["_quote"] += r.price(ev.price) * r.qty(ev.qty)
-                order["executedQty"] = r.format_qty(order["_filled"])
-                order["cummulativeQuoteQty"] = format(order["_quote"], "f")
-                order["status"] = "FILLED" if order["executedQty"] == order["origQty"] else "PARTIALLY_FILLED"
-                order["updateTime"] = self.now_ms()
-                self._report(order, "TRADE", ev)
+                order = self.orders.get(self._by_cid.get(ev.client_id, -1))
+                if order is not None:
+                    self._apply_fill(order, ev)
             elif isinstance(ev, UserOrder):
                 continue  # cancels are reported by the cancel handlers
             elif isinstance(ev, BalanceUpdate):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from dataclasses import dataclass
 from decimal import Decimal
 
 from liqkit.data.feed import MarketData
@@ -22,6 +23,16 @@ from liqkit.engine.ids import is_liqkit_id
 from liqkit.engine.intents import Amend, Place
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
 from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
+
+
+@dataclass(frozen=True, slots=True)
+class Submitted:
+    """What a new order did on arrival: the exchange's order id, the taker fills it made at once, and
+    whether what did not fill at once was expired instead of left resting (``submit(take_only=True)``)."""
+
+    order_id: int
+    fills: list[UserFill]
+    expired: bool
 
 
 class SimVenue:
@@ -94,6 +105,7 @@ class SimVenue:
         bid, bq, ask, aq = (b[k].tolist() for k in ("bid", "bid_qty", "ask", "ask_qty"))
         tp, tq, ta, tid = (t[k].tolist() for k in ("price", "qty", "aggressor", "trade_id"))
         span = rows[-1][0] - rows[0][0] + 1
+        id_span = max(tid) - min(tid) + 1 if tid else 0  # a loop's trade ids follow the last pass's
         loop = 0
         while True:
             start_wall = time.monotonic()
@@ -114,20 +126,22 @@ class SimVenue:
                 else:
                     self._user_fills(sym, self.exchange.on_trade(idx, tp[i], tq[i], ta[i]), now)
                     aggr = Side.BUY if ta[i] > 0 else Side.SELL
-                    self._queue.put_nowait(Trade(sym, tp[i], tq[i], aggr, ts_ex, now, tid[i]))
+                    self._queue.put_nowait(Trade(sym, tp[i], tq[i], aggr, ts_ex, now, tid[i] + loop * id_span))
             loop += 1
 
-    def _user_fills(self, sym: str, fills: list[SimFill], now: int) -> None:
+    def _user_fills(self, sym: str, fills: list[SimFill], now: int) -> list[UserFill]:
         if not fills:
-            return
+            return []
         r = self._rules[sym]
         unit = r.tick * r.step
+        out = []
         for f in fills:
             fee = Decimal(f.fee_nu) * unit / FEE_SCALE
-            self._queue.put_nowait(
-                UserFill(sym, f.client_id, f.price, f.qty, fee, r.quote_asset, f.is_maker, f.trade_id, now, now)
-            )
+            fill = UserFill(sym, f.client_id, f.price, f.qty, fee, r.quote_asset, f.is_maker, f.trade_id, now, now)
+            self._queue.put_nowait(fill)
+            out.append(fill)
         self._push_balances(sym, now)
+        return out
 
     def _push_balances(self, sym: str, now: int) -> None:
         """Like Binance's outboundAccountPosition: the pair's assets after any change."""
@@ -174,15 +188,25 @@ class SimVenue:
 
     async def place(self, order: Place) -> None:
         """Place after the latency; raise ``OrderRejected`` as Binance would refuse."""
+        await self.submit(order)
+
+    async def submit(self, order: Place, take_only: bool = False) -> Submitted:
+        """Place like ``place`` and tell what happened on arrival (order id, immediate taker fills).
+
+        ``take_only``: what does not fill at once is expired in the same step instead of resting (a
+        market order, or an IOC one); the exchange then never shows it to the feed. The fills are
+        also queued as events, as ``place`` queues them."""
         await asyncio.sleep(self._latency)
         idx = self.exchange.index[order.symbol]
+        order_id = self.exchange.next_order_id  # the id the exchange gives the order if it accepts it
         r = self.exchange.place(idx, self.clock(), order.client_id, order.side, order.price, order.qty, order.post_only)
+        expired = take_only and r.accepted and self.exchange.cancel(order.client_id)
         now = self.clock()
         await asyncio.sleep(self._latency)
         if not r.accepted:
             raise OrderRejected(r.message, r.code, r.reason)
         self._push_balances(order.symbol, now)
-        self._user_fills(order.symbol, r.fills, now)
+        return Submitted(order_id, self._user_fills(order.symbol, r.fills, now), expired)
 
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel after the latency; ``UnknownOrderError`` (-2011) if it is not open."""
