@@ -93,6 +93,7 @@ class Dashboard:
         self.handle = handle
         self.absent_grace_s = absent_grace_s
         self.presence_check_s = 5.0
+        self.presence_checks = 0  # how many times the watcher has looked (tests wait on it)
         self.chart = MarketChart()
         self.pairs = _Pairs(self)
         self.orders = OrdersTable()
@@ -170,6 +171,7 @@ class Dashboard:
             if absent is not None and absent > self.absent_grace_s and self.stream.running:
                 self._paused_for_absence = True
                 self.stream.pause(f"no browser for {absent:.0f} s: paused (the engine keeps trading)")
+            self.presence_checks += 1
 
     def _ping(self) -> None:
         if self._paused_for_absence and not self.stream.running:

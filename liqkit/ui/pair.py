@@ -319,12 +319,14 @@ class PairPanel(Panel):
             f'<div style="font-size:12px;color:#9a6700">no preview: {html.escape(describe(e))}</div>'
         )
 
-    def apply(self) -> None:
-        """Send the form's changes to the engine (the pair keeps quoting)."""
+    def apply(self) -> bool:
+        """Send the form's changes to the engine (the pair keeps quoting); False (nothing sent) while
+        the form has no change or an invalid one."""
         if not self.changes or not self.valid:
-            return
+            return False
         self.apply_btn.disabled = True
         spawn(self._apply(dict(self.changes)), self._apply_failed)
+        return True
 
     async def _apply(self, changes: dict[str, Any]) -> None:
         view = await self.handle.configure(self.symbol, changes)

@@ -79,8 +79,7 @@ def test_form_validates_as_you_type_previews_and_applies_without_stopping(tmp_pa
             assert "bid_spread" not in panel.form_msg.value  # named as the form names it
             panel.inputs["levels"].value = "2.5"
             assert "levels" in panel.form_msg.value
-            panel.apply()  # ignored while invalid
-            await asyncio.sleep(0.3)
+            assert panel.apply() is False  # ignored while invalid: nothing sent
             assert runner.configs["BTCUSDT"].bid_spread.value == Decimal(1)
             assert engine.pair_view("BTCUSDT").state == "quoting"
             # a good value: preview of the quotes it would place, then apply
@@ -112,9 +111,8 @@ def test_form_validates_as_you_type_previews_and_applies_without_stopping(tmp_pa
                 panel.inputs["size"].value = size
                 await wait_until(lambda: "lq-form-error" in panel.form_msg.value, what=f"size {size} refused")
                 assert why in panel.form_msg.value and not panel.valid and panel.apply_btn.disabled
-                panel.apply()  # ignored while invalid
+                assert panel.apply() is False  # ignored while invalid: nothing sent
             assert "max_order_notional 1000 USDT" in panel.form_msg.value
-            await asyncio.sleep(0.3)
             assert engine.pair_view("BTCUSDT").state == "quoting"  # ...and the pair is unharmed
             assert runner.core.pair("BTCUSDT").cfg.size == Decimal("0.002")
         finally:
@@ -262,13 +260,15 @@ def test_dashboard_pauses_without_a_browser_and_resumes_when_one_pings(tmp_path)
         dash.start()
         try:
             await dash.wait_live(5)
-            await asyncio.sleep(0.5)
+            # the watcher looks every 0.05 s: 8 looks span more than the 0.3 s grace
+            await wait_until(lambda: dash.presence_checks >= 8, 30, "the presence watcher past the grace")
             assert dash.stream.running  # never pinged (preheated, or not shown yet): keeps going
             dash.presence._got(None, {"ping": 1}, [])  # what the browser side sends every 5 s
             await wait_until(lambda: not dash.stream.running, 5, "a pause once the pings stop")
             assert dash.stream.state == "paused" and "no browser" in dash.stream.detail
             events = dash.stream.events
-            await asyncio.sleep(0.3)
+            looked = dash.presence_checks
+            await wait_until(lambda: dash.presence_checks >= looked + 6, 30, "six more looks while paused")
             assert dash.stream.events == events  # quiet: the idle culler may take the kernel
             dash.presence._got(None, {"ping": 2}, [])
             await wait_until(lambda: dash.live and dash.stream.connections == 2, 5, "resumed from a new snapshot")
