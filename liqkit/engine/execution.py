@@ -36,7 +36,7 @@ from liqkit.domain.errors import (
 )
 from liqkit.domain.types import OrderStatus, RejectReason
 from liqkit.engine.core import FEE_SCALE, EngineCore
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, Place, _Value
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, OrderRef, Place, _Value
 from liqkit.engine.ports import OpenOrder, UserFill
 
 TIMER_NS: Final = 1_000_000_000  # the engine's periodic check (stale feeds), live and in backtests alike
@@ -54,27 +54,17 @@ _FINAL: Final = frozenset(
 
 # ---- requests besides the core's intents ---------------------------------------------------------
 @final
-class Query(_Value):
+class Query(OrderRef):
     """Ask the venue for one order's state (``query_order``)."""
 
-    __slots__ = ("client_id", "symbol")
-    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id")
-
-    def __init__(self, symbol: str, client_id: str) -> None:
-        self.symbol: Final = symbol
-        self.client_id: Final = client_id
+    __slots__ = ()
 
 
 @final
-class FetchFills(_Value):
+class FetchFills(OrderRef):
     """Ask the venue for every fill of one order (``order_fills``)."""
 
-    __slots__ = ("client_id", "symbol")
-    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id")
-
-    def __init__(self, symbol: str, client_id: str) -> None:
-        self.symbol: Final = symbol
-        self.client_id: Final = client_id
+    __slots__ = ()
 
 
 @final

@@ -48,9 +48,9 @@ class Place(_Value):
         self.level: Final = level
 
 
-@final
-class Cancel(_Value):
-    """Cancel one order by its client order id."""
+class OrderRef(_Value):
+    """A request about one order, named by symbol and client order id (``Cancel`` here; the execution
+    module's ``Query`` and ``FetchFills``). Each kind is its own class: equal fields of two kinds differ."""
 
     __slots__ = ("client_id", "symbol")
     _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id")
@@ -58,6 +58,13 @@ class Cancel(_Value):
     def __init__(self, symbol: str, client_id: str) -> None:
         self.symbol: Final = symbol
         self.client_id: Final = client_id
+
+
+@final
+class Cancel(OrderRef):
+    """Cancel one order by its client order id."""
+
+    __slots__ = ()
 
 
 @final
