@@ -291,7 +291,8 @@ def test_form_refuses_bad_amounts_and_sizes_that_cannot_quote(tmp_path):
                 assert not panel.valid and panel.apply_btn.disabled and "valid:" not in panel.form_msg.value
                 assert panel.apply() is False  # ignored while invalid: nothing sent
             assert runner.configs["BTCUSDT"] == cfg and engine.pair_view("BTCUSDT").state == "quoting"
-            assert len(venue.own_open_orders()) >= 2  # still quoting both sides
+            # still quoting both sides (a refresh may be between its cancel and its new order: wait for both)
+            await wait_until(lambda: len(venue.own_open_orders()) >= 2, what="both sides quoted after the refusals")
         finally:
             stream.stop()
             await runner.stop()
