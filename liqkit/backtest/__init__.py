@@ -49,7 +49,12 @@ def run_backtest(
         raise ValueError("data: give at least one MarketData")
     cfg = _as_config(config, datas)
     simcfg = sim or cfg.sim
-    core = EngineCore(cfg.engine.risk, run_nonce="bt00", amend_keeps_priority=True)  # as the simulated exchange does
+    core = EngineCore(  # amends keep priority, as on the simulated exchange
+        cfg.engine.risk,
+        run_nonce="bt00",
+        amend_keeps_priority=True,
+        cancel_replace=cfg.engine.replace_mode == "cancel-replace",
+    )
     exch = SimExchange(simcfg.fill_model, simcfg.maker_fee_bps, simcfg.taker_fee_bps, simcfg.balances)
     for md in datas:
         pc = cfg.pairs.get(md.symbol) or PairConfig(symbol=md.symbol)

@@ -67,7 +67,7 @@ async def replay_async(
         raise ValueError("data: give at least one MarketData")
     cfg = _as_config(config, datas)
     pairs = [cfg.pairs.get(md.symbol) or PairConfig(symbol=md.symbol) for md in datas]
-    venue = ReplayVenue(datas, cfg.sim, latency)
+    venue = ReplayVenue(datas, cfg.sim, latency, cancel_replace=cfg.engine.replace_mode == "cancel-replace")
     journal = Journal.in_state_dir(state_dir, engine_id="replay") if state_dir is not None else None
     # the backtest's run nonce, so that both runs' client ids compare one to one
     runner = EngineRunner(venue, pairs, journal, cfg.engine.risk, clock=venue.clock, run_nonce="bt00")

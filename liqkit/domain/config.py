@@ -168,6 +168,15 @@ class EngineConfig(_Strict):
     base_url: str | None = Field(
         default=None, description="Point every REST/stream/WS API URL at this server (e.g. a liqkit sim-server)."
     )
+    replace_mode: Literal["cancel-replace", "cancel-then-place"] = Field(
+        default="cancel-replace",
+        description="How a quote moves: one cancel-replace request (Binance's order.cancelReplace), or a cancel "
+        "and, once it is confirmed, a new order. Backtests and the simulated exchange do the same.",
+    )
+    order_entry: Literal["ws-api", "rest"] = Field(
+        default="ws-api",
+        description="Binance venues: send orders over the WebSocket API (REST while it is down), or REST only.",
+    )
     risk: RiskConfig = RiskConfig()
 
     @model_validator(mode="after")
@@ -244,6 +253,10 @@ class PairConfig(_Strict):
     price_floor: PosDecimal | None = Field(default=None, description="Below it only buy orders are placed.")
     cleanup: Literal["own", "all"] = Field(default="own", description="Which open orders to cancel on start/stop.")
     max_loss: PosDecimal | None = None
+    stp_mode: Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT"] | None = Field(
+        default=None,
+        description="Binance self-trade prevention mode sent with every order (unset: the symbol's default).",
+    )
 
     @model_validator(mode="before")
     @classmethod

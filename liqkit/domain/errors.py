@@ -16,7 +16,9 @@ higher layers (defined where they are raised, so imports keep pointing down), li
     │   ├── RetryableError           transient: try again later (429/418/-1003/-1015, with retry_after)
     │   ├── UnknownOutcomeError      the order's fate is unknown (timeout, -1007, -1006, 5xx)
     │   ├── OrderRejected            the venue refused an order (-2010, -1013, ...)
-    │   └── UnknownOrderError        cancel/query of an order that is not open (-2011, -2013)
+    │   ├── UnknownOrderError        cancel/query of an order that is not open (-2011, -2013)
+    │   ├── ReplaceFailed            a cancel-replace half failed (-2021, -2022): which, and why
+    │   └── NotSent                  a WebSocket API request never written: safe over REST (venues.binance)
     ├── EventFormatError             an engine event record does not fit (liqkit.engine.events)
     ├── JournalError                 the journal file cannot be used (liqkit.journal)
     ├── ApiError                     the local Binance server refuses a request (venues.binance_server.auth)
@@ -104,3 +106,16 @@ class OrderRejected(VenueError):
 
 class UnknownOrderError(VenueError):
     """The order named in a cancel or query is not open (or never existed)."""
+
+
+class ReplaceFailed(VenueError):
+    """A cancel-replace (cancel one order, then place another) did not fully succeed. ``cancel`` is why the
+    cancel failed (then the new order was not attempted) or None (the cancel was done); ``place`` is why
+    the new order failed after a done cancel. A request refused as a whole, or of unknown outcome, raises
+    the plain error instead."""
+
+    def __init__(self, cancel: VenueError | None, place: VenueError | None) -> None:
+        what = f"cancel failed: {cancel}" if cancel is not None else f"cancelled, new order failed: {place}"
+        super().__init__(f"cancel-replace: {what}", -2022 if cancel is not None else -2021)
+        self.cancel = cancel
+        self.place = place

@@ -36,7 +36,7 @@ from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import Side
 from liqkit.engine import state as S
 from liqkit.engine.ids import ClientIdFactory, new_run_nonce
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, Place
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, Place, Replace
 from liqkit.engine.records import ConfigRecord, EventRecord, FillRecord, OrderRecord, StateRecord
 from liqkit.engine.state import Order, PairState
 from liqkit.quoting import (
@@ -77,12 +77,19 @@ class EngineCore:
     """Quote many pairs. Not thread-safe; one owner drives it."""
 
     def __init__(
-        self, risk: RiskConfig | None = None, run_nonce: str | None = None, amend_keeps_priority: bool = False
+        self,
+        risk: RiskConfig | None = None,
+        run_nonce: str | None = None,
+        amend_keeps_priority: bool = False,
+        cancel_replace: bool = False,
     ) -> None:
         """``amend_keeps_priority``: the venue can reduce an order in place without losing its queue
-        position (Binance's keepPriority amend), so a smaller size is an ``Amend``, not a replace."""
+        position (Binance's keepPriority amend), so a smaller size is an ``Amend``, not a replace.
+        ``cancel_replace``: the venue cancels one order and places another in one request (Binance's
+        ``order.cancelReplace``), so a price move is one ``Replace``, not a cancel and a later place."""
         self.risk = risk or RiskConfig()
         self.amend_keeps_priority = amend_keeps_priority
+        self.cancel_replace = cancel_replace
         self.stale_ns = int(self.risk.stale_feed_s * 1e9)
         self.run_nonce = run_nonce or new_run_nonce()
         self.pairs: list[PairState] = []
@@ -263,8 +270,21 @@ class EngineCore:
                 px = prices[i]
                 tol = tol_t + o.price * tol_p // 100_000_000 if tol_p else tol_t
                 if not enabled or px - o.price > tol or o.price - px > tol:
-                    out.append(self._cancel(o, ts))
                     steady = False
+                    if enabled and self.cancel_replace and ts >= st.hold_until:
+                        if not counted:
+                            budget, room = self._side_budget(st, buy)
+                            counted = True
+                        # the new order may use what the old one holds (it is cancelled first)
+                        rem = o.qty - o.filled
+                        freed = rem * o.price if buy else rem
+                        q = quote_qty(p, st.filters, buy, px, budget + freed, room + rem, (st.bid + st.ask) // 2)
+                        if q > 0:
+                            out.append(self._replace(st, o, buy, px, q, ts))
+                            budget += freed - (px * q if buy else q)
+                            room += rem - q
+                            continue
+                    out.append(self._cancel(o, ts))
                 elif not o.amend_qty and (by_room or size_for(p, o.price) != o.qty):
                     if not counted:
                         budget, room = self._side_budget(st, buy)
@@ -453,19 +473,22 @@ class EngineCore:
             st.sk_r2 = bid + ask if p.skew_on else -1  # with skew: the mid at which the shift was checked
 
     # ---- intents --------------------------------------------------------------------------------
-    def _place(self, st: PairState, buy: bool, level: int, price: int, qty: int, ts: int) -> Place:
+    def _place(self, st: PairState, buy: bool, level: int, price: int, qty: int, ts: int, slot: bool = True) -> Place:
+        """A new order for ``level`` (in its slot unless it waits there as a replace's successor)."""
         side = BUY if buy else SELL
         cid = st.ids("B" if buy else "S", level)
         o = Order(cid, st.idx, st.symbol, side, level, price, qty)
         self.orders[cid] = o
         if buy:
-            st.bids[level] = o
+            if slot:
+                st.bids[level] = o
             st.bid_band = None
             st.own_buy_locked += price * qty
             st.quote_free -= price * qty
             st.quote_locked += price * qty
         else:
-            st.asks[level] = o
+            if slot:
+                st.asks[level] = o
             st.ask_band = None
             st.own_sell_locked += qty
             st.base_free -= qty
@@ -476,6 +499,16 @@ class EngineCore:
     def _amend(self, o: Order, qty: int) -> Amend:
         o.amend_qty = qty  # until the venue answers, the order keeps its size (and what it holds)
         return Amend(o.symbol, o.client_id, qty)
+
+    def _replace(self, st: PairState, o: Order, buy: bool, price: int, qty: int, ts: int) -> Replace:
+        """Cancel ``o`` and place its successor in one request. The successor waits outside the level's
+        slot (``o`` keeps it) until ``o`` is gone; it is placed only once ``o``'s cancel succeeded."""
+        self._cancel(o, ts)
+        place = self._place(st, buy, o.level, price, qty, ts, slot=False)
+        n = self.orders[place.client_id]
+        o.successor = n
+        n.replaces = o
+        return Replace(o.symbol, o.client_id, place)
 
     def _cancel(self, o: Order, ts: int) -> Cancel:
         o.status = S.PENDING_CANCEL
@@ -547,6 +580,14 @@ class EngineCore:
                 out = out + self._cancel_all_own(st, ts)
                 self._set_state(st, S.ERROR, f"{st.n_refused} orders refused in a row (last: {why}): fix, then run", ts)
         return out
+
+    def on_not_placed(self, client_id: str, ts: int, reason: str) -> list[Intent]:
+        """A replace's new order was never sent to the book (its cancel failed first, or the request was
+        refused as a whole): it leaves without counting as a refusal or holding the pair."""
+        o = self.orders.get(client_id)
+        if o is None:
+            return _NONE
+        return self._finish(o, S.REJECTED, ts, reason)
 
     def on_canceled(self, client_id: str, ts: int) -> list[Intent]:
         """The venue confirmed a cancel (or reported the order expired)."""
@@ -698,8 +739,16 @@ class EngineCore:
         del self.orders[o.client_id]
         buy = o.side is BUY
         slots = st.bids if buy else st.asks
+        n = o.successor
         if o.level < len(slots) and slots[o.level] is o:
-            slots[o.level] = None
+            # a replace's successor takes the level (if it is still ours to know about)
+            slots[o.level] = n if n is not None and n.client_id in self.orders else None
+        if n is not None:
+            n.replaces = None
+            o.successor = None
+        if o.replaces is not None:  # a successor that left before the order it replaces
+            o.replaces.successor = None
+            o.replaces = None
         if buy:
             st.bid_band = None
         else:

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Final, final
 
 from liqkit.domain.errors import (
     OrderRejected,
+    ReplaceFailed,
     RetryableError,
     UnknownOrderError,
     UnknownOutcomeError,
@@ -36,7 +37,7 @@ from liqkit.domain.errors import (
 )
 from liqkit.domain.types import OrderStatus, RejectReason
 from liqkit.engine.core import FEE_SCALE, EngineCore
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, OrderRef, Place, _Value
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, OrderRef, Place, Replace, _Value
 from liqkit.engine.ports import OpenOrder, UserFill
 
 TIMER_NS: Final = 1_000_000_000  # the engine's periodic check (stale feeds), live and in backtests alike
@@ -128,7 +129,15 @@ DONE: Final = Outcome(OK)
 
 
 def outcome_of(e: BaseException) -> Outcome:
-    """Classify an exception a venue call raised (the liqkit error tree, or a transport error)."""
+    """Classify an exception a venue call raised (the liqkit error tree, or a transport error).
+
+    A cancel-replace's ``ReplaceFailed`` is the outcome of its cancel, with the outcome of its new
+    order as ``value`` (None: not attempted): see ``Execution.on_answer``."""
+    if isinstance(e, ReplaceFailed):
+        if e.cancel is not None:
+            half = outcome_of(e.cancel)
+            return Outcome(half.kind, None, half.reason, half.text, half.retry_after_ns)
+        return Outcome(OK, outcome_of(e.place) if e.place is not None else Outcome(FAILED, text=str(e)))
     if isinstance(e, OrderRejected):
         return Outcome(REFUSED, reason=e.reason, text=str(e))
     if isinstance(e, RetryableError):
@@ -214,6 +223,8 @@ class Execution:
                 out_ = core.on_unknown_outcome(a.client_id, ts, f"amend: {out.text}")
                 return [*out_, *self._resolve(a.symbol, a.client_id, ts)]
             return core.on_amend_rejected(a.client_id, ts, out.text)  # type: ignore[return-value]
+        if t is Replace:
+            return self._on_replace(req, out, ts)  # type: ignore[arg-type]
         if t is CancelAll:
             ca: CancelAll = req  # type: ignore[assignment]
             if kind != OK:  # the sweep at stop (and the next run) tries again
@@ -245,6 +256,36 @@ class Execution:
                 res += self._resolve(o.symbol, o.client_id, ts)
             return res
         raise TypeError(f"no answer expected for {req!r}")
+
+    def _on_replace(self, r: Replace, out: Outcome, ts: int) -> list[Request]:
+        """A cancel-replace's answer. ``out`` is its cancel's outcome; when the cancel was done, ``value``
+        is the new order's outcome (None: placed too). The new order goes out only after a done cancel
+        (``STOP_ON_FAILURE``), so each half is handed to the core as the plain request's answer would be:
+        the new order's first (the old order's end then hands the level to it, or frees it)."""
+        core = self.core
+        new = r.place.client_id
+        kind = out.kind
+        res: list[Request] = []
+        if kind == OK:
+            half: Outcome | None = out.value
+            if half is not None and half.kind != OK:
+                res += self.on_answer(r.place, half, ts)  # refused, rate-limited or unknown: as a plain place
+                res += core.on_canceled(r.client_id, ts)
+                return res
+            res += core.on_canceled(r.client_id, ts)
+            res += core.on_accepted(new, ts)
+            return res
+        if kind in (UNKNOWN, FAILED):  # either half may have happened: find out both
+            core.on_unknown_outcome(r.client_id, ts, f"cancel-replace: {out.text}")
+            core.on_unknown_outcome(new, ts, f"cancel-replace: {out.text}")
+            return [*self._resolve(r.symbol, r.client_id, ts), *self._resolve(r.symbol, new, ts)]
+        res += core.on_not_placed(new, ts, f"cancel-replace: {out.text}")
+        if kind == RETRY:  # nothing was done: the cancel goes again once allowed, the level after it
+            return [*res, Later(out.retry_after_ns, Cancel(r.symbol, r.client_id))]
+        if kind == NOT_OPEN:  # the cancel failed (-2011): as a plain cancel's
+            res += self.on_answer(Cancel(r.symbol, r.client_id), out, ts)
+            return res
+        return [*res, Cancel(r.symbol, r.client_id)]  # refused as a whole: the old order is cancelled alone
 
     def _resolve(self, symbol: str, client_id: str, ts: int) -> list[Request]:
         """Start finding out an order's fate (once at a time per order)."""

@@ -82,6 +82,21 @@ class Amend(_Value):
 
 
 @final
+class Replace(_Value):
+    """Cancel one order and place another in its level, in one request (Binance's ``order.cancelReplace``
+    in ``STOP_ON_FAILURE`` mode: the new order is placed only once the cancel succeeded, so the level
+    never has two live orders). The new order loses the old one's queue position."""
+
+    __slots__ = ("client_id", "place", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "place")
+
+    def __init__(self, symbol: str, client_id: str, place: Place) -> None:
+        self.symbol: Final = symbol
+        self.client_id: Final = client_id  # the order cancelled
+        self.place: Final = place  # the order placed once it is
+
+
+@final
 class CancelAll(_Value):
     """Cancel the pair's open orders: only liqkit's (``own_only``, by client id prefix) or all."""
 
@@ -93,4 +108,4 @@ class CancelAll(_Value):
         self.own_only: Final = own_only
 
 
-Intent = Place | Cancel | Amend | CancelAll
+Intent = Place | Cancel | Amend | Replace | CancelAll

@@ -24,7 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import BalanceUpdate, BookTop, OrderStatus, Side, Trade
-from liqkit.engine.intents import Amend, Place
+from liqkit.engine.intents import Amend, Place, Replace
 
 __all__ = [
     "Clock",
@@ -98,6 +98,7 @@ class Venue(Protocol):
 
     name: str
     amend_keeps_priority: bool  # an amend that only reduces the quantity keeps the queue position
+    cancel_replace: bool  # cancel one order and place another in one request (``replace``)
 
     async def start(self) -> None:
         """Connect (and start streaming)."""
@@ -125,6 +126,11 @@ class Venue(Protocol):
 
     async def amend(self, order: Amend) -> None:
         """Reduce an order's quantity keeping its queue position (only where ``amend_keeps_priority``)."""
+
+    async def replace(self, order: Replace) -> None:
+        """Cancel ``order.client_id`` and, once that is done, place ``order.place`` (only where
+        ``cancel_replace``). ``ReplaceFailed`` says which half failed; a request refused as a whole or of
+        unknown outcome raises the plain error."""
 
     async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
         """Cancel the symbol's open orders (only liqkit's when ``own_only``); return their client ids."""

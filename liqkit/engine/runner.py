@@ -44,7 +44,7 @@ from liqkit.engine.execution import (
     outcome_of,
 )
 from liqkit.engine.histogram import LatencyHistogram
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
 from liqkit.engine.records import StateRecord
 from liqkit.engine.startup import StartupRetry
@@ -70,7 +70,12 @@ class EngineRunner:
         self.venue = venue
         self.configs = {p.symbol: p for p in pairs}
         self.journal = journal
-        self.core = EngineCore(risk, run_nonce, amend_keeps_priority=getattr(venue, "amend_keeps_priority", False))
+        self.core = EngineCore(
+            risk,
+            run_nonce,
+            amend_keeps_priority=getattr(venue, "amend_keeps_priority", False),
+            cancel_replace=getattr(venue, "cancel_replace", False),
+        )
         self.execution = Execution(self.core)
         self.time: Clock = clock or WallClock()
         self.clock: Callable[[], int] = self.time.now
@@ -145,6 +150,12 @@ class EngineRunner:
         """Apply a new pair config (checked first; a bad one raises ConfigError and changes nothing)."""
         self._submit(self.core.configure(cfg, self.clock(), source))  # type: ignore[arg-type]
         self.configs[cfg.symbol] = cfg
+        stp = getattr(self.venue, "stp_modes", None)  # a venue that sends Binance's STP mode with each order
+        if isinstance(stp, dict):
+            if cfg.stp_mode:
+                stp[cfg.symbol] = cfg.stp_mode
+            else:
+                stp.pop(cfg.symbol, None)
         self._drain()
 
     async def stop(self, timeout_s: float = 10.0) -> None:
@@ -310,6 +321,8 @@ class EngineRunner:
             return await v.cancel(c.symbol, c.client_id)
         if t is Amend:
             return await v.amend(req)  # type: ignore[arg-type]
+        if t is Replace:
+            return await v.replace(req)  # type: ignore[arg-type]
         if t is CancelAll:
             ca: CancelAll = req  # type: ignore[assignment]
             return await v.cancel_all(ca.symbol, ca.own_only)

@@ -47,8 +47,10 @@ class Order:
         "pair",
         "price",
         "qty",
+        "replaces",
         "side",
         "status",
+        "successor",
         "symbol",
         "trades",
     )
@@ -65,6 +67,8 @@ class Order:
         self.status = PENDING_NEW
         self.trades: set[int] | None = None
         self.amend_qty = 0  # the quantity an amend in flight asks for (0: none)
+        self.successor: Order | None = None  # a replace in flight: the order placed once this one is cancelled
+        self.replaces: Order | None = None  # for that successor: the order it replaces
 
     @property
     def remaining(self) -> int:

@@ -1,4 +1,11 @@
-"""``BinanceVenue``: the Venue protocol through python-binance (REST, combined streams, WS API user data).
+"""``BinanceVenue``: the Venue protocol through python-binance (WebSocket API order entry and user data,
+REST, combined streams).
+
+Orders go over the WebSocket API (``order.place``, ``order.cancel``, ``order.amend.keepPriority``) on the
+connection that carries the user data subscription; REST is the fallback while that connection is
+down. A request goes one way only: it falls back to REST only when it was never written to the
+WebSocket, and one written but unanswered (a drop, a timeout) is an unknown outcome like a REST
+timeout — the order is queried, never sent twice. ``order_entry="rest"`` sends everything over REST.
 
 ``base_url`` points every REST, stream and WebSocket API URL at another server (a ``liqkit
 sim-server`` on 127.0.0.1); without it the venue is Binance's testnet, or mainnet with both opt-ins.
@@ -26,6 +33,7 @@ from binance.ws.constants import WSListenerState
 from liqkit.domain.errors import (
     LiveTradingRefused,
     OrderRejected,
+    ReplaceFailed,
     RetryableError,
     UnknownOrderError,
     UnknownOutcomeError,
@@ -34,11 +42,19 @@ from liqkit.domain.errors import (
 from liqkit.domain.rules import SymbolRules, parse_exchange_info
 from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
-from liqkit.engine.intents import Amend, Place
+from liqkit.engine.intents import Amend, Place, Replace
 from liqkit.engine.ports import OpenOrder, StreamGap, UserFill, UserOrder, VenueEvent
 from liqkit.venues.ratelimit import RateLimits
 
 _UNKNOWN_CODES = {-1006, -1007}
+ORDER_ENTRY = ("ws-api", "rest")
+WS_API_TIMEOUT_S = 10.0  # an order request written to the WebSocket API and unanswered this long: fate unknown
+
+
+class NotSent(VenueError):
+    """A WebSocket API request that was never written (no open connection): safe to send over REST."""
+
+
 _RETRY_CODES = {-1003, -1015}
 
 
@@ -195,14 +211,18 @@ async def close_client(client: AsyncClient) -> None:
 class BinanceVenue:
     """Binance spot through python-binance. Testnet unless told otherwise."""
 
-    amend_keeps_priority = False  # order.amend.keepPriority comes with WebSocket API order entry
+    amend_keeps_priority = True  # order.amend.keepPriority (WebSocket API and REST) keeps the queue position
 
     def __init__(
         self,
         symbols: Iterable[str],
         api_key: str,
-        api_secret: str,
+        api_secret: str = "",
         *,
+        private_key: str = "",
+        order_entry: str = "ws-api",
+        cancel_replace: bool = True,
+        stp_modes: dict[str, str] | None = None,
         base_url: str | None = None,
         live: bool = False,
         demo: bool = False,
@@ -214,12 +234,21 @@ class BinanceVenue:
             raise LiveTradingRefused("live trading needs allow_live = true in the config and LIQKIT_ALLOW_LIVE=1")
         if live and demo:
             raise ValueError("BinanceVenue: live and demo exclude each other")
+        if order_entry not in ORDER_ENTRY:
+            raise ValueError(f"order_entry = {order_entry!r}: use 'ws-api' or 'rest'")
+        if not api_secret and not private_key:
+            raise ValueError("BinanceVenue: give api_secret (HMAC) or private_key (Ed25519 or RSA PEM)")
         if base_url:
             self.name = "binance-local"
         else:
             self.name = "binance-live" if live else ("binance-demo" if demo else "binance-testnet")
         self.symbols = [s.upper() for s in symbols]
         self._key, self._secret, self._base_url, self._live = api_key, api_secret, base_url, live
+        self._private_key = private_key  # PEM text; python-binance signs with it (Ed25519 or RSA)
+        self.order_entry = order_entry
+        self.cancel_replace = cancel_replace  # a price move is one order.cancelReplace (STOP_ON_FAILURE)
+        self.stp_modes: dict[str, str] = dict(stp_modes or {})  # per symbol, sent with every new order
+        self.ws_orders = self.rest_orders = self.ws_fallbacks = 0  # order requests per path; WS API down: REST
         self._demo = demo and not base_url
         self._queue_size = stream_queue_size
         self._silence_s = market_silence_s  # a market socket silent this long is recreated
@@ -251,7 +280,9 @@ class BinanceVenue:
         if self.client is None:
             cls = client_class(self._base_url)
             try:
-                self.client = await cls.create(self._key, self._secret, **self.client_mode())
+                self.client = await cls.create(
+                    self._key, self._secret or None, private_key=self._private_key or None, **self.client_mode()
+                )
             except Exception as e:  # create() closes its session itself
                 raise map_error(e, False) from e
         if self._tasks:
@@ -293,13 +324,13 @@ class BinanceVenue:
             await asyncio.wait(self._tasks, timeout=2.0)
         self._tasks = []
 
-    async def _call(self, placing: bool, fn: Any, **params: Any) -> Any:
+    async def _call(self, placing: bool, fn: Any, /, paced: bool | None = None, **params: Any) -> Any:
         """One REST call with the circuit breaker (429/418 Retry-After), a clock re-sync on -1021, and
-        errors mapped to liqkit's tree."""
+        errors mapped to liqkit's tree. New orders are paced (``paced``: default ``placing``)."""
         wait = self._blocked_until - time.monotonic()
         if wait > 0:
             raise RetryableError(f"circuit open: Binance asked to wait {wait:.1f}s more", -1003, wait)
-        if placing:
+        if placing if paced is None else paced:
             await self._pace()
         for attempt in (0, 1):
             try:
@@ -318,6 +349,72 @@ class BinanceVenue:
                 raise err from e
             except Exception as e:  # mapped at the boundary
                 raise map_error(e, placing) from e
+        raise VenueError("unreachable")
+
+    async def _entry(self, placing: bool, method: str, rest: Any, params: dict[str, Any], paced: bool = False) -> Any:
+        """One order request: over the WebSocket API while its connection is up, else over REST. Only
+        new orders are ``paced`` (an amend adds nothing to the unfilled-order count, a cancel only
+        reduces exposure)."""
+        if self.order_entry == "ws-api":
+            try:
+                out = await self._ws(placing, method, params, paced)
+                self.ws_orders += 1
+                return out
+            except NotSent:
+                self.ws_fallbacks += 1
+        self.rest_orders += 1
+        return await self._call(placing, rest, paced=paced, **params)
+
+    async def _ws(self, placing: bool, method: str, params: dict[str, Any], paced: bool) -> Any:
+        """One signed WebSocket API request on python-binance's connection (the one the user data
+        subscription uses), with the REST path's circuit breaker, pacing, clock re-sync and error
+        mapping. ``NotSent`` when there is no open connection to write it to (nothing was sent);
+        a request written and not answered within ``WS_API_TIMEOUT_S`` is an unknown outcome."""
+        c = self._c()
+        api = c.ws_api
+        wait = self._blocked_until - time.monotonic()
+        if wait > 0:
+            raise RetryableError(f"circuit open: Binance asked to wait {wait:.1f}s more", -1003, wait)
+        if paced:
+            await self._pace()
+        for attempt in (0, 1):
+            if api is None or api.ws is None or api.ws_state != WSListenerState.STREAMING:
+                raise NotSent(f"WebSocket API {method}: not connected")
+            rid = c.uuid22()
+            payload = {
+                "id": rid,
+                "method": method,
+                "params": c._sign_ws_params(dict(params), c._generate_ws_api_signature),
+            }
+            fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            api._responses[rid] = fut  # python-binance's reader resolves it (or fails it with the error answer)
+            try:
+                try:
+                    await api.ws.send(json.dumps(payload))
+                except Exception as e:  # the connection closed under us: websockets writes nothing then
+                    raise NotSent(f"WebSocket API {method}: {type(e).__name__}") from e
+                try:
+                    answer = await asyncio.wait_for(fut, WS_API_TIMEOUT_S)
+                except TimeoutError:
+                    raise UnknownOutcomeError(
+                        f"WebSocket API {method}: no answer within {WS_API_TIMEOUT_S:g}s"
+                        + ("; outcome unknown: liqkit checks the order, never re-sends it" if placing else "")
+                    ) from None
+            except BinanceAPIException as e:
+                self.rate.observe_ws(e.response.get("rateLimits") if isinstance(e.response, dict) else None)
+                if e.code == -1021 and attempt == 0:  # not executed: re-sync the clock, then once more
+                    await self._resync()
+                    continue
+                err = map_error(e, placing)
+                if isinstance(err, RetryableError) and e.code != -1021:
+                    self._blocked_until = time.monotonic() + (
+                        err.retry_after or (60.0 if e.status_code == 418 else 1.0)
+                    )
+                raise err from e
+            finally:
+                api._responses.pop(rid, None)
+            self.rate.observe_ws(answer.get("rateLimits"))
+            return answer.get("result", answer)
         raise VenueError("unreachable")
 
     async def _pace(self) -> None:
@@ -385,7 +482,12 @@ class BinanceVenue:
         return [self._order(o) for o in await self._call(False, self._c().get_open_orders, symbol=symbol)]
 
     async def place(self, order: Place) -> None:
-        """LIMIT_MAKER (post-only, no timeInForce) or LIMIT GTC, with our client id and plain decimals."""
+        """A new limit order (``_new_order_params``)."""
+        await self._entry(True, "order.place", self._c().create_order, self._new_order_params(order), paced=True)
+
+    def _new_order_params(self, order: Place) -> dict[str, Any]:
+        """A new order's parameters: LIMIT_MAKER (post-only, no timeInForce) or LIMIT GTC, our client id,
+        plain decimals, the pair's STP mode if set, and an ACK answer (fills come on the user stream)."""
         r = self._rules[order.symbol]
         params: dict[str, Any] = {
             "symbol": order.symbol,
@@ -398,18 +500,59 @@ class BinanceVenue:
             params["type"] = "LIMIT_MAKER"
         else:
             params.update(type="LIMIT", timeInForce="GTC")
-        await self._call(True, self._c().create_order, **params)
+        stp = self.stp_modes.get(order.symbol)
+        if stp:
+            params["selfTradePreventionMode"] = stp
+        params["newOrderRespType"] = "ACK"
+        return params
+
+    async def replace(self, order: Replace) -> None:
+        """``order.cancelReplace`` in STOP_ON_FAILURE mode: the new order only once the cancel is done.
+        Binance's partial answers become ``ReplaceFailed`` (-2022: the cancel failed, the new order was
+        not attempted; -2021: cancelled, the new order failed), each half mapped like its plain request."""
+        params = self._new_order_params(order.place)
+        params.update(cancelReplaceMode="STOP_ON_FAILURE", cancelOrigClientOrderId=order.client_id)
+        try:
+            await self._entry(True, "order.cancelReplace", self._c().cancel_replace_order, params, paced=True)
+        except (OrderRejected, VenueError) as e:
+            cause = e.__cause__
+            if not isinstance(cause, BinanceAPIException) or cause.code not in (-2021, -2022):
+                raise
+            data = _error_data(cause)
+            cancel_half, new_half = data.get("cancelResponse") or {}, data.get("newOrderResponse") or {}
+            if data.get("cancelResult") != "SUCCESS":
+                raise ReplaceFailed(_half_error(cancel_half, False, "cancel"), None) from e
+            raise ReplaceFailed(None, _half_error(new_half, True, "new order")) from e
 
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel by client id; UnknownOrderError (-2011) when it is not open."""
-        await self._call(False, self._c().cancel_order, symbol=symbol, origClientOrderId=client_id)
+        await self._entry(
+            False, "order.cancel", self._c().cancel_order, {"symbol": symbol, "origClientOrderId": client_id}
+        )
 
     async def amend(self, order: Amend) -> None:
-        """Not used yet: the engine replaces instead (``amend_keeps_priority`` is False)."""
-        raise OrderRejected("amend is not supported by this venue yet", -1000)
+        """Reduce an order's quantity keeping its queue position (``order.amend.keepPriority``)."""
+        params = {
+            "symbol": order.symbol,
+            "origClientOrderId": order.client_id,
+            "newQty": self._rules[order.symbol].format_qty(order.qty),
+        }
+        await self._entry(True, "order.amend.keepPriority", self._rest_amend, params)
+
+    async def _rest_amend(self, **params: Any) -> Any:
+        return await self._c()._put("order/amend/keepPriority", True, data=params)  # python-binance has no wrapper
 
     async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
-        """Cancel the symbol's open orders (liqkit's only, by prefix, or all)."""
+        """Cancel the symbol's open orders: liqkit's only (by prefix, one by one), or all in one request
+        (``openOrders.cancelAll``)."""
+        if not own_only:
+            try:
+                gone = await self._entry(
+                    False, "openOrders.cancelAll", self._c().cancel_all_open_orders, {"symbol": symbol}
+                )
+            except UnknownOrderError:  # -2011: nothing was open
+                return []
+            return [str(o["origClientOrderId"]) for o in gone if isinstance(o, dict) and "origClientOrderId" in o]
         done = []
         for o in await self.open_orders(symbol):
             if own_only and not is_liqkit_id(o.client_id):
@@ -536,6 +679,35 @@ class BinanceVenue:
         task = asyncio.current_task()
         if self._closing or (task is not None and task.cancelling()):
             raise asyncio.CancelledError
+
+
+def _error_data(e: BinanceAPIException) -> dict[str, Any]:
+    """The ``data`` object of an error answer (cancelReplace's halves): from the WebSocket API's
+    envelope, or the REST body python-binance read."""
+    resp = e.response
+    body: Any = None
+    if isinstance(resp, dict):
+        body = resp.get("error")
+    else:
+        raw = getattr(resp, "_body", None)
+        with contextlib.suppress(Exception):
+            body = json.loads(raw) if raw else None
+    data = body.get("data") if isinstance(body, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _half_error(half: dict[str, Any], placing: bool, what: str) -> VenueError:
+    """One half of a cancel-replace's answer (``{"code": ..., "msg": ...}``) as liqkit's error."""
+    code, msg = int(half.get("code") or 0), str(half.get("msg") or f"{what} failed")
+    if code in (-2011, -2013):
+        return UnknownOrderError(msg, code)
+    if code in _UNKNOWN_CODES or code == 0:
+        return UnknownOutcomeError(f"cancel-replace {what}: {msg}", code or None)
+    if code in _RETRY_CODES:
+        return RetryableError(msg, code, None)
+    if placing:
+        return OrderRejected(msg, code, reject_reason(code, msg))
+    return VenueError(msg, code)
 
 
 async def _abandon(sock: Any) -> None:

@@ -14,7 +14,7 @@ def make_venue(cfg: LiqkitConfig, symbols: list[str], speed: float = 1.0) -> Ven
     if venue == "sim":
         from liqkit.venues.sim.venue import SimVenue
 
-        return SimVenue(symbols, cfg.sim, speed=speed)
+        return SimVenue(symbols, cfg.sim, speed=speed, cancel_replace=cfg.engine.replace_mode == "cancel-replace")
     from liqkit.venues.binance import BinanceVenue
     from liqkit.venues.keys import load_api_keys
 
@@ -23,6 +23,10 @@ def make_venue(cfg: LiqkitConfig, symbols: list[str], speed: float = 1.0) -> Ven
         symbols,
         keys.key,
         keys.secret,
+        private_key=keys.private_key,
+        order_entry=cfg.engine.order_entry,
+        cancel_replace=cfg.engine.replace_mode == "cancel-replace",
+        stp_modes={p.symbol: p.stp_mode for p in cfg.pairs.values() if p.stp_mode},
         base_url=cfg.engine.base_url,
         live=venue == "binance-live",
         demo=venue == "binance-demo",

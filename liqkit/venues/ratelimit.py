@@ -76,6 +76,22 @@ class RateLimits:
             if v is not None and v.isdigit():
                 lim.used, lim.seen_at = int(v), now
 
+    def observe_ws(self, entries: Any) -> None:
+        """Take the usage figures of a WebSocket API answer's ``rateLimits`` list (each entry names its
+        type, interval and ``count``, the figure a REST answer's header would carry)."""
+        if not entries or not self.limits:
+            return
+        now = self.clock()
+        by_header = {lim.header: lim for lim in self.limits}
+        for e in entries:
+            try:
+                kind, interval, num, count = e["rateLimitType"], e["interval"], int(e.get("intervalNum", 1)), e["count"]
+                lim = by_header.get(_header_name(kind, interval, num))
+            except (KeyError, TypeError, ValueError):
+                continue
+            if lim is not None and isinstance(count, int):
+                lim.used, lim.seen_at = count, now
+
     def order_delay(self) -> tuple[float, str]:
         """(seconds to hold a new order back, why); (inf-like window rest, why) past ``STOP_FROM``."""
         now = self.clock()

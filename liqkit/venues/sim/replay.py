@@ -24,11 +24,19 @@ from typing import Any
 
 from liqkit.data.feed import MarketData, merge_events
 from liqkit.domain.config import SimConfig
-from liqkit.domain.errors import OrderRejected, RetryableError, RulesError, UnknownOrderError, UnknownOutcomeError
+from liqkit.domain.errors import (
+    OrderRejected,
+    ReplaceFailed,
+    RetryableError,
+    RulesError,
+    UnknownOrderError,
+    UnknownOutcomeError,
+    VenueError,
+)
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import BookTop, Side, Trade
 from liqkit.engine.execution import NOT_OPEN, OK, REFUSED, RETRY, UNKNOWN, FetchBalances, Outcome, Query, Request
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
 from liqkit.engine.latency import ConstantLatency, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, VenueEvent
 from liqkit.venues.sim.exchange import SimExchange
@@ -66,8 +74,10 @@ class ReplayVenue:
         data: Sequence[MarketData],
         config: SimConfig | None = None,
         latency: LatencyModel | None = None,
+        cancel_replace: bool = True,
     ) -> None:
         self.config = config or SimConfig()
+        self.cancel_replace = cancel_replace  # the engine moves a quote with one ``replace``
         self.datas = list(data)
         if not self.datas:
             raise ValueError("data: give at least one MarketData")
@@ -212,17 +222,20 @@ class ReplayVenue:
         out = await fut
         if out.kind == OK:
             return out.value
-        text = out.text.split("] ", 1)[-1]
-        code = _code(out.text)
-        if out.kind == REFUSED:
-            raise OrderRejected(text, code, out.reason)
-        if out.kind == NOT_OPEN:
-            raise UnknownOrderError(text, code)
-        if out.kind == RETRY:
-            raise RetryableError(text, code, out.retry_after_ns / 1e9)
-        if out.kind == UNKNOWN:
-            raise UnknownOutcomeError(text, code)
-        raise AssertionError(f"unexpected outcome {out!r}")
+        raise _error(out)
+
+    async def replace(self, order: Replace) -> None:
+        """Cancel-replace through the timeline; ``ReplaceFailed`` naming the half that failed."""
+        fut: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self.timeline.submit(order, self.timeline.now, fut)
+        self.wake()
+        out = await fut
+        if out.kind == OK:
+            if out.value is not None:
+                raise ReplaceFailed(None, _error(out.value))
+            return
+        err = _error(out)
+        raise ReplaceFailed(err, None) if out.kind == NOT_OPEN else err
 
     # ---- account and orders -------------------------------------------------------------------------
     async def rules(self, symbols: Iterable[str]) -> dict[str, SymbolRules]:
@@ -282,6 +295,21 @@ def _status(filled: int) -> Any:
     from liqkit.domain.types import OrderStatus
 
     return OrderStatus.PARTIALLY_FILLED if filled else OrderStatus.NEW
+
+
+def _error(out: Outcome) -> VenueError:
+    """The exception a venue raises for a failed ``out``."""
+    text = out.text.split("] ", 1)[-1]
+    code = _code(out.text)
+    if out.kind == REFUSED:
+        return OrderRejected(text, code, out.reason)
+    if out.kind == NOT_OPEN:
+        return UnknownOrderError(text, code)
+    if out.kind == RETRY:
+        return RetryableError(text, code, out.retry_after_ns / 1e9)
+    if out.kind == UNKNOWN:
+        return UnknownOutcomeError(text, code)
+    raise AssertionError(f"unexpected outcome {out!r}")
 
 
 def _code(text: str) -> int | None:

@@ -42,7 +42,7 @@ from liqkit.engine.execution import (
     Query,
     Request,
 )
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
+from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
 from liqkit.engine.latency import ConstantLatency, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder
 from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
@@ -228,6 +228,23 @@ class Timeline:
                 self._touch(o.pair, t)
             else:
                 self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order sent."), token))
+        elif kind is Replace:  # STOP_ON_FAILURE: the new order only after a done cancel
+            rp: Replace = req  # type: ignore[assignment]
+            o = ex.orders.get(rp.client_id)
+            if o is None or not ex.cancel(rp.client_id):
+                self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order sent."), token))
+            else:
+                p = rp.place
+                r = ex.place(o.pair, t, p.client_id, p.side, p.price, p.qty, p.post_only)
+                if r.accepted:
+                    self.push(back, ANSWER, (req, DONE, token))
+                else:
+                    half = Outcome(REFUSED, reason=r.reason, text=f"[{r.code}] {r.message}")
+                    self.push(back, ANSWER, (req, Outcome(OK, half), token))
+                self.push(back, EVENT, OrderEvent(rp.symbol, rp.client_id, _CANCELED, o.filled, t))
+                if r.accepted and r.fills:
+                    self.push(back, EVENT, (o.pair, t, r.fills))
+                self._touch(o.pair, t)
         elif kind is Amend:
             a: Amend = req  # type: ignore[assignment]
             so = ex.orders.get(a.client_id)

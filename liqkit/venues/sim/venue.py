@@ -16,11 +16,11 @@ from decimal import Decimal
 
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
-from liqkit.domain.errors import OrderRejected, RulesError, UnknownOrderError
+from liqkit.domain.errors import OrderRejected, ReplaceFailed, RulesError, UnknownOrderError
 from liqkit.domain.rules import SymbolRules, default_rules
 from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
-from liqkit.engine.intents import Amend, Place
+from liqkit.engine.intents import Amend, Place, Replace
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
 from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
 
@@ -48,8 +48,10 @@ class SimVenue:
         data: dict[str, MarketData] | None = None,
         speed: float = 1.0,
         clock: Callable[[], int] = time.time_ns,
+        cancel_replace: bool = True,
     ) -> None:
         self.config = config or SimConfig()
+        self.cancel_replace = cancel_replace  # the engine moves a quote with one ``replace``
         self.speed = speed
         self.clock = clock
         self.symbols = [s.upper() for s in symbols]
@@ -218,6 +220,30 @@ class SimVenue:
         now = self.clock()
         self._queue.put_nowait(UserOrder(symbol, client_id, OrderStatus.CANCELED, 0, now, now))
         self._push_balances(symbol, now)
+
+    async def replace(self, order: Replace) -> None:
+        """Cancel, then (once that is done) place, in one request after the latency; ``ReplaceFailed``
+        names the half that failed, as Binance's cancelReplace in STOP_ON_FAILURE mode."""
+        await asyncio.sleep(self._latency)
+        ok = self.exchange.cancel(order.client_id)
+        p = order.place
+        r = (
+            self.exchange.place(
+                self.exchange.index[p.symbol], self.clock(), p.client_id, p.side, p.price, p.qty, p.post_only
+            )
+            if ok
+            else None
+        )
+        now = self.clock()
+        await asyncio.sleep(self._latency)
+        if r is None:
+            raise ReplaceFailed(UnknownOrderError("Unknown order sent.", -2011), None)
+        self._queue.put_nowait(UserOrder(order.symbol, order.client_id, OrderStatus.CANCELED, 0, now, now))
+        if not r.accepted:
+            self._push_balances(order.symbol, now)
+            raise ReplaceFailed(None, OrderRejected(r.message, r.code, r.reason))
+        self._user_fills(order.symbol, r.fills, now)
+        self._push_balances(order.symbol, now)
 
     async def amend(self, order: Amend) -> None:
         """Reduce an order's quantity after the latency, keeping its queue position."""
