@@ -249,6 +249,9 @@ class BinanceVenue:
         self.cancel_replace = cancel_replace  # a price move is one order.cancelReplace (STOP_ON_FAILURE)
         self.stp_modes: dict[str, str] = dict(stp_modes or {})  # per symbol, sent with every new order
         self.ws_orders = self.rest_orders = self.ws_fallbacks = 0  # order requests per path; WS API down: REST
+        self.last_market_ns = 0  # receive time of the newest market event handed to the engine
+        # benchmarks: (path, method, ns from the newest market event to the request's write) per order request
+        self.wire_log: list[tuple[str, str, int]] | None = None
         self._demo = demo and not base_url
         self._queue_size = stream_queue_size
         self._silence_s = market_silence_s  # a market socket silent this long is recreated
@@ -363,6 +366,8 @@ class BinanceVenue:
             except NotSent:
                 self.ws_fallbacks += 1
         self.rest_orders += 1
+        if self.wire_log is not None:  # python-binance signs and writes it next (pacing aside)
+            self.wire_log.append(("rest", method, time.time_ns() - self.last_market_ns))
         return await self._call(placing, rest, paced=paced, **params)
 
     async def _ws(self, placing: bool, method: str, params: dict[str, Any], paced: bool) -> Any:
@@ -389,8 +394,11 @@ class BinanceVenue:
             fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
             api._responses[rid] = fut  # python-binance's reader resolves it (or fails it with the error answer)
             try:
+                text = json.dumps(payload)
+                if self.wire_log is not None:
+                    self.wire_log.append(("ws-api", method, time.time_ns() - self.last_market_ns))
                 try:
-                    await api.ws.send(json.dumps(payload))
+                    await api.ws.send(text)
                 except Exception as e:  # the connection closed under us: websockets writes nothing then
                     raise NotSent(f"WebSocket API {method}: {type(e).__name__}") from e
                 try:
@@ -624,6 +632,7 @@ class BinanceVenue:
                         backoff = 0.2
                         ev = parse_market(msg.get("data", {}), self._rules, _now())
                         if ev is not None:
+                            self.last_market_ns = ev.ts_local
                             self._queue.put_nowait(ev)
             except asyncio.CancelledError:
                 raise
