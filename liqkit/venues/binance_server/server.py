@@ -43,6 +43,7 @@ from liqkit.venues.binance_server.ws_api import WsApi
 from liqkit.venues.sim.venue import SimVenue
 
 _DAY_MS = 86_400_000
+_FAULT = web.RequestKey("fault", str)  # a fault the middleware leaves for a handler to act out
 TAPE_KEEP = 10_000  # public trades (and aggregate trades) kept per symbol for /trades and /aggTrades
 # a minute of the 24 h statistics: [minute, open, high, low, close, volume, quote, count, first id, last id, last qty]
 _MINUTE, _OPEN, _HIGH, _LOW, _CLOSE, _VOLUME, _QUOTE, _COUNT, _FIRST_ID, _LAST_ID, _LAST_QTY = range(11)
@@ -268,7 +269,7 @@ class BinanceServer:
         if f.kind == "delay":
             await asyncio.sleep(f.delay_ms / 1000)
         if f.kind in CANCEL_REPLACE_FAULTS:
-            request["fault"] = f.kind  # for the cancelReplace handler to act out
+            request[_FAULT] = f.kind  # for the cancelReplace handler to act out
         return await handler(request)  # type: ignore[no-any-return]
 
     @web.middleware
@@ -523,7 +524,7 @@ class BinanceServer:
 
     async def cancel_replace(self, request: web.Request) -> web.Response:
         p = await self._signed(request)
-        return self._json(await self.book.cancel_replace(p, request.get("fault", "")), weight=0, orders=True)
+        return self._json(await self.book.cancel_replace(p, request.get(_FAULT, "")), weight=0, orders=True)
 
     async def amend_order(self, request: web.Request) -> web.Response:
         p = await self._signed(request)
