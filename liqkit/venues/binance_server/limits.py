@@ -33,9 +33,13 @@ class Window:
         self._slot = now_ms // self.ms
         return self._n
 
+    def turns_at(self, now_ms: int) -> int:
+        """When the window turns (ms), as the WebSocket API's ``retryAfter`` says it."""
+        return (now_ms // self.ms + 1) * self.ms
+
     def retry_after_s(self, now_ms: int) -> int:
         """Whole seconds until the window turns (at least 1), as ``Retry-After`` says it."""
-        return max(1, -(-(self.ms - now_ms % self.ms) // 1000))
+        return max(1, -(-(self.turns_at(now_ms) - now_ms) // 1000))
 
 
 class RateLimitError(ApiError):
@@ -62,8 +66,8 @@ class UnfilledOrders:
         """``RateLimitError`` -1015 when a window is full (the 10 s one named first, as Binance does)."""
         for w, limit, what in ((self._10s, self.limit_10s, "10 SECOND"), (self._1d, self.limit_1d, "1 DAY")):
             if w.used(now_ms) >= limit:
-                retry = now_ms + w.retry_after_s(now_ms) * 1000
-                raise RateLimitError(-1015, f"Too many new orders; current limit is {limit} orders per {what}.", retry)
+                msg = f"Too many new orders; current limit is {limit} orders per {what}."
+                raise RateLimitError(-1015, msg, w.turns_at(now_ms))
 
     def new_order(self, now_ms: int) -> None:
         """A new order: one more in every window."""
@@ -104,7 +108,7 @@ class Limits:
     def check_weight(self, now_ms: int) -> None:
         """``RateLimitError`` -1003 when this minute's weight is used up (when enforced)."""
         if self.enforce and self.weight.used(now_ms) >= self.weight_limit:
-            retry = now_ms + self.weight.retry_after_s(now_ms) * 1000
+            retry = self.weight.turns_at(now_ms)
             raise RateLimitError(
                 -1003,
                 f"Too much request weight used; current limit is {self.weight_limit} request weight per 1 MINUTE. "
