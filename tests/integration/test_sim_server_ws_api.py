@@ -303,6 +303,20 @@ def test_order_entry_and_queries_answer_in_binances_envelopes():
         gone = await c.call("openOrders.cancelAll", signed({"symbol": "BTCUSDT"}))
         assert [o["status"] for o in gone["result"]] == ["CANCELED"] * 4
 
+        # the request weights: heavier for every symbol's open orders, 0 for an order placed
+        async def weight_of(method: str, params: dict[str, Any]) -> int:
+            while True:  # measured within one minute: the weight's window
+                first = await c.call("time")
+                used = (await c.call(method, signed(params)))["rateLimits"][-1]["count"]
+                last = await c.call("time")
+                if first["result"]["serverTime"] // 60_000 == last["result"]["serverTime"] // 60_000:
+                    return used - first["rateLimits"][-1]["count"]
+
+        assert await weight_of("openOrders.status", {"symbol": "BTCUSDT"}) == 6
+        assert await weight_of("openOrders.status", {}) == 80
+        assert await weight_of("order.test", {**lim, "timeInForce": "GTC", "computeCommissionRates": True}) == 20
+        assert await weight_of("order.place", {**lim, "timeInForce": "GTC"}) == 0
+
         # requests Binance would refuse before looking at them
         await c.ws.send_str("{not json")
         assert (await c._frame())["error"]["code"] == -1102

@@ -17,6 +17,7 @@ connection's 24 hours (``serverShutdown``, then closed); target ``"ws-api"`` act
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -74,14 +75,30 @@ Handler = Callable[[Call], Awaitable[Any]]
 
 @dataclass(frozen=True)
 class Method:
-    """A method: its handler, its request weight (``ok_weight`` when it succeeds: order entry costs 0 since
-    2026-04-02), whether it is signed, and whether its answer shows the unfilled-order count."""
+    """A method: its handler, its request weight (``heavy``: when ``heavier`` says its params make it
+    so; ``ok_weight`` when it succeeds: order entry costs 0 since 2026-04-02), whether it is signed, and
+    whether its answer shows the unfilled-order count."""
 
     handler: Handler
     weight: int
     signed: bool = False
     ok_weight: int | None = None
     orders: bool = False
+    heavy: int = 0
+    heavier: Callable[[Mapping[str, str]], bool] | None = None
+
+    def cost(self, params: Mapping[str, str], ok: bool) -> int:
+        if ok and self.ok_weight is not None:
+            return self.ok_weight
+        return self.heavy if self.heavier is not None and self.heavier(params) else self.weight
+
+
+def _no_symbol(p: Mapping[str, str]) -> bool:
+    return not p.get("symbol")
+
+
+def _with_commissions(p: Mapping[str, str]) -> bool:
+    return p.get("computeCommissionRates", "").lower() == "true"
 
 
 class WsApi:
@@ -115,13 +132,13 @@ class WsApi:
             "userDataStream.subscribe.signature": Method(self._subscribe_signature, 2),
             "userDataStream.unsubscribe": Method(self._unsubscribe, 2),
             "order.place": Method(_call(o.place), 1, signed=True, ok_weight=0, orders=True),
-            "order.test": Method(self._test, 1, signed=True),
+            "order.test": Method(self._test, 1, signed=True, heavy=20, heavier=_with_commissions),
             "order.cancel": Method(_call(o.cancel), 1, signed=True, ok_weight=0),
             "order.cancelReplace": Method(self._cancel_replace, 1, signed=True, ok_weight=0, orders=True),
             "order.amend.keepPriority": Method(_call(o.amend), 4, signed=True),
             "openOrders.cancelAll": Method(_call(o.cancel_all), 1, signed=True, ok_weight=0),
             "order.status": Method(_sync(o.query), 4, signed=True),
-            "openOrders.status": Method(_sync(o.open_orders), 6, signed=True),
+            "openOrders.status": Method(_sync(o.open_orders), 6, signed=True, heavy=80, heavier=_no_symbol),
             "account.status": Method(_sync(o.account), 20, signed=True),
             "account.rateLimits.orders": Method(_sync(lambda p: o.order_count()), 40, signed=True),
         }
@@ -172,8 +189,8 @@ class WsApi:
         method = self.methods.get(name)
         if method is None:
             return {"id": rid, "status": 400, "error": {"code": -1100, "msg": f"Unknown method {name}."}}
-        shown = pp.boolean({"r": ws_text(raw["returnRateLimits"])}, "r", True) if "returnRateLimits" in raw else None
-        show = session.return_rate_limits if shown is None else shown
+        params = {k: ws_text(v) for k, v in raw.items()}
+        show = session.return_rate_limits
         fault = self.faults().pick(f"ws-api {name}")
         kind = fault.kind if fault is not None else ""
         if kind == "drop":
@@ -188,21 +205,18 @@ class WsApi:
             return {"id": rid, "status": 408, "error": UNKNOWN}
         now = self.clock()
         try:
+            show = pp.boolean(params, "returnRateLimits", session.return_rate_limits)
             self.limits.check_weight(now)
-            params = {k: ws_text(v) for k, v in raw.items()}
             if method.signed:
                 self._authenticate(session, raw, params)
             result = await method.handler(Call(session, params, raw, kind))
-            weight = method.weight if method.ok_weight is None else method.ok_weight
             reply: dict[str, Any] = {"id": rid, "status": 200, "result": result}
         except ApiError as e:
             if isinstance(e, RateLimitError):
                 self.limits.refused += 1
-                data = {"serverTime": now, "retryAfter": e.retry_after_ms}
-                e = ApiError(e.code, e.msg, e.status, data)
-            weight = method.weight
+                e = ApiError(e.code, e.msg, e.status, {"serverTime": now, "retryAfter": e.retry_after_ms})
             reply = {"id": rid, "status": e.status, "error": e.body()}
-        self.limits.weight.add(self.clock(), weight)
+        self.limits.weight.add(self.clock(), method.cost(params, "result" in reply))
         if kind == "drop-after":
             await session.ws.close()
             return None
@@ -301,25 +315,26 @@ class WsApi:
 
     # ---- user data --------------------------------------------------------------------------------
     async def user_event(self, event: dict[str, Any]) -> None:
-        """A user data event to every subscription (faults of target ``"ws-api"`` act here)."""
+        """A user data event to every subscription (faults of target ``"ws-api"`` act here); a connection
+        that closes meanwhile just misses it, as on Binance."""
         for sub, s in list(self.user_subs.items()):
-            ws = s.ws
-            if ws.closed:
-                continue
-            f = self.faults().pick("ws-api")
-            if f is not None and f.kind == "server-shutdown":
-                await ws.send_str(
-                    json.dumps({"subscriptionId": sub, "event": {"e": "serverShutdown", "E": self.clock()}})
-                )
-                await ws.close()
-                continue
-            if f is not None and f.kind == "session-expire":
-                await self.expire(s)
-                continue
-            if f is not None and f.kind == "drop":
-                await ws.close()  # the event is lost with the connection, as on a real drop
-                continue
-            await ws.send_str(json.dumps({"subscriptionId": sub, "event": event}))
+            if not s.ws.closed:
+                with contextlib.suppress(ConnectionError):
+                    await self._deliver(sub, s, event)
+
+    async def _deliver(self, sub: int, s: Session, event: dict[str, Any]) -> None:
+        f = self.faults().pick("ws-api")
+        kind = f.kind if f is not None else ""
+        if kind == "server-shutdown":
+            shutdown = {"subscriptionId": sub, "event": {"e": "serverShutdown", "E": self.clock()}}
+            await s.ws.send_str(json.dumps(shutdown))
+            await s.ws.close()
+        elif kind == "session-expire":
+            await self.expire(s)
+        elif kind == "drop":
+            await s.ws.close()  # the event is lost with the connection, as on a real drop
+        else:
+            await s.ws.send_str(json.dumps({"subscriptionId": sub, "event": event}))
 
 
 def _call(fn: Callable[[dict[str, str]], Awaitable[Any]]) -> Handler:
