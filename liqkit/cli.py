@@ -191,9 +191,6 @@ def cmd_trade(args: argparse.Namespace) -> int:
 
 def cmd_sim_server(args: argparse.Namespace) -> int:
     """Serve the simulated exchange through Binance's protocol on 127.0.0.1 until Ctrl-C."""
-    import os
-    import secrets
-
     from aiohttp import web
 
     from liqkit.domain.config import LiqkitConfig, load_config
@@ -211,14 +208,7 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
         if args.symbols
         else list(data) or ["BTCUSDT", "ETHUSDT"]
     )
-    key = args.api_key or os.environ.get("LIQKIT_SIM_API_KEY") or secrets.token_hex(16)
-    secret = args.api_secret or os.environ.get("LIQKIT_SIM_API_SECRET") or secrets.token_hex(32)
-    if not (args.api_key or os.environ.get("LIQKIT_SIM_API_KEY")):
-        args.state_dir.mkdir(parents=True, exist_ok=True)
-        keyfile = args.state_dir / "sim-server-keys.env"
-        keyfile.touch(mode=0o600)
-        keyfile.write_text(f"BINANCE_API_KEY={key}\nBINANCE_API_SECRET={secret}\n")
-        print(f"liqkit sim-server: generated keys written to {keyfile} (mode 0600)")
+    keys = _sim_server_keys(args.credentials or [], args.state_dir)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
         raise LiqkitError(f"--host {args.host}: the server binds to 127.0.0.1 unless --allow-remote is given")
     faults = None
@@ -227,7 +217,7 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
 
         faults = load_faults(args.faults)
     server = BinanceServer(
-        symbols, {key: secret}, cfg.sim, data, speed=args.speed, faults=faults, enforce_limits=not args.no_rate_limits
+        symbols, keys, cfg.sim, data, speed=args.speed, faults=faults, enforce_limits=not args.no_rate_limits
     )
     print(
         f"liqkit sim-server: Binance spot API for {', '.join(symbols)} on http://{args.host}:{args.port} "
@@ -236,6 +226,63 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
     )
     web.run_app(server.app, host=args.host, port=args.port, print=None, handle_signals=True)
     return 0
+
+
+def _sim_server_keys(credentials: list[tuple[str, str]], state_dir: Path) -> dict[str, Any]:
+    """The sim-server's API keys from ``--api-key``, ``--api-secret`` and ``--public-key`` in the order
+    given: each ``--api-key K`` with the ``--api-secret S`` (HMAC) or ``--public-key FILE`` (Ed25519 or
+    RSA, PEM) next to it. One key without a credential, or a secret without a key, is completed from
+    LIQKIT_SIM_API_KEY / LIQKIT_SIM_API_SECRET or generated; generated HMAC keys are written to
+    ``state_dir/sim-server-keys.env`` (mode 0600), never printed."""
+    import os
+    import secrets
+
+    from liqkit.venues.binance_server.auth import load_public_key
+
+    names = [v for flag, v in credentials if flag == "--api-key"]
+    creds = [(flag, v) for flag, v in credentials if flag != "--api-key"]
+    if len(names) > 1 or len(creds) > 1:  # several keys: each --api-key needs its own credential next to it
+        keys: dict[str, Any] = {}
+        pending: str | None = None  # an --api-key waiting for its credential
+        waiting: tuple[str, str] | None = None  # a credential waiting for its --api-key
+        unpaired = "each --api-key needs one --api-secret S or --public-key FILE next to it"
+        for flag, value in credentials:
+            if flag == "--api-key":
+                if pending is not None:
+                    raise LiqkitError(f"an --api-key has no credential: {unpaired}")
+                if value in keys:
+                    raise LiqkitError("an --api-key is given twice: give each key once, with its own credential")
+                pending = value
+                if waiting is not None:
+                    keys[pending], pending, waiting = _credential(*waiting, load_public_key), None, None
+            elif pending is not None:
+                keys[pending], pending = _credential(flag, value, load_public_key), None
+            elif waiting is None:
+                waiting = (flag, value)
+            else:
+                raise LiqkitError(f"{flag} has no --api-key: {unpaired}")
+        if pending is not None or waiting is not None:
+            raise LiqkitError(f"{waiting[0] if waiting else 'an --api-key'} is left without its pair: {unpaired}")
+        return keys
+    key = names[0] if names else os.environ.get("LIQKIT_SIM_API_KEY")
+    if creds and creds[0][0] == "--public-key":
+        if key is None:
+            raise LiqkitError("--public-key: give the key's name with --api-key K (the name clients send)")
+        return {key: load_public_key(creds[0][1])}
+    secret = creds[0][1] if creds else os.environ.get("LIQKIT_SIM_API_SECRET") or secrets.token_hex(32)
+    if key is None:
+        key = secrets.token_hex(16)
+        state_dir.mkdir(parents=True, exist_ok=True)
+        keyfile = state_dir / "sim-server-keys.env"
+        keyfile.touch(mode=0o600)
+        keyfile.write_text(f"BINANCE_API_KEY={key}\nBINANCE_API_SECRET={secret}\n")
+        print(f"liqkit sim-server: generated keys written to {keyfile} (mode 0600)")
+    return {key: secret}
+
+
+def _credential(flag: str, value: str, load: Any) -> Any:
+    """An HMAC secret as given, or the public key read from its file."""
+    return value if flag == "--api-secret" else load(value)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -315,8 +362,28 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--data", type=Path, help="replay recorded data instead of a synthetic feed")
     sv.add_argument("--config", type=Path, help="TOML config whose [sim] section sets fees, fill model, balances")
     sv.add_argument("--speed", type=cli_args.speed, default=1.0, help=SPEED_HELP)
-    sv.add_argument("--api-key", help="the key clients must send (default: LIQKIT_SIM_API_KEY or generated)")
-    sv.add_argument("--api-secret", help="its secret (default: LIQKIT_SIM_API_SECRET or generated)")
+    sv.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="an API key clients may send (default: LIQKIT_SIM_API_KEY or generated); repeat it, each with "
+        "its --api-secret or --public-key next to it, for several keys",
+        dest="credentials",
+        action=cli_args.InOrder,
+    )
+    sv.add_argument(
+        "--api-secret",
+        metavar="SECRET",
+        help="its HMAC secret (default: LIQKIT_SIM_API_SECRET or generated)",
+        dest="credentials",
+        action=cli_args.InOrder,
+    )
+    sv.add_argument(
+        "--public-key",
+        metavar="FILE",
+        help="instead of a secret: its Ed25519 or RSA public key (PEM), for clients that sign with the private key",
+        dest="credentials",
+        action=cli_args.InOrder,
+    )
     sv.add_argument(
         "--state-dir",
         type=cli_args.state_dir,

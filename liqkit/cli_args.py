@@ -27,6 +27,17 @@ class LiqkitParser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+class InOrder(argparse.Action):
+    """Collect several flags into one list of (flag, value), in the order given on the command line."""
+
+    def __call__(
+        self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object, option: str | None = None
+    ) -> None:
+        got = list(getattr(namespace, self.dest, None) or [])
+        got.append((option or "", str(values)))
+        setattr(namespace, self.dest, got)
+
+
 def port(text: str) -> int:
     """A TCP port: a whole number from 1 to 65535, or 0 for any free one."""
     try:

@@ -14,7 +14,8 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +27,7 @@ __all__ = [
     "accepts",
     "free_port",
     "no_dns_env",
+    "sim_server",
     "start_service",
     "stop_service",
     "until",
@@ -142,3 +144,24 @@ class ProcessOutput:
     def text(self) -> str:
         """What the process wrote so far, stdout then stderr."""
         return "".join(self.out) + "".join(self.err)
+
+
+@contextmanager
+def sim_server(*args: str, symbols: str = "BTCUSDT,ETHUSDT", speed: str = "5") -> Iterator[str]:
+    """A `liqkit sim-server` process on a free port of 127.0.0.1 with ``args`` (its key flags, say), its
+    base URL while it runs; stopped with SIGINT after, which must end it with status 0."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("LIQKIT_SIM_API_KEY", "LIQKIT_SIM_API_SECRET")}
+    cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--symbols", symbols]
+    proc = subprocess.Popen(
+        [*cmd, "--speed", speed, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    served = ProcessOutput(proc)
+    try:
+        served.wait_for_line(lambda ln: "Binance spot API for" in ln, what="the server's banner")
+        wait_for(lambda: accepts(port), 60, "the server to accept connections")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code, _out, err = served.finish(60)
+        assert code == 0, err

@@ -22,7 +22,8 @@ higher layers (defined where they are raised, so imports keep pointing down), li
     ├── EventFormatError             an engine event record does not fit (liqkit.engine.events)
     ├── JournalError                 the journal file cannot be used (liqkit.journal)
     ├── ApiError                     the local Binance server refuses a request (venues.binance_server.auth)
-    │   └── AuthError                it refuses the request's auth: key, signature, timestamp
+    │   ├── AuthError                it refuses the request's auth: key, signature, timestamp
+    │   └── RateLimitError           it refuses for a rate limit, 429 -1003/-1015 (venues.binance_server.limits)
     ├── StateDirBusy                 another service holds the state directory (liqkit.service.host)
     └── ServiceError                 the control API refused a call or cannot be reached (liqkit.client)
 

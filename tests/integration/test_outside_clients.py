@@ -1,5 +1,7 @@
 """Two Binance clients nobody here wrote, ccxt and Binance's own binance-sdk-spot, each driving a whole REST
-trading flow against a `liqkit sim-server` process on 127.0.0.1, with the keys that server generated.
+trading flow against a `liqkit sim-server` process on 127.0.0.1, with the keys that server generated; and
+each trading over the WebSocket API (binance-sdk-spot logged on with an Ed25519 key, ccxt.pro signing each
+request with one).
 
 Every URL either client is configured with points at the local server (ccxt's API table entry by
 entry; the SDK's one base path), and every request each sent is recorded: all of them went to it.
@@ -7,6 +9,7 @@ entry; the SDK's one base path), and every request each sent is recorded: all of
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -18,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 import ccxt
+import ccxt.pro
 import pytest
-from binance_common.configuration import ConfigurationRestAPI
+from binance_common.configuration import ConfigurationRestAPI, ConfigurationWebSocketAPI
 from binance_common.errors import BadRequestError
 from binance_sdk_spot.rest_api.models import (
     NewOrderNewOrderRespTypeEnum,
@@ -27,7 +31,16 @@ from binance_sdk_spot.rest_api.models import (
     NewOrderTypeEnum,
 )
 from binance_sdk_spot.spot import Spot
-from processes import ProcessOutput, accepts, free_port, wait_for
+from binance_sdk_spot.websocket_api.models.enums import OrderCancelReplaceCancelReplaceModeEnum as WsReplaceMode
+from binance_sdk_spot.websocket_api.models.enums import OrderCancelReplaceSideEnum as WsReplaceSide
+from binance_sdk_spot.websocket_api.models.enums import OrderCancelReplaceTypeEnum as WsReplaceType
+from binance_sdk_spot.websocket_api.models.enums import OrderPlaceNewOrderRespTypeEnum as WsPlaceResp
+from binance_sdk_spot.websocket_api.models.enums import OrderPlaceSideEnum as WsPlaceSide
+from binance_sdk_spot.websocket_api.models.enums import OrderPlaceTypeEnum as WsPlaceType
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from processes import ProcessOutput, accepts, free_port, until, wait_for
+from processes import sim_server as sim_server_process
 
 D = Decimal
 
@@ -286,3 +299,239 @@ def test_binance_sdk_spot_trades_the_core_flow_on_the_sim_server(sim_server, cap
     sdk_warnings = [r.getMessage() for r in caplog.records if "binance_" in r.pathname]
     assert sdk_warnings == []
     assert seen and all(u.startswith(sim_server["url"] + "/api/v3/") for u in seen), set(seen)
+
+
+# ---- the WebSocket API with an Ed25519 key: binance-sdk-spot and ccxt.pro ---------------------------------
+ED_KEY = "outside-ed25519-key-0123456789"
+ED_PRIV = ed25519.Ed25519PrivateKey.generate()
+ED_PRIVATE_PEM = ED_PRIV.private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+).decode()
+
+
+@pytest.fixture
+def ed25519_server(tmp_path: Path) -> Iterator[str]:
+    """`liqkit sim-server --api-key K --public-key FILE`: an Ed25519 key, as Binance recommends; its base URL."""
+    pub = tmp_path / "ed25519.pem"
+    pub.write_bytes(
+        ED_PRIV.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+    with sim_server_process("--api-key", ED_KEY, "--public-key", str(pub)) as url:
+        yield url
+
+
+def test_binance_sdk_spot_trades_over_the_websocket_api_with_an_ed25519_key(ed25519_server, caplog):
+    caplog.set_level(logging.WARNING)
+    ws_url = ed25519_server.replace("http://", "ws://") + "/ws-api/v3"
+    spot = Spot(
+        config_rest_api=ConfigurationRestAPI(
+            api_key=ED_KEY, private_key=ED_PRIVATE_PEM, base_path=ed25519_server, timeout=30_000, retries=0
+        ),
+        config_ws_api=ConfigurationWebSocketAPI(
+            api_key=ED_KEY, private_key=ED_PRIVATE_PEM, stream_url=ws_url, timeout=30_000
+        ),
+    )
+    rest = spot.rest_api
+    # REST signed with the same Ed25519 key
+    assert {b.asset for b in rest.get_account().data().balances} >= {"BTC", "USDT"}
+    bid = D(wait_for(lambda: rest.ticker_book_ticker(symbol="BTCUSDT").data().actual_instance.bid_price, 60, "a bid"))
+    price = float((bid * D("0.98")).quantize(D("0.01")))
+
+    async def flow() -> list[Any]:
+        events: list[Any] = []
+        conn = await spot.websocket_api.create_connection()
+        try:
+            logon = no_extra_fields((await conn.session_logon()).data().result)
+            assert (logon.api_key, logon.user_data_stream) == (ED_KEY, False)
+            stream = await conn.user_data_stream_subscribe()
+            stream.stream.on("message", lambda m: events.append(m.actual_instance))
+            assert no_extra_fields((await conn.session_status()).data().result).user_data_stream is True
+
+            placed = await conn.order_place(
+                symbol="BTCUSDT",
+                side=WsPlaceSide.BUY,
+                type=WsPlaceType.LIMIT_MAKER,
+                quantity=0.002,
+                price=price,
+                new_client_order_id="sdk:ws/1",
+                new_order_resp_type=WsPlaceResp.RESULT,
+            )
+            order = no_extra_fields(placed.data().result)
+            assert (order.client_order_id, order.status, order.type, order.orig_qty) == (
+                "sdk:ws/1",
+                "NEW",
+                "LIMIT_MAKER",
+                "0.002",
+            )
+            assert [r.rateLimitType for r in placed.rate_limits] == ["ORDERS", "ORDERS", "REQUEST_WEIGHT"]
+            status = no_extra_fields((await conn.order_status(symbol="BTCUSDT", order_id=order.order_id)).data().result)
+            assert (status.client_order_id, status.status) == ("sdk:ws/1", "NEW")
+
+            amended = no_extra_fields(
+                (
+                    await conn.order_amend_keep_priority(
+                        symbol="BTCUSDT", new_qty=0.001, order_id=order.order_id, new_client_order_id="sdk:ws/1"
+                    )
+                )
+                .data()
+                .result
+            )
+            assert (amended.amended_order.order_id, amended.amended_order.qty) == (order.order_id, "0.001")
+            assert no_extra_fields(amended.amended_order).client_order_id == "sdk:ws/1"
+
+            replaced = no_extra_fields(
+                (
+                    await conn.order_cancel_replace(
+                        symbol="BTCUSDT",
+                        cancel_replace_mode=WsReplaceMode.STOP_ON_FAILURE,
+                        side=WsReplaceSide.BUY,
+                        type=WsReplaceType.LIMIT_MAKER,
+                        cancel_orig_client_order_id="sdk:ws/1",
+                        quantity=0.001,
+                        price=price,
+                        new_client_order_id="sdk:ws/2",
+                    )
+                )
+                .data()
+                .result
+            )
+            assert (replaced.cancel_result, replaced.new_order_result) == ("SUCCESS", "SUCCESS")
+            assert no_extra_fields(replaced.cancel_response).status == "CANCELED"
+            new_id = no_extra_fields(replaced.new_order_response).order_id
+
+            # the cancel half fails: the SDK hands Binance's -2022 and its data back
+            failed = (
+                await conn.order_cancel_replace(
+                    symbol="BTCUSDT",
+                    cancel_replace_mode=WsReplaceMode.STOP_ON_FAILURE,
+                    side=WsReplaceSide.BUY,
+                    type=WsReplaceType.LIMIT_MAKER,
+                    cancel_orig_client_order_id="sdk:ws/1",
+                    quantity=0.001,
+                    price=price,
+                )
+            ).data()
+            assert failed["error"]["code"] == -2022 and failed["error"]["data"]["newOrderResult"] == "NOT_ATTEMPTED"
+
+            listed = (await conn.open_orders_status(symbol="BTCUSDT")).data().result
+            assert [no_extra_fields(o).order_id for o in listed] == [new_id]
+            canceled = no_extra_fields((await conn.order_cancel(symbol="BTCUSDT", order_id=new_id)).data().result)
+            assert (canceled.orig_client_order_id, canceled.status) == ("sdk:ws/2", "CANCELED")
+            account = no_extra_fields((await conn.account_status()).data().result)
+            assert {b.asset: b.locked for b in account.balances}["USDT"] == "0"
+            counts = [no_extra_fields(c) for c in (await conn.account_rate_limits_orders()).data().result]
+            assert [(c.interval, c.interval_num) for c in counts] == [("SECOND", 10), ("DAY", 1)] and counts[
+                1
+            ].count == 3
+
+            def reports() -> list[tuple[str, str]]:
+                return [(e.c, e.x) for e in events if type(e).__name__ == "ExecutionReport"]
+
+            await until(lambda: len(reports()) >= 5, 60, "five execution reports")
+            out = no_extra_fields((await conn.session_logout()).data().result)
+            assert (out.api_key, out.user_data_stream) == (None, False)
+        finally:
+            await spot.websocket_api.close_connection()
+        return events
+
+    events = asyncio.run(flow())
+    reports = [e for e in events if type(e).__name__ == "ExecutionReport"]
+    assert [(e.x, e.i) for e in reports][:5] == [
+        ("NEW", reports[0].i),
+        ("REPLACED", reports[0].i),
+        ("CANCELED", reports[0].i),
+        ("NEW", reports[3].i),
+        ("CANCELED", reports[3].i),
+    ]
+    assert [e.c for e in reports[:2]] == ["sdk:ws/1", "sdk:ws/1"] and reports[2].C == "sdk:ws/1"
+    for e in reports:
+        no_extra_fields(e)
+    # the SDK warns about any answer its models cannot parse: none but the -2022 it was meant to get
+    sdk_logs = [r.getMessage() for r in caplog.records if "binance_" in r.pathname]
+    assert all("-2022" in m for m in sdk_logs), sdk_logs
+
+
+def test_ccxt_pro_trades_over_the_websocket_api_with_an_ed25519_key(ed25519_server):
+    base = ed25519_server
+    ws_base = base.replace("http://", "ws://")
+
+    async def flow() -> None:
+        ex = ccxt.pro.binance(
+            {
+                "apiKey": ED_KEY,
+                "secret": ED_PRIVATE_PEM,  # ccxt signs with Ed25519 when its secret is a PEM private key
+                "timeout": 30_000,
+                "options": {
+                    "defaultType": "spot",
+                    "fetchMarkets": {"types": ["spot"]},
+                    "fetchCurrencies": False,
+                    "fetchMargins": False,
+                },
+            }
+        )
+        apis = ex.urls["api"]
+        ex.urls["api"] = {
+            **{
+                n: f"{base}/api/v3" if n in ("public", "private") else f"{base}/not-served/{n}"
+                for n in apis
+                if n != "ws"
+            },
+            "ws": {
+                group: {
+                    k: f"{ws_base}/ws-api/v3" if (group, k) == ("ws-api", "spot") else f"{ws_base}/not-served"
+                    for k in urls
+                }
+                if isinstance(urls, dict)
+                else f"{ws_base}/not-served"
+                for group, urls in apis["ws"].items()
+            },
+        }
+        try:
+            await ex.load_markets()
+            bid = (await ex.fetch_ticker("BTC/USDT"))["bid"]  # REST, Ed25519-signed calls below too
+            price = float(ex.price_to_precision("BTC/USDT", bid * 0.98))
+            client = ex.client(f"{ws_base}/ws-api/v3")
+
+            async def watching() -> asyncio.Task[Any]:
+                """watch_orders, once ccxt is subscribed (userDataStream.subscribe.signature) and waiting."""
+                task = asyncio.create_task(ex.watch_orders("BTC/USDT"))
+                await until(
+                    lambda: "orders:BTC/USDT" in client.futures and client.subscriptions.get("spot"),
+                    60,
+                    "ccxt to watch",
+                )
+                return task
+
+            watcher = await watching()
+            placed = await ex.create_order_ws(
+                "BTC/USDT", "limit", "buy", 0.001, price, {"postOnly": True, "clientOrderId": "ccxt:ws/1"}
+            )
+            assert (placed["status"], placed["clientOrderId"], placed["info"]["type"]) == (
+                "open",
+                "ccxt:ws/1",
+                "LIMIT_MAKER",
+            )
+            watched = await asyncio.wait_for(watcher, 60)
+            assert [(o["id"], o["status"], o["clientOrderId"]) for o in watched] == [
+                (placed["id"], "open", "ccxt:ws/1")
+            ]
+            fetched = await ex.fetch_order_ws(placed["id"], "BTC/USDT")
+            assert (fetched["id"], fetched["status"], fetched["price"]) == (placed["id"], "open", price)
+            edited = await ex.edit_order_ws(placed["id"], "BTC/USDT", "limit", "buy", 0.002, price, {"postOnly": True})
+            assert edited["id"] != placed["id"] and (edited["status"], edited["amount"]) == ("open", 0.002)
+            assert [o["id"] for o in await ex.fetch_open_orders_ws("BTC/USDT")] == [edited["id"]]
+
+            watcher = await watching()
+            canceled = await ex.cancel_order_ws(edited["id"], "BTC/USDT")
+            assert canceled["status"] == "canceled"
+            watched = await asyncio.wait_for(watcher, 60)
+            assert (watched[-1]["id"], watched[-1]["status"]) == (edited["id"], "canceled")
+            with pytest.raises(ccxt.OrderNotFound):
+                await ex.cancel_order_ws(edited["id"], "BTC/USDT")
+            balance = await ex.fetch_balance()  # REST, Ed25519-signed
+            assert balance["USDT"]["used"] == 0
+            assert set(ex.clients) == {f"{ws_base}/ws-api/v3"}  # every WebSocket went to the server's WebSocket API
+        finally:
+            await ex.close()
+
+    asyncio.run(flow())

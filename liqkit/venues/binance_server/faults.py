@@ -5,7 +5,8 @@
     seed = 7
 
     [[fault]]
-    target = "POST /api/v3/order"     # an endpoint, "stream", "ws-api", or "*" for every REST call
+    target = "POST /api/v3/order"     # an endpoint, "stream", "ws-api" (user data events),
+                                      # "ws-api <method>" (a WebSocket API method), or "*" (every REST call)
     kind = "http502"                  # see KINDS
     probability = 0.1                 # and/or: every = 5 (each 5th call), at = [3, 9] (those calls)
 
@@ -18,9 +19,13 @@
 Kinds: ``http502`` (HTML body), ``-1007-placed`` (the order is placed, the answer says unknown),
 ``-1007-not-placed``, ``429`` and ``418`` (with Retry-After), ``delay`` (``delay_ms``),
 ``clock-skew`` (``skew_ms`` added to the server clock from then on), ``drop`` (close a stream or
-WebSocket API connection), ``server-shutdown`` (send ``serverShutdown`` on user subscriptions, then drop),
-``burst`` (a stream frame sent ``repeat`` times at once: the client's message queue overflows),
-``stall`` (a stream connection stays open but gets nothing more: a silent socket).
+WebSocket API connection; on a method: before the request is carried out), ``drop-after`` (a WebSocket
+API method: the request is carried out, then the connection closes before the answer),
+``server-shutdown`` (send ``serverShutdown`` on user subscriptions, then drop), ``session-expire`` (the
+WebSocket API connection's 24 hours end: ``serverShutdown``, then closed), ``burst`` (a stream frame sent
+``repeat`` times at once: the client's message queue overflows), ``stall`` (a stream connection stays
+open but gets nothing more: a silent socket), ``cancel-replace-new-fails`` (cancelReplace: the cancel
+done, the new order refused) and ``cancel-replace-cancel-fails`` (the cancel refused, the order left open).
 Decisions are seeded: the same file gives the same faults for the same sequence of calls.
 """
 
@@ -47,7 +52,15 @@ KINDS = (
     "server-shutdown",
     "burst",
     "stall",
+    "drop-after",
+    "session-expire",
+    "cancel-replace-new-fails",
+    "cancel-replace-cancel-fails",
 )
+# what a WebSocket API method ("ws-api <method>") can be made to do; cancelReplace's outcomes only there
+WS_METHOD_KINDS = ("drop", "drop-after", "-1007-placed", "-1007-not-placed", "delay", "clock-skew", "session-expire")
+CANCEL_REPLACE_KINDS = ("cancel-replace-new-fails", "cancel-replace-cancel-fails")
+CANCEL_REPLACE_TARGETS = ("ws-api order.cancelReplace", "POST /api/v3/order/cancelReplace")
 
 
 @dataclass(frozen=True)
@@ -130,8 +143,10 @@ def parse_faults(doc: dict[str, Any], source: str = "faults") -> FaultPlan:
             raise ConfigError(f"{where}: kind = {f.get('kind')!r}; use one of {', '.join(KINDS)}")
         if "target" not in f:
             raise ConfigError(
-                f"{where}: target is missing (an endpoint like 'POST /api/v3/order', 'stream', 'ws-api' or '*')"
+                f"{where}: target is missing (an endpoint like 'POST /api/v3/order', 'stream', 'ws-api', "
+                "'ws-api order.place' or '*')"
             )
+        _check_target(where, str(f["target"]), str(f["kind"]))
         p = float(f.get("probability", 0))
         if not 0 <= p <= 1:
             raise ConfigError(f"{where}: probability = {p}; must be between 0 and 1")
@@ -149,6 +164,25 @@ def parse_faults(doc: dict[str, Any], source: str = "faults") -> FaultPlan:
             )
         )
     return FaultPlan(out, int(doc.get("seed", 0)))
+
+
+def _check_target(where: str, target: str, kind: str) -> None:
+    """Refuse a kind its target cannot act out, naming the ones it can."""
+    if kind in CANCEL_REPLACE_KINDS and target not in CANCEL_REPLACE_TARGETS:
+        raise ConfigError(
+            f"{where}: kind = {kind!r} acts on cancelReplace only: target {' or '.join(CANCEL_REPLACE_TARGETS)}"
+        )
+    if target.startswith("ws-api "):
+        allowed = WS_METHOD_KINDS + (CANCEL_REPLACE_KINDS if target in CANCEL_REPLACE_TARGETS else ())
+        if kind not in allowed:
+            raise ConfigError(f"{where}: kind = {kind!r} on a WebSocket API method; use one of {', '.join(allowed)}")
+    elif target == "ws-api" and kind not in ("drop", "server-shutdown", "session-expire", "clock-skew"):
+        raise ConfigError(
+            f"{where}: kind = {kind!r} on 'ws-api' (user data events); use drop, server-shutdown, session-expire "
+            "or clock-skew, or name a method: target = 'ws-api order.place'"
+        )
+    elif kind in ("drop-after", "session-expire") and target != "ws-api":
+        raise ConfigError(f"{where}: kind = {kind!r} acts on the WebSocket API: target 'ws-api' or 'ws-api <method>'")
 
 
 def load_faults(path: str | Path) -> FaultPlan:

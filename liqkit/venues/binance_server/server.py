@@ -2,14 +2,15 @@
 
 REST under ``/api/v3/``: ping, time, exchangeInfo; market data (depth, trades, aggTrades,
 ticker/24hr, ticker/price, ticker/bookTicker) built from the replayed market as the server played it;
-account, order (place, query and cancel by ``orderId`` or ``origClientOrderId``), openOrders (query,
-cancel), allOrders and myTrades. Market streams under ``/stream?streams=`` (combined) and
-``/ws/<name>`` (raw), and the WebSocket API under ``/ws-api/v3`` with the user data stream
-(``userDataStream.subscribe.signature`` / ``userDataStream.unsubscribe``). Signed requests are checked
-against the query string and body exactly as sent (HMAC-SHA256, -1022; timestamp and recvWindow,
--1021); orders go through the same filters and answers as the simulated exchange (-1013, -2010, -2011,
--2013), in Binance's JSON shapes. Any ordinary Binance spot client can point at it: a local testnet
-that never resets. README's "What `liqkit sim-server` implements" lists what is there and what is not.
+account, order (place, test, query and cancel by ``orderId`` or ``origClientOrderId``), cancelReplace,
+keepPriority amends, openOrders (query, cancel), allOrders, myTrades and the unfilled-order count.
+Market streams under ``/stream?streams=`` (combined) and ``/ws/<name>`` (raw), and the WebSocket API
+under ``/ws-api/v3`` (``ws_api``: order entry, queries, sessions, the user data stream). Signed requests
+are checked as Binance checks them (``auth``: HMAC, Ed25519 and RSA keys, -1022; timestamp and
+recvWindow, -1021); orders are kept by ``orders``, one implementation for both APIs, and go through the
+same filters and answers as the simulated exchange (-1013, -2010, -2011, -2013), in Binance's JSON
+shapes. Any ordinary Binance spot client can point at it: a local testnet that never resets. README's
+"What `liqkit sim-server` implements" lists what is there and what is not.
 
 Limits of the data: the replay holds the top of the book only, so depth has one level a side; a
 MARKET order takes at the touch what the displayed quantity there allows and expires the rest (no
@@ -20,42 +21,32 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
-import secrets
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
-from liqkit.domain.errors import FilterError, OrderRejected, UnknownOrderError
-from liqkit.domain.rules import SymbolRules, load_exchange_info, plain_decimal
+from liqkit.domain.rules import load_exchange_info, plain_decimal
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
-from liqkit.engine.ids import is_valid_client_id
-from liqkit.engine.intents import Place
 from liqkit.engine.ports import UserFill, UserOrder
-from liqkit.venues.binance_server.auth import ApiError, AuthError, check_rest, check_time, check_ws
+from liqkit.venues.binance_server import params as pp
+from liqkit.venues.binance_server.auth import ApiError, ApiKey, as_keys, check_rest
 from liqkit.venues.binance_server.faults import FaultPlan
+from liqkit.venues.binance_server.limits import Limits, RateLimitError
+from liqkit.venues.binance_server.orders import CANCEL_REPLACE_FAULTS, MAX_AMENDS, STP_MODES, Orders
+from liqkit.venues.binance_server.ws_api import WsApi
 from liqkit.venues.sim.venue import SimVenue
 
 _DAY_MS = 86_400_000
-_OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
-# Binance's rule for symbols=[...], its "9-_" read as three characters (a regex would read a range)
-_SYMBOLS = re.compile(r'^\[("[A-Z0-9_.-]{1,20}"(,"[A-Z0-9_.-]{1,20}")*)?\]$')
-_DECIMAL = re.compile(r"^([0-9]{1,20})(\.[0-9]{1,20})?$")
-_CID_RANGE = "^[\\.A-Z\\:/a-z0-9_-]{1,36}$"
+_FAULT = web.RequestKey("fault", str)  # a fault the middleware leaves for a handler to act out
 TAPE_KEEP = 10_000  # public trades (and aggregate trades) kept per symbol for /trades and /aggTrades
 # a minute of the 24 h statistics: [minute, open, high, low, close, volume, quote, count, first id, last id, last qty]
 _MINUTE, _OPEN, _HIGH, _LOW, _CLOSE, _VOLUME, _QUOTE, _COUNT, _FIRST_ID, _LAST_ID, _LAST_QTY = range(11)
-
-
-def _generated_id() -> str:
-    """A client order id for a request that sent none (Binance makes up 22 characters too)."""
-    return secrets.token_urlsafe(16)[:22]
 
 
 class _Tape:
@@ -98,34 +89,34 @@ class _Tape:
         return list(self.minutes)
 
 
-class _Window:
-    """A count that restarts at 0 every ``ms`` milliseconds (Binance's fixed rate-limit intervals)."""
-
-    def __init__(self, ms: int) -> None:
-        self.ms = ms
-        self._slot = 0
-        self._n = 0
-
-    def used(self, now_ms: int) -> int:
-        return self._n if now_ms // self.ms == self._slot else 0
-
-    def add(self, now_ms: int, n: int = 1) -> int:
-        self._n = self.used(now_ms) + n
-        self._slot = now_ms // self.ms
-        return self._n
-
-
 def _err(code: int, msg: str, status: int = 400) -> web.Response:
     return web.json_response({"code": code, "msg": msg}, status=status)
 
 
+def _as_served(info: dict[str, Any]) -> dict[str, Any]:
+    """A symbol's exchangeInfo entry with what this server does on it today: cancelReplace, keepPriority
+    amends (at most ``MAX_AMENDS`` an order), the STP modes it accepts (default NONE)."""
+    filters = [f for f in info.get("filters", []) if f.get("filterType") != "MAX_NUM_ORDER_AMENDS"]
+    return {
+        **info,
+        "cancelReplaceAllowed": True,
+        "amendAllowed": True,
+        "defaultSelfTradePreventionMode": "NONE",
+        "allowedSelfTradePreventionModes": list(STP_MODES),
+        "filters": [*filters, {"filterType": "MAX_NUM_ORDER_AMENDS", "maxNumOrderAmends": MAX_AMENDS}],
+    }
+
+
 class BinanceServer:
-    """Serve a ``SimVenue`` through Binance's REST, stream and WebSocket API protocols."""
+    """Serve a ``SimVenue`` through Binance's REST, stream and WebSocket API protocols.
+
+    ``api_keys``: API key -> its credential: an HMAC secret (a string) or an ``auth.ApiKey`` (an Ed25519
+    or RSA public key, ``auth.load_public_key``). Every key trades the one account."""
 
     def __init__(
         self,
         symbols: Iterable[str],
-        api_keys: dict[str, str],
+        api_keys: Mapping[str, str | ApiKey],
         config: SimConfig | None = None,
         data: dict[str, MarketData] | None = None,
         speed: float = 1.0,
@@ -133,32 +124,24 @@ class BinanceServer:
         enforce_limits: bool = True,
     ) -> None:
         cfg = (config or SimConfig()).model_copy(update={"latency_ms": 0.0})
-        # the limits exchangeInfo declares: usage is always reported in headers, refused past them when enforced
-        declared = {(r["rateLimitType"], r["interval"]): int(r["limit"]) for r in load_exchange_info()["rateLimits"]}
-        self.weight_limit = declared.get(("REQUEST_WEIGHT", "MINUTE"), 6000)
-        self.order_limit_10s = declared.get(("ORDERS", "SECOND"), 100)
+        # the limits exchangeInfo declares: usage is always reported, refused past them when enforced
+        self.limits = Limits(load_exchange_info()["rateLimits"], enforce_limits)
         self.enforce_limits = enforce_limits
-        self.rate_limited = 0  # requests refused with 429 for going over a limit (not injected faults)
-        self._orders_10s = _Window(10_000)  # new orders
-        self._orders_1d = _Window(86_400_000)
         self.faults = faults or FaultPlan()
-        self.duplicates: list[str] = []  # moments two live liqkit orders shared a pair, side and level
-        self.fills_made = 0
         self.venue = SimVenue(symbols, cfg, data, speed=speed)
-        self.keys = dict(api_keys)
-        self.orders: dict[int, dict[str, Any]] = {}  # Binance order objects by orderId (every order ever placed)
-        self._by_cid: dict[str, int] = {}  # client id -> orderId of the latest order that used it
-        self._applied: set[int] = set()  # trade ids of fills applied when their order was placed
+        self.keys = as_keys(api_keys)
+        self.book = Orders(self.venue, self.now_ms, self.limits.orders, enforce_limits, self._emit)
+        self.wsapi = WsApi(self.book, self.keys, self.limits, lambda: self.faults, self.now_ms)
+        # the fan-out's view of the book (the same objects): fills are routed by the exchange's order key
+        self.orders = self.book.orders
+        self._by_cid = self.book.by_key
+        self._applied = self.book.applied
         self.tapes = {s.upper(): _Tape() for s in symbols}
         self.started_ms = self.now_ms()
         self.streams: list[tuple[web.WebSocketResponse, set[str], bool]] = []
-        self.user_subs: dict[int, web.WebSocketResponse] = {}
-        self.ws_api_conns: set[web.WebSocketResponse] = set()
         self.stalled: set[web.WebSocketResponse] = set()  # stream connections a "stall" fault silenced
-        self._next_sub = 0
         self._update_id = 1  # order book update id: bookTicker "u", depthUpdate "U"/"u", REST depth lastUpdateId
         self._last_top: dict[str, tuple[int, int]] = {}
-        self._weight = _Window(60_000)  # request weight used
         self._pump: asyncio.Task[None] | None = None
         self.app = web.Application(middlewares=[self._fault_middleware, self._error_middleware])
         self.app.add_routes(
@@ -173,9 +156,13 @@ class BinanceServer:
                 web.get("/api/v3/trades", self.trades),
                 web.get("/api/v3/aggTrades", self.agg_trades),
                 web.get("/api/v3/account", self.account),
+                web.get("/api/v3/rateLimit/order", self.order_count),
                 web.post("/api/v3/order", self.new_order),
+                web.post("/api/v3/order/test", self.test_order),
                 web.delete("/api/v3/order", self.cancel_order),
                 web.get("/api/v3/order", self.query_order),
+                web.post("/api/v3/order/cancelReplace", self.cancel_replace),
+                web.put("/api/v3/order/amend/keepPriority", self.amend_order),
                 web.get("/api/v3/openOrders", self.open_orders),
                 web.get("/api/v3/allOrders", self.all_orders),
                 web.get("/api/v3/myTrades", self.my_trades),
@@ -188,6 +175,31 @@ class BinanceServer:
         self.app.on_startup.append(self._start)
         self.app.on_shutdown.append(self._close_sockets)  # before aiohttp waits for handlers to end
         self.app.on_cleanup.append(self._stop)
+
+    @property
+    def weight_limit(self) -> int:
+        """Request weight allowed per minute (exchangeInfo's REQUEST_WEIGHT)."""
+        return self.limits.weight_limit
+
+    @property
+    def order_limit_10s(self) -> int:
+        """Unfilled orders allowed per 10 s (exchangeInfo's ORDERS)."""
+        return self.limits.orders.limit_10s
+
+    @property
+    def rate_limited(self) -> int:
+        """Requests refused with 429 for going over a limit (not injected faults)."""
+        return self.limits.refused
+
+    @property
+    def duplicates(self) -> list[str]:
+        """Moments two live liqkit orders shared a pair, side and level."""
+        return self.book.duplicates
+
+    @property
+    def fills_made(self) -> int:
+        """Fills of the account's orders so far."""
+        return self.book.fills_made
 
     # ---- lifecycle --------------------------------------------------------------------------------
     async def listen(self, host: str = "127.0.0.1", port: int = 0) -> tuple[web.AppRunner, str]:
@@ -203,8 +215,9 @@ class BinanceServer:
         self._pump = asyncio.create_task(self._fan_out(), name="binance-server-events")
 
     async def _close_sockets(self, _: web.Application) -> None:
-        for ws in [w for w, _s, _c in self.streams] + list(self.ws_api_conns):
+        for ws in [w for w, _s, _c in self.streams]:
             await ws.close(code=1001, message=b"server shutdown")
+        await self.wsapi.close_all()
 
     async def _stop(self, _: web.Application) -> None:
         if self._pump is not None:
@@ -219,17 +232,12 @@ class BinanceServer:
         if request.path.startswith(("/stream", "/ws")):
             return await handler(request)  # type: ignore[no-any-return]
         now = self.now_ms()
-        if self.enforce_limits and self._weight.used(now) >= self.weight_limit:
-            self.rate_limited += 1
+        try:
+            self.limits.check_weight(now)
+        except RateLimitError as e:
+            self.limits.refused += 1
             return web.json_response(
-                {
-                    "code": -1003,
-                    "msg": f"Too much request weight used; current limit is {self.weight_limit} "
-                    "request weight per 1 MINUTE. Please use WebSocket Streams for live updates "
-                    "to avoid polling the API.",
-                },
-                status=429,
-                headers={"Retry-After": str(60 - (now // 1000) % 60)},
+                e.body(), status=429, headers={"Retry-After": str(self.limits.weight.retry_after_s(now))}
             )
         f = self.faults.pick(f"{request.method} {request.path}")
         if f is None:
@@ -260,43 +268,36 @@ class BinanceServer:
             return web.json_response(unknown, status=408)
         if f.kind == "delay":
             await asyncio.sleep(f.delay_ms / 1000)
+        if f.kind in CANCEL_REPLACE_FAULTS:
+            request[_FAULT] = f.kind  # for the cancelReplace handler to act out
         return await handler(request)  # type: ignore[no-any-return]
 
     @web.middleware
     async def _error_middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        """A handler's ``ApiError`` (auth or parameters) answered as Binance answers it."""
+        """A handler's ``ApiError`` (auth, parameters, refusals) answered as Binance answers it; over a
+        rate limit with ``Retry-After`` (and the unfilled-order count for -1015)."""
         try:
             return await handler(request)  # type: ignore[no-any-return]
         except ApiError as e:
-            return _err(e.code, e.msg, e.status)
+            headers: dict[str, str] = {}
+            if isinstance(e, RateLimitError):
+                self.limits.refused += 1
+                now = self.now_ms()
+                headers = {
+                    "Retry-After": str(max(1, -(-(e.retry_after_ms - now) // 1000))),
+                    **self._headers(1, orders=e.code == -1015),
+                }
+            return web.json_response(e.body(), status=e.status, headers=headers)
 
     def _headers(self, weight: int, orders: bool = False) -> dict[str, str]:
         now = self.now_ms()
-        out = {"X-MBX-USED-WEIGHT-1M": str(self._weight.add(now, weight))}
+        out = {"X-MBX-USED-WEIGHT-1M": str(self.limits.weight.add(now, weight))}
         if orders:
-            out["X-MBX-ORDER-COUNT-10S"] = str(self._orders_10s.used(now))
-            out["X-MBX-ORDER-COUNT-1D"] = str(self._orders_1d.used(now))
+            out.update(self.limits.orders.headers(now))
         return out
 
     def _json(self, body: Any, weight: int = 1, status: int = 200, orders: bool = False) -> web.Response:
         return web.json_response(body, status=status, headers=self._headers(weight, orders))
-
-    def _count_order(self) -> web.Response | None:
-        """Count a new order; past the 10 s limit (when enforced) the 429 -1015 answer instead."""
-        now = self.now_ms()
-        if self.enforce_limits and self._orders_10s.used(now) >= self.order_limit_10s:
-            self.rate_limited += 1
-            return web.json_response(
-                {
-                    "code": -1015,
-                    "msg": f"Too many new orders; current limit is {self.order_limit_10s} orders per 10 SECOND.",
-                },
-                status=429,
-                headers={"Retry-After": str(max(1, 10 - (now // 1000) % 10)), **self._headers(1, orders=True)},
-            )
-        self._orders_10s.add(now)
-        self._orders_1d.add(now)
-        return None
 
     async def _signed(self, request: web.Request) -> dict[str, str]:
         """The parameters of a signed request, checked against the query string and body as sent."""
@@ -308,65 +309,20 @@ class BinanceServer:
     # ---- parameters ---------------------------------------------------------------------------------
     def _symbol(self, params: Mapping[str, str], mandatory: bool = True) -> str:
         """The ``symbol`` parameter, upper-cased: -1102 when missing (if mandatory), -1121 when not served."""
-        sym = params.get("symbol", "").upper()
-        if not sym:
-            if mandatory:
-                raise ApiError(-1102, "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed.")
-            return ""
-        if sym not in self.venue.exchange.index:
-            raise ApiError(-1121, "Invalid symbol.")
-        return sym
+        return pp.symbol(params, self.venue.exchange.index, mandatory)
 
     def _symbols(self, params: Mapping[str, str]) -> tuple[list[str], bool]:
         """``symbol`` or ``symbols`` (a JSON array) or neither (every symbol): (symbols, asked for one)."""
-        one, many = params.get("symbol"), params.get("symbols")
-        if one is not None and many is not None:
-            raise ApiError(-1128, "Combination of optional parameters invalid.")
-        if one is not None:
-            return [self._symbol(params)], True
-        if many is None:
-            return list(self.venue.symbols), False
-        if not _SYMBOLS.match(many):
-            raise ApiError(
-                -1100,
-                "Illegal characters found in parameter 'symbols'; legal range is "
-                '\'^\\[("[A-Z0-9-_.]{1,20}"(,"[A-Z0-9-_.]{1,20}"){0,}){0,1}\\]$\'.',
-            )
-        names = [str(x) for x in json.loads(many)]
-        if any(n not in self.venue.exchange.index for n in names):
-            raise ApiError(-1121, "Invalid symbol.")
-        return list(dict.fromkeys(names)), False
+        return pp.symbols(params, self.venue.symbols)
 
     @staticmethod
     def _int(params: Mapping[str, str], name: str, default: int | None = None) -> int | None:
         """An integer parameter (None or ``default`` when absent); -1100 when it is not one."""
-        text = params.get(name)
-        if text is None or text == "":
-            return default
-        if not (text.isascii() and text.isdigit()) or len(text) > 20:
-            raise ApiError(-1100, f"Illegal characters found in parameter '{name}'; legal range is '^[0-9]{{1,20}}$'.")
-        return int(text)
+        return pp.integer(params, name, default)
 
     def _limit(self, params: Mapping[str, str], default: int, most: int) -> int:
         """``limit``: ``default`` when absent, at most ``most`` (more is answered as ``most``)."""
-        n = self._int(params, "limit", default)
-        assert n is not None
-        if n < 1:
-            raise ApiError(-1100, "Illegal characters found in parameter 'limit'; legal range is '^[1-9][0-9]{0,19}$'.")
-        return min(n, most)
-
-    @staticmethod
-    def _decimal(params: Mapping[str, str], name: str) -> Decimal:
-        """A positive decimal parameter: -1102 when missing, -1100 when it is not a plain decimal."""
-        text = params.get(name, "")
-        if not text:
-            raise ApiError(-1102, f"Mandatory parameter '{name}' was not sent, was empty/null, or malformed.")
-        if not _DECIMAL.match(text):
-            raise ApiError(
-                -1100,
-                f"Illegal characters found in parameter '{name}'; legal range is '{_DECIMAL.pattern}'.",
-            )
-        return Decimal(text)
+        return pp.limit(params, default, most)
 
     # ---- public REST ------------------------------------------------------------------------------
     async def ping(self, request: web.Request) -> web.Response:
@@ -383,8 +339,8 @@ class BinanceServer:
             if asked.upper() not in wanted:
                 return _err(-1121, "Invalid symbol.")
             wanted = {asked.upper()}
-        doc = {**doc, "serverTime": self.now_ms(), "symbols": [s for s in doc["symbols"] if s["symbol"] in wanted]}
-        return self._json(doc, weight=20)
+        served = [_as_served(s) for s in doc["symbols"] if s["symbol"] in wanted]
+        return self._json({**doc, "serverTime": self.now_ms(), "symbols": served}, weight=20)
 
     def _book(self, symbol: str) -> Any:
         idx = self.venue.exchange.index.get(symbol.upper())
@@ -546,287 +502,50 @@ class BinanceServer:
         ]
         return self._json(out, weight=4)
 
-    # ---- signed REST ------------------------------------------------------------------------------
+    # ---- signed REST: the account's orders (``orders.Orders``) ----------------------------------------
     async def account(self, request: web.Request) -> web.Response:
-        await self._signed(request)
-        bal = self.venue.exchange.balances()
-        return self._json(
-            {
-                "makerCommission": 0,
-                "takerCommission": 0,
-                "canTrade": True,
-                "canWithdraw": False,
-                "canDeposit": False,
-                "updateTime": self.now_ms(),
-                "accountType": "SPOT",
-                "permissions": ["SPOT"],
-                "balances": [
-                    {"asset": a, "free": format(f, "f"), "locked": format(lk, "f")} for a, (f, lk) in bal.items()
-                ],
-            },
-            weight=20,
-        )
+        return self._json(self.book.account(await self._signed(request)), weight=20)
+
+    async def order_count(self, request: web.Request) -> web.Response:
+        return self._json(self.book.order_count(), weight=40)
 
     async def new_order(self, request: web.Request) -> web.Response:
         p = await self._signed(request)
-        sym = self._symbol(p)
-        r = self.venue._rules[sym]
-        bk = self._book(sym)
-        kind = p.get("type", "")
-        if kind not in ("LIMIT", "LIMIT_MAKER", "MARKET"):
-            return _err(-1116, "Invalid orderType.")
-        resp_type = p.get("newOrderRespType") or ("FULL" if kind in ("LIMIT", "MARKET") else "ACK")
-        if resp_type not in ("ACK", "RESULT", "FULL"):
-            return _err(
-                -1100, "Illegal characters found in parameter 'newOrderRespType'; legal range is 'ACK, RESULT, FULL'."
-            )
-        try:
-            side = Side.parse(p.get("side", ""))
-        except ValueError:
-            return _err(-1117, "Invalid side.")
-        cid = p.get("newClientOrderId") or _generated_id()
-        if not is_valid_client_id(cid):
-            return _err(
-                -1100, f"Illegal characters found in parameter 'newClientOrderId'; legal range is '{_CID_RANGE}'."
-            )
-        quote_qty = Decimal(0)
-        if kind == "MARKET":
-            for name in ("timeInForce", "price"):
-                if name in p:
-                    return _err(-1106, f"Parameter '{name}' sent when not required.")
-            if "quantity" in p and "quoteOrderQty" in p:
-                return _err(-1106, "Parameter 'quoteOrderQty' sent when not required.")
-            if "quantity" not in p and "quoteOrderQty" not in p:
-                return _err(-1102, "Param 'quantity' or 'quoteOrderQty' must be sent, but both were empty/null!")
-            price = bk.ask if side is Side.BUY else bk.bid  # the touch: a taker at its price (no book walk yet)
-            if not price:
-                return _err(-2010, "Order book liquidity is less than symbol minimum quantity.")
-            if "quantity" in p:
-                qty = self._steps(r, p)
-            else:
-                quote_qty = self._decimal(p, "quoteOrderQty")
-                qty = int(quote_qty / (r.price(price) * r.step))  # as much as the amount buys (or sells) at the touch
-        else:
-            if kind == "LIMIT_MAKER" and "timeInForce" in p:
-                return _err(-1106, "Parameter 'timeInForce' sent when not required.")
-            if kind == "LIMIT" and p.get("timeInForce") != "GTC":
-                return _err(-1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed.")
-            try:
-                price = r.price_to_ticks(self._decimal(p, "price"))
-            except FilterError:
-                return _err(-1013, "Filter failure: PRICE_FILTER")
-            qty = self._steps(r, p)
-        refused = self._count_order()
-        if refused is not None:
-            return refused
-        self._check_duplicate(sym, side, cid)
-        try:
-            placed = await self.venue.submit(
-                Place(sym, cid, side, price, qty, kind == "LIMIT_MAKER", 0), take_only=kind == "MARKET"
-            )
-        except OrderRejected as e:
-            return _err(e.code or -2010, str(e).split("] ", 1)[-1])
-        now = self.now_ms()
-        order = self.orders[placed.order_id] = {
-            "symbol": sym,
-            "orderId": placed.order_id,
-            "orderListId": -1,
-            "clientOrderId": cid,
-            "price": r.format_price(0 if kind == "MARKET" else price),
-            "origQty": r.format_qty(qty),
-            "executedQty": "0",
-            "cummulativeQuoteQty": "0",
-            "status": "NEW",
-            "timeInForce": "GTC",
-            "type": kind,
-            "side": side.name,
-            "stopPrice": "0",
-            "icebergQty": "0",
-            "time": now,
-            "updateTime": now,
-            "isWorking": True,
-            "workingTime": now,
-            "origQuoteOrderQty": plain_decimal(quote_qty),
-            "selfTradePreventionMode": "NONE",
-            "_qty": qty,
-            "_filled": 0,
-            "_quote": Decimal(0),
-            "_trades": [],
-        }
-        self._by_cid[cid] = placed.order_id
-        self._report(order, "NEW")
-        for fill in placed.fills:  # what it took on arrival: applied now, so the answer shows it
-            self._applied.add(fill.trade_id)
-            self._apply_fill(order, fill)
-        if placed.expired:  # a market order that ran out of displayed liquidity
-            order.update(status="EXPIRED", isWorking=False, expiryReason="INSUFFICIENT_LIQUIDITY", updateTime=now)
-            self._report(order, "EXPIRED")
-        return self._json(self._placed(order, resp_type, now), weight=0, orders=True)  # successes cost no weight
+        return self._json(await self.book.place(p), weight=0, orders=True)  # successes cost no weight
 
-    @staticmethod
-    def _steps(r: SymbolRules, p: Mapping[str, str]) -> int:
-        try:
-            return r.qty_to_steps(BinanceServer._decimal(p, "quantity"), exact=True)
-        except FilterError:
-            raise ApiError(-1013, "Filter failure: LOT_SIZE") from None
-
-    def _placed(self, order: dict[str, Any], resp_type: str, now: int) -> dict[str, Any]:
-        """The answer to a new order in Binance's ACK, RESULT or FULL shape."""
-        out: dict[str, Any] = {k: order[k] for k in ("symbol", "orderId", "orderListId", "clientOrderId")}
-        out["transactTime"] = now
-        if resp_type == "ACK":
-            return out
-        for k in (
-            "price",
-            "origQty",
-            "executedQty",
-            "origQuoteOrderQty",
-            "cummulativeQuoteQty",
-            "status",
-            "timeInForce",
-            "type",
-            "side",
-            "workingTime",
-            "selfTradePreventionMode",
-        ):
-            out[k] = order[k]
-        if "expiryReason" in order:
-            out["expiryReason"] = order["expiryReason"]
-        if resp_type == "FULL":
-            out["fills"] = [
-                {
-                    "price": t["price"],
-                    "qty": t["qty"],
-                    "commission": t["commission"],
-                    "commissionAsset": t["commissionAsset"],
-                    "tradeId": t["id"],
-                }
-                for t in order["_trades"]
-            ]
-        return out
-
-    def _find(self, p: Mapping[str, str], sym: str, code: int, msg: str) -> dict[str, Any]:
-        """The order named by ``orderId`` and/or ``origClientOrderId`` (both: they must agree), or
-        ``ApiError(code, msg)``; -1102 when neither is given."""
-        oid, cid = self._int(p, "orderId"), p.get("origClientOrderId") or None
-        if oid is None and cid is None:
-            raise ApiError(-1102, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!")
-        if oid is not None:
-            order = self.orders.get(oid)
-            if order is not None and cid is not None and order["clientOrderId"] != cid:
-                order = None
-        else:
-            order = self.orders.get(self._by_cid.get(cid or "", -1))
-        if order is None or order["symbol"] != sym:
-            raise ApiError(code, msg)
-        return order
-
-    def _canceled(self, order: dict[str, Any], cancel_id: str) -> dict[str, Any]:
-        """Binance's answer to a cancel: the order as it is now, under the cancel's own client id."""
-        order["status"] = "CANCELED"
-        order["isWorking"] = False
-        order["updateTime"] = now = self.now_ms()
-        self._report(order, "CANCELED", cancel_id=cancel_id)
-        out = {
-            "symbol": order["symbol"],
-            "origClientOrderId": order["clientOrderId"],
-            "orderId": order["orderId"],
-            "orderListId": -1,
-            "clientOrderId": cancel_id,
-            "transactTime": now,
-        }
-        for k in (
-            "price",
-            "origQty",
-            "executedQty",
-            "origQuoteOrderQty",
-            "cummulativeQuoteQty",
-            "status",
-            "timeInForce",
-            "type",
-            "side",
-            "selfTradePreventionMode",
-        ):
-            out[k] = order[k]
-        return out
+    async def test_order(self, request: web.Request) -> web.Response:
+        p = await self._signed(request)
+        weight = 20 if pp.boolean(p, "computeCommissionRates", False) else 1
+        return self._json(self.book.test(p), weight=weight)
 
     async def cancel_order(self, request: web.Request) -> web.Response:
         p = await self._signed(request)
-        sym = self._symbol(p)
-        order = self._find(p, sym, -2011, "Unknown order sent.")
-        cancel_id = p.get("newClientOrderId") or _generated_id()
-        if order["status"] not in _OPEN_STATUSES:
-            return _err(-2011, "Unknown order sent.")
-        try:
-            await self.venue.cancel(sym, order["clientOrderId"])
-        except UnknownOrderError:  # filled (or cancelled) while this request waited
-            return _err(-2011, "Unknown order sent.")
-        return self._json(self._canceled(order, cancel_id), weight=0)  # nor cancels
+        return self._json(await self.book.cancel(p), weight=0)  # nor cancels
+
+    async def cancel_replace(self, request: web.Request) -> web.Response:
+        p = await self._signed(request)
+        return self._json(await self.book.cancel_replace(p, request.get(_FAULT, "")), weight=0, orders=True)
+
+    async def amend_order(self, request: web.Request) -> web.Response:
+        p = await self._signed(request)
+        return self._json(await self.book.amend(p), weight=4)
 
     async def query_order(self, request: web.Request) -> web.Response:
-        p = await self._signed(request)
-        order = self._find(p, self._symbol(p), -2013, "Order does not exist.")
-        return self._json(self._public(order), weight=4)
+        return self._json(self.book.query(await self._signed(request)), weight=4)
 
     async def open_orders(self, request: web.Request) -> web.Response:
         p = await self._signed(request)
-        sym = self._symbol(p, mandatory=False)
-        live = [
-            self._public(o)
-            for o in self.orders.values()
-            if o["status"] in _OPEN_STATUSES and (not sym or o["symbol"] == sym)
-        ]
-        return self._json(live, weight=6 if sym else 80)
+        return self._json(self.book.open_orders(p), weight=6 if p.get("symbol") else 80)
 
     async def all_orders(self, request: web.Request) -> web.Response:
-        p = await self._signed(request)
-        sym = self._symbol(p)
-        limit = self._limit(p, 500, 1000)
-        oid, start, end = self._int(p, "orderId"), self._int(p, "startTime"), self._int(p, "endTime")
-        if start is not None and end is not None and end - start > _DAY_MS:
-            return _err(-1127, "More than 24 hours between startTime and endTime.")
-        mine = [
-            o
-            for o in self.orders.values()  # in orderId order: ids grow as orders come
-            if o["symbol"] == sym
-            and (oid is None or o["orderId"] >= oid)
-            and (start is None or o["time"] >= start)
-            and (end is None or o["time"] <= end)
-        ]
-        picked = mine[:limit] if oid is not None or start is not None else mine[-limit:]
-        return self._json([self._public(o) for o in picked], weight=20)
+        return self._json(self.book.all_orders(await self._signed(request)), weight=20)
 
     async def my_trades(self, request: web.Request) -> web.Response:
-        p = await self._signed(request)
-        sym, oid = self._symbol(p), self._int(p, "orderId")
-        trades = [
-            t
-            for o in self.orders.values()
-            if o["symbol"] == sym and (oid is None or o["orderId"] == oid)
-            for t in o["_trades"]
-        ]
-        return self._json(sorted(trades, key=lambda t: t["id"]), weight=20)
+        return self._json(self.book.my_trades(await self._signed(request)), weight=20)
 
     async def cancel_open_orders(self, request: web.Request) -> web.Response:
         p = await self._signed(request)
-        sym = self._symbol(p)
-        ids = await self.venue.cancel_all(sym, own_only=False)
-        out = [self._canceled(self.orders[self._by_cid[cid]], _generated_id()) for cid in ids]
-        return self._json(out)
-
-    def _check_duplicate(self, symbol: str, side: Side, cid: str) -> None:
-        """Record it if a new liqkit order would join another live one of the same pair, side and level."""
-        parts = cid.split(".")
-        if len(parts) < 5 or parts[0] != "lq":
-            return
-        for o in self.orders.values():
-            other = o["clientOrderId"].split(".")
-            if o["symbol"] == symbol and o["status"] in ("NEW", "PARTIALLY_FILLED") and other[2:3] == parts[2:3]:
-                self.duplicates.append(f"{cid} while {o['clientOrderId']} is live")
-
-    @staticmethod
-    def _public(order: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in order.items() if not k.startswith("_")}
+        return self._json(await self.book.cancel_all(p), weight=0)
 
     # ---- streams ----------------------------------------------------------------------------------
     async def combined_stream(self, request: web.Request) -> web.WebSocketResponse:
@@ -870,151 +589,19 @@ class BinanceServer:
             for _ in range(f.repeat if f is not None and f.kind == "burst" else 1):
                 await ws.send_str(text)
 
-    # ---- WebSocket API ----------------------------------------------------------------------------
+    # ---- WebSocket API (``ws_api.WsApi``) and the user data stream ------------------------------------
     async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20)
-        await ws.prepare(request)
-        mine: list[int] = []
-        self.ws_api_conns.add(ws)
-        try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                reply = self._ws_request(msg.data, ws, mine)
-                await ws.send_str(json.dumps(reply))
-        finally:
-            self.ws_api_conns.discard(ws)
-            for sub in mine:
-                self.user_subs.pop(sub, None)
-        return ws
+        return await self.wsapi.serve(request)
 
-    def _ws_request(self, text: str, ws: web.WebSocketResponse, mine: list[int]) -> dict[str, Any]:
-        try:
-            req = json.loads(text)
-            rid, method, params = req.get("id"), req["method"], req.get("params", {})
-        except (ValueError, KeyError, AttributeError):
-            return {"id": None, "status": 400, "error": {"code": -1102, "msg": "Malformed request."}}
-        ok = {"id": rid, "status": 200, "rateLimits": []}
-        try:
-            if method == "ping":
-                return {**ok, "result": {}}
-            if method == "time":
-                return {**ok, "result": {"serverTime": self.now_ms()}}
-            if method == "userDataStream.subscribe.signature":
-                check_ws(params, self.keys, self.now_ms())
-                sub = self._next_sub
-                self._next_sub += 1
-                self.user_subs[sub] = ws
-                mine.append(sub)
-                return {**ok, "result": {"subscriptionId": sub}}
-            if method == "userDataStream.unsubscribe":
-                sub = int(params.get("subscriptionId", -1))
-                self.user_subs.pop(sub, None)
-                return {**ok, "result": {}}
-            if method == "session.status":
-                check_time({"timestamp": str(self.now_ms())}, self.now_ms())
-                return {**ok, "result": {"userDataStream": bool(mine)}}
-        except AuthError as e:
-            return {"id": rid, "status": e.status, "error": {"code": e.code, "msg": e.msg}}
-        return {"id": rid, "status": 400, "error": {"code": -1100, "msg": f"Unknown method {method}."}}
+    def _emit(self, event: dict[str, Any]) -> None:
+        """A user data event from the book, sent to every subscription in order."""
+        asyncio.get_running_loop().create_task(self._user_event(event))
 
     async def _user_event(self, event: dict[str, Any]) -> None:
-        for sub, ws in list(self.user_subs.items()):
-            if ws.closed:
-                continue
-            f = self.faults.pick("ws-api")
-            if f is not None and f.kind == "server-shutdown":
-                await ws.send_str(
-                    json.dumps({"subscriptionId": sub, "event": {"e": "serverShutdown", "E": self.now_ms()}})
-                )
-                await ws.close()
-                continue
-            if f is not None and f.kind == "drop":
-                await ws.close()  # the event is lost with the connection, as on a real drop
-                continue
-            await ws.send_str(json.dumps({"subscriptionId": sub, "event": event}))
-
-    def _report(self, order: dict[str, Any], exec_type: str, fill: UserFill | None = None, cancel_id: str = "") -> None:
-        """An ``executionReport`` of the order as it is now (for a cancel, ``c`` is the cancel's id)."""
-        now = self.now_ms()
-        ev = {
-            "e": "executionReport",
-            "E": now,
-            "s": order["symbol"],
-            "c": cancel_id or order["clientOrderId"],
-            "S": order["side"],
-            "o": order["type"],
-            "f": "GTC",
-            "q": order["origQty"],
-            "p": order["price"],
-            "P": "0",
-            "F": "0",
-            "g": -1,
-            "C": order["clientOrderId"] if exec_type == "CANCELED" else "",
-            "x": exec_type,
-            "X": order["status"],
-            "r": "NONE",
-            "i": order["orderId"],
-            "l": "0",
-            "z": order["executedQty"],
-            "L": "0",
-            "n": "0",
-            "N": None,
-            "T": now,
-            "t": -1,
-            "w": order["status"] in ("NEW", "PARTIALLY_FILLED"),
-            "m": False,
-            "O": order["time"],
-            "Z": order["cummulativeQuoteQty"],
-            "Y": "0",
-            "Q": "0",
-            "V": "NONE",
-        }
-        if "expiryReason" in order:
-            ev["eR"] = order["expiryReason"]
-        if fill is not None:
-            r = self.venue._rules[order["symbol"]]
-            ev.update(
-                {
-                    "l": r.format_qty(fill.qty),
-                    "L": r.format_price(fill.price),
-                    "n": format(fill.fee, "f"),
-                    "N": fill.fee_asset,
-                    "t": fill.trade_id,
-                    "m": fill.is_maker,
-                }
-            )
-        asyncio.get_running_loop().create_task(self._user_event(ev))
+        await self.wsapi.user_event(event)
 
     def _apply_fill(self, order: dict[str, Any], ev: UserFill) -> None:
-        """One fill of ``order``: its trade, filled quantity, status, and the user stream's TRADE report."""
-        r = self.venue._rules[ev.symbol]
-        self.fills_made += 1
-        order["_trades"].append(
-            {
-                "symbol": ev.symbol,
-                "id": ev.trade_id,
-                "orderId": order["orderId"],
-                "orderListId": -1,
-                "price": r.format_price(ev.price),
-                "qty": r.format_qty(ev.qty),
-                "quoteQty": plain_decimal(r.price(ev.price) * r.qty(ev.qty)),
-                "commission": format(ev.fee, "f"),
-                "commissionAsset": ev.fee_asset,
-                "time": self.now_ms(),
-                "isBuyer": order["side"] == "BUY",
-                "isMaker": ev.is_maker,
-                "isBestMatch": True,
-            }
-        )
-        order["_filled"] += ev.qty
-        order["_quote"] += r.price(ev.price) * r.qty(ev.qty)
-        order["executedQty"] = r.format_qty(order["_filled"])
-        order["cummulativeQuoteQty"] = plain_decimal(order["_quote"])
-        order["status"] = "FILLED" if order["_filled"] >= order["_qty"] else "PARTIALLY_FILLED"
-        order["isWorking"] = order["status"] != "FILLED"
-        order["updateTime"] = self.now_ms()
-        self._report(order, "TRADE", ev)
+        self.book.apply_fill(order, ev)
 
     async def _publish_depth(self, ev: BookTop, r: Any) -> None:
         """A ``depthUpdate`` for the top of the book: the new levels, and the old ones at quantity 0."""
