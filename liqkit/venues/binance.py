@@ -397,17 +397,12 @@ class BinanceVenue:
                 text = json.dumps(payload)
                 if self.wire_log is not None:
                     self.wire_log.append(("ws-api", method, time.time_ns() - self.last_market_ns))
+                sent_on = api.ws
                 try:
-                    await api.ws.send(text)
+                    await sent_on.send(text)
                 except Exception as e:  # the connection closed under us: websockets writes nothing then
                     raise NotSent(f"WebSocket API {method}: {type(e).__name__}") from e
-                try:
-                    answer = await asyncio.wait_for(fut, WS_API_TIMEOUT_S)
-                except TimeoutError:
-                    raise UnknownOutcomeError(
-                        f"WebSocket API {method}: no answer within {WS_API_TIMEOUT_S:g}s"
-                        + ("; outcome unknown: liqkit checks the order, never re-sends it" if placing else "")
-                    ) from None
+                answer = await self._answer(fut, api, sent_on, method, placing)
             except BinanceAPIException as e:
                 self.rate.observe_ws(e.response.get("rateLimits") if isinstance(e.response, dict) else None)
                 if e.code == -1021 and attempt == 0:  # not executed: re-sync the clock, then once more
@@ -424,6 +419,25 @@ class BinanceVenue:
             self.rate.observe_ws(answer.get("rateLimits"))
             return answer.get("result", answer)
         raise VenueError("unreachable")
+
+    async def _answer(self, fut: asyncio.Future[Any], api: Any, sent_on: Any, method: str, placing: bool) -> Any:
+        """The answer to a request written on connection ``sent_on``; ``UnknownOutcomeError`` as soon as
+        that connection is gone (python-binance reconnects but never fails what was in flight) or after
+        ``WS_API_TIMEOUT_S`` without an answer."""
+        deadline = time.monotonic() + WS_API_TIMEOUT_S
+        why = f"no answer within {WS_API_TIMEOUT_S:g}s"
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            done, _ = await asyncio.wait({fut}, timeout=min(0.2, left))
+            if done:
+                return fut.result()
+            if api.ws is not sent_on or api.ws_state != WSListenerState.STREAMING:
+                why = "the connection closed before the answer"
+                break
+        tail = "; outcome unknown: liqkit checks the order, never re-sends it" if placing else ""
+        raise UnknownOutcomeError(f"WebSocket API {method}: {why}{tail}")
 
     async def _pace(self) -> None:
         """Hold a new order back as the rate limits near (cancels never wait): a short pause from 80 %

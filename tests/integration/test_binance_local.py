@@ -1,16 +1,20 @@
 """python-binance against liqkit's Binance-compatible server on 127.0.0.1: nothing mocked below it."""
 
 import asyncio
+from collections import Counter
 from decimal import Decimal
 
 import pytest
 from binance.exceptions import BinanceAPIException
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 from processes import until
 
 from liqkit.domain.config import PairConfig, SimConfig
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
 from liqkit.venues.binance import BinanceVenue, client_class, close_client, socket_manager_class
+from liqkit.venues.binance_server.auth import ApiKey, hmac_key, public_key
 from liqkit.venues.binance_server.server import BinanceServer
 
 KEY, SECRET = "test-key-0123456789", "test-secret-abcdefghij"
@@ -150,13 +154,35 @@ def test_user_data_over_the_websocket_api():
     asyncio.run(scenario())
 
 
-def test_the_engine_quotes_through_python_binance_and_stops_clean(tmp_path):
+def key_pair(kind: str) -> tuple[ApiKey, str]:
+    """A server-side key of ``kind`` and what the client signs with: the HMAC secret, or the private
+    key's PEM text (Ed25519 or RSA), loaded the way liqkit loads BINANCE_PRIVATE_KEY_PATH."""
+    if kind == "hmac":
+        return hmac_key(SECRET), SECRET
+    key = ed25519.Ed25519PrivateKey.generate() if kind == "ed25519" else rsa.generate_private_key(65537, 2048)
+    pub = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return public_key(pub), pem.decode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "entry"), [("hmac", "ws-api"), ("ed25519", "ws-api"), ("rsa", "ws-api"), ("ed25519", "rest")]
+)
+def test_the_engine_quotes_through_python_binance_and_stops_clean(tmp_path, kind, entry):
+    server_key, signing = key_pair(kind)
+
     async def scenario():
-        server, web_runner, url = await serve(speed=20)
-        venue = BinanceVenue(["BTCUSDT"], KEY, SECRET, base_url=url)
+        sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000), "ETH": Decimal(20)})
+        server = BinanceServer(["BTCUSDT", "ETHUSDT"], {KEY: server_key}, sim, speed=20)
+        web_runner, url = await server.listen()
+        if kind == "hmac":
+            venue = BinanceVenue(["BTCUSDT"], KEY, SECRET, base_url=url, order_entry=entry)
+        else:
+            venue = BinanceVenue(["BTCUSDT"], KEY, private_key=signing, base_url=url, order_entry=entry)
         journal = Journal.in_state_dir(tmp_path)
         cfg = PairConfig(symbol="BTCUSDT", spread="0.5bps", refresh_tolerance="0.3bps", size=Decimal("0.002"))
         runner = EngineRunner(venue, [cfg], journal, timer_s=0.1)
+        venue.wire_log = []  # the method of each order request
         try:
             await runner.start(run=["BTCUSDT"])
             seen: set[str] = set()
@@ -167,12 +193,18 @@ def test_the_engine_quotes_through_python_binance_and_stops_clean(tmp_path):
 
             await until(quoted_and_filled, 120, "six orders and a fill")
             status = runner.status()
+            paths = (venue.ws_orders, venue.rest_orders, venue.ws_fallbacks, Counter(m for _, m, _ in venue.wire_log))
             await runner.stop()
-            return server, runner, journal, seen, status
+            return server, runner, journal, seen, status, paths
         finally:
             await web_runner.cleanup()
 
-    server, runner, journal, seen, status = asyncio.run(scenario())
+    server, runner, journal, seen, status, (ws_orders, rest_orders, fallbacks, methods) = asyncio.run(scenario())
+    if entry == "ws-api":  # every order request went over the WebSocket API (REST only while it was down)
+        assert ws_orders >= 6 and rest_orders == fallbacks, (ws_orders, rest_orders, fallbacks)
+    else:
+        assert ws_orders == 0 and rest_orders >= 6
+    assert methods["order.cancelReplace"] >= 2, methods  # quotes moved with one request each
     assert len(seen) >= 6  # quotes appeared and moved with the market
     assert any(".B0." in c for c in seen) and any(".S0." in c for c in seen)  # on both sides
     assert not status["errors"], status["errors"]

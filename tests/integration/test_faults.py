@@ -34,6 +34,10 @@ def test_fault_scenario_keeps_the_invariants(name):
     assert report.duplicates == [], report.duplicates
     assert report.fills_lost == 0, f"server made {report.fills_server} fills, journal has {report.fills_journal}"
     assert report.balance_mismatch == {}, report.balance_mismatch
+    if report.order_entry == "ws-api":  # order entry went over the WebSocket API, REST only while it was down
+        assert report.ws_orders > 0 and report.rest_orders == report.ws_fallbacks, report
+    else:
+        assert report.rest_orders > 0 and report.ws_orders == 0, report
     if name.startswith("clock skew"):
         assert report.resyncs >= 1
     if "drop" in name or name == "serverShutdown":

@@ -28,7 +28,7 @@ from liqkit.domain.config import LiqkitConfig, load_config
 from liqkit.domain.types import Side
 from liqkit.engine.core import EngineCore
 from liqkit.engine.execution import Execution
-from liqkit.engine.intents import Place
+from liqkit.engine.intents import Place, Replace
 from liqkit.engine.runner import EngineRunner
 from liqkit.engine.state import PENDING_NEW
 from liqkit.venues.binance import BinanceVenue
@@ -58,7 +58,7 @@ skew = 0
 
 
 class Decision(NamedTuple):
-    """One ``Place`` of the live core and the state it was decided at."""
+    """One ``Place`` of the live core (alone or in a ``Replace``) and the state it was decided at."""
 
     ts: int
     bid: int
@@ -97,10 +97,11 @@ class DecisionTap:
     def _record(self, requests: list[Any]) -> None:
         core = self._x.core
         for r in requests:
-            if type(r) is Place:
-                st = core.by_symbol[r.symbol]
+            p = r.place if type(r) is Replace else r  # a cancel-replace's new order is a decision too
+            if type(p) is Place:
+                st = core.by_symbol[p.symbol]
                 self.decisions.append(
-                    Decision(st.last_book_ts, st.bid, st.bid_qty, st.ask, st.ask_qty, dict(core.balances), r)
+                    Decision(st.last_book_ts, st.bid, st.bid_qty, st.ask, st.ask_qty, dict(core.balances), p)
                 )
 
 

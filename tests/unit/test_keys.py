@@ -80,14 +80,14 @@ def test_wrong_files_get_one_line_naming_the_variable(tmp_path, monkeypatch):
         .public_key()
         .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
-    with pytest.raises(ConfigError, match="not a PEM private key .*not the public key"):
+    with pytest.raises(ConfigError, match=r"not a PEM private key .*not the public key"):
         read_private_key(public)
     garbage = tmp_path / "garbage.pem"
     garbage.write_text(base64.b64encode(b"x" * 50).decode())
     with pytest.raises(ConfigError, match="not a PEM private key"):
         read_private_key(garbage)
     ecdsa = write_key(tmp_path / "ec.pem", ec.generate_private_key(ec.SECP256R1()))
-    with pytest.raises(ConfigError, match="Binance takes Ed25519 .* or RSA"):
+    with pytest.raises(ConfigError, match=r"Binance takes Ed25519 .* or RSA"):
         read_private_key(ecdsa)
     monkeypatch.setenv("BINANCE_API_KEY", "k")
     monkeypatch.setenv("BINANCE_PRIVATE_KEY_PATH", str(tmp_path / "missing.pem"))
@@ -97,10 +97,10 @@ def test_wrong_files_get_one_line_naming_the_variable(tmp_path, monkeypatch):
 
 
 def test_missing_variables_are_named(tmp_path, monkeypatch):
-    with pytest.raises(ConfigError, match="BINANCE_API_KEY and BINANCE_PRIVATE_KEY_PATH .* or BINANCE_API_SECRET"):
+    with pytest.raises(ConfigError, match=r"BINANCE_API_KEY and BINANCE_PRIVATE_KEY_PATH .* or BINANCE_API_SECRET"):
         load_api_keys(tmp_path / "none.env")
     monkeypatch.setenv("BINANCE_API_KEY", "k")
-    with pytest.raises(ConfigError, match="^BINANCE_PRIVATE_KEY_PATH"):
+    with pytest.raises(ConfigError, match=r"^BINANCE_PRIVATE_KEY_PATH"):
         load_api_keys(tmp_path / "none.env")
 
 

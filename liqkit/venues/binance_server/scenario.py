@@ -37,7 +37,29 @@ SCENARIOS: dict[str, list[Fault]] = {
     "serverShutdown": [Fault("ws-api", "server-shutdown", at=(6,))],
     "502 on cancels": [Fault("DELETE /api/v3/order", "http502", every=3)],
     "stream burst (400 frames at once)": [Fault("stream", "burst", at=(40, 200), repeat=400)],
+    # order entry over the WebSocket API (the scenarios above that target REST order endpoints run with
+    # REST order entry: see ``order_entry_for``)
+    "WS API: -1007 on order.cancelReplace, done": [Fault("ws-api order.cancelReplace", "-1007-placed", at=(3, 7))],
+    "WS API: -1007 on order.place, not placed": [Fault("ws-api order.place", "-1007-not-placed", at=(1, 2))],
+    "WS API: drop in the middle of a cancelReplace, done": [Fault("ws-api order.cancelReplace", "drop-after", at=(4,))],
+    "WS API: drop before a cancelReplace is done": [Fault("ws-api order.cancelReplace", "drop", at=(5,))],
+    "WS API: cancelReplace, cancel done and new order refused": [
+        Fault("ws-api order.cancelReplace", "cancel-replace-new-fails", at=(2, 6))
+    ],
+    "WS API: cancelReplace, cancel refused": [
+        Fault("ws-api order.cancelReplace", "cancel-replace-cancel-fails", at=(3, 8))
+    ],
+    "WS API: the session's 24 h close": [Fault("ws-api order.cancelReplace", "session-expire", at=(4,))],
+    "WS API: slow answers": [Fault("ws-api order.cancelReplace", "delay", every=3, delay_ms=300)],
 }
+
+REST_ORDER_TARGETS = ("POST /api/v3/order", "DELETE /api/v3/order", "POST /api/v3/order/cancelReplace")
+
+
+def order_entry_for(faults: list[Fault]) -> str:
+    """``rest`` for a scenario whose faults target REST order endpoints (so they are exercised), else
+    ``ws-api``, liqkit's default."""
+    return "rest" if any(f.target in REST_ORDER_TARGETS for f in faults) else "ws-api"
 
 
 # faults while liqkit starts (each fires on the first calls of its endpoint, before any quoting)
@@ -101,6 +123,10 @@ class ScenarioReport:
     startup_retries: int = 0  # start-up steps retried through a transient fault
     orphans_at_restart: int = 0  # liqkit orders the crashed run left open when the restart began
     placed_after_restart: int = 0  # orders the restarted engine placed (it quotes again)
+    order_entry: str = "ws-api"  # how the engine sent its orders
+    ws_orders: int = 0  # order requests answered over the WebSocket API
+    rest_orders: int = 0  # order requests sent over REST (all of them with REST order entry)
+    ws_fallbacks: int = 0  # order requests sent over REST because the WebSocket API was down
 
     @property
     def fills_lost(self) -> int:
@@ -124,6 +150,7 @@ async def run_scenario(
     until: Callable[[ScenarioReport], bool] | None = None,
     max_seconds: float = 120.0,
     crash_first: bool = False,
+    order_entry: str | None = None,
 ) -> ScenarioReport:
     """Quote BTCUSDT for ``seconds`` against a server injecting ``faults``, then stop and check.
 
@@ -135,7 +162,10 @@ async def run_scenario(
     ``crash_first``: a first engine quotes (wide, so its orders rest) and dies without cleaning up, as
     on SIGKILL; then ``faults`` are switched on and a second engine starts on the same journal: it
     must come up through the faults, cancel the orphans, and quote.
+
+    ``order_entry``: the engine's (``ws-api`` or ``rest``); by default ``order_entry_for`` the faults.
     """
+    entry = order_entry or order_entry_for(faults.faults)
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}, maker_fee_bps=Decimal(1))
     server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, speed=speed, faults=FaultPlan() if crash_first else faults)
     site_runner, url = await server.listen()
@@ -148,6 +178,7 @@ async def run_scenario(
             KEY,
             SECRET,
             base_url=url,
+            order_entry=entry,
             stream_queue_size=stream_queue_size,
             market_silence_s=market_silence_s,
         )
@@ -155,7 +186,7 @@ async def run_scenario(
     cfg = PairConfig.model_validate(
         {"symbol": "BTCUSDT", "spread": "0.5bps", "refresh_tolerance": "0.3bps", "size": "0.002"}
     )
-    report = ScenarioReport(name)
+    report = ScenarioReport(name, order_entry=entry)
     if crash_first:
         try:
             report.orphans_at_restart = await _crash(make_venue(), cfg, state, server)
@@ -204,6 +235,7 @@ def _counters(report: ScenarioReport, server: BinanceServer, faults: FaultPlan, 
     report.faults_injected = faults.total_injected
     report.resyncs, report.stream_restarts = venue.resyncs, venue.stream_restarts
     report.rate_limited, report.paced = server.rate_limited, venue.paced
+    report.ws_orders, report.rest_orders, report.ws_fallbacks = venue.ws_orders, venue.rest_orders, venue.ws_fallbacks
     return report
 
 
