@@ -46,6 +46,7 @@ bench: $(VENV)/.installed ## benchmarks: backtest loop vs the naive reference, d
 	$(BIN)/python bench/sweep_bench.py
 	$(BIN)/python bench/service_bench.py --seconds 60
 	$(BIN)/python bench/dashboard_bench.py
+	$(BIN)/python bench/order_entry_bench.py --ed25519
 
 # the dashboard needs only the notebook extra (the dev install above is a superset and stamps this too)
 $(VENV)/.dashboard: pyproject.toml setup.py $(HOT) | $(BIN)/python

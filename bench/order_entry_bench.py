@@ -7,8 +7,8 @@ Starts a real `liqkit sim-server` process on 127.0.0.1 (generated HMAC keys, or 
   ``BinanceVenue``; the time from the call to its answer, p50 and p99, for the place and the cancel;
 - tick to wire: the engine quoting BTCUSDT (re-quoting at every book move, one cancel-replace per move)
   for ``--seconds``; per order request, the time from the newest market event's arrival at the venue
-  to the request being written (WebSocket API: after signing, as it is sent; REST: when the venue
-  hands it to python-binance, before signing, which favours REST), p50 and p99.
+  to the signed request being written (WebSocket API: as it is sent; REST: as python-binance hands it
+  to aiohttp), p50 and p99.
 
 Usage: python bench/order_entry_bench.py [--orders 300] [--seconds 20] [--ed25519]
 """
@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,6 +35,7 @@ from liqkit.domain.types import Side
 from liqkit.engine.intents import Place
 from liqkit.engine.runner import EngineRunner
 from liqkit.venues.binance import BinanceVenue
+from liqkit.venues.ratelimit import RateLimits
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from processes import ProcessOutput, accepts, free_port, wait_for
@@ -40,6 +44,7 @@ from processes import ProcessOutput, accepts, free_port, wait_for
 def start_server(state: Path, ed25519: bool) -> tuple[subprocess.Popen[str], ProcessOutput, str, dict[str, str]]:
     port = free_port()
     cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--state-dir", str(state)]
+    cmd += ["--no-rate-limits"]  # the bundled exchangeInfo's 50 orders / 10 s would make this a pacing test
     keys: dict[str, str] = {}
     if ed25519:
         from cryptography.hazmat.primitives import serialization
@@ -94,9 +99,14 @@ async def round_trips(url: str, keys: dict[str, str], entry: str, n: int) -> dic
     await v.start()
     try:
         r = (await v.rules(["BTCUSDT"]))["BTCUSDT"]
+        v.rate = RateLimits()  # no pacing: the server does not enforce its limits here
         await until_connected(v)
         places, cancels = [], []
-        price = r.min_price_ticks + 100  # far below the market: it rests
+        book = await v._c().get_orderbook_ticker(symbol="BTCUSDT")
+        while Decimal(book["bidPrice"]) == 0:  # the server's feed shows its first book
+            await asyncio.sleep(0.1)
+            book = await v._c().get_orderbook_ticker(symbol="BTCUSDT")
+        price = r.price_to_ticks(Decimal(book["bidPrice"])) * 97 // 100  # 3 % below: it rests
         qty = max(r.min_qty_steps, -(-r.min_notional_units // price) if r.min_notional_units else 1)
         for i in range(n):
             cid = f"bench.{entry}.{i}.{time.time_ns() % 10**9}"
@@ -131,6 +141,11 @@ async def tick_to_wire(url: str, keys: dict[str, str], entry: str, seconds: floa
     )
     runner = EngineRunner(v, [cfg], None, RiskConfig())
     await runner.start()
+    v.rate = RateLimits()
+    if entry == "rest":  # REST requests: timed when python-binance hands the signed request to aiohttp
+        session = v._c().session
+        for name in ("post", "delete", "put"):
+            setattr(session, name, _timed(getattr(session, name), v))
     try:
         await until_connected(v)
         await runner.run_pair("BTCUSDT")
@@ -144,6 +159,17 @@ async def tick_to_wire(url: str, keys: dict[str, str], entry: str, seconds: floa
     return np.array([ns for p, _, ns in v.wire_log if p == entry])
 
 
+def _timed(call: Any, v: BinanceVenue) -> Any:
+    """``call`` (an aiohttp session method), logging each order request's tick to wire in ``v.wire_log``."""
+
+    def timed(url: str, *args: Any, **kwargs: Any) -> Any:
+        if v.wire_log is not None and "/order" in str(url):
+            v.wire_log.append(("rest", str(url).rsplit("/api/v3/", 1)[-1], time.time_ns() - v.last_market_ns))
+        return call(url, *args, **kwargs)
+
+    return timed
+
+
 def pct(a: np.ndarray, q: float) -> float:
     return float(np.percentile(a, q)) / 1e3 if len(a) else float("nan")
 
@@ -154,6 +180,7 @@ async def main() -> None:
     ap.add_argument("--seconds", type=float, default=20.0)
     ap.add_argument("--ed25519", action="store_true", help="an Ed25519 key (else the server's generated HMAC key)")
     args = ap.parse_args()
+    logging.getLogger("binance").setLevel(logging.CRITICAL)  # its reconnect attempts after the server stops
     with tempfile.TemporaryDirectory() as tmp:
         proc, out, url, keys = start_server(Path(tmp), args.ed25519)
         try:

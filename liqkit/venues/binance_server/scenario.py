@@ -51,6 +51,10 @@ SCENARIOS: dict[str, list[Fault]] = {
     ],
     "WS API: the session's 24 h close": [Fault("ws-api order.cancelReplace", "session-expire", at=(4,))],
     "WS API: slow answers": [Fault("ws-api order.cancelReplace", "delay", every=3, delay_ms=300)],
+    "REST cancelReplace: 502, and the new order refused": [
+        Fault("POST /api/v3/order/cancelReplace", "http502", every=5),
+        Fault("POST /api/v3/order/cancelReplace", "cancel-replace-new-fails", at=(3,)),
+    ],
 }
 
 REST_ORDER_TARGETS = ("POST /api/v3/order", "DELETE /api/v3/order", "POST /api/v3/order/cancelReplace")
@@ -166,6 +170,8 @@ async def run_scenario(
     ``order_entry``: the engine's (``ws-api`` or ``rest``); by default ``order_entry_for`` the faults.
     """
     entry = order_entry or order_entry_for(faults.faults)
+    # REST scenarios about place and cancel keep moving quotes with a cancel and a place
+    replace = entry == "ws-api" or any("cancelReplace" in f.target for f in faults.faults)
     sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}, maker_fee_bps=Decimal(1))
     server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, speed=speed, faults=FaultPlan() if crash_first else faults)
     site_runner, url = await server.listen()
@@ -179,6 +185,7 @@ async def run_scenario(
             SECRET,
             base_url=url,
             order_entry=entry,
+            cancel_replace=replace,
             stream_queue_size=stream_queue_size,
             market_silence_s=market_silence_s,
         )
