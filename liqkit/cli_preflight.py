@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from liqkit import cli_args
-from liqkit.domain.errors import LiqkitError
+from liqkit.domain.errors import DataError, LiqkitError
 
 if TYPE_CHECKING:
     from liqkit.preflight import PairPreflight, Preflight
@@ -125,7 +125,10 @@ def cmd_preflight(args: argparse.Namespace) -> int:
     if args.data:
         from liqkit.data.loader import load_market_data
 
-        data = load_market_data(args.data, symbol=args.symbol)
+        try:
+            data = load_market_data(args.data, symbol=args.symbol)
+        except DataError as e:
+            raise DataError(f"--data: {e}") from None
     pairs = list(cfg.pairs.values())
     found = asyncio.run(survey(cfg, [p.symbol for p in pairs], data, args.speed))
     report = preflight(pairs, found.rules, found.balances, found.markets, found.limits, found.venue,
