@@ -89,7 +89,8 @@ def _pair_lines(p: PairPreflight) -> list[str]:
 
 def report_lines(report: Preflight) -> list[str]:
     """The whole table as text."""
-    out = [f"liqkit preflight: {len(report.pairs)} pairs on {report.venue} (nothing is sent)", ""]
+    n = len(report.pairs)
+    out = [f"liqkit preflight: {n} pair{'' if n == 1 else 's'} on {report.venue} (nothing is sent)", ""]
     for p in report.pairs.values():
         out += [*_pair_lines(p), ""]
     out.append(f"rate limits (the venue's exchangeInfo), from {report.rate_plan.source}:")

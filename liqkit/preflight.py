@@ -426,7 +426,7 @@ def _filter_refusals(
         r.check_order(side, px, qty, ref)
         text = name
     except FilterError as e:
-        text = str(e).removeprefix(f"{r.symbol}: ")
+        text = str(e).removeprefix(f"Filter failure: {name}: ").removeprefix(f"{r.symbol}: ")
     spread = "bid_spread" if side is Side.BUY else "ask_spread"
     field, fix = {
         "PRICE_FILTER": (spread, "change the spread"),

@@ -12,7 +12,8 @@ window (plus what the venue reports used already, when it does). Flows of severa
 What counts: ``ORDERS`` counts new orders; ``RAW_REQUESTS`` every request; ``REQUEST_WEIGHT`` the
 weight of failed order requests only (successful placements and cancels cost no weight since
 2026-04-02), so its prediction is what the venue reports used. From ``SLOW_FROM`` (80 %) of a limit the
-venue paces new orders and the plan warns; at 100 % Binance refuses them (-1015, 429).
+venue paces new orders and the plan warns; at 100 % Binance refuses (HTTP 429: -1015 for new orders,
+-1003 for requests).
 
 Pure: no I/O, no clock (the caller passes ``now_ns``), no logging.
 """
@@ -153,8 +154,9 @@ def plan(
             )
         )
         if level != "ok":
+            code = "-1015 (too many new orders)" if rule.kind == "ORDERS" else "-1003 (too many requests)"
             what = (
-                "would be refused (Binance answers -1015 / HTTP 429)"
+                f"would be refused (Binance answers HTTP 429, {code})"
                 if level == "over"
                 else f"liqkit paces new orders from {SLOW_FROM:.0%} and holds them from {STOP_FROM:.0%}"
             )

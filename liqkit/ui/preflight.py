@@ -2,8 +2,9 @@
 size and value after rounding, what the engine would send, what the balances fund, the order rate the
 refresh tolerance implies, every reason a quote would be refused, and the rate-limit plan.
 
-It asks the engine on connection, when a config or the balances change (at most every ``min_interval_s``)
-and when Refresh is clicked; the engine computes it without sending anything.
+It asks the engine on connection, when Refresh is clicked, soon after a config changes (``config_delay_s``)
+and, while the balances change, at most every ``balances_every_s`` (the engine computes it in a worker
+thread without sending anything, but it is not free: its order rate walks the recent market).
 """
 
 from __future__ import annotations
@@ -28,15 +29,16 @@ from liqkit.ui.tasks import describe, spawn
 class PreflightPanel(Panel):
     """The pre-flight table of ``handle``'s pairs, refreshed on demand and when configs or balances change."""
 
-    def __init__(self, handle: EngineHandle, min_interval_s: float = 10.0) -> None:
+    def __init__(self, handle: EngineHandle, config_delay_s: float = 1.0, balances_every_s: float = 60.0) -> None:
         self.handle = handle
-        self.min_interval_s = min_interval_s
+        self.config_delay_s = config_delay_s
+        self.balances_every_s = balances_every_s
         self.report: Preflight | None = None
         self.fetches = 0  # answers received (tests wait on it)
         self.last_error = ""
-        self._due = False
+        self._due_at: float | None = None  # when to ask next (monotonic seconds); None: nothing asks for it
         self._busy = False
-        self._last = 0.0
+        self._last = 0.0  # when it last asked
         self.summary = W.HTML()
         self.summary.add_class("lq-preflight-summary")
         self.refresh = W.Button(description="Refresh", layout=W.Layout(width="90px"))
@@ -61,22 +63,25 @@ class PreflightPanel(Panel):
         self.widget.add_class("lq-preflight-panel")
 
     # ---- input ----------------------------------------------------------------------------------------
+    def _ask_at(self, t: float) -> None:
+        self._due_at = t if self._due_at is None else min(self._due_at, t)
+
     def on_snapshot(self, snap: Snapshot) -> None:
-        self._due = True
-        self._last = 0.0  # a new connection: ask at once
+        self._ask_at(time.monotonic())  # a new connection: at once
 
     def on_event(self, ev: Event) -> None:
-        if isinstance(ev, (ConfigEvent, BalanceEvent)):
-            self._due = True
+        if isinstance(ev, ConfigEvent):
+            self._ask_at(time.monotonic() + self.config_delay_s)
+        elif isinstance(ev, BalanceEvent):
+            self._ask_at(self._last + self.balances_every_s)
 
     def _clicked(self, _: Any) -> None:
-        self._due = True
-        self._last = 0.0
+        self._ask_at(time.monotonic())
 
     def flush(self) -> None:
         now = time.monotonic()
-        if self._due and not self._busy and now - self._last >= self.min_interval_s:
-            self._due, self._busy, self._last = False, True, now
+        if self._due_at is not None and now >= self._due_at and not self._busy:
+            self._due_at, self._busy, self._last = None, True, now
             spawn(self.fetch(), self._failed, name="liqkit-ui-preflight")
         self.table.apply()
 

@@ -24,7 +24,6 @@ def test_preflight_panel_shows_each_level_and_follows_a_config_change(tmp_path):
         await runner.start(run=["BTCUSDT"])
         dash = Dashboard(engine)
         panel = dash.preflight
-        panel.min_interval_s = 0.0
         try:
             await dash.wait_live(5)
             await wait_until(lambda: panel.fetches >= 1, 30, "a pre-flight")
@@ -55,7 +54,7 @@ def test_preflight_panel_shows_each_level_and_follows_a_config_change(tmp_path):
             assert "not ok" in panel.summary.value
             # Refresh asks again at once
             fetched = panel.fetches
-            panel.min_interval_s = 3600.0
+            panel.balances_every_s = panel.config_delay_s = 3600.0  # only Refresh asks now
             panel.refresh.click()
             await wait_until(lambda: panel.fetches > fetched, 30, "a pre-flight after Refresh")
             assert not dash.stream.errors and not panel.last_error
