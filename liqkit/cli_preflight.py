@@ -147,6 +147,8 @@ def register(sub: Any) -> None:
         "preflight",
         help="the pre-flight table: what a config would quote, what the balances fund, the order rate and "
         "every reason a quote would be refused, before anything is sent",
+        epilog="exit status: 0 when every quote goes out as configured and no rate limit nears; 1 when something "
+        "would be refused or a rate limit warns; 2 for bad input",
     )
     pf.add_argument(
         "--config", type=Path, help="TOML config; without one, the simulated exchange with BTCUSDT, ETHUSDT"
