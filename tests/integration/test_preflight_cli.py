@@ -156,3 +156,25 @@ def assert_no_order_was_placed(url: str) -> None:
             await client.close_connection()
 
     assert asyncio.run(orders()) == []
+
+
+def test_the_survey_samples_the_very_feed_the_simulated_exchange_plays():
+    """SimVenue picks its feed itself (venues/sim/venue.py); the survey must pick the same one."""
+    from liqkit.venues.sim.venue import SimVenue
+
+    cfg = default_config()
+    symbols = list(cfg.pairs)
+    found = asyncio.run(survey(cfg, symbols))
+
+    async def played() -> dict[str, tuple[list[int], list[int], list[int]]]:
+        venue = SimVenue(symbols, cfg.sim)
+        await venue.start()
+        try:
+            return {s: tuple(venue._data[s].book[k].tolist() for k in ("ts_local", "bid", "ask")) for s in symbols}
+        finally:
+            await venue.close()
+
+    for sym, (ts, bids, asks) in asyncio.run(played()).items():
+        m = found.markets[sym]
+        assert (list(m.ts), list(m.bids), list(m.asks)) == (ts, bids, asks), sym
+        assert (m.bid, m.ask) == (bids[0], asks[0])  # the first top: what a start quotes against
