@@ -27,6 +27,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from liqkit import cli_args
+from liqkit.cli_preflight import register as register_preflight
 from liqkit.cli_service import parse_assignments, register_service_commands
 from liqkit.domain.errors import LiqkitError
 
@@ -293,20 +294,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     cfg = load_config(args.config) if args.config else default_config()
     if args.venue:
-        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=_venue_override(args.venue))})
+        cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=cli_args.venue_override(args.venue))})
     if not cfg.pairs:
         raise LiqkitError(f"{args.config}: no [pairs.SYMBOL] table: configure at least one pair")
     state_dir = args.state_dir or cfg.engine.state_dir
     run = [s.strip().upper() for s in args.run.split(",") if s.strip()] if args.run else []
     return serve(cfg, Path(state_dir), args.host, args.port, args.token, args.allow_remote, args.speed, run)
-
-
-def _venue_override(venue: str) -> dict[str, Any]:
-    if venue in cli_args.VENUES:
-        return {"venue": venue}
-    if venue.startswith(("http://", "https://")):  # a liqkit sim-server (or any Binance-compatible server)
-        return {"venue": "binance-testnet", "base_url": venue}
-    raise LiqkitError(f"--venue {venue!r}: use {', '.join(cli_args.VENUES)} or a server URL (http://127.0.0.1:PORT)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -417,6 +410,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_dashboard(sub)
     register_service_commands(sub)  # status, pairs, run, stop, config
+    register_preflight(sub)
     from liqkit.research.commands import register as register_research
 
     register_research(sub)  # record, convert

@@ -13,7 +13,9 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+from liqkit.domain.errors import LiqkitError
 
 MAX_SPEED = 1000.0  # past this the simulated market makes events faster than anything reads them
 
@@ -121,3 +123,13 @@ def venue(text: str) -> str:
     raise argparse.ArgumentTypeError(
         f"{text!r}: use sim, binance-testnet, binance-demo, binance-live or a server URL (http://127.0.0.1:PORT)"
     )
+
+
+def venue_override(venue: str) -> dict[str, Any]:
+    """The ``[engine]`` settings a ``--venue`` stands for: a venue's name, or a server's URL (a liqkit
+    sim-server or any Binance-compatible server, spoken to as the testnet is)."""
+    if venue in VENUES:
+        return {"venue": venue}
+    if venue.startswith(("http://", "https://")):
+        return {"venue": "binance-testnet", "base_url": venue}
+    raise LiqkitError(f"--venue {venue!r}: use {', '.join(VENUES)} or a server URL (http://127.0.0.1:PORT)")

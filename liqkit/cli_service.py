@@ -1,5 +1,7 @@
 """The ``liqkit`` commands that talk to a running ``liqkit serve``: status, pairs, run, stop, config.
 
+``liqkit status`` also prints the rate-limit plan of the engine's recent orders (``liqkit.rateplan``).
+
 They find the service through its state directory (``service.json`` and ``token``) or take ``--url``
 and ``--token``. A symbol is checked for Binance's form before anything is sent (``BTC/USDT`` is
 answered with the configured pairs), config assignments before they leave (``nan``, unknown keys),
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from liqkit import cli_args
+from liqkit.cli_preflight import plan_lines
 from liqkit.domain.errors import LiqkitError
 
 if TYPE_CHECKING:
@@ -84,6 +87,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"engine {st.state} on {st.venue}; {st.events} events, {st.reconnects} reconnects")
     for header, use in st.rate_limits.items():
         print(f"  {header}: {use.used}/{use.limit}")
+    if st.rate_plan is not None:
+        print(f"rate limits (the venue's exchangeInfo), from {st.rate_plan.source}:")
+        for line in plan_lines(st.rate_plan):
+            print(line)
     _print_pairs(snap.pairs, snap.balances)
     for asset, b in snap.balances.items():
         print(f"  {asset:<6} free {b.free}  locked {b.locked}")

@@ -42,10 +42,12 @@ from liqkit.engine.views import (
     Quote,
     Snapshot,
 )
+from liqkit.preflight import Preflight
 
 T = TypeVar("T")
 _PAIR: TypeAdapter[PairView] = TypeAdapter(PairView)
 _STATUS: TypeAdapter[EngineStatus] = TypeAdapter(EngineStatus)
+_PREFLIGHT: TypeAdapter[Preflight] = TypeAdapter(Preflight)
 
 
 class ServiceError(LiqkitError):
@@ -194,6 +196,10 @@ class EngineClient:
     async def pnl(self) -> dict[str, PairPnl]:
         """PnL per pair."""
         return await self._get(PNL, "GET", "/api/pnl")
+
+    async def preflight(self) -> Preflight:
+        """The pre-flight table of every pair as it would start now (nothing is sent)."""
+        return await self._get(_PREFLIGHT, "GET", "/api/preflight")
 
 
 def _validation_text(detail: Any) -> str:

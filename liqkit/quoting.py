@@ -152,6 +152,21 @@ def compile_params(
     )
 
 
+def balance_units(rules: SymbolRules, balances: Mapping[str, tuple[Decimal, Decimal]]) -> tuple[int, int, int, int]:
+    """A pair's balances (asset -> (free, locked)) in its integer units, rounded down (never more than
+    held): base free and locked in lot steps, quote free and locked in tick*step units."""
+    zero = (Decimal(0), Decimal(0))
+    bf, bl = balances.get(rules.base_asset, zero)
+    qf, ql = balances.get(rules.quote_asset, zero)
+    unit = rules.tick * rules.step
+    return (
+        int((bf / rules.step).to_integral_value(ROUND_FLOOR)),
+        int((bl / rules.step).to_integral_value(ROUND_FLOOR)),
+        int((qf / unit).to_integral_value(ROUND_FLOOR)),
+        int((ql / unit).to_integral_value(ROUND_FLOOR)),
+    )
+
+
 # ---- prices as functions of the doubled reference ------------------------------------------------
 def bid_price(r2: int, t: int, p: int) -> int:
     """Bid at distance (t ticks, p ppb) below reference r2/2, rounded down."""

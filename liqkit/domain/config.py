@@ -423,7 +423,9 @@ def load_config(path: str | Path) -> LiqkitConfig:
     try:
         raw = p.read_bytes()
     except OSError as e:
-        raise ConfigError(f"cannot read config file {p}: {e.strerror}") from None
+        raise ConfigError(
+            f"cannot read config file {p}: {e.strerror}: give the path of an existing TOML file (--config FILE)"
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

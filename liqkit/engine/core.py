@@ -27,7 +27,7 @@ its level blocked until the venue tells its fate.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from decimal import ROUND_FLOOR, Decimal
+from decimal import Decimal
 from typing import Final
 
 from liqkit.domain.config import PairConfig, RiskConfig
@@ -45,6 +45,7 @@ from liqkit.quoting import (
     INF,
     QuoteParams,
     ask_side_band,
+    balance_units,
     bid_side_band,
     buy_room,
     combine_bands,
@@ -792,15 +793,7 @@ class EngineCore:
         return _NONE
 
     def _apply_balances(self, st: PairState) -> None:
-        r = st.rules
-        zero = (Decimal(0), Decimal(0))
-        bf, bl = self.balances.get(r.base_asset, zero)
-        qf, ql = self.balances.get(r.quote_asset, zero)
-        unit = r.tick * r.step
-        st.base_free = int((bf / r.step).to_integral_value(ROUND_FLOOR))
-        st.base_locked = int((bl / r.step).to_integral_value(ROUND_FLOOR))
-        st.quote_free = int((qf / unit).to_integral_value(ROUND_FLOOR))
-        st.quote_locked = int((ql / unit).to_integral_value(ROUND_FLOOR))
+        st.base_free, st.base_locked, st.quote_free, st.quote_locked = balance_units(st.rules, self.balances)
 
     # ---- views ----------------------------------------------------------------------------------
     def open_orders(self, symbol: str | None = None) -> list[Order]:

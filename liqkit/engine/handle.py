@@ -17,18 +17,20 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Protocol, runtime_checkable
 
 from liqkit.domain.budget import BudgetError, check_budget
 from liqkit.domain.config import PairConfig, update_pair
 from liqkit.domain.errors import ConfigError, UnknownPairError
+from liqkit.domain.ratelimits import RateLimitRule
 from liqkit.domain.rules import plain_decimal
 from liqkit.engine.core import FEE_SCALE, SIZE_SKIPS, EngineCore
 from liqkit.engine.events import BookEvent, Event, FillEvent, HealthEvent, SnapshotEvent, TickerEvent
 from liqkit.engine.intents import Place
 from liqkit.engine.runner import EngineRunner
+from liqkit.engine.tape import MarketTape
 from liqkit.engine.views import (
     Balance,
     EngineStatus,
@@ -41,6 +43,8 @@ from liqkit.engine.views import (
     Snapshot,
     side_name,
 )
+from liqkit.preflight import Preflight, preflight
+from liqkit.rateplan import RatePlan, plan
 
 TICKER_HZ = 2.0
 HEALTH_S = 1.0  # a "health" event (status and PnL) this often
@@ -78,6 +82,10 @@ class EngineHandle(Protocol):
         """Status, pairs, open orders, balances, recent fills and PnL."""
         ...
 
+    async def preflight(self) -> Preflight:
+        """The pre-flight table of every configured pair on the engine's venue, now (nothing is sent)."""
+        ...
+
     def events(self) -> AsyncIterator[Event]:
         """A snapshot, then deltas."""
         ...
@@ -86,11 +94,21 @@ class EngineHandle(Protocol):
 class LocalEngine:
     """``EngineHandle`` on an in-process ``EngineRunner``."""
 
-    def __init__(self, runner: EngineRunner, recent_fills: int = 500) -> None:
+    def __init__(
+        self,
+        runner: EngineRunner,
+        recent_fills: int = 500,
+        rate_limits: Callable[[], Sequence[RateLimitRule]] | None = None,
+    ) -> None:
+        """``rate_limits`` gives the venue's declared limits (exchangeInfo ``rateLimits``) once it is
+        started (``liqkit.venues.ratelimit.declared_limits``); without it the rate plans have none."""
         self.runner = runner
         self.fills: deque[Fill] = deque(maxlen=recent_fills)
         self._capture: dict[str, Decimal] = {}  # spread capture per pair, quote asset
+        self.rate_limits = rate_limits or (lambda: [])
+        self.tape = MarketTape()  # recent tops per pair: the movement a pre-flight measures
         runner.listen(FillEvent, self._on_fill)
+        runner.listen(BookEvent, self._on_book)
 
     # ---- commands ---------------------------------------------------------------------------------
     def config_of(self, symbol: str) -> PairConfig:
@@ -241,16 +259,65 @@ class LocalEngine:
             )
         return out
 
-    async def status(self) -> EngineStatus:
-        """The runner's status with the venue's rate-limit usage and the decision latency."""
+    def _rate_usage(self) -> dict[str, dict[str, int]]:
         rate = getattr(self.runner.venue, "rate_usage", None)
+        return rate() if callable(rate) else {}
+
+    async def status(self) -> EngineStatus:
+        """The runner's status with the venue's rate-limit usage, the rate plan and the decision latency."""
+        usage = self._rate_usage()
         return EngineStatus.model_validate(
             {
                 **self.runner.status(),
-                "rate_limits": rate() if callable(rate) else {},
+                "rate_limits": usage,
                 "latency_us": self.runner.latency_stats(),
+                "rate_plan": self.rate_plan(usage),
             }
         )
+
+    def rate_plan(self, usage: Mapping[str, Mapping[str, int]] | None = None) -> RatePlan:
+        """The rate-limit plan of the engine's orders over the last minutes (``liqkit.rateplan``), with the
+        usage the venue reports (``usage``: per header, as ``rate_usage`` gives it)."""
+        usage = self._rate_usage() if usage is None else usage
+        rules = list(self.rate_limits())
+        used = {r.label: int(usage[r.header]["used"]) for r in rules if r.header in usage}
+        count = self.runner.order_count
+        flow = count.flow(self.runner.clock())
+        source = (
+            f"the engine's orders over the last {flow.span_s:,.0f} s ({len(flow.orders):,} new orders, "
+            f"{len(flow.requests) - len(flow.orders):,} cancels; {count.placed:,} orders since it started)"
+        )
+        return plan(rules, [flow], source, used, time.time_ns())
+
+    async def preflight(self) -> Preflight:
+        """The pre-flight table (``liqkit.preflight``) of every configured pair as it would start now: the
+        venue's rules, the balances (what liqkit's own open orders hold counts as free), the current book
+        and the movement of the last minutes; the rate plan of the engine's own orders as ``observed``.
+        The inputs are read here, the table computed in a worker thread (the engine's loop keeps going)."""
+        core = self.runner.core
+        rules = {st.symbol: st.rules for st in core.pairs}
+        seen = f"{self.runner.venue.name}'s book as the engine saw it"
+        markets = {st.symbol: self.tape.sample(st.symbol, st.bid, st.ask, seen) for st in core.pairs if st.has_book}
+        configs = [self.runner.configs[st.symbol] for st in core.pairs]
+        limits = list(self.rate_limits())
+        balances = self._balances_without_own_orders()
+        report = await asyncio.to_thread(
+            preflight, configs, rules, balances, markets, limits, self.runner.venue.name, core.risk.max_loss
+        )
+        return report.model_copy(update={"observed": self.rate_plan()})
+
+    def _balances_without_own_orders(self) -> dict[str, tuple[Decimal, Decimal]]:
+        """The engine's balances with what liqkit's open orders lock counted as free (a fresh start's view)."""
+        core = self.runner.core
+        out = dict(core.balances)
+        for o in core.orders.values():
+            r = core.pairs[o.pair].rules
+            left = r.qty(max(0, o.qty - o.filled))
+            asset, amount = (r.quote_asset, left * r.price(o.price)) if o.side > 0 else (r.base_asset, left)
+            free, locked = out.get(asset, (Decimal(0), Decimal(0)))
+            moved = min(amount, locked)
+            out[asset] = (free + moved, locked - moved)
+        return out
 
     async def snapshot(self) -> Snapshot:
         return Snapshot(
@@ -263,6 +330,9 @@ class LocalEngine:
         )
 
     # ---- events -----------------------------------------------------------------------------------
+    def _on_book(self, ev: BookEvent) -> None:
+        self.tape.add(ev.symbol, ev.ts, ev.bid, ev.ask)
+
     def _on_fill(self, ev: FillEvent) -> None:
         """Keep the recent fills, and the spread each captured against the mid at the time."""
         self.fills.append(

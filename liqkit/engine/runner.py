@@ -45,6 +45,7 @@ from liqkit.engine.execution import (
 )
 from liqkit.engine.histogram import LatencyHistogram
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
+from liqkit.engine.ordercount import OrderCount
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
 from liqkit.engine.records import StateRecord
 from liqkit.engine.startup import StartupRetry
@@ -93,6 +94,7 @@ class EngineRunner:
         self.n_events = 0
         self.reconnects = 0
         self.startup = StartupRetry()  # start-up's retry policy (replace it to bound or speed it up)
+        self.order_count = OrderCount()  # new orders and cancels sent, for the rate-limit planner
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self, run: Iterable[str] = (), cleanup: bool = True) -> None:
@@ -104,6 +106,7 @@ class EngineRunner:
         failure to close never hides the cause), and leaves the runner stopped."""
         self._changed = asyncio.Event()
         self.state = "starting"
+        self.order_count.begin(self.clock())
         retry = self.startup
 
         def waiting(text: str | None) -> None:
@@ -345,8 +348,13 @@ class EngineRunner:
                 tap(core.order_log, core.fill_log, core.event_log)
         if core.order_log:
             olog, core.order_log = core.order_log, []
+            count = self.order_count
             for rec in olog:
                 ts, o, status, filled, reason = rec.ts, rec.order, rec.status, rec.filled, rec.reason
+                if status == "PENDING_NEW":
+                    count.order(ts)
+                elif status == "PENDING_CANCEL":
+                    count.cancel(ts)
                 r = core.pairs[o.pair].rules
                 if j is not None:
                     j.order(

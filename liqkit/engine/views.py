@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
 from liqkit.domain.config import PairConfig
+from liqkit.rateplan import RatePlan
 
 SideName = Literal["BUY", "SELL"]
 
@@ -101,6 +102,11 @@ class EngineStatus(View):
     pairs: dict[str, PairHealth] = Field(description="Health per configured pair.")
     rate_limits: dict[str, RateUse] = Field(description="Usage per rate-limit header; empty if the venue has none.")
     latency_us: LatencyStats = Field(description="Decision latency.")
+    rate_plan: RatePlan | None = Field(
+        default=None,
+        description="The orders predicted per window, from the engine's recent orders, against the venue's "
+        "declared limits (exchangeInfo rateLimits), with warnings from 80 % of a limit.",
+    )
 
 
 class PairPnl(View):

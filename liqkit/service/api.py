@@ -6,7 +6,8 @@ a value the budget rule or the symbol's filters refuse, or a size that could pla
 minimum order value: ``LocalEngine.trial``, the one rule ``PUT`` and ``preview`` share) is answered 422
 with the field named (an answer quotes at most a short excerpt of the input); a body over 64 KB is 413
 (``liqkit.service.limits``), refused before it is parsed; an unknown symbol is 404; a missing or wrong
-token is 401. Every answer is a model of ``liqkit.engine.views``, so the OpenAPI schema at
+token is 401. ``GET /api/preflight`` is the pre-flight table (``liqkit.preflight``) of every pair as it
+would start now. Every answer is a model of ``liqkit.engine.views``, so the OpenAPI schema at
 ``/openapi.json`` documents each response's fields; its docs are at ``/docs`` (both need the token; a
 browser can pass it as ``?token=``).
 """
@@ -33,6 +34,7 @@ from liqkit.engine.events import Event, SnapshotEvent
 from liqkit.engine.handle import LocalEngine
 from liqkit.engine.views import Balance, EngineStatus, Fill, OrderView, PairPnl, PairView, Quote, SideName
 from liqkit.journal import FillRow, Journal
+from liqkit.preflight import Preflight
 from liqkit.service.limits import BodyLimit, JsonRoute, short_text, validation_detail
 
 Changes = Annotated[PairChanges, Body(examples=[{"spread": "5bps", "levels": 2}])]  # type: ignore[valid-type]
@@ -219,6 +221,14 @@ def create_app(
     @app.get("/api/pnl", summary="PnL per pair since it was run: spread capture, inventory, fees")
     async def pnl() -> dict[str, PairPnl]:
         return await engine.pnl()
+
+    @app.get(
+        "/api/preflight",
+        summary="the pre-flight table: each pair's filters, rounded quote sizes, funded levels, implied order rate, "
+        "every reason a quote would be refused, and the rate-limit plan (nothing is sent)",
+    )
+    async def preflight() -> Preflight:
+        return await engine.preflight()
 
     hub = EventHub(engine)
 

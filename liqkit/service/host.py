@@ -13,29 +13,31 @@ import json
 import math
 import os
 import secrets
-from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from liqkit.domain.config import LiqkitConfig, PairConfig
+from liqkit.domain.config import LiqkitConfig
 from liqkit.domain.errors import ConfigError, LiqkitError
 from liqkit.engine.handle import LocalEngine
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
+from liqkit.service.defaults import DEFAULT_PAIRS, default_config
 from liqkit.venues.factory import make_venue
+from liqkit.venues.ratelimit import declared_limits
 
-DEFAULT_PAIRS = ("BTCUSDT", "ETHUSDT")
+__all__ = [
+    "DEFAULT_PAIRS",
+    "ServiceHost",
+    "StateDirBusy",
+    "default_config",
+    "make_state_dir",
+    "read_service_info",
+    "read_token",
+]
 
 
 class StateDirBusy(LiqkitError):
     """Another service holds the state directory."""
-
-
-def default_config() -> LiqkitConfig:
-    """The simulated exchange with BTCUSDT and ETHUSDT configured (and stopped)."""
-    return LiqkitConfig(
-        pairs={s: PairConfig(symbol=s, size=Decimal(20), size_unit="quote") for s in DEFAULT_PAIRS}  # 20 USDT a quote
-    )
 
 
 def make_state_dir(state_dir: Path) -> None:
@@ -105,7 +107,7 @@ class ServiceHost:
             self._release()
             raise
         self.runner = EngineRunner(self.venue, pairs, self.journal, cfg.engine.risk, timer_s=timer_s)
-        self.engine = LocalEngine(self.runner)
+        self.engine = LocalEngine(self.runner, rate_limits=lambda: declared_limits(self.venue))
 
     def _release(self) -> None:
         if self._lock is not None:

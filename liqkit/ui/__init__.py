@@ -13,6 +13,7 @@ from liqkit.ui.fills import FillsPanel
 from liqkit.ui.health import HealthPanel
 from liqkit.ui.orders import OrdersTable
 from liqkit.ui.pair import PairPanel
+from liqkit.ui.preflight import PreflightPanel
 from liqkit.ui.stream import EventStream
 
 __all__ = [
@@ -25,5 +26,6 @@ __all__ = [
     "OrdersTable",
     "PairPanel",
     "Panel",
+    "PreflightPanel",
     "ServiceConnection",
 ]

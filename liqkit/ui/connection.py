@@ -16,6 +16,7 @@ from liqkit.client import EngineClient, ServiceError
 from liqkit.domain.errors import LiqkitError
 from liqkit.engine.events import Event
 from liqkit.engine.views import EngineStatus, PairPnl, PairView, Quote, Snapshot
+from liqkit.preflight import Preflight
 
 
 class ServiceConnection:
@@ -88,6 +89,10 @@ class ServiceConnection:
     async def pnl(self) -> dict[str, PairPnl]:
         """PnL per pair."""
         return await self._call("pnl")  # type: ignore[no-any-return]
+
+    async def preflight(self) -> Preflight:
+        """The pre-flight table of every pair as it would start now."""
+        return await self._call("preflight")  # type: ignore[no-any-return]
 
     async def events(self) -> AsyncIterator[Event]:
         """A snapshot, then deltas; a lost service is looked up again on the next call."""

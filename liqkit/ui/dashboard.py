@@ -28,6 +28,7 @@ from liqkit.ui.fills import FillsPanel
 from liqkit.ui.health import HealthPanel
 from liqkit.ui.orders import OrdersTable
 from liqkit.ui.pair import PairPanel
+from liqkit.ui.preflight import PreflightPanel
 from liqkit.ui.presence import Presence
 from liqkit.ui.stream import EventStream
 from liqkit.ui.tasks import spawn
@@ -100,7 +101,10 @@ class Dashboard:
         self.balances = BalancesPanel()
         self.fills = FillsPanel()
         self.health = HealthPanel()
-        self.stream = EventStream(handle, [self.pairs, self.chart, self.orders, self.balances, self.fills, self.health])
+        self.preflight = PreflightPanel(handle)
+        self.stream = EventStream(
+            handle, [self.pairs, self.chart, self.orders, self.balances, self.fills, self.health, self.preflight]
+        )
         self.presence = Presence(on_ping=self._ping)
         self._paused_for_absence = False
         self._watch: asyncio.Task[None] | None = None
@@ -128,6 +132,11 @@ class Dashboard:
                         _box("Engine health", self.health.widget, "560px"),
                     ],
                     layout=W.Layout(flex_flow="row wrap"),
+                ),
+                _box(
+                    "Pre-flight: what each pair would quote now, and why anything would be refused",
+                    self.preflight.widget,
+                    "1332px",
                 ),
             ]
         )
@@ -189,7 +198,8 @@ class Dashboard:
         self.stream.stop()
         if self._watch is not None:
             self._watch.cancel()
-        for p in (self.chart, self.orders, self.balances, self.fills, self.health, *self.pairs.panels.values()):
+        panels = (self.chart, self.orders, self.balances, self.fills, self.health, self.preflight)
+        for p in (*panels, *self.pairs.panels.values()):
             p.close()
         self.presence.close()
         self.widget.close()

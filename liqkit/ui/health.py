@@ -1,5 +1,6 @@
 """``HealthPanel``: engine and feed health: state, venue, connection, feed age per pair, reconnects,
-rate-limit usage and the latest errors."""
+rate-limit usage, the rate-limit plan of the engine's recent orders (``liqkit.rateplan``: the orders
+predicted per window against the venue's declared limits, warnings from 80 %) and the latest errors."""
 
 from __future__ import annotations
 
@@ -10,8 +11,25 @@ import ipywidgets as W
 
 from liqkit.engine.events import Event, TickerEvent
 from liqkit.engine.views import EngineStatus
+from liqkit.rateplan import RatePlan
 from liqkit.ui.base import Panel
 from liqkit.ui.rows import KeyedRows
+
+_LEVEL_COLOR = {"ok": "#1a7f37", "warning": "#9a6700", "over": "#cf222e"}
+
+
+def plan_html(plan: RatePlan, css_class: str) -> str:
+    """A rate plan as a small HTML block: one line per declared limit, then its warnings (in red)."""
+    if not plan.limits:
+        return f'<div class="{css_class}" style="font-size:12px;color:#57606a">the venue declares no rate limits</div>'
+    lines = [
+        f'<span style="color:{_LEVEL_COLOR[lp.level]}">{html.escape(lp.limit)}: {lp.predicted:,} of {lp.allowed:,} '
+        f"({lp.share:.0%}) {lp.level}</span>"
+        for lp in plan.limits
+    ]
+    warns = [f'<span class="lq-rate-warning" style="color:#cf222e">⚠ {html.escape(w)}</span>' for w in plan.warnings]
+    head = f'<span style="color:#57606a">rate plan, from {html.escape(plan.source)}:</span>'
+    return f'<div class="{css_class}" style="font-size:12px">' + "<br>".join([head, *lines, *warns]) + "</div>"
 
 
 class HealthPanel(Panel):
@@ -31,7 +49,8 @@ class HealthPanel(Panel):
         )
         self.errors = W.HTML()
         self.errors.add_class("lq-errors")
-        self.widget = W.VBox([self.summary, self.pairs.box, self.errors])
+        self.plan = W.HTML()
+        self.widget = W.VBox([self.summary, self.plan, self.pairs.box, self.errors])
         self._dirty = False
 
     def on_status(self, status: EngineStatus) -> None:
@@ -63,6 +82,7 @@ class HealthPanel(Panel):
                 + (f" · decision p50 {lat.p50_us:.1f} µs, p99 {lat.p99_us:.1f} µs" if lat.n else "")
                 + "</div>"
             )
+            self.plan.value = plan_html(s.rate_plan, "lq-rate-plan") if s.rate_plan is not None else ""
             errs = s.errors
             self.errors.value = (
                 '<div style="font-size:12px;color:#cf222e">' + "<br>".join(html.escape(e) for e in errs[-5:]) + "</div>"

@@ -294,10 +294,9 @@ class BinanceVenue:
         replaces every URL, see ``client_class``)."""
         return {"testnet": not self._live and not self._demo and not self._base_url, "demo": self._demo}
 
-    async def start(self) -> None:
-        """Connect (syncing the clock) and start the market and user streams; the rules come with
-        ``rules()``. Idempotent, so a start-up retry after a fault does only what is left; a failure
-        is raised mapped to liqkit's tree (a host that cannot be reached is named)."""
+    async def connect(self) -> None:
+        """Connect the REST client (syncing the clock), without any stream: enough for ``rules``,
+        ``balances`` and ``recent_market``. Idempotent; a failure is raised mapped to liqkit's tree."""
         if self.client is None:
             cls = client_class(self._base_url)
             try:
@@ -306,6 +305,12 @@ class BinanceVenue:
                 )
             except Exception as e:  # create() closes its session itself
                 raise map_error(e, False) from e
+
+    async def start(self) -> None:
+        """Connect (syncing the clock) and start the market and user streams; the rules come with
+        ``rules()``. Idempotent, so a start-up retry after a fault does only what is left; a failure
+        is raised mapped to liqkit's tree (a host that cannot be reached is named)."""
+        await self.connect()
         if self._tasks:
             return
         # python-binance drops the whole read loop when its message queue overflows: the stream loops
@@ -528,6 +533,25 @@ class BinanceVenue:
             if self._rules[s].status != "TRADING":
                 raise RulesError(f"{s} is not trading (status {self._rules[s].status})")
         return {s: self._rules[s] for s in wanted}
+
+    async def recent_market(self, symbol: str, limit: int = 1000) -> tuple[BookTop, list[Trade]]:
+        """The symbol's best bid and ask now (REST ``ticker/bookTicker``) and its latest ``limit`` trades
+        (``trades``, oldest first), parsed as their stream payloads are (``parse_market``; ``rules``
+        first). Public data: nothing is signed or sent."""
+        now = _now()
+        t = await self._call(False, self._c().get_orderbook_ticker, symbol=symbol)
+        top = {"s": symbol, "b": t["bidPrice"], "B": t["bidQty"], "a": t["askPrice"], "A": t["askQty"]}
+        book = parse_market(top, self._rules, now)
+        if not isinstance(book, BookTop):
+            raise VenueError(f"{symbol}: no book ticker (is the symbol's rules loaded?)")
+        raw = await self._call(False, self._c().get_recent_trades, symbol=symbol, limit=limit)
+        trades = []
+        for x in raw:
+            d = {"e": "trade", "s": symbol, "p": x["price"], "q": x["qty"], "m": x["isBuyerMaker"], "T": x["time"]}
+            tr = parse_market({**d, "t": x["id"]}, self._rules, now)
+            if isinstance(tr, Trade):
+                trades.append(tr)
+        return book, trades
 
     async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         """(free, locked) per asset from the account."""

@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-_INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
-SLOW_FROM = 0.80  # of a limit: start pacing new orders
-STOP_FROM = 0.95  # of a limit: hold new orders until the window turns
+from liqkit.domain.ratelimits import SLOW_FROM, STOP_FROM, RateLimitRule, parse_rate_limits, shipped_rate_limits
+
+__all__ = ["SLOW_FROM", "STOP_FROM", "Limit", "RateLimits", "declared_limits"]
 
 
 @dataclass
@@ -40,30 +40,21 @@ class Limit:
         return self.window_s - (now % self.window_s)
 
 
-def _header_name(kind: str, interval: str, num: int) -> str:
-    unit = {"SECOND": "S", "MINUTE": "M", "HOUR": "H", "DAY": "D"}[interval]
-    prefix = "X-MBX-USED-WEIGHT-" if kind == "REQUEST_WEIGHT" else "X-MBX-ORDER-COUNT-"
-    return f"{prefix}{num}{unit}"
-
-
 @dataclass
 class RateLimits:
     """The limits of one account/IP and their usage, fed from response headers."""
 
     limits: list[Limit] = field(default_factory=list)
     clock: Any = time.time
+    declared: list[RateLimitRule] = field(default_factory=list)  # every limit exchangeInfo declares
 
     @classmethod
     def from_exchange_info(cls, info: Mapping[str, Any], clock: Any = time.time) -> RateLimits:
-        """The REQUEST_WEIGHT and ORDERS limits declared in an exchangeInfo answer."""
-        out = []
-        for r in info.get("rateLimits", []):
-            kind, interval = r.get("rateLimitType"), r.get("interval")
-            if kind not in ("REQUEST_WEIGHT", "ORDERS") or interval not in _INTERVAL_S:
-                continue
-            num = int(r.get("intervalNum", 1))
-            out.append(Limit(kind, _INTERVAL_S[interval] * num, int(r["limit"]), _header_name(kind, interval, num)))
-        return cls(out, clock)
+        """The limits declared in an exchangeInfo answer; REQUEST_WEIGHT and ORDERS are tracked from
+        the answers' headers (RAW_REQUESTS has no header)."""
+        rules = parse_rate_limits(info)
+        out = [Limit(r.kind, r.window_s, r.limit, r.header) for r in rules if r.header]
+        return cls(out, clock, rules)
 
     def observe(self, headers: Mapping[str, str] | None) -> None:
         """Take the usage figures of one answer's headers (case-insensitive names)."""
@@ -85,8 +76,9 @@ class RateLimits:
         by_header = {lim.header: lim for lim in self.limits}
         for e in entries:
             try:
-                kind, interval, num, count = e["rateLimitType"], e["interval"], int(e.get("intervalNum", 1)), e["count"]
-                lim = by_header.get(_header_name(kind, interval, num))
+                rule = RateLimitRule(e["rateLimitType"], e["interval"], int(e.get("intervalNum", 1)), 0)
+                count = e["count"]
+                lim = by_header.get(rule.header)
             except (KeyError, TypeError, ValueError):
                 continue
             if lim is not None and isinstance(count, int):
@@ -110,3 +102,15 @@ class RateLimits:
         """Usage per header: {"X-MBX-USED-WEIGHT-1M": {"used": 12, "limit": 6000}, ...}."""
         now = self.clock()
         return {lim.header: {"used": lim.usage(now), "limit": lim.limit} for lim in self.limits}
+
+
+def declared_limits(venue: object) -> list[RateLimitRule]:
+    """The rate limits ``venue`` declares: its exchangeInfo's, once a Binance venue has read it (none
+    before); for the simulated exchange the shipped exchangeInfo's, whose symbols it trades (and which
+    ``liqkit sim-server`` serves)."""
+    from liqkit.venues.sim.venue import SimVenue
+
+    if isinstance(venue, SimVenue):
+        return shipped_rate_limits()
+    rate = getattr(venue, "rate", None)
+    return list(rate.declared) if isinstance(rate, RateLimits) else []

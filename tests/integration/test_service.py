@@ -184,7 +184,7 @@ PAIR_FIELDS = {"symbol", "state", "reason", "config", "bid", "ask", "feed_age_s"
                "filters"}  # fmt: skip
 RESPONSES = {
     ("get", "/api/status"): ("EngineStatus", "", {"state", "venue", "events", "reconnects", "loop_lag_ms", "errors",
-                                                   "pairs", "rate_limits", "latency_us"}),
+                                                   "pairs", "rate_limits", "latency_us", "rate_plan"}),
     ("get", "/api/pairs"): ("PairView", "additionalProperties", PAIR_FIELDS),
     ("get", "/api/pairs/{symbol}"): ("PairView", "", PAIR_FIELDS),
     ("put", "/api/pairs/{symbol}"): ("PairView", "", PAIR_FIELDS),
@@ -198,6 +198,7 @@ RESPONSES = {
                                               "fee_asset", "maker", "mid", "ts_exchange", "trade_id"}),
     ("get", "/api/pnl"): ("PairPnl", "additionalProperties", {"pnl", "spread_capture", "inventory_pnl", "fees",
                                                              "position", "volume", "fills", "quote_asset"}),
+    ("get", "/api/preflight"): ("Preflight", "", {"venue", "pairs", "rate_plan", "observed", "ok"}),
 }  # fmt: skip
 
 

@@ -226,3 +226,59 @@ def test_dashboard_at_1500px_fits_the_form_titles_the_chart_and_shows_bid_and_as
         for f in tmp_path.glob("*.png"):
             shutil.copy(f, SHOTS / f.name)
     assert dash.returncode == 0 and "0 liqkit orders left open" in out
+
+
+PREFLIGHT_ROWS = "Array.from(document.querySelectorAll('.lq-preflight-row'))"
+PREFLIGHT_ROWS += ".map(r => Array.from(r.querySelectorAll('span'), s => s.textContent))"
+
+
+def test_preflight_panel_and_rate_plan_in_the_browser(tmp_path, browser):
+    dash, url, _ = start_dashboard(tmp_path / "state", free_port(), "--speed", "5")
+    page = browser.new_page(viewport={"width": 1400, "height": 1500})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(url, timeout=60_000)
+        page.wait_for_selector(".lq-pair-BTCUSDT .lq-run", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('.lq-conn-state')?.textContent === 'live'", timeout=30_000)
+        # the table of every pair's level, before anything is sent (both pairs are stopped)
+        page.wait_for_function(f"() => {PREFLIGHT_ROWS}.length === 4", timeout=60_000)
+        rows = page.evaluate(f"() => {PREFLIGHT_ROWS}")
+        assert sorted((r[0], r[1], r[2]) for r in rows) == [
+            ("BTCUSDT", "BUY", "0"), ("BTCUSDT", "SELL", "0"), ("ETHUSDT", "BUY", "0"), ("ETHUSDT", "SELL", "0")
+        ]  # fmt: skip
+        assert all(r[6] == "yes" and r[7] == "-" for r in rows), rows  # 20 USDT a quote: sent in full, nothing refused
+        bid, ask = (float(next(r[3] for r in rows if r[:2] == ["BTCUSDT", s])) for s in ("BUY", "SELL"))
+        assert 1000 < bid < ask  # prices in USDT, the bid below the ask
+        funding = page.inner_text(".lq-preflight-funding")
+        assert "BTCUSDT bids: 1 of 1 levels funded" in funding and "orders/min" in funding
+        plan = page.inner_text(".lq-preflight-plan")
+        assert "ORDERS per 10 SECOND" in plan and "ORDERS per 1 DAY" in plan
+        # nothing is refused, so the verdict is the rate plan's: ok unless a limit warns (the market at x5 may)
+        verdict = page.inner_text(".lq-preflight-verdict")
+        assert verdict.startswith("not ok") if "⚠" in plan else verdict.startswith("ok: every quote goes out"), (
+            verdict,
+            plan,
+        )
+        assert "no quote would be refused" in page.inner_text(".lq-preflight-refusals")
+        assert page.query_selector_all(".lq-orders-row") == []  # a pre-flight places nothing
+        # the health panel's rate plan counts the engine's own orders once a pair runs
+        page.click(".lq-pair-BTCUSDT .lq-run")
+        page.wait_for_function(
+            "() => /over the last .* \\(([1-9][0-9]*) new orders/.test("
+            "document.querySelector('.lq-rate-plan')?.innerText || '')",
+            timeout=60_000,
+        )
+        assert "ORDERS per 10 SECOND" in page.inner_text(".lq-rate-plan")
+        page.click(".lq-preflight-refresh")
+        page.wait_for_function(f"() => {PREFLIGHT_ROWS}.length === 4", timeout=30_000)
+        page.screenshot(path=str(tmp_path / "preflight.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        page.close()
+        dash.send_signal(signal.SIGINT)
+        out, _ = dash.communicate(timeout=90)
+        SHOTS.mkdir(exist_ok=True)
+        for f in tmp_path.glob("*.png"):
+            shutil.copy(f, SHOTS / f.name)
+    assert dash.returncode == 0 and "0 liqkit orders left open" in out

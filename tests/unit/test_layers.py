@@ -13,7 +13,7 @@ from pathlib import Path
 PKG = Path(__file__).resolve().parents[2] / "liqkit"
 
 # the parts of the package, as the architecture names them (a module's part: its first name under liqkit)
-CORE = {"domain", "quoting", "risk", "engine"}
+CORE = {"domain", "quoting", "risk", "preflight", "rateplan", "engine"}
 ADAPTERS_AND_ABOVE = {
     "venues",
     "journal",
