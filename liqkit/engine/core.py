@@ -267,7 +267,7 @@ class EngineCore:
                     steady = False
                 continue
             empty = False
-            if o.status == S.NEW or o.status == S.PARTIALLY_FILLED:
+            if (o.status == S.NEW or o.status == S.PARTIALLY_FILLED) and o.successor is None:
                 px = prices[i]
                 tol = tol_t + o.price * tol_p // 100_000_000 if tol_p else tol_t
                 if not enabled or px - o.price > tol or o.price - px > tol:
@@ -298,7 +298,7 @@ class EngineCore:
                         else:  # a replace: the new size is placed once the cancel is confirmed
                             out.append(self._cancel(o, ts))
             else:
-                steady = False  # pending or unknown: wait for its answer
+                steady = False  # pending, unknown, or a replace's new order unresolved: wait for the answer
         if steady:
             if buy:
                 if st.bid_band is None:
@@ -748,7 +748,8 @@ class EngineCore:
             n.replaces = None
             o.successor = None
         if o.replaces is not None:  # a successor that left before the order it replaces
-            o.replaces.successor = None
+            if o.replaces.successor is o:
+                o.replaces.successor = None
             o.replaces = None
         if buy:
             st.bid_band = None

@@ -116,7 +116,8 @@ def reject_reason(code: int, message: str) -> RejectReason:
 _KEY_CODES = {
     -2014: "BINANCE_API_KEY is not a valid key (its format is wrong)",
     -2015: "Binance refused the API key (invalid key, IP not allowed, or no permission for spot trading)",
-    -1022: "the signature is not valid: BINANCE_API_SECRET does not belong to BINANCE_API_KEY",
+    -1022: "the signature is not valid: BINANCE_API_SECRET (or the key in BINANCE_PRIVATE_KEY_PATH) does not belong "
+    "to BINANCE_API_KEY",
 }
 
 
@@ -189,7 +190,10 @@ def map_error(e: BaseException, placing: bool) -> VenueError:
         if code == -1021:  # the clock drifted past recvWindow (again after a re-sync): not executed
             return RetryableError(f"{text}; liqkit re-syncs its clock with Binance's", code, 1.0)
         if code in _KEY_CODES:
-            return VenueError(f"{_KEY_CODES[code]} ({text}): set BINANCE_API_KEY and BINANCE_API_SECRET", code)
+            return VenueError(
+                f"{_KEY_CODES[code]} ({text}): set BINANCE_API_KEY and BINANCE_PRIVATE_KEY_PATH or BINANCE_API_SECRET",
+                code,
+            )
         if code in _UNKNOWN_CODES or status >= 500 or code == 0:
             return UnknownOutcomeError(text, code)
         if code in (-2011, -2013):

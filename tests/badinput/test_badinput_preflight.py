@@ -48,7 +48,8 @@ ROWS: list[tuple[str, str | None, list[str], list[str]]] = [
     ("a speed of 0", None, ["--speed", "0"], ["--speed", "above 0"]),
     ("an unknown venue", None, ["--venue", "binance"], ["--venue", "'binance'", "server URL"]),
     ("a Binance venue without API keys", None, ["--venue", "binance-testnet"],
-     ["BINANCE_API_KEY and BINANCE_API_SECRET not set", ".env"]),
+     ["BINANCE_API_KEY and BINANCE_PRIVATE_KEY_PATH (an Ed25519 or RSA private key file) or "
+            "BINANCE_API_SECRET (HMAC) not set", ".env"]),
 ]  # fmt: skip
 
 

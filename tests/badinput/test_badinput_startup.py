@@ -233,12 +233,16 @@ PERMANENT = [
     ),
     Permanent(
         "wrong API secret (BINANCE_API_SECRET of another key)",
-        ("[-1022]", "BINANCE_API_SECRET does not belong to BINANCE_API_KEY"),
+        ("[-1022]", "BINANCE_API_SECRET (or the key in BINANCE_PRIVATE_KEY_PATH) does not belong to BINANCE_API_KEY"),
         env=(("BINANCE_API_SECRET", "wrong-secret-" + "0" * 40),),
     ),
     Permanent(
         "no API keys set (BINANCE_API_KEY, BINANCE_API_SECRET unset, no .env)",
-        ("BINANCE_API_KEY and BINANCE_API_SECRET not set", "export them"),
+        (
+            "BINANCE_API_KEY and BINANCE_PRIVATE_KEY_PATH (an Ed25519 or RSA private key file) or "
+            "BINANCE_API_SECRET (HMAC) not set",
+            "export them",
+        ),
         env=(("BINANCE_API_KEY", None), ("BINANCE_API_SECRET", None)),
     ),
     Permanent(

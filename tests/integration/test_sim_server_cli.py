@@ -75,7 +75,10 @@ def test_keys_from_env_or_dotenv_never_shown(tmp_path, monkeypatch):
         load_api_keys(tmp_path / ".env")
         raise AssertionError("missing keys must raise")
     except ConfigError as e:
-        assert "BINANCE_API_KEY and BINANCE_API_SECRET not set" in str(e)
+        assert (
+            "BINANCE_API_KEY and BINANCE_PRIVATE_KEY_PATH (an Ed25519 or RSA private key file) or "
+            "BINANCE_API_SECRET (HMAC) not set" in str(e)
+        )
     (tmp_path / ".env").write_text("BINANCE_API_KEY=fromfile\nBINANCE_API_SECRET=filesecret\n")
     keys = load_api_keys(tmp_path / ".env")
     assert (keys.key, keys.secret) == ("fromfile", "filesecret")

@@ -247,7 +247,7 @@ class FaultyVenue:
         self.worst = max(self.worst, len(levels))
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     moves=st.lists(st.integers(-12, 12), min_size=5, max_size=40),
     faults=st.lists(st.sampled_from(FAULTS), max_size=60),
