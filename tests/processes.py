@@ -7,6 +7,7 @@ comes, and polling a condition (never a fixed sleep: a busy machine makes a wait
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -14,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -26,6 +27,7 @@ __all__ = [
     "accepts",
     "free_port",
     "no_dns_env",
+    "sim_server_process",
     "start_service",
     "stop_service",
     "until",
@@ -60,6 +62,35 @@ def stop_service(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tupl
         proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
+
+
+@contextlib.contextmanager
+def sim_server_process(state_dir: Path, *extra: str, speed: float = 5.0) -> Iterator[dict[str, str]]:
+    """`liqkit sim-server` (BTCUSDT and ETHUSDT, synthetic feeds; ``extra`` arguments added) on a free port
+    of 127.0.0.1 with keys it generated into ``state_dir``: {"url", "ws", "key", "secret"} ("ws": the same
+    server as ws://). Stopped with SIGINT on exit, which must end it cleanly."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("LIQKIT_SIM_API_KEY", "LIQKIT_SIM_API_SECRET")}
+    cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--state-dir", str(state_dir)]
+    proc = subprocess.Popen(
+        [*cmd, "--speed", str(speed), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    served = ProcessOutput(proc)
+    try:
+        served.wait_for_line(lambda ln: "generated keys written to" in ln, what="the key file line")
+        served.wait_for_line(lambda ln: "Binance spot API for BTCUSDT, ETHUSDT" in ln, what="the server's banner")
+        wait_for(lambda: accepts(port), 60, "the server to accept connections")
+        keys = dict(line.split("=", 1) for line in (state_dir / "sim-server-keys.env").read_text().split())
+        yield {
+            "url": f"http://127.0.0.1:{port}",
+            "ws": f"ws://127.0.0.1:{port}",
+            "key": keys["BINANCE_API_KEY"],
+            "secret": keys["BINANCE_API_SECRET"],
+        }
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code, _out, err = served.finish(60)
+        assert code == 0, err
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:

@@ -18,7 +18,8 @@
 Kinds: ``http502`` (HTML body), ``-1007-placed`` (the order is placed, the answer says unknown),
 ``-1007-not-placed``, ``429`` and ``418`` (with Retry-After), ``delay`` (``delay_ms``),
 ``clock-skew`` (``skew_ms`` added to the server clock from then on), ``drop`` (close a stream or
-WebSocket API connection), ``server-shutdown`` (send ``serverShutdown`` on user subscriptions, then drop),
+WebSocket API connection), ``server-shutdown`` (send ``serverShutdown`` on user subscriptions or market
+streams, then drop),
 ``burst`` (a stream frame sent ``repeat`` times at once: the client's message queue overflows),
 ``stall`` (a stream connection stays open but gets nothing more: a silent socket).
 Decisions are seeded: the same file gives the same faults for the same sequence of calls.

@@ -32,6 +32,7 @@ from aiohttp import WSMsgType, web
 
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import BookTop, Side, Trade
+from liqkit.venues.binance_server.auth import ApiError
 from liqkit.venues.binance_server.faults import FaultPlan
 
 STREAM_LIMIT = 1024  # streams one connection may listen to
@@ -72,15 +73,6 @@ _JSON_WORDS = {
 }
 
 
-class _Refused(Exception):
-    """A control frame Binance would refuse: its error code and message."""
-
-    def __init__(self, code: int, msg: str) -> None:
-        super().__init__(msg)
-        self.code = code
-        self.msg = msg
-
-
 @dataclass(eq=False)
 class _Conn:
     """One market-stream connection: its socket, its streams in the order subscribed, its wrapping."""
@@ -101,7 +93,7 @@ class _Pending:
     asks: set[int] = field(default_factory=set)
 
 
-class _Book:
+class DepthBook:
     """A symbol's book as the depth streams hold it: the levels (ticks -> steps) of update ``update_id``,
     and what changed since each cadence (100 and 1000 ms) last published."""
 
@@ -212,10 +204,6 @@ def _json_type(value: Any) -> str:
     return "sequence" if isinstance(value, list) else "map"
 
 
-def _too_many(n: int) -> str:
-    return f"Invalid request: {n} streams; a connection listens to {STREAM_LIMIT} at most"
-
-
 def _position(text: str, index: int) -> str:
     """``line L column C`` of character ``index`` of ``text`` (1-based, as serde counts)."""
     line = text.count("\n", 0, index) + 1
@@ -249,27 +237,26 @@ class MarketStreams:
         self._now_ms = now_ms
         self.conns: list[_Conn] = []
         self._subs: dict[str, set[_Conn]] = {}  # stream name -> the connections listening to it
-        self._books: dict[str, _Book] = {}  # symbols with a depth stream listened to
+        self._books: dict[str, DepthBook] = {}  # symbols with a depth stream listened to
         self._aggs: dict[str, list[int]] = {}  # each symbol's latest aggregate trade, not yet published
         self._minis_sent: dict[str, tuple[str, ...]] = {}  # each symbol's mini ticker as !miniTicker@arr last had it
         self._update_id = 0  # the book update id of the latest book
         self._task: asyncio.Task[None] | None = None
 
     # ---- connections --------------------------------------------------------------------------------
-    async def combined(self, request: web.Request) -> web.StreamResponse:
+    async def combined(self, request: web.Request) -> web.WebSocketResponse:
         """``/stream?streams=<a>/<b>``: a combined connection (``/stream`` alone: subscribe by frame)."""
         return await self._serve(request, request.query.get("streams", "").split("/"), combined=True)
 
-    async def raw(self, request: web.Request) -> web.StreamResponse:
+    async def raw(self, request: web.Request) -> web.WebSocketResponse:
         """``/ws/<name>`` (or ``/ws/<a>/<b>``, or ``/ws`` alone): a raw connection."""
         return await self._serve(request, request.match_info.get("names", "").split("/"), combined=False)
 
-    async def _serve(self, request: web.Request, asked: list[str], combined: bool) -> web.StreamResponse:
+    async def _serve(self, request: web.Request, asked: list[str], combined: bool) -> web.WebSocketResponse:
         # a URL's names are subscribed when served; others are ignored as Binance ignores them (clients such
-        # as ccxt connect to /ws/0 and subscribe by frame), so LIST_SUBSCRIPTIONS shows what was taken
+        # as ccxt connect to /ws/0 and subscribe by frame), so LIST_SUBSCRIPTIONS shows what was taken. (No
+        # URL holds more than 1024 names: aiohttp refuses a request line past 8190 bytes.)
         names = list(dict.fromkeys(n for n in (self._served(a) for a in asked if a) if n))
-        if len(names) > STREAM_LIMIT:
-            return web.json_response({"code": 2, "msg": _too_many(len(names))}, status=400)
         ws = web.WebSocketResponse(heartbeat=20, autoping=False)  # pings and pongs count toward the limit
         await ws.prepare(request)
         conn = _Conn(ws, combined)
@@ -310,24 +297,24 @@ class MarketStreams:
         """The canonical name of a stream this server serves (None: not one)."""
         try:
             return self._name(name)
-        except _Refused:
+        except ApiError:
             return None
 
     def _name(self, name: str) -> str:
-        """``name`` as this server spells it (symbol lower-case, kind as Binance writes it); ``_Refused``
+        """``name`` as this server spells it (symbol lower-case, kind as Binance writes it); ``ApiError``
         (code 2) when it is malformed or not served, naming what is."""
         if not _WELL_FORMED.match(name):
-            raise _Refused(2, "Invalid request: invalid stream")
+            raise ApiError(2, "Invalid request: invalid stream")
         if name.lower() == MINI_ARR.lower():
             return MINI_ARR
         if name.lower() == "!ticker@arr":
-            raise _Refused(
+            raise ApiError(
                 2, "Invalid request: !ticker@arr was retired on 2026-03-26; use <symbol>@ticker or !miniTicker@arr"
             )
         sym, _, kind = name.partition("@")
         canonical = _KINDS.get(kind.lower())
         if canonical is None or sym.upper() not in self.symbols:
-            raise _Refused(
+            raise ApiError(
                 2,
                 f"Invalid request: liqkit sim-server does not serve {name}; it serves <symbol>@"
                 f"{'|'.join(_KINDS.values())} and {MINI_ARR} for the symbols "
@@ -341,7 +328,7 @@ class MarketStreams:
             self._subs.setdefault(name, set()).add(conn)
             sym, _, kind = name.partition("@")
             if kind in _DEPTH_KINDS and sym.upper() not in self._books:  # the depth streams start from now
-                self._books[sym.upper()] = _Book(self._levels(sym.upper()), self._update_id)
+                self._books[sym.upper()] = DepthBook(self._levels(sym.upper()), self._update_id)
 
     def _unsubscribe(self, conn: _Conn, names: list[str]) -> None:
         for name in names:
@@ -363,9 +350,9 @@ class MarketStreams:
                 req = json.loads(text)
             except json.JSONDecodeError as e:
                 words = next((w for k, w in _JSON_WORDS.items() if e.msg.startswith(k)), e.msg)
-                raise _Refused(3, f"Invalid JSON: {words} at line {e.lineno} column {e.colno}") from None
+                raise ApiError(3, f"Invalid JSON: {words} at line {e.lineno} column {e.colno}") from None
             if not isinstance(req, dict):
-                raise _Refused(
+                raise ApiError(
                     2, f"Invalid request: invalid type: {_json_type(req)}, expected a map at {_position(text, 1)}"
                 )
             rid = req.get("id", ...)  # 64-bit integers, up to 36 letters, digits, - and _ (UUIDs), or null
@@ -375,56 +362,56 @@ class MarketStreams:
                 or (isinstance(rid, str) and _ID_TEXT.match(rid))
             ):
                 rid = None
-                raise _Refused(2, "Invalid request: request ID must be an unsigned integer")
+                raise ApiError(2, "Invalid request: request ID must be an unsigned integer")
             method = req.get("method")
             if "method" in req and method not in _METHODS:
                 m = _METHOD_VALUE.search(text)
                 where = _position(text, m.end() if m else len(text))
                 shown = method if isinstance(method, str) else json.dumps(method)
-                raise _Refused(
+                raise ApiError(
                     2,
                     f"Invalid request: unknown variant `{shown}`, expected one of "
                     f"{', '.join(f'`{x}`' for x in _METHODS)} at {where}",
                 )
             if "method" not in req:
-                raise _Refused(2, f"Invalid request: missing field `method` at {_position(text, len(text.rstrip()))}")
+                raise ApiError(2, f"Invalid request: missing field `method` at {_position(text, len(text.rstrip()))}")
             return {"result": self._method(conn, str(method), req.get("params")), "id": rid}
-        except _Refused as e:
+        except ApiError as e:
             return {"error": {"code": e.code, "msg": e.msg}, "id": rid}
 
     def _method(self, conn: _Conn, method: str, params: Any) -> Any:
         if method in ("SUBSCRIBE", "UNSUBSCRIBE"):
             if not isinstance(params, list):
                 kind = _json_type(params)
-                raise _Refused(2, f"Invalid request: invalid type: {kind}, expected a sequence of stream names")
+                raise ApiError(2, f"Invalid request: invalid type: {kind}, expected a sequence of stream names")
             bad = next((p for p in params if not isinstance(p, str)), None)
             if bad is not None:
-                raise _Refused(2, f"Invalid request: invalid type: {_json_type(bad)}, expected a stream name")
+                raise ApiError(2, f"Invalid request: invalid type: {_json_type(bad)}, expected a stream name")
             names = list(dict.fromkeys(self._name(p) for p in params))
             if method == "UNSUBSCRIBE":
                 self._unsubscribe(conn, names)
                 return None
             total = len(conn.names.keys() | set(names))
             if total > STREAM_LIMIT:
-                raise _Refused(2, _too_many(total))
+                raise ApiError(2, f"Invalid request: {total} streams; a connection listens to {STREAM_LIMIT} at most")
             self._subscribe(conn, names)
             return None
         args = params if isinstance(params, list) else ([] if params is None else [params])
         if method == "LIST_SUBSCRIPTIONS":
             if args:
-                raise _Refused(2, "Invalid request: too many parameters")
+                raise ApiError(2, "Invalid request: too many parameters")
             return list(conn.names)
         most = 2 if method == "SET_PROPERTY" else 1
         if len(args) > most:
-            raise _Refused(2, "Invalid request: too many parameters")
+            raise ApiError(2, "Invalid request: too many parameters")
         if not args or not isinstance(args[0], str):
-            raise _Refused(2, "Invalid request: property name must be a string")
+            raise ApiError(2, "Invalid request: property name must be a string")
         if args[0] != "combined":
-            raise _Refused(0, "Unknown property")
+            raise ApiError(0, "Unknown property")
         if method == "GET_PROPERTY":
             return conn.combined
         if len(args) < 2 or not isinstance(args[1], bool):
-            raise _Refused(1, "Invalid value type: expected Boolean")
+            raise ApiError(1, "Invalid value type: expected Boolean")
         conn.combined = args[1]
         return None
 
@@ -440,7 +427,7 @@ class MarketStreams:
             return
         texts: dict[bool, str] = {}
         for conn in list(listeners):
-            if conn.ws.closed or conn.stalled:
+            if conn.ws.closed or conn.stalled or name not in conn.names:  # (unsubscribed while a send waited)
                 continue
             f = self._faults().pick("stream")
             if f is not None and f.kind == "drop":
@@ -556,41 +543,50 @@ class MarketStreams:
                 await self._every(1000)
 
     async def _every(self, cadence: int) -> None:
+        """Publish the streams of this cadence (100 or 1000 ms). Every frame is made before any is sent, so
+        that the books do not move between them: a tick's diff and partial frames show one update."""
         now = self._now_ms()
         suffix = "@100ms" if cadence == 100 else ""
         if cadence == 100:
             await self._publish_aggs(now - AGG_GRACE_MS)  # a trade nothing followed (a paused feed)
-        for sym, b in list(self._books.items()):
+        frames: list[tuple[str, Any]] = []
+        for sym, b in self._books.items():
             r = self._rules[sym]
             low = sym.lower()
             if self._wanted(f"{low}@depth{suffix}"):
                 frame = b.diff(cadence, r, sym, now)
                 if frame is not None:
-                    await self._publish(f"{low}@depth{suffix}", frame)
+                    frames.append((f"{low}@depth{suffix}", frame))
             else:
                 b.pending[cadence] = _Pending(b.update_id)  # nobody listens: start afresh when one does
             if b.bids or b.asks:
                 for n in PARTIAL_LEVELS:
                     if self._wanted(f"{low}@depth{n}{suffix}"):
-                        await self._publish(f"{low}@depth{n}{suffix}", b.partial(n, r))
+                        frames.append((f"{low}@depth{n}{suffix}", b.partial(n, r)))
         if cadence == 1000:
-            await self._publish_tickers(now)
+            frames += self._tickers(now)
+        for name, payload in frames:
+            await self._publish(name, payload)
 
-    async def _publish_tickers(self, now: int) -> None:
+    def _tickers(self, now: int) -> list[tuple[str, Any]]:
+        """The ticker, miniTicker and !miniTicker@arr frames listened to (the array: the symbols whose
+        statistics changed since it last went out)."""
+        frames: list[tuple[str, Any]] = []
         minis: list[dict[str, Any]] = []
         for sym in self.symbols:
             low = sym.lower()
             if self._wanted(f"{low}@ticker"):
-                await self._publish(f"{low}@ticker", _ticker_frame(self._ticker(sym, False), now))
+                frames.append((f"{low}@ticker", _ticker_frame(self._ticker(sym, False), now)))
             if self._wanted(f"{low}@miniTicker") or self._wanted(MINI_ARR):
                 mini = _mini_frame(self._ticker(sym, True), now)
                 if self._wanted(f"{low}@miniTicker"):
-                    await self._publish(f"{low}@miniTicker", mini)
+                    frames.append((f"{low}@miniTicker", mini))
                 values = tuple(str(mini[k]) for k in "cohlvq")
-                if self._wanted(MINI_ARR) and self._minis_sent.get(sym) != values:  # the ones that changed
+                if self._wanted(MINI_ARR) and self._minis_sent.get(sym) != values:
                     self._minis_sent[sym] = values
                     minis.append(mini)
         if minis:
-            await self._publish(MINI_ARR, minis)
+            frames.append((MINI_ARR, minis))
         elif not self._wanted(MINI_ARR):
             self._minis_sent.clear()  # a new listener starts with every symbol
+        return frames
