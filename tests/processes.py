@@ -7,7 +7,6 @@ comes, and polling a condition (never a fixed sleep: a busy machine makes a wait
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import socket
@@ -16,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
@@ -27,7 +27,7 @@ __all__ = [
     "accepts",
     "free_port",
     "no_dns_env",
-    "sim_server_process",
+    "sim_server",
     "start_service",
     "stop_service",
     "until",
@@ -62,35 +62,6 @@ def stop_service(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tupl
         proc.send_signal(sig)
     out, err = proc.communicate(timeout=60)
     return proc.returncode, out, err
-
-
-@contextlib.contextmanager
-def sim_server_process(state_dir: Path, *extra: str, speed: float = 5.0) -> Iterator[dict[str, str]]:
-    """`liqkit sim-server` (BTCUSDT and ETHUSDT, synthetic feeds; ``extra`` arguments added) on a free port
-    of 127.0.0.1 with keys it generated into ``state_dir``: {"url", "ws", "key", "secret"} ("ws": the same
-    server as ws://). Stopped with SIGINT on exit, which must end it cleanly."""
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("LIQKIT_SIM_API_KEY", "LIQKIT_SIM_API_SECRET")}
-    cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--state-dir", str(state_dir)]
-    proc = subprocess.Popen(
-        [*cmd, "--speed", str(speed), *extra], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    served = ProcessOutput(proc)
-    try:
-        served.wait_for_line(lambda ln: "generated keys written to" in ln, what="the key file line")
-        served.wait_for_line(lambda ln: "Binance spot API for BTCUSDT, ETHUSDT" in ln, what="the server's banner")
-        wait_for(lambda: accepts(port), 60, "the server to accept connections")
-        keys = dict(line.split("=", 1) for line in (state_dir / "sim-server-keys.env").read_text().split())
-        yield {
-            "url": f"http://127.0.0.1:{port}",
-            "ws": f"ws://127.0.0.1:{port}",
-            "key": keys["BINANCE_API_KEY"],
-            "secret": keys["BINANCE_API_SECRET"],
-        }
-    finally:
-        proc.send_signal(signal.SIGINT)
-        code, _out, err = served.finish(60)
-        assert code == 0, err
 
 
 def wait_for(pred: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
@@ -173,3 +144,24 @@ class ProcessOutput:
     def text(self) -> str:
         """What the process wrote so far, stdout then stderr."""
         return "".join(self.out) + "".join(self.err)
+
+
+@contextmanager
+def sim_server(*args: str, symbols: str = "BTCUSDT,ETHUSDT", speed: str = "5") -> Iterator[str]:
+    """A `liqkit sim-server` process on a free port of 127.0.0.1 with ``args`` (its key flags, say), its
+    base URL while it runs; stopped with SIGINT after, which must end it with status 0."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("LIQKIT_SIM_API_KEY", "LIQKIT_SIM_API_SECRET")}
+    cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--symbols", symbols]
+    proc = subprocess.Popen(
+        [*cmd, "--speed", speed, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    served = ProcessOutput(proc)
+    try:
+        served.wait_for_line(lambda ln: "Binance spot API for" in ln, what="the server's banner")
+        wait_for(lambda: accepts(port), 60, "the server to accept connections")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code, _out, err = served.finish(60)
+        assert code == 0, err

@@ -16,7 +16,7 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from aiohttp import web
 from binance_common.configuration import ConfigurationWebSocketStreams
 from binance_sdk_spot.spot import Spot
 from binance_sdk_spot.websocket_streams.models import DiffBookDepthUpdateSpeedEnum
-from processes import sim_server_process, until
+from processes import sim_server, until
 
 from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.binance_server.streams import MarketStreams
@@ -130,10 +130,18 @@ def prices(levels: list[list[str]]) -> list[float]:
     return [float(p) for p, _ in levels]
 
 
+@contextmanager
+def streams_server(state_dir: Path, *args: str) -> Iterator[dict[str, str]]:
+    """A sim-server (BTCUSDT and ETHUSDT, synthetic feeds; its generated keys in ``state_dir``, unused: the
+    market streams are public): {"url": its REST base, "ws": the same as ws://}."""
+    with sim_server("--state-dir", str(state_dir), *args) as url:
+        yield {"url": url, "ws": "ws" + url.removeprefix("http")}
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """One sim-server for the module (the stream tests change nothing on it)."""
-    with sim_server_process(tmp_path_factory.mktemp("streams")) as srv:
+    with streams_server(tmp_path_factory.mktemp("streams")) as srv:
         yield srv
 
 
@@ -555,7 +563,7 @@ def test_stream_faults_reach_every_stream_kind(tmp_path: Path):
                 got = w.of(s)[:4]
                 assert got[0] == got[1] and got[2] == got[3], (s, got)
 
-    with sim_server_process(tmp_path, "--faults", str(faults)) as srv:
+    with streams_server(tmp_path, "--faults", str(faults)) as srv:
         asyncio.run(run(srv))
 
 
