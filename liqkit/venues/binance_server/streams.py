@@ -103,18 +103,18 @@ class DepthBook:
         self.pending = {100: _Pending(update_id), 1000: _Pending(update_id)}
 
     def apply(self, ev: BookTop, levels: tuple[list[tuple[int, int]], list[tuple[int, int]]], update_id: int) -> None:
-        """Take the book as it is after ``ev`` (update ``update_id``). When the book already shows a later
-        top (later books are still queued behind this one), only remember this top's prices: the later
-        update publishes the book as it is, these prices included, under its own id."""
-        bids, asks = levels
-        touched_bids = {ev.bid} if ev.bid else set()
-        touched_asks = {ev.ask} if ev.ask else set()
-        top = (bids[0] if bids else (0, 0), asks[0] if asks else (0, 0))
-        if top == ((ev.bid, ev.bid_qty), (ev.ask, ev.ask_qty)):
-            new_bids, new_asks = dict(bids), dict(asks)
-            touched_bids |= {p for p in new_bids.keys() | self.bids.keys() if new_bids.get(p) != self.bids.get(p)}
-            touched_asks |= {p for p in new_asks.keys() | self.asks.keys() if new_asks.get(p) != self.asks.get(p)}
-            self.bids, self.asks, self.update_id = new_bids, new_asks, update_id
+        """Take the book as it is now (``levels``) as update ``update_id``, the one ``ev`` made. ``ev``'s own
+        prices count as touched too: when later books were still queued behind it, the book may already
+        have moved past it, and a REST snapshot taken meanwhile may show ``ev``'s top, which the next
+        update must then set to what it is now."""
+        new_bids, new_asks = dict(levels[0]), dict(levels[1])
+        touched_bids = {p for p in new_bids.keys() | self.bids.keys() if new_bids.get(p) != self.bids.get(p)}
+        touched_asks = {p for p in new_asks.keys() | self.asks.keys() if new_asks.get(p) != self.asks.get(p)}
+        if ev.bid:
+            touched_bids.add(ev.bid)
+        if ev.ask:
+            touched_asks.add(ev.ask)
+        self.bids, self.asks, self.update_id = new_bids, new_asks, update_id
         for p in self.pending.values():
             p.bids |= touched_bids
             p.asks |= touched_asks
