@@ -3,9 +3,9 @@
 REST under ``/api/v3/``: ping, time, exchangeInfo; market data (depth, trades, aggTrades,
 ticker/24hr, ticker/price, ticker/bookTicker) built from the replayed market as the server played it;
 account, order (place, query and cancel by ``orderId`` or ``origClientOrderId``), openOrders (query,
-cancel), allOrders and myTrades. Market streams (``streams.py``) under ``/stream`` (combined) and
-``/ws`` (raw), subscribed in the URL or by frame, and the WebSocket API under ``/ws-api/v3`` with the user data stream
-(``userDataStream.subscribe.signature`` / ``userDataStream.unsubscribe``). Signed requests are checked
+cancel), allOrders and myTrades. Market streams (``streams``) under ``/stream`` (combined) and ``/ws``
+(raw), named in the URL or subscribed by frame, and the WebSocket API under ``/ws-api/v3`` with the user
+data stream (``userDataStream.subscribe.signature`` / ``userDataStream.unsubscribe``). Signed requests are checked
 against the query string and body exactly as sent (HMAC-SHA256, -1022; timestamp and recvWindow,
 -1021); orders go through the same filters and answers as the simulated exchange (-1013, -2010, -2011,
 -2013), in Binance's JSON shapes. Any ordinary Binance spot client can point at it: a local testnet
