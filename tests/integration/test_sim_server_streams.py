@@ -423,7 +423,9 @@ def test_a_connection_listens_to_1024_streams_at_most():
     sim-server's two give 27 streams, far from it)."""
     symbols = [f"S{i:03d}USDT" for i in range(160)]
     kinds = [k for k in ("bookTicker", "trade", "aggTrade", "depth", "depth@100ms", "depth5", "depth20@100ms")]
-    streams = MarketStreams(symbols, {}, lambda s: ([], []), lambda s, mini: {}, FaultPlan, lambda: 0)
+    streams = MarketStreams(
+        symbols, {}, lambda s: ([], []), lambda s, mini: {}, FaultPlan, lambda: 0, itertools.count(1).__next__
+    )
     names = [f"{s.lower()}@{k}" for s in symbols for k in kinds]
 
     async def run() -> None:

@@ -43,17 +43,23 @@ def test_a_client_following_binances_recipe_holds_the_servers_book(steps):
         return [(top[0], top[1])], [(top[2], top[3])]
 
     queue: list[BookTop] = []  # books the feed made that the server has not handled yet
-    update_id = 0
-    book = DepthBook(live(), update_id)
+    update_id = 0  # the server's order book update id (REST depth's lastUpdateId)
+
+    def next_update_id() -> int:
+        nonlocal update_id
+        update_id += 1
+        return update_id
+
+    book = DepthBook(live(), next_update_id())
     snapshot: tuple[int, dict[str, dict[str, str]], bool] | None = None  # (lastUpdateId, levels, queue empty)
     frames: list[tuple[dict[str, Any], dict[str, str], dict[str, str]]] = []  # each with the server's book then
 
-    def handle() -> None:
-        nonlocal update_id
-        update_id += 1
-        book.apply(queue.pop(0), live(), update_id)
+    def handle() -> None:  # the server takes a book event: a new update id, the event's top noted
+        next_update_id()
+        book.note(queue.pop(0))
 
-    def publish() -> None:
+    def publish() -> None:  # a tick: the book read, its update out
+        book.refresh(live(), next_update_id)
         frame = book.diff(100, R, "BTCUSDT", 0)
         if frame is not None:
             frames.append((frame, as_text(list(book.bids.items())), as_text(list(book.asks.items()))))

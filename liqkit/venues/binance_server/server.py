@@ -153,7 +153,13 @@ class BinanceServer:
         self.tapes = {s.upper(): _Tape() for s in symbols}
         self.started_ms = self.now_ms()
         self.streams = MarketStreams(
-            self.venue.symbols, self.venue._rules, self._levels, self._ticker_24h, lambda: self.faults, self.now_ms
+            self.venue.symbols,
+            self.venue._rules,
+            self._levels,
+            self._ticker_24h,
+            lambda: self.faults,
+            self.now_ms,
+            self._next_update_id,
         )
         self.user_subs: dict[int, web.WebSocketResponse] = {}
         self.ws_api_conns: set[web.WebSocketResponse] = set()
@@ -978,11 +984,15 @@ class BinanceServer:
         self._report(order, "TRADE", ev)
 
     # ---- the simulated exchange's events, fanned out ------------------------------------------------
+    def _next_update_id(self) -> int:
+        """A new order book update id: for each book event, and for each change the depth streams find."""
+        self._update_id += 1
+        return self._update_id
+
     async def _fan_out(self) -> None:
         async for ev in self.venue.events():
             if isinstance(ev, BookTop):
-                self._update_id += 1
-                await self.streams.book(ev, self._update_id)
+                await self.streams.book(ev, self._next_update_id())
             elif isinstance(ev, Trade):
                 tape = self.tapes[ev.symbol]
                 tape.add(ev.trade_id, ev.price, ev.qty, ev.ts_local // 1_000_000, ev.aggressor is Side.SELL)

@@ -94,30 +94,45 @@ class _Pending:
 
 
 class DepthBook:
-    """A symbol's book as the depth streams hold it: the levels (ticks -> steps) of update ``update_id``,
-    and what changed since each cadence (100 and 1000 ms) last published."""
+    """A symbol's book as the depth streams show it: its levels (ticks -> steps) as of update
+    ``update_id``, and what changed since each cadence (100 and 1000 ms) last published.
+
+    The book is read once a tick (``refresh``), not on every book event: a replay with depth moves
+    thousands of levels many times a second. A refresh that finds a change takes a new update id, so
+    that a REST snapshot taken before it (whose ``lastUpdateId`` is lower) is followed by an update
+    holding that change. The tops of the book events in between (``note``) count as touched too: a
+    snapshot taken between two ticks may show one, and the next update must then set it to what it is.
+    """
 
     def __init__(self, levels: tuple[list[tuple[int, int]], list[tuple[int, int]]], update_id: int) -> None:
         self.bids, self.asks = dict(levels[0]), dict(levels[1])
         self.update_id = update_id
         self.pending = {100: _Pending(update_id), 1000: _Pending(update_id)}
+        self._noted = False
 
-    def apply(self, ev: BookTop, levels: tuple[list[tuple[int, int]], list[tuple[int, int]]], update_id: int) -> None:
-        """Take the book as it is now (``levels``) as update ``update_id``, the one ``ev`` made. ``ev``'s own
-        prices count as touched too: when later books were still queued behind it, the book may already
-        have moved past it, and a REST snapshot taken meanwhile may show ``ev``'s top, which the next
-        update must then set to what it is now."""
+    def note(self, ev: BookTop) -> None:
+        """A book event's top, touched whatever the book shows at the next refresh."""
+        for p in self.pending.values():
+            if ev.bid:
+                p.bids.add(ev.bid)
+            if ev.ask:
+                p.asks.add(ev.ask)
+        self._noted = True
+
+    def refresh(
+        self, levels: tuple[list[tuple[int, int]], list[tuple[int, int]]], next_update_id: Callable[[], int]
+    ) -> None:
+        """Take the book as it is now; a new update id (``next_update_id()``) when anything changed."""
         new_bids, new_asks = dict(levels[0]), dict(levels[1])
         touched_bids = {p for p in new_bids.keys() | self.bids.keys() if new_bids.get(p) != self.bids.get(p)}
         touched_asks = {p for p in new_asks.keys() | self.asks.keys() if new_asks.get(p) != self.asks.get(p)}
-        if ev.bid:
-            touched_bids.add(ev.bid)
-        if ev.ask:
-            touched_asks.add(ev.ask)
-        self.bids, self.asks, self.update_id = new_bids, new_asks, update_id
+        if not (touched_bids or touched_asks or self._noted):
+            return
         for p in self.pending.values():
             p.bids |= touched_bids
             p.asks |= touched_asks
+        self.bids, self.asks, self.update_id = new_bids, new_asks, next_update_id()
+        self._noted = False
 
     def diff(self, cadence: int, r: SymbolRules, symbol: str, now_ms: int) -> dict[str, Any] | None:
         """The ``depthUpdate`` of the levels touched since this cadence last published (None: nothing new)."""
@@ -228,6 +243,7 @@ class MarketStreams:
         ticker: Callable[[str, bool], dict[str, Any]],
         faults: Callable[[], FaultPlan],
         now_ms: Callable[[], int],
+        next_update_id: Callable[[], int],
     ) -> None:
         self.symbols = [s.upper() for s in symbols]
         self._rules = rules
@@ -235,12 +251,12 @@ class MarketStreams:
         self._ticker = ticker
         self._faults = faults
         self._now_ms = now_ms
+        self._next_update_id = next_update_id
         self.conns: list[_Conn] = []
         self._subs: dict[str, set[_Conn]] = {}  # stream name -> the connections listening to it
         self._books: dict[str, DepthBook] = {}  # symbols with a depth stream listened to
         self._aggs: dict[str, list[int]] = {}  # each symbol's latest aggregate trade, not yet published
         self._minis_sent: dict[str, tuple[str, ...]] = {}  # each symbol's mini ticker as !miniTicker@arr last had it
-        self._update_id = 0  # the book update id of the latest book
         self._task: asyncio.Task[None] | None = None
 
     # ---- connections --------------------------------------------------------------------------------
@@ -328,7 +344,7 @@ class MarketStreams:
             self._subs.setdefault(name, set()).add(conn)
             sym, _, kind = name.partition("@")
             if kind in _DEPTH_KINDS and sym.upper() not in self._books:  # the depth streams start from now
-                self._books[sym.upper()] = DepthBook(self._levels(sym.upper()), self._update_id)
+                self._books[sym.upper()] = DepthBook(self._levels(sym.upper()), self._next_update_id())
 
     def _unsubscribe(self, conn: _Conn, names: list[str]) -> None:
         for name in names:
@@ -454,12 +470,11 @@ class MarketStreams:
 
     async def book(self, ev: BookTop, update_id: int) -> None:
         """A new top of the book (order book update ``update_id``): ``bookTicker`` now, the depth
-        streams at their next cadence."""
-        self._update_id = update_id
+        streams at their next tick."""
         await self._publish_aggs(ev.ts_local // 1_000_000)
         b = self._books.get(ev.symbol)
         if b is not None:
-            b.apply(ev, self._levels(ev.symbol), update_id)
+            b.note(ev)
         name = f"{ev.symbol.lower()}@bookTicker"
         if self._wanted(name):
             r = self._rules[ev.symbol]
@@ -538,32 +553,30 @@ class MarketStreams:
             due = max(due + TICK_S, loop.time() - TICK_S)  # a late tick is not made up for by a burst
             await asyncio.sleep(max(0.0, due - loop.time()))
             n += 1
-            await self._every(100)
-            if n % 10 == 0:
-                await self._every(1000)
+            await self._tick(n % 10 == 0)
 
-    async def _every(self, cadence: int) -> None:
-        """Publish the streams of this cadence (100 or 1000 ms). Every frame is made before any is sent, so
-        that the books do not move between them: a tick's diff and partial frames show one update."""
+    async def _tick(self, second: bool) -> None:
+        """Publish the 100 ms streams, and the 1000 ms ones on the ``second`` tick. The books are read and
+        every frame made before any is sent: a tick's diff and partial frames show one update."""
         now = self._now_ms()
-        suffix = "@100ms" if cadence == 100 else ""
-        if cadence == 100:
-            await self._publish_aggs(now - AGG_GRACE_MS)  # a trade nothing followed (a paused feed)
+        await self._publish_aggs(now - AGG_GRACE_MS)  # a trade nothing followed (a paused feed)
         frames: list[tuple[str, Any]] = []
         for sym, b in self._books.items():
+            b.refresh(self._levels(sym), self._next_update_id)
             r = self._rules[sym]
             low = sym.lower()
-            if self._wanted(f"{low}@depth{suffix}"):
-                frame = b.diff(cadence, r, sym, now)
-                if frame is not None:
-                    frames.append((f"{low}@depth{suffix}", frame))
-            else:
-                b.pending[cadence] = _Pending(b.update_id)  # nobody listens: start afresh when one does
-            if b.bids or b.asks:
-                for n in PARTIAL_LEVELS:
-                    if self._wanted(f"{low}@depth{n}{suffix}"):
-                        frames.append((f"{low}@depth{n}{suffix}", b.partial(n, r)))
-        if cadence == 1000:
+            for cadence, suffix in ((100, "@100ms"), (1000, "")) if second else ((100, "@100ms"),):
+                if self._wanted(f"{low}@depth{suffix}"):
+                    frame = b.diff(cadence, r, sym, now)
+                    if frame is not None:
+                        frames.append((f"{low}@depth{suffix}", frame))
+                else:
+                    b.pending[cadence] = _Pending(b.update_id)  # nobody listens: start afresh when one does
+                if b.bids or b.asks:
+                    for n in PARTIAL_LEVELS:
+                        if self._wanted(f"{low}@depth{n}{suffix}"):
+                            frames.append((f"{low}@depth{n}{suffix}", b.partial(n, r)))
+        if second:
             frames += self._tickers(now)
         for name, payload in frames:
             await self._publish(name, payload)
