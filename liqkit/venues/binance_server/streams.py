@@ -134,6 +134,10 @@ class DepthBook:
         self.bids, self.asks, self.update_id = new_bids, new_asks, next_update_id()
         self._noted = False
 
+    def top(self, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The best ``n`` levels a side (bids, asks), best first."""
+        return heapq.nlargest(n, self.bids.items()), heapq.nsmallest(n, self.asks.items())
+
     def diff(self, cadence: int, r: SymbolRules, symbol: str, now_ms: int) -> dict[str, Any] | None:
         """The ``depthUpdate`` of the levels touched since this cadence last published (None: nothing new)."""
         p = self.pending[cadence]
@@ -153,10 +157,11 @@ class DepthBook:
 
     def partial(self, n: int, r: SymbolRules) -> dict[str, Any]:
         """The top ``n`` levels a side, as the partial book depth streams send them."""
+        bids, asks = self.top(n)
         return {
             "lastUpdateId": self.update_id,
-            "bids": [[r.format_price(x), r.format_qty(self.bids[x])] for x in heapq.nlargest(n, self.bids)],
-            "asks": [[r.format_price(x), r.format_qty(self.asks[x])] for x in heapq.nsmallest(n, self.asks)],
+            "bids": [[r.format_price(p), r.format_qty(q)] for p, q in bids],
+            "asks": [[r.format_price(p), r.format_qty(q)] for p, q in asks],
         }
 
 
@@ -307,6 +312,17 @@ class MarketStreams:
             self._task = None
         for conn in list(self.conns):
             await conn.ws.close(code=1001, message=b"server shutdown")
+
+    def snapshot(self, symbol: str, limit: int) -> tuple[int, list[tuple[int, int]], list[tuple[int, int]]] | None:
+        """The book for ``GET /api/v3/depth`` while depth streams show ``symbol``: (lastUpdateId, bids, asks),
+        ``limit`` levels a side, read now (a new update id if it changed), so that the updates after it
+        start from exactly this book; None when no depth stream shows the symbol (the live book and the
+        current update id are then as good)."""
+        b = self._books.get(symbol)
+        if b is None:
+            return None
+        b.refresh(self._levels(symbol), self._next_update_id)
+        return (b.update_id, *b.top(limit))
 
     # ---- subscriptions --------------------------------------------------------------------------------
     def _served(self, name: str) -> str | None:
