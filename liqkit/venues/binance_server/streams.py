@@ -237,7 +237,10 @@ class MarketStreams:
     stream URLs to ``raw`` and ``combined``; the 100 ms and 1000 ms streams go out from a task of their own,
     started with the first connection. ``levels(symbol)`` gives the book's (bids, asks) levels best first,
     in (ticks, steps); ``ticker(symbol, mini)`` the 24 h statistics of ``GET /api/v3/ticker/24hr``;
-    ``faults()`` the server's fault plan (read on every frame: the plan may be replaced while serving).
+    ``faults()`` the server's fault plan (read on every frame: the plan may be replaced while serving);
+    ``next_update_id()`` a new order book update id from the server's sequence (bookTicker ``u``, REST
+    depth's ``lastUpdateId``). ``snapshot`` is the book REST depth should answer while depth streams
+    show the symbol.
     """
 
     def __init__(
