@@ -21,7 +21,8 @@ Kinds: ``http502`` (HTML body), ``-1007-placed`` (the order is placed, the answe
 ``clock-skew`` (``skew_ms`` added to the server clock from then on), ``drop`` (close a stream or
 WebSocket API connection; on a method: before the request is carried out), ``drop-after`` (a WebSocket
 API method: the request is carried out, then the connection closes before the answer),
-``server-shutdown`` (send ``serverShutdown`` on user subscriptions, then drop), ``session-expire`` (the
+``server-shutdown`` (send ``serverShutdown`` on user subscriptions or market
+streams, then drop), ``session-expire`` (the
 WebSocket API connection's 24 hours end: ``serverShutdown``, then closed), ``burst`` (a stream frame sent
 ``repeat`` times at once: the client's message queue overflows), ``stall`` (a stream connection stays
 open but gets nothing more: a silent socket), ``cancel-replace-new-fails`` (cancelReplace: the cancel

@@ -4,7 +4,8 @@ REST under ``/api/v3/``: ping, time, exchangeInfo; market data (depth, trades, a
 ticker/24hr, ticker/price, ticker/bookTicker) built from the replayed market as the server played it;
 account, order (place, test, query and cancel by ``orderId`` or ``origClientOrderId``), cancelReplace,
 keepPriority amends, openOrders (query, cancel), allOrders, myTrades and the unfilled-order count.
-Market streams under ``/stream?streams=`` (combined) and ``/ws/<name>`` (raw), and the WebSocket API
+Market streams (``streams``) under ``/stream`` (combined) and ``/ws`` (raw), named in the URL or
+subscribed by frame, and the WebSocket API
 under ``/ws-api/v3`` (``ws_api``: order entry, queries, sessions, the user data stream). Signed requests
 are checked as Binance checks them (``auth``: HMAC, Ed25519 and RSA keys, -1022; timestamp and
 recvWindow, -1021); orders are kept by ``orders``, one implementation for both APIs, and go through the
@@ -20,7 +21,6 @@ walk through deeper levels yet); 24 h statistics cover what the server played si
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -39,6 +39,7 @@ from liqkit.venues.binance_server.auth import ApiError, ApiKey, as_keys, check_r
 from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.binance_server.limits import Limits, RateLimitError
 from liqkit.venues.binance_server.orders import CANCEL_REPLACE_FAULTS, MAX_AMENDS, STP_MODES, Orders
+from liqkit.venues.binance_server.streams import MarketStreams
 from liqkit.venues.binance_server.ws_api import WsApi
 from liqkit.venues.sim.venue import SimVenue
 
@@ -138,10 +139,16 @@ class BinanceServer:
         self._applied = self.book.applied
         self.tapes = {s.upper(): _Tape() for s in symbols}
         self.started_ms = self.now_ms()
-        self.streams: list[tuple[web.WebSocketResponse, set[str], bool]] = []
-        self.stalled: set[web.WebSocketResponse] = set()  # stream connections a "stall" fault silenced
+        self.streams = MarketStreams(
+            self.venue.symbols,
+            self.venue._rules,
+            self._levels,
+            self._ticker_24h,
+            lambda: self.faults,
+            self.now_ms,
+            self._next_update_id,
+        )
         self._update_id = 1  # order book update id: bookTicker "u", depthUpdate "U"/"u", REST depth lastUpdateId
-        self._last_top: dict[str, tuple[int, int]] = {}
         self._pump: asyncio.Task[None] | None = None
         self.app = web.Application(middlewares=[self._fault_middleware, self._error_middleware])
         self.app.add_routes(
@@ -167,8 +174,9 @@ class BinanceServer:
                 web.get("/api/v3/allOrders", self.all_orders),
                 web.get("/api/v3/myTrades", self.my_trades),
                 web.delete("/api/v3/openOrders", self.cancel_open_orders),
-                web.get("/stream", self.combined_stream),
-                web.get("/ws/{name}", self.raw_stream),
+                web.get("/stream", self.streams.combined),
+                web.get("/ws", self.streams.raw),
+                web.get("/ws/{names:.+}", self.streams.raw),
                 web.get("/ws-api/v3", self.ws_api),
             ]
         )
@@ -215,8 +223,7 @@ class BinanceServer:
         self._pump = asyncio.create_task(self._fan_out(), name="binance-server-events")
 
     async def _close_sockets(self, _: web.Application) -> None:
-        for ws in [w for w, _s, _c in self.streams]:
-            await ws.close(code=1001, message=b"server shutdown")
+        await self.streams.close()
         await self.wsapi.close_all()
 
     async def _stop(self, _: web.Application) -> None:
@@ -547,48 +554,6 @@ class BinanceServer:
         p = await self._signed(request)
         return self._json(await self.book.cancel_all(p), weight=0)
 
-    # ---- streams ----------------------------------------------------------------------------------
-    async def combined_stream(self, request: web.Request) -> web.WebSocketResponse:
-        names = {n.lower() for n in request.query.get("streams", "").split("/") if n}
-        return await self._serve_stream(request, names, combined=True)
-
-    async def raw_stream(self, request: web.Request) -> web.WebSocketResponse:
-        return await self._serve_stream(request, {request.match_info["name"].lower()}, combined=False)
-
-    async def _serve_stream(self, request: web.Request, names: set[str], combined: bool) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(heartbeat=20)
-        await ws.prepare(request)
-        entry = (ws, names, combined)
-        self.streams.append(entry)
-        try:
-            async for _ in ws:  # clients send nothing we need (pongs are handled by aiohttp)
-                pass
-        finally:
-            self.streams.remove(entry)
-            self.stalled.discard(ws)
-        return ws
-
-    async def _publish(self, name: str, payload: dict[str, Any]) -> None:
-        text_combined = text_raw = ""
-        for ws, names, combined in list(self.streams):
-            if name.lower() not in names or ws.closed or ws in self.stalled:
-                continue
-            f = self.faults.pick("stream")
-            if f is not None and f.kind == "drop":
-                await ws.close()
-                continue
-            if f is not None and f.kind == "stall":  # open, answering pings, but silent from now on
-                self.stalled.add(ws)
-                continue
-            if combined:
-                text_combined = text_combined or json.dumps({"stream": name, "data": payload})
-                text = text_combined
-            else:
-                text_raw = text_raw or json.dumps(payload)
-                text = text_raw
-            for _ in range(f.repeat if f is not None and f.kind == "burst" else 1):
-                await ws.send_str(text)
-
     # ---- WebSocket API (``ws_api.WsApi``) and the user data stream ------------------------------------
     async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
         return await self.wsapi.serve(request)
@@ -603,65 +568,20 @@ class BinanceServer:
     def _apply_fill(self, order: dict[str, Any], ev: UserFill) -> None:
         self.book.apply_fill(order, ev)
 
-    async def _publish_depth(self, ev: BookTop, r: Any) -> None:
-        """A ``depthUpdate`` for the top of the book: the new levels, and the old ones at quantity 0."""
-        prev = self._last_top.get(ev.symbol)
-        self._last_top[ev.symbol] = (ev.bid, ev.ask)
-        bids = [[r.format_price(ev.bid), r.format_qty(ev.bid_qty)]]
-        asks = [[r.format_price(ev.ask), r.format_qty(ev.ask_qty)]]
-        if prev is not None and prev[0] != ev.bid:
-            bids.append([r.format_price(prev[0]), "0"])
-        if prev is not None and prev[1] != ev.ask:
-            asks.append([r.format_price(prev[1]), "0"])
-        ms = ev.ts_local // 1_000_000
-        frame = {
-            "e": "depthUpdate",
-            "E": ms,
-            "s": ev.symbol,
-            "U": self._update_id,
-            "u": self._update_id,
-            "b": bids,
-            "a": asks,
-        }
-        for name in ("depth", "depth@100ms"):
-            await self._publish(f"{ev.symbol.lower()}@{name}", frame)
-
     # ---- the simulated exchange's events, fanned out ------------------------------------------------
+    def _next_update_id(self) -> int:
+        """A new order book update id: for each book event, and for each change the depth streams find."""
+        self._update_id += 1
+        return self._update_id
+
     async def _fan_out(self) -> None:
         async for ev in self.venue.events():
             if isinstance(ev, BookTop):
-                r = self.venue._rules[ev.symbol]
-                self._update_id += 1
-                await self._publish_depth(ev, r)
-                await self._publish(
-                    f"{ev.symbol.lower()}@bookTicker",
-                    {
-                        "u": self._update_id,
-                        "s": ev.symbol,
-                        "b": r.format_price(ev.bid),
-                        "B": r.format_qty(ev.bid_qty),
-                        "a": r.format_price(ev.ask),
-                        "A": r.format_qty(ev.ask_qty),
-                    },
-                )
+                await self.streams.book(ev, self._next_update_id())
             elif isinstance(ev, Trade):
-                r = self.venue._rules[ev.symbol]
-                ms = ev.ts_local // 1_000_000
-                self.tapes[ev.symbol].add(ev.trade_id, ev.price, ev.qty, ms, ev.aggressor is Side.SELL)
-                await self._publish(
-                    f"{ev.symbol.lower()}@trade",
-                    {
-                        "e": "trade",
-                        "E": ms,
-                        "s": ev.symbol,
-                        "t": ev.trade_id,
-                        "p": r.format_price(ev.price),
-                        "q": r.format_qty(ev.qty),
-                        "T": ms,
-                        "m": ev.aggressor is Side.SELL,
-                        "M": True,
-                    },
-                )
+                tape = self.tapes[ev.symbol]
+                tape.add(ev.trade_id, ev.price, ev.qty, ev.ts_local // 1_000_000, ev.aggressor is Side.SELL)
+                await self.streams.trade(ev, tape.aggs[-1])
             elif isinstance(ev, UserFill):
                 if ev.trade_id in self._applied:  # already applied by the request that placed the order
                     self._applied.discard(ev.trade_id)
