@@ -33,6 +33,7 @@ from liqkit.engine.events import BalanceEvent, BookEvent, ConfigEvent, FillEvent
 from liqkit.engine.execution import (
     DONE,
     OK,
+    OUTCOME_NAMES,
     TIMER_NS,
     Execution,
     FetchBalances,
@@ -44,6 +45,7 @@ from liqkit.engine.execution import (
     outcome_of,
 )
 from liqkit.engine.histogram import LatencyHistogram
+from liqkit.engine.ids import new_run_nonce
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
 from liqkit.engine.records import StateRecord
@@ -52,6 +54,7 @@ from liqkit.engine.views import Balance, side_name
 
 log = logging.getLogger("liqkit.runner")
 E = TypeVar("E", bound=RunnerEvent)
+_JOURNALED = {Place: "place", Cancel: "cancel", Amend: "amend", CancelAll: "cancel_all", Query: "query"}
 
 
 class EngineRunner:
@@ -88,6 +91,7 @@ class EngineRunner:
         self.n_events = 0
         self.reconnects = 0
         self.startup = StartupRetry()  # start-up's retry policy (replace it to bound or speed it up)
+        self.session = ""  # ``start``'s time (the clock's ns) and a nonce: the journal's round trips name it
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self, run: Iterable[str] = (), cleanup: bool = True) -> None:
@@ -99,6 +103,7 @@ class EngineRunner:
         failure to close never hides the cause), and leaves the runner stopped."""
         self._changed = asyncio.Event()
         self.state = "starting"
+        self.session = f"{self.clock()}-{new_run_nonce()}"
         retry = self.startup
 
         def waiting(text: str | None) -> None:
@@ -288,12 +293,18 @@ class EngineRunner:
             if type(req) is Later:
                 self._submit([req])
                 return
+        sent = self.clock()
         try:
             value = await self._call(req)
             out = DONE if value is None else Outcome(OK, value)
         except Exception as e:
             out = outcome_of(e)  # the liqkit error tree and transport errors; anything else is a bug: raised
-        self._submit(self.execution.on_answer(req, out, self.clock()))
+        now = self.clock()
+        kind = _JOURNALED.get(type(req))
+        if kind is not None and self.journal is not None:  # its round trip (``liqkit latency export``)
+            symbol, cid = getattr(req, "symbol", ""), getattr(req, "client_id", "")
+            self.journal.request(sent, now, symbol, cid, kind, OUTCOME_NAMES[out.kind], self.session)
+        self._submit(self.execution.on_answer(req, out, now))
         if self.execution.errors:
             for text in self.execution.errors:
                 self._error(text)
