@@ -136,7 +136,9 @@ def register(subparsers: Any) -> None:
     lat = subparsers.add_parser(
         "latency", help="order round trips from a journal (for measured latency), and the feed's latency in data"
     )
-    sub = lat.add_subparsers(dest="latency_command", required=True, metavar="COMMAND")
+    sub = lat.add_subparsers(
+        dest="latency_command", required=True, metavar="COMMAND", help="export (round trips) or feed (its latency)"
+    )
     what = 'write a session\'s order round trips (sent, answered, kind, outcome) for [sim] latency = "measured"'
     ex = sub.add_parser("export", help=what, description=what[0].upper() + what[1:] + ".")
     src = ex.add_mutually_exclusive_group(required=True)

@@ -76,13 +76,16 @@ def test_export_then_backtest_replays_the_sessions_round_trips(tmp_path):
     assert m["fills"] > 20 and c["fills"] > 20
     assert [m[k] for k in TIMING] != [c[k] for k in TIMING]  # the same median, other timing: another run
     # the live runner on the measured model is the backtest (the one rule), and its own journal holds
-    # round trips like the session's: the model replays what was recorded
+    # round trips like the session's: interpolated between recorded ones, never outside their range,
+    # their median within the recorded middle half (interpolation smooths: not the recorded median)
     again = session(tmp_path, "m", measured)
     assert [again[k] for k in TIMING] == [m[k] for k in TIMING]
     replayed = read_journal(tmp_path / "m")["requests"]
     for kind, recorded in (("place", place), ("cancel", cancel)):
         mine = round_trips(replayed, kind)
-        assert np.median(mine) == pytest.approx(np.median(recorded), rel=0.15), kind
+        assert recorded.min() <= mine.min() and mine.max() <= recorded.max(), kind
+        assert np.percentile(recorded, 25) < np.median(mine) < np.percentile(recorded, 75), kind
+        assert len(set(mine)) > 20, kind  # varying, as recorded
     # and its fills came at other times than under the constant latency of the same median
     session(tmp_path, "c", constant)
     constant_fills = read_journal(tmp_path / "c")["fills"]
