@@ -27,7 +27,6 @@ from typing import Final, Protocol
 PLACE: Final = 0  # order entry: a new order (an amend, a query and any other request count as one too)
 CANCEL: Final = 1  # a cancel: of one order, or of all of a pair's
 STREAM: Final = 2  # ``response_ns`` only: the user stream (fills, order updates, balances)
-KIND_NAMES: Final = ("place", "cancel", "stream")
 
 Z99: Final = 2.3263478740408408  # the standard normal's 99th percentile
 _MASK32: Final = 0xFFFFFFFF
@@ -83,8 +82,9 @@ class ConstantLatency:
 
 
 def _fmix32(h: int) -> int:
-    """32 well-mixed bits of the 32-bit ``h`` (murmur3's finaliser, with multipliers below 2**30 so that
-    every product stays a machine-size int, compiled or not: the same bits either way, and fast)."""
+    """32 well-mixed bits of the 32-bit ``h``: xor-shifts and multiplies as murmur3's finaliser does, with
+    odd multipliers below 2**30 so that every product stays a machine-size int (compiled, no big-int path;
+    the same bits compiled or not). A bijection of 32-bit values."""
     h ^= h >> 16
     h = (h * 0x2C1B3C6D) & _MASK32
     h ^= h >> 12
