@@ -2,7 +2,8 @@
 
 ``liqkit backtest --data PATH [--config FILE] [--json]`` runs the engine on recorded or synthetic data
 on the simulated exchange and prints its metrics; ``trade``, ``sim-server``, ``serve`` and
-``dashboard`` run things; the commands that talk to a running service are in ``liqkit.cli_service``.
+``dashboard`` run things; the commands that talk to a running service are in ``liqkit.cli_service``,
+``latency export|feed`` in ``liqkit.cli_latency``.
 Arguments are checked by argparse before anything starts (``liqkit.cli_args``). Any user error (a
 bad argument, a missing file, a malformed config or data file, a value the service refuses) prints
 one line on stderr and exits with status 2 (``main``); nothing is half-done.
@@ -414,6 +415,9 @@ def build_parser() -> argparse.ArgumentParser:
     from liqkit.research.commands import register as register_research
 
     register_research(sub)  # record, convert
+    from liqkit.cli_latency import register as register_latency
+
+    register_latency(sub)  # latency export, latency feed
     _polish_help(sub)
     return p
 

@@ -1,4 +1,5 @@
-"""The journal: every order change, fill, balance, config change and state change, in SQLite.
+"""The journal: every order change, fill, balance, config change and state change, in SQLite, and
+every order request's round trip (sent, answered, kind, outcome: ``liqkit latency export`` reads them).
 
 One file in the state directory (``journal.sqlite``), WAL mode so readers (a notebook, the
 dashboard) read while the engine writes. Writes are buffered and committed in batches: the engine's
@@ -52,6 +53,10 @@ CREATE TABLE IF NOT EXISTS config_changes (
 CREATE TABLE IF NOT EXISTS states (
   id INTEGER PRIMARY KEY AUTOINCREMENT, ts_local INTEGER NOT NULL, engine_id TEXT NOT NULL,
   symbol TEXT, state TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '');
+CREATE TABLE IF NOT EXISTS requests (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, ts_sent INTEGER NOT NULL, ts_answer INTEGER NOT NULL,
+  engine_id TEXT NOT NULL, session TEXT NOT NULL, symbol TEXT NOT NULL, client_id TEXT NOT NULL,
+  kind TEXT NOT NULL, outcome TEXT NOT NULL);
 """
 
 _INSERT = {
@@ -62,6 +67,8 @@ _INSERT = {
     "balances": "INSERT INTO balances (ts_local, engine_id, asset, free, locked) VALUES (?,?,?,?,?)",
     "config_changes": "INSERT INTO config_changes (ts_local, engine_id, symbol, source, config) VALUES (?,?,?,?,?)",
     "states": "INSERT INTO states (ts_local, engine_id, symbol, state, reason) VALUES (?,?,?,?,?)",
+    "requests": "INSERT INTO requests (ts_sent, ts_answer, engine_id, session, symbol, client_id, kind, outcome) "
+    "VALUES (?,?,?,?,?,?,?,?)",
 }
 _DECIMALS = {"orders": ("price", "qty", "filled"), "fills": ("price", "qty", "fee"), "balances": ("free", "locked")}
 
@@ -230,6 +237,14 @@ class Journal:
         """Record an engine (symbol None) or pair state change."""
         self._add("states", (ts_local, self.engine_id, symbol, state, reason))
 
+    def request(
+        self, ts_sent: int, ts_answer: int, symbol: str, client_id: str, kind: str, outcome: str, session: str = ""
+    ) -> None:
+        """Record one order request's round trip: sent and answered (the engine's clock, ns), its kind
+        (place, cancel, amend, cancel_all, query), the outcome (ok, refused, not_open, retry, unknown,
+        failed) and the session (its runner's start: ``<start ns>-<4 characters>``)."""
+        self._add("requests", (ts_sent, ts_answer, self.engine_id, session, symbol, client_id, kind, outcome))
+
     def flush(self) -> None:
         """Commit everything buffered, in one transaction."""
         if not self._n:
@@ -266,7 +281,8 @@ class Journal:
         for col in _DECIMALS.get(table, ()):
             df[f"{col}_text"] = df[col]
             df[col] = df[col].astype(float)
-        df.index = pd.DatetimeIndex(pd.to_datetime(df["ts_local"], unit="ns", utc=True), name="time")
+        ts = df["ts_sent" if table == "requests" else "ts_local"]
+        df.index = pd.DatetimeIndex(pd.to_datetime(ts, unit="ns", utc=True), name="time")
         return df
 
     @staticmethod
@@ -302,6 +318,18 @@ class Journal:
             (*params, max(0, limit)),
         ).fetchall()
         return [FillRow._make((*r[:9], bool(r[9]), r[10])) for r in reversed(rows)]
+
+    def requests(self, session: str | None = None) -> pd.DataFrame:
+        """Every order request's round trip (of one ``session`` if given), in the order answered."""
+        if session is None:
+            return self._frame("requests")
+        return self._frame("requests", "WHERE session = ?", (session,))
+
+    def sessions(self) -> list[str]:
+        """The sessions that sent requests (one per runner start), in the order they first wrote."""
+        self.flush()
+        rows = self._db.execute("SELECT session FROM requests GROUP BY session ORDER BY MIN(id)")
+        return [r[0] for r in rows]
 
     def balances(self, since_ns: int | None = None) -> pd.DataFrame:
         """Every balance record."""
@@ -340,4 +368,5 @@ def read_journal(path: str | Path) -> dict[str, pd.DataFrame]:
             "balances": j.balances(),
             "config_changes": j.config_changes(),
             "states": j.states(),
+            "requests": j.requests(),
         }

@@ -19,8 +19,9 @@ from liqkit.data.feed import MarketData, merge_events
 from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
 from liqkit.domain.errors import ConfigError
 from liqkit.engine.core import EngineCore
-from liqkit.engine.latency import ConstantLatency, LatencyModel
+from liqkit.engine.latency import LatencyModel
 from liqkit.venues.sim.exchange import SimExchange
+from liqkit.venues.sim.latency import latency_model
 
 __all__ = ["BacktestResult", "run_backtest"]
 
@@ -42,7 +43,7 @@ def run_backtest(
     ``PairConfig`` (used for the data's symbol), a dict of pair settings, or None for defaults.
     A symbol without a config section is quoted with ``PairConfig`` defaults (a warning on the
     ``liqkit.backtest`` logger says which); a section for a symbol the data lacks is a ConfigError.
-    ``latency`` replaces the config's constant ``latency_ms`` with any latency model.
+    ``latency`` replaces the latency model the config's ``[sim]`` table names with any other.
     """
     datas = [data] if isinstance(data, MarketData) else list(data)
     if not datas:
@@ -61,8 +62,9 @@ def run_backtest(
         core.add_pair(pc, md.rules)
         exch.add_symbol(md.rules)
     events = merge_events(datas)
-    driver = Driver(core, exch, latency or ConstantLatency.from_ms(simcfg.latency_ms), int(sample_every_s * 1e9))
     t0 = int(events[2][0]) if len(events[2]) else 0
+    model = latency or latency_model(simcfg, t0, int(events[2][-1]) if len(events[2]) else 0)
+    driver = Driver(core, exch, model, int(sample_every_s * 1e9))
     driver.start([md.symbol for md in datas], t0)
     stats = driver.run(events, progress)
     return build_result(core, stats.samples, datas, stats.events, stats.wall_s)

@@ -48,7 +48,7 @@ def run_replay(
     latency: LatencyModel | None = None,
 ) -> BacktestResult:
     """Run the live runner on ``data`` in virtual time; the journal goes to ``state_dir`` if given.
-    ``latency`` replaces the config's constant ``latency_ms`` with any latency model."""
+    ``latency`` replaces the latency model the config's ``[sim]`` table names with any other."""
     return asyncio.run(replay_async(data, config, state_dir=state_dir, latency=latency))
 
 

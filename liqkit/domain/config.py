@@ -64,7 +64,12 @@ class Distance(BaseModel):
 DISTANCE_FORMS = "a string: a number >= 0 then bps or ticks, e.g. '10bps', '2.5bps' or '3ticks'"
 MAX_NUMBER_TEXT = 64  # characters: longer text in a number or distance field is refused, never parsed
 _MAX_FREE_TEXT = 4096  # paths and URLs
-_FREE_TEXT_FIELDS = frozenset({"state_dir", "base_url"})
+_FREE_TEXT_FIELDS = frozenset({"state_dir", "base_url", "latency_file"})
+_LATENCY_HINTS = {
+    "latency_p50_ms": "the median one-way delay in ms, e.g. 5",
+    "latency_p99_ms": "the 99th percentile of the one-way delay in ms, e.g. 40",
+    "latency_file": "a round-trip file `liqkit latency export` wrote, .csv or .parquet",
+}
 _NUMBER_ISH = re.compile(r"^\s*[-+]?[0-9.]+\s*([^\s0-9.]*)\s*$")
 
 
@@ -194,12 +199,80 @@ class SimConfig(_Strict):
     fill_model: Literal["trade-through", "realistic"] = "realistic"
     maker_fee_bps: Decimal = Field(default=Decimal("1"), ge=0)
     taker_fee_bps: Decimal = Field(default=Decimal("1"), ge=0)
+    latency: Literal["constant", "lognormal", "measured"] = Field(
+        default="constant",
+        description=(
+            "constant: latency_ms each way; lognormal: each way drawn from latency_p50_ms/latency_p99_ms "
+            "(cancels from latency_cancel_p50_ms/latency_cancel_p99_ms if given), seeded by latency_seed; "
+            "measured: the round trips of latency_file (liqkit latency export), interpolated over time."
+        ),
+    )
     latency_ms: float = Field(default=0.0, ge=0, description="One-way latency of order entry and of its answer.")
+    latency_p50_ms: float | None = Field(
+        default=None, gt=0, description="lognormal: median one-way delay of order entry and of its answer, ms."
+    )
+    latency_p99_ms: float | None = Field(
+        default=None, gt=0, description="lognormal: 99th percentile of that delay, ms (>= latency_p50_ms)."
+    )
+    latency_cancel_p50_ms: float | None = Field(
+        default=None, gt=0, description="lognormal: median one-way delay of a cancel, ms (default: order entry's)."
+    )
+    latency_cancel_p99_ms: float | None = Field(
+        default=None, gt=0, description="lognormal: 99th percentile of a cancel's delay, ms."
+    )
+    latency_seed: int | None = Field(
+        default=None, ge=0, description="lognormal: seed of the draws (default: seed); the same seed, the same run."
+    )
+    latency_file: Path | None = Field(
+        default=None, description="measured: round trips as `liqkit latency export` writes them (.csv or .parquet)."
+    )
     seed: int = Field(default=7, ge=0, description="Seed of the simulated exchange's randomness.")
     balances: dict[str, Decimal] = Field(
         default_factory=lambda: {"USDT": Decimal(100_000), "BTC": Decimal(1), "ETH": Decimal(20)},
         description="Starting balances per asset.",
     )
+
+    @model_validator(mode="after")
+    def _latency_settings_fit_the_model(self) -> SimConfig:
+        """Each latency model's settings: present when it needs them, refused when another model is named."""
+        need = {"constant": (), "lognormal": ("latency_p50_ms", "latency_p99_ms"), "measured": ("latency_file",)}
+        own = {
+            "constant": ("latency_ms",),
+            "lognormal": (
+                "latency_p50_ms",
+                "latency_p99_ms",
+                "latency_cancel_p50_ms",
+                "latency_cancel_p99_ms",
+                "latency_seed",
+            ),
+            "measured": ("latency_file",),
+        }
+        model = self.latency
+        for name in need[model]:
+            if getattr(self, name) is None:
+                raise _field_error(name, None, f'missing: latency = "{model}" needs {name} ({_LATENCY_HINTS[name]})')
+        for other, names in own.items():
+            for name in names if other != model else ():
+                value = getattr(self, name)
+                if name in self.model_fields_set and value is not None and not (name == "latency_ms" and value == 0):
+                    raise _field_error(
+                        name,
+                        value,
+                        f'is a setting of latency = "{other}", but latency is "{model}": remove it, '
+                        f'or set latency = "{other}"',
+                    )
+        for what in ("", "cancel_"):
+            p50, p99 = getattr(self, f"latency_{what}p50_ms"), getattr(self, f"latency_{what}p99_ms")
+            if (p50 is None) != (p99 is None):
+                given, missing = (f"latency_{what}p50_ms", f"latency_{what}p99_ms")[:: 1 if p99 is None else -1]
+                raise _field_error(missing, None, f"missing: give it with {given} (both, or neither)")
+            if p50 is not None and p99 is not None and p99 < p50:
+                raise _field_error(
+                    f"latency_{what}p99_ms",
+                    p99,
+                    f"is below latency_{what}p50_ms = {p50:g}: the 99th percentile must be >= the median",
+                )
+        return self
 
     @field_validator("balances")
     @classmethod
@@ -394,9 +467,8 @@ def format_validation_error(
                 msg += f"; valid keys here: {', '.join(valid_keys(table))}"
         elif err["type"] == "finite_number":
             msg = "must be a finite number (not NaN or infinity)"
-        shown = (
-            "" if err["type"] in ("missing", "extra_forbidden") or isinstance(val, Mapping) else f" = {excerpt(val)}"
-        )
+        absent = err["type"] in ("missing", "extra_forbidden") or (err["type"] == "liqkit_field" and val is None)
+        shown = "" if absent or isinstance(val, Mapping) else f" = {excerpt(val)}"
         line = f"{loc}{shown}: {msg}"
         if line not in lines:  # "spread" for both sides: once
             lines.append(line)

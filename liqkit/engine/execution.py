@@ -98,6 +98,7 @@ NOT_OPEN: Final = 2  # cancel/amend/query of an order the venue does not have op
 UNKNOWN: Final = 3  # the fate is unknown (timeout, -1007, 5xx, lost connection)
 RETRY: Final = 4  # refused for now (rate limits): not executed; ``retry_after_ns``
 FAILED: Final = 5  # another error (for an order request, its fate counts as unknown)
+OUTCOME_NAMES: Final = ("ok", "refused", "not_open", "unknown", "retry", "failed")  # by kind, as journaled
 
 
 @final

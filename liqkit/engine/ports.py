@@ -196,6 +196,11 @@ class Sink(Protocol):
     def state(self, ts_local: int, symbol: str | None, state: str, reason: str = "") -> None:
         """An engine (symbol None) or pair state change."""
 
+    def request(
+        self, ts_sent: int, ts_answer: int, symbol: str, client_id: str, kind: str, outcome: str, session: str = ""
+    ) -> None:
+        """One order request's round trip: sent, answered, its kind and outcome, the runner's session."""
+
     def flush(self) -> None:
         """Make what was recorded durable."""
 

@@ -33,6 +33,7 @@ from liqkit.engine.events import BalanceEvent, BookEvent, ConfigEvent, FillEvent
 from liqkit.engine.execution import (
     DONE,
     OK,
+    OUTCOME_NAMES,
     TIMER_NS,
     Execution,
     FetchBalances,
@@ -44,6 +45,7 @@ from liqkit.engine.execution import (
     outcome_of,
 )
 from liqkit.engine.histogram import LatencyHistogram
+from liqkit.engine.ids import new_run_nonce
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
 from liqkit.engine.ordercount import OrderCount
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
@@ -53,6 +55,14 @@ from liqkit.engine.views import Balance, side_name
 
 log = logging.getLogger("liqkit.runner")
 E = TypeVar("E", bound=RunnerEvent)
+_JOURNALED = {
+    Place: "place",
+    Cancel: "cancel",
+    Amend: "amend",
+    Replace: "replace",
+    CancelAll: "cancel_all",
+    Query: "query",
+}
 
 
 class EngineRunner:
@@ -95,6 +105,7 @@ class EngineRunner:
         self.reconnects = 0
         self.startup = StartupRetry()  # start-up's retry policy (replace it to bound or speed it up)
         self.order_count = OrderCount()  # new orders and cancels sent, for the rate-limit planner
+        self.session = ""  # ``start``'s time (the clock's ns) and a nonce: the journal's round trips name it
 
     # ---- lifecycle ------------------------------------------------------------------------------
     async def start(self, run: Iterable[str] = (), cleanup: bool = True) -> None:
@@ -107,6 +118,7 @@ class EngineRunner:
         self._changed = asyncio.Event()
         self.state = "starting"
         self.order_count.begin(self.clock())
+        self.session = f"{self.clock()}-{new_run_nonce()}"
         retry = self.startup
 
         def waiting(text: str | None) -> None:
@@ -302,12 +314,18 @@ class EngineRunner:
             if type(req) is Later:
                 self._submit([req])
                 return
+        sent = self.clock()
         try:
             value = await self._call(req)
             out = DONE if value is None else Outcome(OK, value)
         except Exception as e:
             out = outcome_of(e)  # the liqkit error tree and transport errors; anything else is a bug: raised
-        self._submit(self.execution.on_answer(req, out, self.clock()))
+        now = self.clock()
+        kind = _JOURNALED.get(type(req))
+        if kind is not None and self.journal is not None:  # its round trip (``liqkit latency export``)
+            symbol, cid = getattr(req, "symbol", ""), getattr(req, "client_id", "")
+            self.journal.request(sent, now, symbol, cid, kind, OUTCOME_NAMES[out.kind], self.session)
+        self._submit(self.execution.on_answer(req, out, now))
         if self.execution.errors:
             for text in self.execution.errors:
                 self._error(text)

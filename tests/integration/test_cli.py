@@ -119,6 +119,7 @@ BAD_COMMAND_LINES = [  # (argv, the words of the one line on stderr); {file} is 
     (["record", "--symbols", "BTCUSDT", "--out", "{file}", "--duration", "1"], ["--out", "not a folder"]),
     (["convert", "{file}.missing.gz", "--out", "{dir}/o"], ["no such file"]),
     (["preflight", "--config", "{file}.missing.toml"], ["cannot read config file", "existing TOML file"]),
+    (["latency", "export", "--state-dir", "{dir}"], ["--state-dir", "no journal at"]),
 ]
 
 
@@ -134,7 +135,8 @@ def test_every_command_answers_bad_input_with_one_line_and_status_2(tmp_path):
         p = liqkit(*[a.format(**subst) for a in argv])
         assert p.returncode == 2, (argv, p.stdout, p.stderr)
         assert "Traceback" not in p.stderr and p.stderr.count("\n") == 1, (argv, p.stderr)
-        assert p.stderr.startswith(f"liqkit {argv[0]}: error: "), p.stderr
+        command = " ".join(argv[:2]) if argv[0] == "latency" else argv[0]  # a command of commands
+        assert p.stderr.startswith(f"liqkit {command}: error: "), p.stderr
         for w in words:
             assert w in p.stderr, (argv, w, p.stderr)
 

@@ -175,10 +175,10 @@ def test_trade_refuses_data_without_a_virtual_clock(tmp_path):
 class Jitter:
     """A latency that varies with time (1 to 9 ms, answers slower than requests): answers overtake each other."""
 
-    def request_ns(self, ts: int) -> int:
+    def request_ns(self, ts: int, kind: int) -> int:
         return 1_000_000 + (ts // 1_000 % 5) * 1_000_000
 
-    def response_ns(self, ts: int) -> int:
+    def response_ns(self, ts: int, kind: int) -> int:
         return 2_000_000 + (ts // 1_000 % 7) * 1_000_000
 
     def feed_ns(self, ts: int) -> int:

@@ -32,10 +32,10 @@ class FeedDelay:
         self.ns = ns
         self.feed = feed
 
-    def request_ns(self, ts: int) -> int:
+    def request_ns(self, ts: int, kind: int) -> int:
         return self.ns
 
-    def response_ns(self, ts: int) -> int:
+    def response_ns(self, ts: int, kind: int) -> int:
         return self.ns
 
     def feed_ns(self, ts: int) -> int:

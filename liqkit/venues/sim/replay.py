@@ -37,9 +37,10 @@ from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import BookTop, Side, Trade
 from liqkit.engine.execution import NOT_OPEN, OK, REFUSED, RETRY, UNKNOWN, FetchBalances, Outcome, Query, Request
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
-from liqkit.engine.latency import ConstantLatency, LatencyModel
+from liqkit.engine.latency import LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, VenueEvent
 from liqkit.venues.sim.exchange import SimExchange
+from liqkit.venues.sim.latency import latency_model
 from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, WAKE, OrderEvent, Timeline
 
 _FOREVER = 1 << 62
@@ -86,10 +87,11 @@ class ReplayVenue:
         for md in self.datas:
             self.exchange.add_symbol(md.rules)
         self._rules = {md.symbol: md.rules for md in self.datas}
-        self.timeline = Timeline(self.exchange, latency or ConstantLatency.from_ms(cfg.latency_ms))
         self.rows = merge_events(self.datas)
         self.end = int(self.rows[2][-1]) if len(self.rows[2]) else 0
-        self.timeline.now = int(self.rows[2][0]) if len(self.rows[2]) else 0
+        start = int(self.rows[2][0]) if len(self.rows[2]) else 0
+        self.timeline = Timeline(self.exchange, latency or latency_model(cfg, start, self.end))
+        self.timeline.now = start
         self.clock = VirtualClock(self)
         self.done = asyncio.Event()  # set when the data has been replayed (and what was due by its end)
         self.events_replayed = 0

@@ -43,7 +43,7 @@ from liqkit.engine.execution import (
     Request,
 )
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
-from liqkit.engine.latency import ConstantLatency, LatencyModel
+from liqkit.engine.latency import CANCEL, PLACE, STREAM, ConstantLatency, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder
 from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
 
@@ -143,13 +143,13 @@ class Timeline:
         else:
             self.next_t = NEVER
 
-    def request_ns(self, t: int) -> int:
-        """The request latency at ``t``."""
-        return self._lat if self._fixed else self.latency.request_ns(t)
+    def request_ns(self, t: int, req: Request) -> int:
+        """The latency of ``req`` sent at ``t``."""
+        return self._lat if self._fixed else self.latency.request_ns(t, request_kind(req))
 
-    def response_ns(self, t: int) -> int:
-        """The response latency at ``t``."""
-        return self._lat if self._fixed else self.latency.response_ns(t)
+    def response_ns(self, t: int, kind: int = STREAM) -> int:
+        """The latency of an answer to a ``kind`` request (or of the user stream) leaving at ``t``."""
+        return self._lat if self._fixed else self.latency.response_ns(t, kind)
 
     # ---- the engine sends ----------------------------------------------------------------------------
     def submit(self, req: Request, now: int, token: Any = None) -> None:
@@ -158,7 +158,7 @@ class Timeline:
             later: Later = req  # type: ignore[assignment]
             self.push(now + later.delay_ns, WAKE, (later.request, token))
         else:
-            self.push(now + self.request_ns(now), ARRIVE, (req, token))
+            self.push(now + self.request_ns(now, req), ARRIVE, (req, token))
 
     def sleep(self, until: int, token: Any) -> None:
         """A wait on the virtual clock until ``until`` (the async venue's clock)."""
@@ -205,7 +205,7 @@ class Timeline:
     def arrive(self, req: Request, t: int, token: Any) -> None:
         """A request reaches the exchange at ``t``: execute it; its answer (and stream events) follow."""
         ex = self.exchange
-        back = t + self.response_ns(t)
+        back = t + (self._lat if self._fixed else self.latency.response_ns(t, request_kind(req)))
         kind = type(req)
         if kind is Place:
             p: Place = req  # type: ignore[assignment]
@@ -285,3 +285,9 @@ class Timeline:
         return UserFill(
             r.symbol, f.client_id, f.price, f.qty, fee, r.quote_asset, f.is_maker, f.trade_id, ts_exchange, ts
         )
+
+
+def request_kind(req: Request) -> int:
+    """The latency model's kind of a request: ``CANCEL`` for a cancel (of one order or all), else ``PLACE``."""
+    t = type(req)
+    return CANCEL if t is Cancel or t is CancelAll else PLACE

@@ -3,7 +3,8 @@
 It plays a market feed (a seeded synthetic one per symbol by default, or recorded data) at
 ``speed`` times real time, looping with shifted times when the data ends, shows every row to the
 matching core (``SimExchange``), and streams the market and our fills, order changes and balances.
-Order calls take ``latency_ms`` each way and answer as Binance does. No keys, no network.
+Order calls take the ``[sim]`` latency model's delays each way (``liqkit.venues.sim.latency``) and answer
+as Binance does. No keys, no network.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from liqkit.domain.rules import SymbolRules, default_rules
 from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
 from liqkit.engine.intents import Amend, Place, Replace
+from liqkit.engine.latency import CANCEL, PLACE, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
 from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
+from liqkit.venues.sim.latency import latency_model
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +52,7 @@ class SimVenue:
         speed: float = 1.0,
         clock: Callable[[], int] = time.time_ns,
         cancel_replace: bool = True,
+        latency: LatencyModel | None = None,
     ) -> None:
         self.config = config or SimConfig()
         self.cancel_replace = cancel_replace  # the engine moves a quote with one ``replace``
@@ -64,7 +68,7 @@ class SimVenue:
         self._tasks: list[asyncio.Task[None]] = []
         self._feed_on = asyncio.Event()
         self._feed_on.set()
-        self._latency = self.config.latency_ms / 1000
+        self.latency = latency or latency_model(self.config, clock())
 
     async def start(self) -> None:
         """Load rules and feeds, and start playing them."""
@@ -152,6 +156,14 @@ class SimVenue:
         changed = tuple(Balance(a, *bal[a]) for a in (r.base_asset, r.quote_asset))
         self._queue.put_nowait(BalanceUpdate(changed, now, now))
 
+    async def _out(self, kind: int) -> None:
+        """A request of ``kind`` travels to the exchange."""
+        await asyncio.sleep(self.latency.request_ns(self.clock(), kind) / 1e9)
+
+    async def _back(self, kind: int) -> None:
+        """Its answer travels back."""
+        await asyncio.sleep(self.latency.response_ns(self.clock(), kind) / 1e9)
+
     async def events(self) -> AsyncIterator[VenueEvent]:  # type: ignore[override]
         """Market and user events, in order."""
         while True:
@@ -198,13 +210,13 @@ class SimVenue:
         ``take_only``: what does not fill at once is expired in the same step instead of resting (a
         market order, or an IOC one); the exchange then never shows it to the feed. The fills are
         also queued as events, as ``place`` queues them."""
-        await asyncio.sleep(self._latency)
+        await self._out(PLACE)
         idx = self.exchange.index[order.symbol]
         order_id = self.exchange.next_order_id  # the id the exchange gives the order if it accepts it
         r = self.exchange.place(idx, self.clock(), order.client_id, order.side, order.price, order.qty, order.post_only)
         expired = take_only and r.accepted and self.exchange.cancel(order.client_id)
         now = self.clock()
-        await asyncio.sleep(self._latency)
+        await self._back(PLACE)
         if not r.accepted:
             raise OrderRejected(r.message, r.code, r.reason)
         self._push_balances(order.symbol, now)
@@ -212,9 +224,9 @@ class SimVenue:
 
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel after the latency; ``UnknownOrderError`` (-2011) if it is not open."""
-        await asyncio.sleep(self._latency)
+        await self._out(CANCEL)
         ok = self.exchange.cancel(client_id)
-        await asyncio.sleep(self._latency)
+        await self._back(CANCEL)
         if not ok:
             raise UnknownOrderError("Unknown order sent.", -2011)
         now = self.clock()
@@ -223,8 +235,9 @@ class SimVenue:
 
     async def replace(self, order: Replace) -> None:
         """Cancel, then (once that is done) place, in one request after the latency; ``ReplaceFailed``
-        names the half that failed, as Binance's cancelReplace in STOP_ON_FAILURE mode."""
-        await asyncio.sleep(self._latency)
+        names the half that failed, as Binance's cancelReplace in STOP_ON_FAILURE mode (its latency: order
+        entry's)."""
+        await self._out(PLACE)
         ok = self.exchange.cancel(order.client_id)
         p = order.place
         r = (
@@ -235,7 +248,7 @@ class SimVenue:
             else None
         )
         now = self.clock()
-        await asyncio.sleep(self._latency)
+        await self._back(PLACE)
         if r is None:
             raise ReplaceFailed(UnknownOrderError("Unknown order sent.", -2011), None)
         self._queue.put_nowait(UserOrder(order.symbol, order.client_id, OrderStatus.CANCELED, 0, now, now))
@@ -247,10 +260,10 @@ class SimVenue:
 
     async def amend(self, order: Amend) -> None:
         """Reduce an order's quantity after the latency, keeping its queue position."""
-        await asyncio.sleep(self._latency)
+        await self._out(PLACE)
         r = self.exchange.amend(order.client_id, order.qty)
         now = self.clock()
-        await asyncio.sleep(self._latency)
+        await self._back(PLACE)
         if not r.accepted:
             why = RejectReason.FILTER if r.code == -1013 else RejectReason.OTHER
             raise OrderRejected(r.message, r.code, why)
@@ -258,7 +271,7 @@ class SimVenue:
 
     async def cancel_all(self, symbol: str, own_only: bool) -> list[str]:
         """Cancel the symbol's open orders (liqkit's only, or all)."""
-        await asyncio.sleep(self._latency)
+        await self._out(CANCEL)
         ids = self.exchange.cancel_all(self.exchange.index[symbol], own_only)
         if ids:
             self._push_balances(symbol, self.clock())
