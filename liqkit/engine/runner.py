@@ -324,6 +324,8 @@ class EngineRunner:
         kind = _JOURNALED.get(type(req))
         if kind is not None and self.journal is not None:  # its round trip (``liqkit latency export``)
             symbol, cid = getattr(req, "symbol", ""), getattr(req, "client_id", "")
+            if type(req) is Replace:  # named by the order it places (the one it cancels is in the orders)
+                cid = req.place.client_id  # type: ignore[attr-defined]
             self.journal.request(sent, now, symbol, cid, kind, OUTCOME_NAMES[out.kind], self.session)
         self._submit(self.execution.on_answer(req, out, now))
         if self.execution.errors:

@@ -33,8 +33,10 @@ def liqkit(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
 
 
 def config(tmp_path: Path, name: str, sim: str) -> str:
+    """A config: ``sim`` and the pair; quotes move with a cancel and a new order (two kinds of round trip
+    to record and replay: order entry and cancel)."""
     f = tmp_path / name
-    f.write_text(sim + PAIR)
+    f.write_text('[engine]\nreplace_mode = "cancel-then-place"\n\n' + sim + PAIR)
     return str(f)
 
 

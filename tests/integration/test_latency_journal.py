@@ -30,11 +30,12 @@ def test_a_replay_journals_each_request_with_the_models_round_trip(sample_data, 
     assert len(sessions) == 1 and set(req["session"]) == {sessions[0]}
     assert sessions[0].startswith(f"{int(sample_data.book['ts_local'][0])}-")  # started at the data's first row
     assert set(req["engine_id"]) == {"replay"} and set(req["symbol"]) == {"BTCUSDT"}
-    places = req[req["kind"] == "place"]
+    places = req[req["kind"].isin(["place", "replace"])]  # order entry: a new order alone or in a cancel-replace
     assert len(places) == result.metrics["orders_placed"] > 50
+    assert (req["kind"] == "replace").sum() > 20  # quotes moved with one request each
     assert set(places["client_id"]) == set(orders.loc[orders["status"] == "PENDING_NEW", "client_id"])
     cancels = req[req["kind"] == "cancel"]
-    assert len(cancels) >= result.metrics["orders_cancelled"] > 20
+    assert len(cancels) + (req["kind"] == "replace").sum() >= result.metrics["orders_cancelled"] > 20
     assert {"ok", "not_open"} >= set(cancels["outcome"]) and "ok" in set(cancels["outcome"])
     answered = req[req["outcome"].isin(["ok", "refused", "not_open"])]
     rtt = answered["ts_answer"] - answered["ts_sent"]
@@ -53,7 +54,7 @@ def test_the_wall_clock_simulated_exchange_journals_round_trips_of_at_least_its_
     sim = SimConfig(latency_ms=15, balances={"BTC": Decimal(2), "USDT": Decimal(200_000)})
 
     async def scenario() -> EngineRunner:
-        venue = SimVenue(["BTCUSDT"], sim, speed=20.0)
+        venue = SimVenue(["BTCUSDT"], sim, speed=20.0, cancel_replace=False)  # places and cancels apart
         journal = Journal.in_state_dir(tmp_path / "state")
         runner = EngineRunner(venue, [cfg], journal, timer_s=0.05)
         await runner.start(run=["BTCUSDT"])
