@@ -4,14 +4,18 @@ for a taker's rest (not filled as maker by book rows that only show the recorded
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from liqkit.domain.config import SimConfig
 from liqkit.domain.rules import default_rules
 from liqkit.domain.types import OrderStatus, Side
+from liqkit.engine.intents import Place
+from liqkit.engine.ports import UserFill, UserOrder
 from liqkit.venues.sim.exchange import (
     DEPTH_LOST,
     DEPTH_SNAPSHOT,
@@ -24,6 +28,7 @@ from liqkit.venues.sim.exchange import (
     TIF_IOC,
     SimExchange,
 )
+from liqkit.venues.sim.venue import SimVenue
 
 BTC = default_rules("BTCUSDT")  # tick 0.01 USDT, step 0.00001 BTC; balances: 1e-5 BTC, 1e-7 USDT
 D = Decimal
@@ -382,3 +387,39 @@ def test_stp_never_trades_with_our_own_orders_unless_none_and_balances_add_up(st
     u_free, u_locked = usdt(ex)
     assert b_free + b_locked == total[0] + D(sum(q for _, q in market)) * BTC.step
     assert u_free + u_locked == total[1] - sum(value(p, q) for p, q in market)
+
+
+# ---- the venue's API ---------------------------------------------------------------------------------
+def test_sim_venue_submit_passes_time_in_force_and_stp_and_reports_how_the_order_ended():
+    venue = SimVenue(["BTCUSDT"], SimConfig(latency_ms=0, balances={"BTC": D(10), "USDT": D(1_000_000)}))
+    venue._rules["BTCUSDT"] = BTC
+    ex = venue.exchange
+    ex.add_symbol(BTC)
+    ex.on_depth(0, DEPTH_SNAPSHOT, 0, 0, 0)
+    for p, q in ASKS:
+        ex.on_depth(0, 0, -1, p, q)
+    ex.on_book(0, BID, 400, ASK, 300)
+
+    async def main() -> None:
+        own = await venue.submit(Place("BTCUSDT", "own", Side.SELL, 6_000_001, 100, True, 0))
+        assert own.status is OrderStatus.NEW and not own.expired
+        ioc = await venue.submit(
+            Place("BTCUSDT", "ioc", Side.BUY, ASK, 600, False, 0), tif=TIF_IOC, stp=STP_EXPIRE_MAKER
+        )
+        assert [(f.price, f.qty) for f in ioc.fills] == [(ASK, 300)]
+        assert (ioc.status, ioc.expiry, ioc.expired) == (OrderStatus.EXPIRED, "UNFILLED_IOC_QUANTITY_EXPIRED", True)
+        assert ioc.prevented == [("own", 100, True, 0)] and ex.open_orders() == []
+        m = await venue.submit(Place("BTCUSDT", "m", Side.BUY, 0, 0, False, 0), market=True, quote_qty=10**9)
+        assert [f.price for f in m.fills] == [6_000_005] and m.status is OrderStatus.FILLED  # 100 USDT's worth
+        fok = await venue.submit(Place("BTCUSDT", "f", Side.BUY, 6_000_009, 10_000, False, 0), tif=TIF_FOK)
+        assert (fok.status, fok.fills) == (OrderStatus.EXPIRED, [])
+        legacy = await venue.submit(Place("BTCUSDT", "t", Side.BUY, 6_000_005, 5_000, False, 0), take_only=True)
+        assert legacy.expired and legacy.status is OrderStatus.EXPIRED  # take_only is IOC at the price
+
+    asyncio.run(main())
+    events = []
+    while not venue._queue.empty():
+        events.append(venue._queue.get_nowait())
+    expired = [e for e in events if isinstance(e, UserOrder)]
+    assert [(e.client_id, e.status) for e in expired] == [("own", OrderStatus.EXPIRED_IN_MATCH)]
+    assert [e.client_id for e in events if isinstance(e, UserFill)] == ["ioc", "m", "t"]
