@@ -68,7 +68,7 @@ def value(ticks: int, steps: int) -> Decimal:
 def test_crossing_limit_takes_level_by_level_at_each_price_and_rests_the_rest():
     ex = exchange(taker_bps=10)
     r = ex.place(0, 1, "t", Side.BUY, 6_000_005, 700, False)  # up to 60000.05: two levels, 500 steps
-    assert r.accepted and r.taker and r.status is OrderStatus.PARTIALLY_FILLED
+    assert r.accepted and r.matched and r.status is OrderStatus.PARTIALLY_FILLED
     assert [(f.price, f.qty, f.is_maker) for f in r.fills] == [(ASK, 300, False), (6_000_005, 200, False)]
     assert len({f.trade_id for f in r.fills}) == 2
     cost = value(ASK, 300) + value(6_000_005, 200)
@@ -200,6 +200,14 @@ def test_stp_expire_taker_stops_at_our_own_order():
     assert r.fills == [] and r.status is OrderStatus.EXPIRED_IN_MATCH and r.taker_prevented == 600
     assert r.prevented == [] and sorted(o.client_id for o in ex.open_orders()) == ["own1", "own2"]
     assert usdt(ex) == (D(1_000_000), D(0))  # nothing held for the expired taker
+
+
+def test_a_market_order_meeting_our_own_order_first_expires_in_match_not_refused():
+    ex = exchange()
+    resting_asks(ex)
+    r = ex.place(0, 3, "m", Side.BUY, 0, 500, False, market=True, stp=STP_EXPIRE_TAKER)
+    assert (r.accepted, r.status, r.fills, r.taker_prevented) == (True, OrderStatus.EXPIRED_IN_MATCH, [], 500)
+    assert usdt(ex) == (D(1_000_000), D(0))
 
 
 def test_stp_expire_maker_expires_ours_and_goes_on():

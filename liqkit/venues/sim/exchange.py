@@ -124,8 +124,10 @@ class PlaceResult:
     """Answer to a new order: accepted or not (and why), Binance's code and message, and what it did on
     arrival. ``fills``: the new order's own (taker) fills; ``status``: the new order's status after
     arrival (NEW, PARTIALLY_FILLED, FILLED, EXPIRED, EXPIRED_IN_MATCH; REJECTED when refused) and
-    ``expiry`` Binance's expiryReason for EXPIRED. ``taker``: it met the book (the rest is all ""/empty
-    otherwise). ``maker_fills``: fills of our own resting orders it traded with (STP NONE);
+    ``expiry`` Binance's expiryReason for EXPIRED. ``matched``: it went through matching on arrival
+    (it met the book, or its time in force ended it); only then can it have fills, maker fills,
+    prevented orders or a status other than NEW. ``maker_fills``: fills of our own resting orders it
+    traded with (STP NONE);
     ``prevented``: (client id, quantity, expired, filled) of each of our resting orders self-trade
     prevention touched: the quantity it took off, whether that expired the order (EXPIRED_IN_MATCH; else
     DECREMENT left it open, that much smaller), and what the order had filled;
@@ -137,11 +139,11 @@ class PlaceResult:
         "expiry",
         "fills",
         "maker_fills",
+        "matched",
         "message",
         "prevented",
         "reason",
         "status",
-        "taker",
         "taker_prevented",
     )
 
@@ -162,7 +164,7 @@ class PlaceResult:
         self.reason = reason
         self.status = status
         self.expiry = expiry
-        self.taker = False
+        self.matched = False
         self.maker_fills = _NONE
         self.prevented = _NO_PREVENTED
         self.taker_prevented = 0
@@ -600,9 +602,11 @@ class SimExchange:
             self.n_placed += 1
             self.n_expired += 1
             self.next_order_id += 1
-            return PlaceResult(
+            r = PlaceResult(
                 True, 0, "", _NONE, status=_EXPIRED, expiry=UNFILLED_IOC if tif == TIF_IOC else UNFILLED_FOK
             )
+            r.matched = True
+            return r
         self.free[asset] -= need
         self.locked[asset] += need
         queue = 0
@@ -638,7 +642,7 @@ class SimExchange:
         if not quote_qty and (qty < f.min_qty or qty > f.max_qty):
             return self._reject(-1013, "Filter failure: LOT_SIZE", RejectReason.FILTER)
         walk = self._walk(bk, buy, INF if buy else 0, qty if not quote_qty else INF, quote_qty, stp)
-        if not walk.steps:
+        if not walk.steps and not walk.taker_expired:
             return self._reject(-2010, "Order book liquidity is less than symbol minimum quantity.", RejectReason.OTHER)
         if quote_qty and walk.filled < f.min_qty and not walk.taker_expired:
             if walk.ran_out:
@@ -678,7 +682,7 @@ class SimExchange:
             self.n_expired += 1
             self.next_order_id += 1
             r = PlaceResult(True, 0, "", _NONE, status=_EXPIRED, expiry=UNFILLED_FOK)
-            r.taker = True
+            r.matched = True
             return r
         return self._execute(bk, idx, ts, client_id, side, price, qty, walk, tif, need, asset)
 
@@ -842,7 +846,7 @@ class SimExchange:
         if status is _EXPIRED or status is _EXPIRED_IN_MATCH:
             self.n_expired += 1
         r = PlaceResult(True, 0, "", fills, status=status, expiry=expiry)
-        r.taker = True
+        r.matched = True
         r.maker_fills = maker_fills
         r.prevented = prevented
         r.taker_prevented = walk.prevented + (left - walk.prevented if walk.taker_expired else 0)

@@ -250,7 +250,7 @@ class Timeline:
             r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only)
             if r.accepted:
                 self.push(back, ANSWER, (req, DONE, token))
-                if r.taker:  # it met the book (only then are there fills)
+                if r.matched:  # it met the book or its time in force ended it (only then are there fills)
                     self._taken(p.symbol, p.client_id, idx, t, back, r)
                 self._touch(idx, t)
             else:
@@ -299,9 +299,9 @@ class Timeline:
             raise TypeError(f"the simulated exchange cannot execute {req!r}")
 
     def _taken(self, symbol: str, client_id: str, idx: int, t: int, back: int, r: PlaceResult) -> None:
-        """What the user stream says of an order that met the book: the fills (its own, and those of our
+        """What the user stream says of an order matched on arrival: the fills (its own, and those of our
         resting orders it traded with), then each order self-trade prevention expired, then the new
-        order's end if it ended on arrival without filling whole."""
+        order's end if it expired on arrival."""
         fills = r.fills + r.maker_fills if r.maker_fills else r.fills
         if fills:
             self.push(back, EVENT, (idx, t, fills))
