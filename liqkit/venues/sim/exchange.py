@@ -597,7 +597,7 @@ class SimExchange:
         if self.free[asset] < need:
             return self._reject(-2010, "Account has insufficient balance for requested action.", RejectReason.BALANCE)
         if crosses:
-            return self._take(bk, idx, ts, client_id, side, price, qty, 0, tif, stp, need, asset)
+            return self._take(bk, idx, ts, client_id, side, price, qty, tif, stp, need, asset)
         if tif != TIF_GTC:  # IOC or FOK that meets nothing: expired at once
             self.n_placed += 1
             self.n_expired += 1
@@ -669,14 +669,13 @@ class SimExchange:
         side: Side,
         price: int,
         qty: int,
-        quote_qty: int,
         tif: int,
         stp: int,
         need: int,
         asset: str,
     ) -> PlaceResult:
         """A limit order that meets the book: its walk, all or nothing for FOK."""
-        walk = self._walk(bk, side is _BUY, price, qty, quote_qty, stp)
+        walk = self._walk(bk, side is _BUY, price, qty, 0, stp)
         if tif == TIF_FOK and walk.filled < qty:
             self.n_placed += 1
             self.n_expired += 1
@@ -841,7 +840,7 @@ class SimExchange:
                 top, top_qty = (bk.bid, bk.bid_qty) if buy else (bk.ask, bk.ask_qty)
                 o.queue = top_qty if price == top else 0  # else it is the best price on its side
             self._rest(bk, o)
-            if (bk.ask and price >= bk.ask) if buy else (bk.bid and price <= bk.bid):
+            if self.realistic and ((bk.ask and price >= bk.ask) if buy else (bk.bid and price <= bk.bid)):
                 bk.through[client_id] = o  # rests at or through the recorded market: the module's rule
         if status is _EXPIRED or status is _EXPIRED_IN_MATCH:
             self.n_expired += 1
