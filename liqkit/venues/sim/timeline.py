@@ -182,9 +182,13 @@ class Timeline:
         applied to the exchange at their times from now on (None: no depth)."""
         if depth is None or not len(depth[0]):
             return
-        self._d_ts, self._d_pair, self._d_reset, self._d_side, self._d_price, self._d_qty = (
-            vec[i64](col) for col in depth
-        )
+        ts, pair, reset, side, price, qty = depth
+        self._d_ts = vec[i64](ts)
+        self._d_pair = vec[i64](pair)
+        self._d_reset = vec[i64](reset)
+        self._d_side = vec[i64](side)
+        self._d_price = vec[i64](price)
+        self._d_qty = vec[i64](qty)
         self._d_next = 0
         self.push(self._d_ts[0], DEPTH, None)
 
