@@ -431,3 +431,28 @@ def test_sim_venue_submit_passes_time_in_force_and_stp_and_reports_how_the_order
     expired = [e for e in events if isinstance(e, UserOrder)]
     assert [(e.client_id, e.status) for e in expired] == [("own", OrderStatus.EXPIRED_IN_MATCH)]
     assert [e.client_id for e in events if isinstance(e, UserFill)] == ["ioc", "m", "t"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    bids=st.dictionaries(st.integers(1, 40), st.integers(1, 500), max_size=25),
+    asks=st.dictionaries(st.integers(1, 40), st.integers(1, 500), max_size=25),
+    own=st.lists(st.tuples(st.booleans(), st.integers(-3, 6), st.integers(20, 200)), max_size=5),
+    n=st.integers(1, 30),
+)
+def test_levels_are_the_best_n_of_the_whole_book(bids, asks, own, n):
+    ex = SimExchange("realistic", 0, 0, {"BTC": D(10), "USDT": D(10_000_000)})
+    ex.add_symbol(BTC)
+    ex.on_depth(0, DEPTH_SNAPSHOT, 0, 0, 0)
+    for off, q in bids.items():
+        ex.on_depth(0, 0, 1, BID - off, q)
+    for off, q in asks.items():
+        ex.on_depth(0, 0, -1, ASK + off, q)
+    ex.on_book(0, BID, 400, ASK, 300)
+    for k, (buy, off, q) in enumerate(own):
+        ex.place(0, k, f"o{k}", Side.BUY if buy else Side.SELL, (BID - off) if buy else (ASK + off), q, True)
+    whole_bids, whole_asks = ex.levels(0, 10_000)
+    assert ex.levels(0, n) == (whole_bids[:n], whole_asks[:n])
+    assert [p for p, _ in whole_bids] == sorted({p for p, _ in whole_bids}, reverse=True)
+    assert [p for p, _ in whole_asks] == sorted({p for p, _ in whole_asks})
+    assert not whole_bids or not whole_asks or whole_bids[0][0] < whole_asks[0][0]  # never crossed

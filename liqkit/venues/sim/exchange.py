@@ -57,6 +57,7 @@ exact integer arithmetic on small numbers; ``balances()`` gives Decimals back.
 
 from __future__ import annotations
 
+import heapq
 from decimal import Decimal
 from typing import Final
 
@@ -258,30 +259,36 @@ class _Book:
         self.max_buy = hi
         self.min_sell = lo
 
-    def market(self, bids: bool, limit: int) -> list[tuple[int, int]]:
+    def market(self, bids: bool, limit: int, n: int = INF) -> list[tuple[int, int]]:
         """The recorded market's levels of one side as an order meets them, best first, those priced
-        at or better than ``limit`` only: the top, then the L2 levels beyond it; none at or through our
-        own resting orders on the other side (see the module's text)."""
+        at or better than ``limit`` only (the best ``n`` of them): the top, then the L2 levels beyond it;
+        none at or through our own resting orders on the other side (see the module's text)."""
         out: list[tuple[int, int]] = []
         if bids:
             ceiling = self.min_sell
             top = self.bid
             if top and top < ceiling and top >= limit and self.bid_qty > 0:
                 out.append((top, self.bid_qty))
-            if self.depth:
+            if self.depth and len(out) < n:
                 beyond = top if top else INF
                 prices = [p for p, q in self.l2_bids.items() if p < beyond and p < ceiling and p >= limit and q > 0]
-                prices.sort(reverse=True)
+                if n - len(out) < len(prices):
+                    prices = heapq.nlargest(n - len(out), prices)
+                else:
+                    prices.sort(reverse=True)
                 out += [(p, self.l2_bids[p]) for p in prices]
         else:
             floor = self.max_buy
             top = self.ask
             if top and top > floor and top <= limit and self.ask_qty > 0:
                 out.append((top, self.ask_qty))
-            if self.depth:
+            if self.depth and len(out) < n:
                 beyond = top if top else -INF
                 prices = [p for p, q in self.l2_asks.items() if p > beyond and p > floor and p <= limit and q > 0]
-                prices.sort()
+                if n - len(out) < len(prices):
+                    prices = heapq.nsmallest(n - len(out), prices)
+                else:
+                    prices.sort()
                 out += [(p, self.l2_asks[p]) for p in prices]
         return out
 
@@ -499,8 +506,8 @@ class SimExchange:
         (price ticks, qty steps); the recorded market's levels (see ``_Book.market``) with what is
         left of our own resting orders added at their prices."""
         bk = self.books[idx]
-        bids: dict[int, int] = dict(bk.market(True, 0))
-        asks: dict[int, int] = dict(bk.market(False, INF))
+        bids: dict[int, int] = dict(bk.market(True, 0, n))  # the best n of the market's and our own
+        asks: dict[int, int] = dict(bk.market(False, INF, n))  # prices hold the best n of both
         for o in bk.buys.values():
             bids[o.price] = bids.get(o.price, 0) + o.qty - o.filled
         for o in bk.sells.values():
