@@ -15,7 +15,7 @@ from typing import Any
 
 from liqkit.backtest.driver import Driver
 from liqkit.backtest.result import BacktestResult, build_result
-from liqkit.data.feed import MarketData, merge_events
+from liqkit.data.feed import MarketData, merge_depth, merge_events
 from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
 from liqkit.domain.errors import ConfigError
 from liqkit.engine.core import EngineCore
@@ -65,6 +65,7 @@ def run_backtest(
     t0 = int(events[2][0]) if len(events[2]) else 0
     model = latency or latency_model(simcfg, t0, int(events[2][-1]) if len(events[2]) else 0)
     driver = Driver(core, exch, model, int(sample_every_s * 1e9))
+    driver.timeline.load_depth(merge_depth(datas))  # first, as the replay venue does: the same item order
     driver.start([md.symbol for md in datas], t0)
     stats = driver.run(events, progress)
     return build_result(core, stats.samples, datas, stats.events, stats.wall_s)

@@ -1,6 +1,7 @@
 """Drive the engine on the simulated exchange in virtual time: the backtest's loop, and nothing else.
 
-The feed's book and trade rows are merged into one time-ordered stream (book first on equal times).
+The feed's book and trade rows are merged into one time-ordered stream (book first on equal times);
+its depth rows, when it has any, are the timeline's (``Timeline.load_depth``), not rows of this loop.
 The exchange side — matching, latency, answers, the user stream, balance reports — is the simulated
 exchange's ``Timeline`` (``liqkit.venues.sim.timeline``); the order lifecycle between exchange and core
 is ``liqkit.engine.execution``; quoting is the core's. This loop walks the rows and the timeline's items
@@ -26,7 +27,18 @@ from liqkit.engine.execution import TIMER_NS, Execution, Request
 from liqkit.engine.latency import ConstantLatency, LatencyModel
 from liqkit.engine.records import FillRecord, OrderRecord
 from liqkit.venues.sim.exchange import SimExchange, SimFill
-from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, TIMER, WAKE, OrderEvent, Timeline
+from liqkit.venues.sim.timeline import (
+    ANSWER,
+    ARRIVE,
+    DEPTH,
+    EVENT,
+    MARKET,
+    REPORT,
+    TIMER,
+    WAKE,
+    OrderEvent,
+    Timeline,
+)
 
 _CHUNK: Final = 1 << 16  # rows copied into native vectors at a time (a few MB, not a copy of the whole feed)
 
@@ -120,6 +132,8 @@ class Driver:
                 req, _tok = payload
                 if req is not None:
                     tl.submit(req, t)
+            elif kind == DEPTH:
+                tl.depth()
             else:
                 raise AssertionError(f"unknown timeline item {kind}")
 

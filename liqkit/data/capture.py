@@ -9,7 +9,9 @@ carry no event time: their ``ts_exchange`` is 0 and the local receive time stand
 unit of the local times by magnitude (s/ms/µs/ns, see ``liqkit.data.lines``; named in ``source``
 and ``meta["local_time_unit"]``), checks time order, and reports (in ``meta``) what it found: gaps in
 trade ids, bookTicker ids and depth update ids, and the clock skew between the recorder and Binance
-(median of trade time minus local time).
+(median of trade time minus local time). When the capture has depth updates and a snapshot they can
+start from, ``MarketData.depth`` holds them in sync (``liqkit.data.depth``): the simulated exchange
+then keeps an L2 book; ``depth=False`` reads the top of the book only.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from liqkit.data.depth import RawDepth, floor_steps, synchronise
 from liqkit.data.feed import MarketData
 from liqkit.data.lines import CaptureLines, describe_units, exchange_ns
 from liqkit.domain.errors import DataError
@@ -76,17 +79,25 @@ class _Columns:
         self.depth_updates = 0
         self.snapshot: dict[str, Any] | None = None
         self.symbols: set[str] = set()
+        self.file_symbols: set[str] = set()  # the symbols of the file being read
+        self.depth: RawDepth | None = RawDepth()  # None: depth not wanted
 
 
 def _read_file(path: Path, cols: _Columns) -> str | None:
     """Read one file into ``cols``; return the unit its local times were written in."""
     lines = CaptureLines(path)
+    cols.file_symbols = set()
+    first_event = len(cols.depth) if cols.depth is not None else 0
     for lineno, ts, body in lines:
         try:
             msg = json.loads(body)
         except ValueError as e:
             raise DataError(f"{lines.src}:{lineno}: not '<ns> <json>': {e}") from None
         _take(msg, ts, cols, lines.src, lineno)
+    # a REST snapshot names no symbol: it is the book of the file's only symbol, if that is the one kept
+    owner = next(iter(cols.file_symbols)) if len(cols.file_symbols) == 1 else ""
+    if cols.depth is not None and (not owner or (cols.only and owner != cols.only)):
+        cols.depth.drop_snapshots(first_event)
     return lines.unit
 
 
@@ -96,12 +107,16 @@ def _take(msg: Any, ts: int, cols: _Columns, src: str, lineno: int) -> None:
         if stream is None:
             if isinstance(msg, dict) and "lastUpdateId" in msg:
                 cols.snapshot = {"ts_local": ts, **msg}
+                if cols.depth is not None:
+                    u = int(msg["lastUpdateId"])
+                    cols.depth.add(ts, u, u, True, msg["bids"], msg["asks"])
                 return
             raise DataError(f"{src}:{lineno}: not a combined-stream frame nor a depth snapshot")
         d = msg["data"]
         kind = stream.split("@", 1)[1]
         sym = stream.split("@", 1)[0].upper()
         cols.symbols.add(sym)
+        cols.file_symbols.add(sym)
         if cols.only and sym != cols.only:  # a file of several symbols: keep the one asked for
             return
         if kind.lower() == "bookticker":
@@ -121,17 +136,25 @@ def _take(msg: Any, ts: int, cols: _Columns, src: str, lineno: int) -> None:
         elif kind.startswith("depth"):
             cols.depth_updates += 1
             cols.depth_ids.append((ts, int(d["U"]), int(d["u"])))
+            if cols.depth is not None:
+                cols.depth.add(ts, int(d["U"]), int(d["u"]), False, d["b"], d["a"])
     except (KeyError, TypeError, AttributeError, IndexError) as e:
         raise DataError(f"{src}:{lineno}: frame lacks field {e}") from None
 
 
 def read_capture(
-    paths: str | Path | Iterable[str | Path], symbol: str | None = None, rules: SymbolRules | None = None
+    paths: str | Path | Iterable[str | Path],
+    symbol: str | None = None,
+    rules: SymbolRules | None = None,
+    depth: bool = True,
 ) -> MarketData:
-    """Read one capture file, a folder of them (by name order) or a list, as one ``MarketData``."""
+    """Read one capture file, a folder of them (by name order) or a list, as one ``MarketData``
+    (with its depth in sync when it has any and ``depth``; see ``liqkit.data.depth``)."""
     files = capture_files(paths)
     cols = _Columns()
     cols.only = symbol.upper() if symbol else ""
+    if not depth:
+        cols.depth = None
     units = [_read_file(f, cols) for f in files]
     unit = describe_units(units)
     source = ", ".join(f.name for f in files)
@@ -159,7 +182,19 @@ def read_capture(
         "trade_id": np.array(cols.t_id, np.int64),
     }
     named = f"{source} (local times in {unit})"  # the unit read, in every heading that shows the source
-    return MarketData.from_columns(r, book, trades, source=named, local_time_unit=unit, **_report(cols))
+    report = _report(cols)
+    table = None
+    if cols.depth is not None and len(cols.depth):
+        raw = cols.depth
+        prices = to_grid(raw.price, tick, "depth price", source)
+        qtys, off = floor_steps(raw.qty, step, source)
+        synced = synchronise(raw, prices, qtys, source)
+        table = synced.table
+        report["depth_gaps"] = synced.gaps
+        report["depth_notes"] = synced.notes + (
+            [f"{off} depth quantities finer than the lot step, rounded down"] * (off > 0)
+        )
+    return MarketData.from_columns(r, book, trades, source=named, depth=table, local_time_unit=unit, **report)
 
 
 def _report(cols: _Columns) -> dict[str, Any]:

@@ -6,6 +6,9 @@ Columns (NumPy arrays, all the same length within a table):
           ``bid, ask`` (int64 ticks), ``bid_qty, ask_qty`` (int64 lot steps)
 - trades: ``ts_local, ts_exchange`` (int64 ns), ``price`` (int64 ticks), ``qty`` (int64 steps),
           ``aggressor`` (int8: +1 the buyer took, -1 the seller took), ``trade_id`` (int64)
+- depth (optional, None without): the L2 book's level changes in sync with a snapshot, as
+          ``liqkit.data.depth`` describes them (``DEPTH_COLUMNS``); the simulated exchange keeps an L2
+          book from them, and the top of the book alone without
 
 Rows are in ``ts_local`` order. Integer units are those of ``rules`` (tick, step), so a loader converts
 exchange decimals exactly once and nothing downstream touches floats to decide a price.
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from liqkit.data.depth import DEPTH_COLUMNS, check_depth, cut_depth
 from liqkit.domain.errors import DataError
 from liqkit.domain.rules import SymbolRules
 
@@ -47,19 +51,26 @@ def _out_of_order(ts: np.ndarray) -> bool:
 
 @dataclass(frozen=True)
 class MarketData:
-    """Book tops and trades of one symbol, in integer units of ``rules``."""
+    """Book tops and trades of one symbol, in integer units of ``rules`` (and its depth, if it has any)."""
 
     rules: SymbolRules
     book: dict[str, np.ndarray]
     trades: dict[str, np.ndarray]
     source: str = ""
     meta: dict[str, Any] = field(default_factory=dict)
+    depth: dict[str, np.ndarray] | None = None
 
     @classmethod
     def from_columns(
-        cls, rules: SymbolRules, book: dict[str, Any], trades: dict[str, Any], source: str = "", **meta: Any
+        cls,
+        rules: SymbolRules,
+        book: dict[str, Any],
+        trades: dict[str, Any],
+        source: str = "",
+        depth: dict[str, Any] | None = None,
+        **meta: Any,
     ) -> MarketData:
-        """Build and check: columns present, equal lengths, time order, bid < ask."""
+        """Build and check: columns present, equal lengths, time order, bid < ask (and the depth table's)."""
         b = _table(book, BOOK_COLUMNS, "book")
         t = _table(trades, TRADE_COLUMNS, "trades")
         if _out_of_order(b["ts_local"]):
@@ -69,7 +80,8 @@ class MarketData:
         crossed = np.flatnonzero(b["bid"] >= b["ask"])
         if crossed.size:
             raise DataError(f"{source or 'book'}: row {int(crossed[0])} has bid >= ask")
-        return cls(rules, b, t, source, dict(meta))
+        d = None if depth is None else check_depth(depth, source)
+        return cls(rules, b, t, source, dict(meta), d)
 
     @property
     def symbol(self) -> str:
@@ -80,7 +92,7 @@ class MarketData:
         return len(self.book["ts_local"]) + len(self.trades["ts_local"])
 
     def slice_time(self, start_ns: int | None = None, end_ns: int | None = None) -> MarketData:
-        """Rows with ``start_ns <= ts_local < end_ns``."""
+        """Rows with ``start_ns <= ts_local < end_ns`` (depth: the book as it stood at ``start_ns`` first)."""
 
         def cut(tab: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             ts = tab["ts_local"]
@@ -88,7 +100,8 @@ class MarketData:
             hi = len(ts) if end_ns is None else int(np.searchsorted(ts, end_ns, "left"))
             return {k: v[lo:hi] for k, v in tab.items()}
 
-        return MarketData(self.rules, cut(self.book), cut(self.trades), self.source, self.meta)
+        depth = None if self.depth is None else cut_depth(self.depth, start_ns, end_ns)
+        return MarketData(self.rules, cut(self.book), cut(self.trades), self.source, self.meta, depth)
 
     def book_frame(self) -> pd.DataFrame:
         """Book tops as a DataFrame in exchange units (float prices/quantities, UTC time index)."""
@@ -143,3 +156,15 @@ def merge_events(datas: Sequence[MarketData]) -> tuple[np.ndarray, ...]:
     kind = np.concatenate(kinds)
     order = np.lexsort((kind, ts))  # by time, book before trade on ties, stable otherwise
     return tuple(np.concatenate(x)[order] for x in (kinds, pairs, tss, aa, bb, cc, dd))
+
+
+def merge_depth(datas: Sequence[MarketData]) -> tuple[np.ndarray, ...] | None:
+    """Every pair's depth rows in one time-ordered stream: (ts, pair, reset, side, price, qty) as int64
+    columns, each pair's rows in their own order (None when no pair has depth)."""
+    parts = [(p, md.depth) for p, md in enumerate(datas) if md.depth is not None and len(md.depth["ts_local"])]
+    if not parts:
+        return None
+    cols = {k: np.concatenate([d[k] for _, d in parts]) for k in DEPTH_COLUMNS}
+    pair = np.concatenate([np.full(len(d["ts_local"]), p, np.int64) for p, d in parts])
+    order = np.lexsort((np.arange(len(pair)), pair, cols["ts_local"]))  # by time, then pair, rows kept in order
+    return tuple(x[order] for x in (cols["ts_local"], pair, cols["reset"], cols["side"], cols["price"], cols["qty"]))

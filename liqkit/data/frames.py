@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from liqkit.data.capture import capture_files, to_grid
+from liqkit.data.depth import RawDepth, floor_steps, synchronise
 from liqkit.data.feed import MarketData
 from liqkit.data.lines import CaptureLines, describe_units, exchange_ns
 from liqkit.domain.errors import DataError
@@ -155,8 +156,11 @@ class MarketFrames:
             }
         )
 
-    def to_market_data(self, symbol: str | None = None, rules: SymbolRules | None = None) -> MarketData:
-        """The backtest's integer input for one symbol (prices in ticks, quantities in steps)."""
+    def to_market_data(
+        self, symbol: str | None = None, rules: SymbolRules | None = None, depth: bool = True
+    ) -> MarketData:
+        """The backtest's integer input for one symbol (prices in ticks, quantities in steps), with its
+        depth in sync when it has any and ``depth`` (``liqkit.data.depth``, as ``read_capture`` does)."""
         syms = self.symbols
         if symbol is None and len(syms) != 1:
             raise DataError(f"{self.source}: several symbols ({', '.join(syms)}); pass symbol=")
@@ -187,17 +191,48 @@ class MarketFrames:
             snapshot = {"ts_local": int(first["ts_local"].iloc[0]), "lastUpdateId": int(first["last_id"].iloc[0])}
         gaps = f.gaps
         unit = f.meta.get("local_time_unit") or f.meta.get("time_unit")
+        extra: dict[str, Any] = {}
+        table = None
+        if depth and len(f.depth):
+            synced = _synced_depth(f.depth, tick, step, f.source)
+            table = synced.table
+            extra = {"depth_gaps": synced.gaps, "depth_notes": synced.notes}
         return MarketData.from_columns(
             r,
             book,
             trades,
             source=f"{f.source} (local times in {unit})" if unit and "times in" not in f.source else f.source,
+            depth=table,
+            **extra,
             local_time_unit=unit,
             gaps=[f"{k}: {d}" for k, d in zip(gaps["kind"], gaps["detail"], strict=True)],
             clock_skew_ms=f.skew_summary()["median_ms"],
             depth_updates=int(f.depth.loc[~f.depth["snapshot"], "seq"].nunique()),
             depth_snapshot=snapshot,
         )
+
+
+def _synced_depth(depth: pd.DataFrame, tick: float, step: float, source: str) -> Any:
+    """The depth table's events (one per ``seq``, in line order) put in sync (``liqkit.data.depth``)."""
+    d = depth.sort_values("seq", kind="stable")
+    seq = d["seq"].to_numpy(np.int64)
+    heads = np.flatnonzero(np.concatenate([[True], seq[1:] != seq[:-1]]))
+    raw = RawDepth()
+    raw.ts = d["ts_local"].to_numpy(np.int64)[heads].tolist()
+    raw.first = d["first_id"].to_numpy(np.int64)[heads].tolist()
+    raw.last = d["last_id"].to_numpy(np.int64)[heads].tolist()
+    raw.snap = d["snapshot"].to_numpy(bool)[heads].tolist()
+    side = d["side"].astype(str).to_numpy()
+    named = side != ""  # an event that changed no level has one row naming none
+    event = np.cumsum(np.concatenate([[True], seq[1:] != seq[:-1]])) - 1
+    raw.level_event = event[named].tolist()
+    raw.side = np.where(side[named] == "bid", 1, -1).tolist()
+    prices = to_grid(d["price"].to_numpy(float)[named], tick, "depth price", source)
+    qtys, off = floor_steps(d["qty"].to_numpy(float)[named], step, source)
+    synced = synchronise(raw, prices, qtys, source)
+    if off:
+        synced.notes.append(f"{off} depth quantities finer than the lot step, rounded down")
+    return synced
 
 
 # ---- captures -------------------------------------------------------------------------------------

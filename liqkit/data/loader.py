@@ -16,8 +16,12 @@ FORMATS = (
 )
 
 
-def load_market_data(path: str | Path, symbol: str | None = None, rules: SymbolRules | None = None) -> MarketData:
-    """Load ``path`` whatever it holds of the formats above; DataError naming it otherwise."""
+def load_market_data(
+    path: str | Path, symbol: str | None = None, rules: SymbolRules | None = None, depth: bool = True
+) -> MarketData:
+    """Load ``path`` whatever it holds of the formats above; DataError naming it otherwise. A capture
+    (or its Parquet) with depth updates and a snapshot carries its depth (``MarketData.depth``) unless
+    ``depth`` is False."""
     p = Path(path)
     if not p.exists():
         raise DataError(f"{p}: no such file or folder")
@@ -29,16 +33,16 @@ def load_market_data(path: str | Path, symbol: str | None = None, rules: SymbolR
         if (p / "trades.parquet").exists():
             from liqkit.data.parquet import read_market_data
 
-            return read_market_data(p, symbol, rules)
+            return read_market_data(p, symbol, rules, depth)
         if any(x for x in p.glob("*.gz") if not x.name.startswith("exchangeInfo")):
             from liqkit.data.capture import read_capture
 
-            return read_capture(p, symbol, rules)
+            return read_capture(p, symbol, rules, depth)
         raise DataError(f"{p}: nothing liqkit can read in this folder; it reads {FORMATS}")
     if p.suffix == ".gz":
         from liqkit.data.capture import read_capture
 
-        return read_capture(p, symbol, rules)
+        return read_capture(p, symbol, rules, depth)
     if p.suffix in (".csv", ".zip"):
         from liqkit.data.portal import load_portal_trades
 

@@ -95,9 +95,11 @@ def read_parquet(directory: str | Path) -> MarketFrames:
     )
 
 
-def read_market_data(directory: str | Path, symbol: str | None = None, rules: SymbolRules | None = None) -> MarketData:
-    """A Parquet folder as the backtest's ``MarketData`` (one symbol)."""
-    return read_parquet(directory).to_market_data(symbol, rules)
+def read_market_data(
+    directory: str | Path, symbol: str | None = None, rules: SymbolRules | None = None, depth: bool = True
+) -> MarketData:
+    """A Parquet folder as the backtest's ``MarketData`` (one symbol; its depth in sync unless ``depth`` is False)."""
+    return read_parquet(directory).to_market_data(symbol, rules, depth)
 
 
 def convert(src: str | Path, out_dir: str | Path, symbol: str | None = None) -> MarketFrames:

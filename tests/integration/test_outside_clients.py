@@ -293,7 +293,9 @@ def test_binance_sdk_spot_trades_the_core_flow_on_the_sim_server(sim_server, cap
     trades = rest.get_trades(symbol="BTCUSDT", limit=5).data()
     aggs = rest.agg_trades(symbol="BTCUSDT", limit=5).data()
     depth = no_extra_fields(rest.depth(symbol="BTCUSDT", limit=5).data())
-    assert 1 <= len(trades) <= 5 and 1 <= len(aggs) <= 5 and len(depth.bids) == len(depth.asks) == 1
+    # the synthetic feed has a top of book only: one level a side, but the market sell above took the bid's
+    # whole displayed quantity, which is off the book until the feed's next row shows the bid again
+    assert 1 <= len(trades) <= 5 and 1 <= len(aggs) <= 5 and len(depth.bids) <= 1 and len(depth.asks) == 1
 
     # the SDK logs a warning for any answer its models cannot parse as declared: there was none
     sdk_warnings = [r.getMessage() for r in caplog.records if "binance_" in r.pathname]

@@ -249,3 +249,37 @@ def test_random_configs_same_records_in_backtest_and_live_runner(
     )
     data = _short_slice(sample_data)
     assert_same(run_backtest(data, cfg), run_replay(data, cfg))
+
+
+def test_takers_walking_the_recorded_depth_same_in_backtest_and_live_runner(sample_data):
+    """Crossing orders (not post-only, 40 ms late, 2 BTC) on the shipped recording with its depth: some
+    take more than one level of the L2 book, and both paths still make the same records."""
+    cfg = LiqkitConfig(
+        sim=SimConfig(
+            fill_model="realistic",
+            taker_fee_bps=Decimal(1),
+            latency_ms=40,
+            balances={"BTC": Decimal(50), "USDT": Decimal(5_000_000)},
+        ),
+        pairs={
+            "BTCUSDT": PairConfig(
+                symbol="BTCUSDT",
+                spread="0ticks",  # type: ignore[arg-type]
+                reference="touch",
+                levels=2,
+                level_spacing="1ticks",  # type: ignore[arg-type]
+                refresh_tolerance="0ticks",  # type: ignore[arg-type]
+                post_only=False,
+                size=Decimal("2"),
+                max_order_notional=Decimal(200_000),
+            )
+        },
+    )
+    data = sample_data.slice_time(None, int(sample_data.book["ts_local"][0]) + 120_000_000_000)
+    assert data.depth is not None
+    bt = run_backtest(data, cfg)
+    f = bt.fills
+    takers = f[~f["is_maker"].astype(bool)]
+    walked = takers.groupby(takers["client_id"].astype(str))["price_ticks"].nunique()
+    assert (walked > 1).sum() >= 1  # at least one order took more than one level
+    assert_same(bt, run_replay(data, cfg))

@@ -12,7 +12,12 @@ import asyncio
 import hashlib
 import hmac
 import json
+import os
+import signal
+import subprocess
+import sys
 import time
+import urllib.request
 from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -22,8 +27,9 @@ import numpy as np
 import pytest
 import yarl
 from binance.exceptions import BinanceAPIException
-from processes import until
+from processes import ProcessOutput, accepts, free_port, until, wait_for
 
+from liqkit.data.capture import CaptureWriter
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
 from liqkit.domain.rules import default_rules
@@ -474,12 +480,14 @@ def test_new_order_answers_in_the_shape_asked_and_shows_fills_made_on_arrival():
         _, taker = await api.signed("POST", "/api/v3/order", {**limit, "quantity": "0.05", "price": "60010"})
         assert (taker["status"], taker["executedQty"]) == ("FILLED", "0.05")
         assert [(f["price"], f["qty"]) for f in taker["fills"]] == [("60000.01", "0.05")]
-        # crossing for more than the ask shows: that much filled, the rest rests at its limit
+        # crossing for more than the ask shows: that much filled, the rest rests at its limit. The ask
+        # showed 0.2; the three market buys and the taker above took 0.08 of it, and the frozen feed
+        # shows no new book row: 0.12 is left
         _, part = await api.signed("POST", "/api/v3/order", {**limit, "quantity": "0.25", "price": "60010"})
-        assert (part["status"], part["executedQty"]) == ("PARTIALLY_FILLED", "0.2")
+        assert (part["status"], part["executedQty"]) == ("PARTIALLY_FILLED", "0.12")
         _, open_ = await api.signed("GET", "/api/v3/openOrders", {"symbol": "BTCUSDT"})
         assert [(o["orderId"], o["status"], o["executedQty"]) for o in open_] == [
-            (part["orderId"], "PARTIALLY_FILLED", "0.2")
+            (part["orderId"], "PARTIALLY_FILLED", "0.12")
         ]
         # a resting LIMIT in FULL: NEW with no fills; LIMIT_MAKER defaults to ACK, and RESULT on request
         _, resting = await api.signed("POST", "/api/v3/order", {**limit, "quantity": "0.01", "price": "59000"})
@@ -591,3 +599,127 @@ def test_symbols_parameter_is_the_json_list_binance_documents():
         assert empty == []
 
     run(scenario)
+
+
+# ---- depth and takers walking it --------------------------------------------------------------------
+def deep_feed(seconds: float = 30.0) -> MarketData:
+    """The still feed with an L2 book behind its top, from a depth snapshot at its first row: bids
+    60000.00 x 0.3 (the top), 59999.50 x 0.4, 59999.00 x 1; asks 60000.01 x 0.2 (the top), 60000.50 x 0.1,
+    60001.00 x 0.5, 60002.00 x 2."""
+    md = still_feed(seconds)
+    bids = [(6_000_000, 30_000), (5_999_950, 40_000), (5_999_900, 100_000)]
+    asks = [(6_000_001, 20_000), (6_000_050, 10_000), (6_000_100, 50_000), (6_000_200, 200_000)]
+    rows = [(1, p, q) for p, q in bids] + [(-1, p, q) for p, q in asks]
+    n = len(rows)
+    depth = {
+        "ts_local": np.full(n, md.book["ts_local"][0]),
+        "update_id": np.full(n, 1_000),
+        "reset": np.array([1] + [0] * (n - 1)),
+        "side": np.array([r[0] for r in rows]),
+        "price": np.array([r[1] for r in rows]),
+        "qty": np.array([r[2] for r in rows]),
+    }
+    return MarketData.from_columns(md.rules, md.book, md.trades, "still, with depth", depth=depth)
+
+
+def test_a_crossing_limit_order_walks_two_levels_of_the_depth():
+    async def scenario(server: BinanceServer, api: Api) -> None:
+        await freeze(server)
+        assert server.venue.exchange.has_depth(0)
+        _, depth, _ = await api.get("/api/v3/depth", symbol="BTCUSDT", limit=3)
+        assert [(D(p), D(q)) for p, q in depth["bids"]] == [
+            (D("60000"), D("0.3")),
+            (D("59999.5"), D("0.4")),
+            (D(59999), D(1)),
+        ]
+        assert [(D(p), D(q)) for p, q in depth["asks"]] == [
+            (D("60000.01"), D("0.2")),
+            (D("60000.5"), D("0.1")),
+            (D(60001), D("0.5")),
+        ]
+        before = await balances(api)
+        order = {"symbol": "BTCUSDT", "type": "LIMIT", "timeInForce": "GTC", "side": "BUY"}
+        status, buy = await api.signed("POST", "/api/v3/order", {**order, "quantity": "0.35", "price": "60000.50"})
+        assert status == 200, buy
+        # level by level, each at its own price, as a taker; the rest rests at the limit
+        assert [(D(f["price"]), D(f["qty"])) for f in buy["fills"]] == [
+            (D("60000.01"), D("0.2")),
+            (D("60000.5"), D("0.1")),
+        ]
+        cost = D("60000.01") * D("0.2") + D("60000.5") * D("0.1")
+        assert (buy["status"], D(buy["executedQty"]), D(buy["cummulativeQuoteQty"])) == (
+            "PARTIALLY_FILLED",
+            D("0.3"),
+            cost,
+        )
+        fees = sum(D(f["commission"]) for f in buy["fills"])
+        assert fees == cost * D("0.0001")  # taker, 1 bps
+        after = await balances(api)
+        rest = D("60000.5") * D("0.05")
+        assert after["USDT"] == (before["USDT"][0] - cost - fees - rest, rest)
+        assert after["BTC"] == (before["BTC"][0] + D("0.3"), D(0))
+        # the depth now: our rest is the best bid; what it took is gone from the asks
+        _, depth, _ = await api.get("/api/v3/depth", symbol="BTCUSDT", limit=2)
+        assert [(D(p), D(q)) for p, q in depth["bids"]] == [(D("60000.5"), D("0.05")), (D("60000"), D("0.3"))]
+        assert [(D(p), D(q)) for p, q in depth["asks"]] == [(D(60001), D("0.5")), (D(60002), D(2))]
+        _, mine = await api.signed("GET", "/api/v3/myTrades", {"symbol": "BTCUSDT", "orderId": buy["orderId"]})
+        assert [(D(t["price"]), t["isMaker"]) for t in mine] == [(D("60000.01"), False), (D("60000.5"), False)]
+
+    run(scenario, {"BTCUSDT": deep_feed()})
+
+
+def test_sim_server_replaying_a_depth_recording_answers_depth_with_as_many_levels_as_asked(tmp_path):
+    """``liqkit sim-server --data <capture>`` with a REST snapshot and diff updates: GET /api/v3/depth
+    answers the L2 book it rebuilt, up to ``limit`` levels a side."""
+    t0 = 1_723_161_254_000_000_000
+    path = tmp_path / "btcusdt_depth.gz"
+    with CaptureWriter(path) as w:
+        for k in range(300):  # 30 s of a still top: 60000.00 x 1 / 60000.02 x 1
+            u = 20 + k
+            top = {"u": u, "s": "BTCUSDT", "b": "60000.00", "B": "1.00000000", "a": "60000.02", "A": "1.00000000"}
+            w.write(t0 + k * 100_000_000, {"stream": "btcusdt@bookTicker", "data": top})
+            if k == 0:
+                snap = {
+                    "lastUpdateId": 10,
+                    "bids": [["60000.00", "1.0"], ["59999.99", "2.0"], ["59999.98", "3.0"], ["59999.97", "4.0"]],
+                    "asks": [["60000.02", "1.0"], ["60000.03", "5.0"], ["60000.04", "6.0"], ["60000.05", "7.0"]],
+                }
+                w.write(t0 + 1_000_000, snap)
+                diff = {"e": "depthUpdate", "E": 1, "s": "BTCUSDT", "U": 11, "u": 12}
+                diff |= {"b": [["59999.96", "8.0"]], "a": [["60000.05", "0.0"]]}
+                w.write(t0 + 2_000_000, {"stream": "btcusdt@depth@100ms", "data": diff})
+    port = free_port()
+    env = dict(os.environ, LIQKIT_SIM_API_KEY=KEY, LIQKIT_SIM_API_SECRET=SECRET)
+    cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", str(port), "--data", str(path)]
+    proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    served = ProcessOutput(proc)
+
+    def depth(limit: int) -> dict[str, Any]:
+        url = f"http://127.0.0.1:{port}/api/v3/depth?symbol=BTCUSDT&limit={limit}"
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return json.loads(r.read())
+
+    try:
+        served.wait_for_line(lambda ln: "Binance spot API for BTCUSDT" in ln, what="the server's banner")
+        wait_for(lambda: accepts(port), 60, "the server to accept connections")
+        wait_for(lambda: len(depth(100)["bids"]) == 5, 60, "the book rebuilt from the snapshot and its update")
+        full = depth(100)
+        assert [(D(p), D(q)) for p, q in full["bids"]] == [
+            (D("60000"), D(1)),
+            (D("59999.99"), D(2)),
+            (D("59999.98"), D(3)),
+            (D("59999.97"), D(4)),
+            (D("59999.96"), D(8)),
+        ]
+        assert [(D(p), D(q)) for p, q in full["asks"]] == [
+            (D("60000.02"), D(1)),
+            (D("60000.03"), D(5)),
+            (D("60000.04"), D(6)),
+        ]
+        two = depth(2)
+        assert (two["bids"], two["asks"]) == (full["bids"][:2], full["asks"][:2])
+        assert depth(5000)["bids"] == full["bids"]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        code, _out, err = served.finish(60)
+    assert code == 0, err

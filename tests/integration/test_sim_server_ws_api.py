@@ -280,8 +280,6 @@ def test_order_entry_and_queries_answer_in_binances_envelopes():
         }
         lim = {"symbol": "BTCUSDT", "side": "BUY", "type": "LIMIT", "price": FAR, "quantity": "0.001"}
         refusals = [
-            ({**lim, "timeInForce": "IOC"}, -1013, "timeInForce IOC/FOK not supported by this server yet"),
-            ({**lim, "timeInForce": "FOK"}, -1013, "timeInForce IOC/FOK not supported by this server yet"),
             ({**lim, "timeInForce": "GTD"}, -1115, "Invalid timeInForce."),
             (lim, -1102, "Mandatory parameter 'timeInForce' was not sent, was empty/null, or malformed."),
             ({**lim, "timeInForce": "GTC", "selfTradePreventionMode": "TRANSFER"}, -1013,
@@ -294,6 +292,16 @@ def test_order_entry_and_queries_answer_in_binances_envelopes():
             for method in ("order.test", "order.place"):
                 reply = await c.call(method, signed(params))
                 assert reply["error"] == {"code": code, "msg": msg}, (method, params, reply)
+        assert (await c.call("openOrders.status", signed({"symbol": "BTCUSDT"})))["result"] == []
+        # IOC and FOK far from the market: nothing fills, nothing rests, each expired with Binance's reason
+        for tif, why in (("IOC", "UNFILLED_IOC_QUANTITY_EXPIRED"), ("FOK", "UNFILLED_FOK_ORDER_EXPIRED")):
+            r = await c.call("order.place", signed({**lim, "timeInForce": tif, "newOrderRespType": "RESULT"}))
+            assert (r["result"]["status"], r["result"]["timeInForce"], r["result"]["executedQty"]) == (
+                "EXPIRED",
+                tif,
+                "0.00000000",
+            ), r
+            assert r["result"].get("expiryReason") == why, r
         assert (await c.call("openOrders.status", signed({"symbol": "BTCUSDT"})))["result"] == []
         for stp in ("EXPIRE_MAKER", "EXPIRE_TAKER", "EXPIRE_BOTH", "DECREMENT"):
             r = await c.call("order.place", signed({**lim, "timeInForce": "GTC", "selfTradePreventionMode": stp}))

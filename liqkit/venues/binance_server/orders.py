@@ -26,6 +26,7 @@ from liqkit.engine.ports import UserFill
 from liqkit.venues.binance_server import params as pp
 from liqkit.venues.binance_server.auth import ApiError
 from liqkit.venues.binance_server.limits import RateLimitError, UnfilledOrders
+from liqkit.venues.sim.exchange import STP_NAMES, TIF_NAMES
 from liqkit.venues.sim.venue import SimVenue
 
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
@@ -158,8 +159,6 @@ class Orders:
         )
         if failed:
             raise ApiError(-1013, f"Filter failure: {failed}")
-        if tif in ("IOC", "FOK"):  # the one refusal of IOC/FOK, until the simulated exchange honours them
-            raise ApiError(-1013, "timeInForce IOC/FOK not supported by this server yet")
         return NewOrder(sym, side, kind, price, qty, quote_qty, cid, resp_type, tif, stp)
 
     def _count_new(self, now: int) -> None:
@@ -205,13 +204,22 @@ class Orders:
         while key in self.venue.exchange.orders:  # held at the exchange by an order an amend renamed
             key = f"{cid}#{secrets.token_hex(3)}"
         self._check_duplicate(req.symbol, cid)
-        place = Place(req.symbol, key, req.side, req.price, req.qty, req.kind == "LIMIT_MAKER", 0)
+        market = req.kind == "MARKET"
+        r = self.venue._rules[req.symbol]
+        # a MARKET order walks the book for its quantity, or for its quote amount (then in tick*step units)
+        quote_units = int(req.quote_qty / (r.tick * r.step)) if market and req.quote_qty else 0
+        qty = 0 if quote_units else req.qty
+        place = Place(req.symbol, key, req.side, 0 if market else req.price, qty, req.kind == "LIMIT_MAKER", 0)
         try:
-            # tif/stp: passed once SimVenue.submit takes them (req.time_in_force, req.stp)
-            placed = await self.venue.submit(place, take_only=req.kind == "MARKET")
+            placed = await self.venue.submit(
+                place,
+                tif=TIF_NAMES.index(req.time_in_force),
+                stp=STP_NAMES.index(req.stp),
+                market=market,
+                quote_qty=quote_units,
+            )
         except OrderRejected as e:
             raise ApiError(e.code or -2010, str(e).split("] ", 1)[-1]) from None
-        r = self.venue._rules[req.symbol]
         now = self.clock()
         order = self.orders[placed.order_id] = {
             "symbol": req.symbol,
@@ -246,10 +254,37 @@ class Orders:
         for fill in placed.fills:  # what it took on arrival: applied now, so the answer shows it
             self.applied.add(fill.trade_id)
             self.apply_fill(order, fill)
-        if placed.expired:  # a market order that ran out of displayed liquidity
-            order.update(status="EXPIRED", isWorking=False, expiryReason="INSUFFICIENT_LIQUIDITY", updateTime=now)
+        if quote_units and not placed.expired and order["_filled"]:  # a quote amount spent: filled as spent
+            order["_qty"] = order["_filled"]
+            order.update(origQty=order["executedQty"], status="FILLED", isWorking=False)
+        self._prevented(placed.prevented, now)
+        if placed.prevented_qty:
+            order["preventedQuantity"] = r.format_qty(placed.prevented_qty)
+        status = placed.status.value if hasattr(placed.status, "value") else str(placed.status)
+        if status == "EXPIRED_IN_MATCH":  # self-trade prevention expired the taker
+            order.update(status=status, isWorking=False, updateTime=now)
+            self._report(order, "TRADE_PREVENTION")
+        elif placed.expired:  # IOC/FOK/MARKET: what did not fill at once (or a FOK that could not fill)
+            reason = placed.expiry or "INSUFFICIENT_LIQUIDITY"
+            order.update(status="EXPIRED", isWorking=False, expiryReason=reason, updateTime=now)
             self._report(order, "EXPIRED")
         return self._placed(order, req.resp_type, now)
+
+    def _prevented(self, prevented: Any, now: int) -> None:
+        """The account's resting orders a taker's self-trade prevention touched: expired (EXPIRED_IN_MATCH,
+        reported as TRADE_PREVENTION) or, with DECREMENT, left open with that much less to execute."""
+        for key, qty, expired, _filled in prevented:
+            order = self.orders.get(self.by_key.get(key, -1))
+            if order is None:
+                continue
+            r = self.venue._rules[order["symbol"]]
+            if expired:
+                order.update(status="EXPIRED_IN_MATCH", isWorking=False, updateTime=now)
+                order["preventedQuantity"] = r.format_qty(qty)
+                self._report(order, "TRADE_PREVENTION")
+            else:
+                order["_qty"] -= qty
+                order["preventedQuantity"] = r.format_qty(qty)
 
     def _placed(self, order: dict[str, Any], resp_type: str, now: int) -> dict[str, Any]:
         """The answer to a new order in Binance's ACK, RESULT or FULL shape."""

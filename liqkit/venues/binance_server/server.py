@@ -439,19 +439,17 @@ class BinanceServer:
         weight = 80 if "symbols" not in request.query else (2 if len(syms) <= 20 else 40 if len(syms) <= 100 else 80)
         return self._json([self._ticker_24h(s, kind == "MINI") for s in syms], weight=weight)
 
-    def _levels(self, sym: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-        """The price levels the server knows, best first: (bids, asks) of (ticks, steps). The replayed
-        data hold the top of the book only, so that is one level a side (none before the first book)."""
-        bk = self._book(sym)
-        bids = [(bk.bid, bk.bid_qty)] if bk.bid else []
-        asks = [(bk.ask, bk.ask_qty)] if bk.ask else []
-        return bids, asks
+    def _levels(self, sym: str, limit: int = 5000) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """Up to ``limit`` price levels a side, best first: (bids, asks) of (ticks, steps), from the
+        simulated exchange (``SimExchange.levels``): the replayed data's L2 book when it has depth, else
+        its top (one level a side; none before the first book), with our resting orders in it."""
+        return self.venue.exchange.levels(self.venue.exchange.index[sym.upper()], limit)
 
     async def depth(self, request: web.Request) -> web.Response:
         sym = self._symbol(request.query)
         limit = self._limit(request.query, 100, 5000)
         r = self.venue._rules[sym]
-        bids, asks = self._levels(sym)
+        bids, asks = self._levels(sym, limit)
         weight = 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
         return self._json(
             {

@@ -4,7 +4,7 @@ It keeps our resting orders, matches them against the market feed it is shown, k
 (free/locked per asset, like Binance), enforces the symbol's filters, and answers like Binance would
 (post-only crossing is -2010, filter failures -1013 naming the filter, unknown orders -2011; the
 filter check is ``OrderFilters.failure``, the one the engine quotes with). Orders can be reduced in
-place (``amend``, Binance's keepPriority amend). Two fill models:
+place (``amend``, Binance's keepPriority amend). Two fill models for resting orders:
 
 - ``trade-through`` (the common benchmark's rule): a resting buy at P fills whole on any trade at
   ``<= P``, a sell on any trade at ``>= P``.
@@ -12,7 +12,43 @@ place (``amend``, Binance's keepPriority amend). Two fill models:
   at our own price only after the queue ahead of us (the displayed quantity when we joined) has
   traded; a book that moves through our price (best ask ``<=`` our bid) fills us whole as maker.
 
-Fees: maker/taker rates in bps, charged in the quote asset. Fills come back as tuples
+The book. Each symbol has the recorded top (``on_book``: bid, bid qty, ask, ask qty) and, when the data
+has depth (``on_depth``: a snapshot, then level changes, ``liqkit.data.depth``), an L2 book (price ticks
+-> qty steps); without depth the top is all there is. The market's levels as an order meets them: the
+recorded top, then the L2 levels beyond it (bookTicker rows are real time, depth@100ms is batched, so
+the top wins and L2 levels at or inside it are not shown), plus our own resting orders. A recorded level
+at or through one of our resting orders on the other side is not shown (on Binance our order would
+have taken it: a book is never crossed).
+
+Taker orders (``place`` of a crossing LIMIT, or a MARKET order) take level by level, best first, each
+at its level's price, up to the limit price and the quantity (or ``quote_qty``, a MARKET order's
+quoteOrderQty): the market's levels and our own resting orders alike, where at one price the market
+quantity ahead of our order (its queue) goes first. What they take of the market is taken off the
+displayed quantity until the data shows that level again (the next book row for the top, the next
+depth update naming it). (In the trade-through model, the common benchmark's reference semantics,
+our orders never meet one another: a post-only order is refused for crossing the recorded market
+only, and a taker takes the market's levels only.) Our own resting orders meet self-trade prevention,
+the taker's mode deciding
+(``stp``): ``STP_NONE`` trades them (a fill each side, one trade id), ``STP_EXPIRE_TAKER`` expires the
+taker's rest, ``STP_EXPIRE_MAKER`` expires the resting order and goes on, ``STP_EXPIRE_BOTH`` both,
+``STP_DECREMENT`` takes the smaller remaining quantity off both and expires the one it used up (both
+when equal). Expired orders are reported apart (``PlaceResult.prevented``, status EXPIRED_IN_MATCH).
+Time in force (``tif``): ``TIF_GTC`` rests what is left at the limit price, ``TIF_IOC`` expires it,
+``TIF_FOK`` expires the whole order with nothing done unless it fills whole; a MARKET order expires
+what the book could not fill.
+
+The rule for a taker's rest. It rests at its limit, the best price on its side; the recorded market
+beside it does not know it is there, and its next rows still show the levels it took or could not see
+(without depth, those beyond the top). Those rows are not new sellers: on Binance the order took what
+was there on arrival and only later arrivals trade with it. So a resting order whose price was at or
+through the recorded opposite top when it came to rest ("through") is filled as maker only by
+evidence of later arrivals: public trades by the other side at or through its price (the realistic
+model's trade rule, up to their quantity), not by book rows that merely show the recorded market at or
+through its price. Once a row shows the market off its price, the order is an ordinary resting order
+again: a book that then moves through it fills it as above. (The trade-through model fills on trades
+alone, as it always does.)
+
+Fees: maker/taker rates in bps, charged in the quote asset. Fills come back as ``SimFill``
 ``(client_id, price, qty, fee_nu, is_maker, trade_id)`` with ``fee_nu`` in (tick*step)/1e8 units.
 Balances are integers in each asset's own unit: the finest of the steps (base) and tick*step
 (quote) of the symbols that use it, e.g. 1e-5 BTC and 1e-7 USDT for BTCUSDT. Every fill is then
@@ -21,18 +57,47 @@ exact integer arithmetic on small numbers; ``balances()`` gives Decimals back.
 
 from __future__ import annotations
 
+import heapq
 from decimal import Decimal
 from typing import Final
 
 from liqkit.domain.filters import OrderFilters
 from liqkit.domain.rules import SymbolRules
-from liqkit.domain.types import RejectReason, Side
+from liqkit.domain.types import OrderStatus, RejectReason, Side
 from liqkit.engine.ids import is_liqkit_id
 
 INF: Final = 1 << 60
 _BUY: Final = Side.BUY  # a module constant: compiled, no attribute lookup on the enum per use
 FEE_SCALE: Final = 100_000_000
 DEFAULT_UNIT: Final = Decimal("1e-8")  # Binance's balance precision, for assets no symbol uses yet
+
+# time in force (``place(tif=...)``), Binance's names at their index
+TIF_GTC: Final = 0
+TIF_IOC: Final = 1
+TIF_FOK: Final = 2
+TIF_NAMES: Final = ("GTC", "IOC", "FOK")
+# self-trade prevention modes (``place(stp=...)``), Binance's names at their index
+STP_NONE: Final = 0
+STP_EXPIRE_TAKER: Final = 1
+STP_EXPIRE_MAKER: Final = 2
+STP_EXPIRE_BOTH: Final = 3
+STP_DECREMENT: Final = 4
+STP_NAMES: Final = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT")
+# expiry reasons, as Binance names them
+UNFILLED_IOC: Final = "UNFILLED_IOC_QUANTITY_EXPIRED"
+UNFILLED_FOK: Final = "UNFILLED_FOK_ORDER_EXPIRED"
+INSUFFICIENT_LIQUIDITY: Final = "INSUFFICIENT_LIQUIDITY"
+# the depth rows' reset kinds (``liqkit.data.depth``)
+DEPTH_SNAPSHOT: Final = 1
+DEPTH_LOST: Final = 2
+# what a taker's walk does at one step
+_TAKE: Final = 0  # takes from the recorded market's level
+_TRADE: Final = 1  # trades with our own resting order (STP NONE)
+_EXPIRE: Final = 2  # expires our own resting order (STP EXPIRE_MAKER, EXPIRE_BOTH)
+_DECREMENT: Final = 3  # takes the quantity off both (STP DECREMENT)
+_NEW: Final = OrderStatus.NEW
+_EXPIRED: Final = OrderStatus.EXPIRED
+_EXPIRED_IN_MATCH: Final = OrderStatus.EXPIRED_IN_MATCH
 
 
 class SimFill:
@@ -53,24 +118,68 @@ class SimFill:
 
 
 _NONE: Final[list[SimFill]] = []  # shared empty answer: callers must not mutate it
+_NO_PREVENTED: Final[list[tuple[str, int, bool, int]]] = []  # shared, as _NONE
 
 
 class PlaceResult:
-    """Answer to a new order: accepted or not (and why), Binance's code and message, immediate taker fills."""
+    """Answer to a new order: accepted or not (and why), Binance's code and message, and what it did on
+    arrival. ``fills``: the new order's own (taker) fills; ``status``: the new order's status after
+    arrival (NEW, PARTIALLY_FILLED, FILLED, EXPIRED, EXPIRED_IN_MATCH; REJECTED when refused) and
+    ``expiry`` Binance's expiryReason for EXPIRED. ``matched``: it went through matching on arrival
+    (it met the book, or its time in force ended it); only then can it have fills, maker fills,
+    prevented orders or a status other than NEW. ``maker_fills``: fills of our own resting orders it
+    traded with (STP NONE);
+    ``prevented``: (client id, quantity, expired, filled) of each of our resting orders self-trade
+    prevention touched: the quantity it took off, whether that expired the order (EXPIRED_IN_MATCH; else
+    DECREMENT left it open, that much smaller), and what the order had filled;
+    ``taker_prevented``: the new order's own prevented quantity."""
 
-    __slots__ = ("accepted", "code", "fills", "message", "reason")
+    __slots__ = (
+        "accepted",
+        "code",
+        "expiry",
+        "fills",
+        "maker_fills",
+        "matched",
+        "message",
+        "prevented",
+        "reason",
+        "status",
+        "taker_prevented",
+    )
 
     def __init__(
-        self, accepted: bool, code: int, message: str, fills: list[SimFill], reason: RejectReason = RejectReason.OTHER
+        self,
+        accepted: bool,
+        code: int,
+        message: str,
+        fills: list[SimFill],
+        reason: RejectReason = RejectReason.OTHER,
+        status: OrderStatus = OrderStatus.NEW,
+        expiry: str = "",
     ) -> None:
         self.accepted = accepted
         self.code = code
         self.message = message
         self.fills = fills
         self.reason = reason
+        self.status = status
+        self.expiry = expiry
+        self.matched = False
+        self.maker_fills = _NONE
+        self.prevented = _NO_PREVENTED
+        self.taker_prevented = 0
+
+    @property
+    def expired(self) -> bool:
+        """Whether the new order ended expired on arrival (time in force, liquidity, or self-trade prevention)."""
+        return self.status is _EXPIRED or self.status is _EXPIRED_IN_MATCH
 
     def __repr__(self) -> str:
-        return f"PlaceResult({self.accepted}, {self.code}, {self.message!r}, {self.fills!r}, {self.reason})"
+        return (
+            f"PlaceResult({self.accepted}, {self.code}, {self.message!r}, {self.fills!r}, {self.reason}, "
+            f"{self.status}{', ' + self.expiry if self.expiry else ''})"
+        )
 
 
 _ACCEPTED: Final = PlaceResult(True, 0, "", _NONE)
@@ -89,7 +198,7 @@ class SimOrder:
         self.side = side
         self.buy = side is _BUY
         self.price = price
-        self.qty = qty
+        self.qty = qty  # what it can execute in all: its quantity less what self-trade prevention took off
         self.filled = 0
         self.queue = queue  # quantity ahead of us at our price (realistic model)
         self.ts = ts
@@ -107,7 +216,10 @@ class _Book:
         "bid",
         "bid_qty",
         "buys",
+        "depth",
         "filters",
+        "l2_asks",
+        "l2_bids",
         "max_buy",
         "max_orders",
         "min_sell",
@@ -115,6 +227,7 @@ class _Book:
         "rules",
         "sells",
         "step_atoms",
+        "through",
         "unit_atoms",
     )
 
@@ -129,6 +242,10 @@ class _Book:
         self.sells: dict[str, SimOrder] = {}
         self.max_buy = -INF
         self.min_sell = INF
+        self.depth = False  # whether the L2 book below is in sync with the data
+        self.l2_bids: dict[int, int] = {}  # price ticks -> qty steps
+        self.l2_asks: dict[int, int] = {}
+        self.through: dict[str, SimOrder] = {}  # resting orders at or through the recorded opposite top
 
     def refresh(self) -> None:
         hi = -INF
@@ -141,6 +258,84 @@ class _Book:
                 lo = o.price
         self.max_buy = hi
         self.min_sell = lo
+
+    def market(self, bids: bool, limit: int, n: int = INF) -> list[tuple[int, int]]:
+        """The recorded market's levels of one side as an order meets them, best first, those priced
+        at or better than ``limit`` only (the best ``n`` of them): the top, then the L2 levels beyond it;
+        none at or through our own resting orders on the other side (see the module's text)."""
+        out: list[tuple[int, int]] = []
+        if bids:
+            ceiling = self.min_sell
+            top = self.bid
+            if top and top < ceiling and top >= limit and self.bid_qty > 0:
+                out.append((top, self.bid_qty))
+            if self.depth and len(out) < n:
+                beyond = top if top else INF
+                prices = [p for p, q in self.l2_bids.items() if p < beyond and p < ceiling and p >= limit and q > 0]
+                if n - len(out) < len(prices):
+                    prices = heapq.nlargest(n - len(out), prices)
+                else:
+                    prices.sort(reverse=True)
+                out += [(p, self.l2_bids[p]) for p in prices]
+        else:
+            floor = self.max_buy
+            top = self.ask
+            if top and top > floor and top <= limit and self.ask_qty > 0:
+                out.append((top, self.ask_qty))
+            if self.depth and len(out) < n:
+                beyond = top if top else -INF
+                prices = [p for p, q in self.l2_asks.items() if p > beyond and p > floor and p <= limit and q > 0]
+                if n - len(out) < len(prices):
+                    prices = heapq.nsmallest(n - len(out), prices)
+                else:
+                    prices.sort()
+                out += [(p, self.l2_asks[p]) for p in prices]
+        return out
+
+    def would_take(self, buy: bool, price: int, own: bool) -> bool:
+        """Whether an order at ``price`` meets the book on arrival: the recorded top's price (shown,
+        whatever is left of its quantity), an L2 level or (``own``) one of our own resting orders."""
+        if buy:
+            if (own and price >= self.min_sell) or (self.ask and self.ask > self.max_buy and price >= self.ask):
+                return True
+        elif (own and price <= self.max_buy) or (self.bid and self.bid < self.min_sell and price <= self.bid):
+            return True
+        return self.depth and len(self.market(not buy, price)) > 0
+
+    def taken(self, bids: bool, price: int, qty: int) -> None:
+        """``qty`` taken of the recorded market's level at ``price``: off the displayed quantity."""
+        if bids:
+            if price == self.bid:
+                self.bid_qty -= qty
+            else:
+                left = self.l2_bids.get(price, 0) - qty
+                if left > 0:
+                    self.l2_bids[price] = left
+                else:
+                    self.l2_bids.pop(price, None)
+        elif price == self.ask:
+            self.ask_qty -= qty
+        else:
+            left = self.l2_asks.get(price, 0) - qty
+            if left > 0:
+                self.l2_asks[price] = left
+            else:
+                self.l2_asks.pop(price, None)
+
+
+class _Walk:
+    """A taker's walk through the book, planned before anything is done (FOK needs all or nothing, a
+    MARKET order its cost before it locks it): the steps (price, qty, our order or None, what)."""
+
+    __slots__ = ("cost", "filled", "prevented", "ran_out", "steps", "taker_expired")
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[int, int, SimOrder | None, int]] = []
+        self.filled = 0  # steps the taker executes
+        self.cost = 0  # their notional, ticks x steps
+        self.prevented = 0  # the taker's quantity self-trade prevention took off (DECREMENT)
+        self.taker_expired = False  # self-trade prevention expires the taker's rest
+        self.ran_out = False  # the book within the limit ended before the order was done
 
 
 class SimExchange:
@@ -169,7 +364,7 @@ class SimExchange:
             self.free[asset] = self._to_units(asset, Decimal(amount))
         self.next_order_id = 1
         self.next_trade_id = 1
-        self.n_placed = self.n_cancelled = self.n_fills = self.n_rejected = self.n_amended = 0
+        self.n_placed = self.n_cancelled = self.n_fills = self.n_rejected = self.n_amended = self.n_expired = 0
 
     def add_symbol(self, rules: SymbolRules) -> int:
         """Trade ``rules.symbol`` here; returns its index."""
@@ -225,18 +420,27 @@ class SimExchange:
         return bk.max_buy < price < bk.min_sell
 
     def on_book(self, idx: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> list[SimFill]:
-        """Show a new top of book; in the realistic model a book through our price fills us."""
+        """Show a new top of book; in the realistic model a book through our price fills us (not an
+        order that was already through the recorded top when it came to rest: the module's rule)."""
         bk = self.books[idx]
         bk.bid, bk.ask, bk.bid_qty, bk.ask_qty = bid, ask, bid_qty, ask_qty
         if not self.realistic or (ask > bk.max_buy and bid < bk.min_sell):
             if self.realistic:
+                if bk.through:
+                    bk.through.clear()  # the market is off every order's price
                 self._shrink_queues(bk)
             return _NONE
+        through = bk.through
         fills: list[SimFill] = []
-        for o in [o for o in bk.buys.values() if ask <= o.price]:
+        for o in [o for o in bk.buys.values() if ask <= o.price and through.get(o.client_id) is not o]:
             fills.append(self._fill(bk, o, o.price, o.qty - o.filled, True))
-        for o in [o for o in bk.sells.values() if bid >= o.price]:
+        for o in [o for o in bk.sells.values() if bid >= o.price and through.get(o.client_id) is not o]:
             fills.append(self._fill(bk, o, o.price, o.qty - o.filled, True))
+        if through:
+            for cid in list(through):
+                t = through[cid]
+                if self.orders.get(cid) is not t or (ask > t.price if t.buy else bid < t.price):
+                    del through[cid]
         self._shrink_queues(bk)
         return fills
 
@@ -276,6 +480,42 @@ class SimExchange:
                 left = self._match(bk, o, price, left, fills)
         return fills
 
+    def on_depth(self, idx: int, reset: int, side: int, price: int, qty: int) -> None:
+        """One row of the data's depth (``liqkit.data.depth``): ``reset`` DEPTH_SNAPSHOT replaces the L2
+        book (cleared first), DEPTH_LOST drops it (the top alone from then on); ``side`` +1 sets a bid
+        level, -1 an ask level (``qty`` 0 removes it; it shows the level again after a taker took of it),
+        0 names no level."""
+        bk = self.books[idx]
+        if reset:
+            bk.l2_bids.clear()
+            bk.l2_asks.clear()
+            bk.depth = reset == DEPTH_SNAPSHOT
+        if side:
+            book = bk.l2_bids if side > 0 else bk.l2_asks
+            if qty:
+                book[price] = qty
+            else:
+                book.pop(price, None)
+
+    def has_depth(self, idx: int) -> bool:
+        """Whether the symbol has an L2 book in sync with the data (else its top alone)."""
+        return self.books[idx].depth
+
+    def levels(self, idx: int, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+        """The book as a Binance depth answer shows it: up to ``n`` levels a side, best first, as
+        (price ticks, qty steps); the recorded market's levels (see ``_Book.market``) with what is
+        left of our own resting orders added at their prices."""
+        bk = self.books[idx]
+        bids: dict[int, int] = dict(bk.market(True, 0, n))  # the best n of the market's and our own
+        asks: dict[int, int] = dict(bk.market(False, INF, n))  # prices hold the best n of both
+        for o in bk.buys.values():
+            bids[o.price] = bids.get(o.price, 0) + o.qty - o.filled
+        for o in bk.sells.values():
+            asks[o.price] = asks.get(o.price, 0) + o.qty - o.filled
+        b = sorted(bids.items(), reverse=True)[:n]
+        a = sorted(asks.items())[:n]
+        return b, a
+
     def _match(self, bk: _Book, o: SimOrder, price: int, left: int, fills: list[SimFill]) -> int:
         if o.price == price:  # at our price: the queue ahead trades first
             if o.queue >= left:
@@ -287,20 +527,26 @@ class SimExchange:
         fills.append(self._fill(bk, o, o.price, q, True))
         return left - q
 
-    def _fill(self, bk: _Book, o: SimOrder, price: int, qty: int, maker: bool) -> SimFill:
-        o.filled += qty
+    def _settle(self, bk: _Book, buy: bool, lock_price: int, price: int, qty: int, maker: bool) -> int:
+        """The balances of ``qty`` executed at ``price`` by an order that locked ``lock_price`` per
+        step (a buy); returns the fee in (tick*step)/1e8 units (charged rounded up to the asset's unit)."""
         notional = price * qty
         fee_nu = notional * (self.maker_ppb if maker else self.taker_ppb)
         unit = bk.unit_atoms
-        fee = -((-fee_nu * unit) // FEE_SCALE)  # charged rounded up to the asset's unit
+        fee = -((-fee_nu * unit) // FEE_SCALE)
         free = self.free
-        if o.buy:
-            self.locked[bk.quote] -= unit * o.price * qty
-            free[bk.quote] += unit * (o.price - price) * qty - fee
+        if buy:
+            self.locked[bk.quote] -= unit * lock_price * qty
+            free[bk.quote] += unit * (lock_price - price) * qty - fee
             free[bk.base] += bk.step_atoms * qty
         else:
             self.locked[bk.base] -= bk.step_atoms * qty
             free[bk.quote] += unit * notional - fee
+        return fee_nu
+
+    def _fill(self, bk: _Book, o: SimOrder, price: int, qty: int, maker: bool) -> SimFill:
+        o.filled += qty
+        fee_nu = self._settle(bk, o.buy, o.price, price, qty, maker)
         if o.filled >= o.qty:
             del self.orders[o.client_id]
             (bk.buys if o.buy else bk.sells).pop(o.client_id)
@@ -313,17 +559,40 @@ class SimExchange:
 
     # ---- orders -----------------------------------------------------------------------------------
     def place(
-        self, idx: int, ts: int, client_id: str, side: Side, price: int, qty: int, post_only: bool
+        self,
+        idx: int,
+        ts: int,
+        client_id: str,
+        side: Side,
+        price: int,
+        qty: int,
+        post_only: bool,
+        tif: int = TIF_GTC,
+        stp: int = STP_NONE,
+        market: bool = False,
+        quote_qty: int = 0,
     ) -> PlaceResult:
-        """Accept or refuse a new limit order, as Binance would."""
+        """Accept or refuse a new order, as Binance would, and match it if it meets the book.
+
+        A limit order at ``price`` for ``qty`` steps (LIMIT_MAKER when ``post_only``), with time in force
+        ``tif`` (TIF_GTC, TIF_IOC, TIF_FOK) and self-trade prevention mode ``stp`` (STP_*). ``market``: a
+        MARKET order (``price`` is not used) for ``qty`` steps, or for ``quote_qty`` (quoteOrderQty in
+        tick*step units, then ``qty`` is 0)."""
         bk = self.books[idx]
         if client_id in self.orders:
             return self._reject(-2010, "Duplicate order sent.", RejectReason.OTHER)
         buy = side is _BUY
+        if market:
+            return self._market_order(bk, idx, ts, client_id, side, qty, quote_qty, stp)
         failed = bk.filters.failure(buy, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else 0)
         if failed:
             return self._reject(-1013, f"Filter failure: {failed}", RejectReason.FILTER)
-        crosses = (buy and bk.ask and price >= bk.ask) or (not buy and bk.bid and price <= bk.bid)
+        if buy:
+            crosses = (bk.ask != 0 and price >= bk.ask) or (price >= bk.min_sell and self.realistic)
+        else:
+            crosses = (bk.bid != 0 and price <= bk.bid) or (price <= bk.max_buy and self.realistic)
+        if crosses:
+            crosses = bk.would_take(buy, price, self.realistic)  # the top may be hidden behind our own order
         if post_only and crosses:
             return self._reject(-2010, "Order would immediately match and take.", RejectReason.WOULD_CROSS)
         if bk.max_orders and len(bk.buys) + len(bk.sells) >= bk.max_orders:
@@ -334,6 +603,17 @@ class SimExchange:
             need, asset = bk.step_atoms * qty, bk.base
         if self.free[asset] < need:
             return self._reject(-2010, "Account has insufficient balance for requested action.", RejectReason.BALANCE)
+        if crosses:
+            return self._take(bk, idx, ts, client_id, side, price, qty, tif, stp, need, asset)
+        if tif != TIF_GTC:  # IOC or FOK that meets nothing: expired at once
+            self.n_placed += 1
+            self.n_expired += 1
+            self.next_order_id += 1
+            r = PlaceResult(
+                True, 0, "", _NONE, status=_EXPIRED, expiry=UNFILLED_IOC if tif == TIF_IOC else UNFILLED_FOK
+            )
+            r.matched = True
+            return r
         self.free[asset] -= need
         self.locked[asset] += need
         queue = 0
@@ -342,28 +622,281 @@ class SimExchange:
                 queue = bk.bid_qty if price == bk.bid else (0 if price > bk.bid else bk.bid_qty)
             else:
                 queue = bk.ask_qty if price == bk.ask else (0 if price < bk.ask else bk.ask_qty)
-        o = SimOrder(client_id, idx, side, price, qty, queue, ts, self.next_order_id)
+        self._rest(bk, SimOrder(client_id, idx, side, price, qty, queue, ts, self.next_order_id))
         self.next_order_id += 1
-        self.orders[client_id] = o
-        if buy:
-            bk.buys[client_id] = o
-            if price > bk.max_buy:
-                bk.max_buy = price
-        else:
-            bk.sells[client_id] = o
-            if price < bk.min_sell:
-                bk.min_sell = price
         self.n_placed += 1
-        if crosses:  # a plain limit order that crosses takes the touch's displayed quantity
-            avail = bk.ask_qty if buy else bk.bid_qty
-            touch = bk.ask if buy else bk.bid
-            if avail > 0:
-                return PlaceResult(True, 0, "", [self._fill(bk, o, touch, min(avail, qty), False)])
         return _ACCEPTED
+
+    def _rest(self, bk: _Book, o: SimOrder) -> None:
+        """Put ``o`` on the book."""
+        self.orders[o.client_id] = o
+        if o.buy:
+            bk.buys[o.client_id] = o
+            if o.price > bk.max_buy:
+                bk.max_buy = o.price
+        else:
+            bk.sells[o.client_id] = o
+            if o.price < bk.min_sell:
+                bk.min_sell = o.price
+
+    def _market_order(
+        self, bk: _Book, idx: int, ts: int, client_id: str, side: Side, qty: int, quote_qty: int, stp: int
+    ) -> PlaceResult:
+        """A MARKET order: whatever the book holds, level by level, for ``qty`` steps or ``quote_qty``;
+        refused when the account cannot pay for what it would fill (as Binance refuses it)."""
+        buy = side is _BUY
+        f = bk.filters
+        if not quote_qty and (qty < f.min_qty or qty > f.max_qty):
+            return self._reject(-1013, "Filter failure: LOT_SIZE", RejectReason.FILTER)
+        walk = self._walk(bk, buy, INF if buy else 0, qty if not quote_qty else INF, quote_qty, stp)
+        if not walk.steps and not walk.taker_expired:
+            return self._reject(-2010, "Order book liquidity is less than symbol minimum quantity.", RejectReason.OTHER)
+        if quote_qty and walk.filled < f.min_qty and not walk.taker_expired:
+            if walk.ran_out:
+                msg = "Order book liquidity is less than LOT_SIZE filter minimum quantity."
+                return self._reject(-2010, msg, RejectReason.OTHER)
+            return self._reject(-1013, "Filter failure: LOT_SIZE", RejectReason.FILTER)
+        if walk.filled and not f.min_notional <= walk.cost <= f.max_notional:  # at the prices it fills at
+            return self._reject(-1013, "Filter failure: NOTIONAL", RejectReason.FILTER)
+        if buy:
+            need, asset = bk.unit_atoms * walk.cost, bk.quote
+        else:
+            need, asset = bk.step_atoms * walk.filled, bk.base
+        if self.free[asset] < need:
+            return self._reject(-2010, "Account has insufficient balance for requested action.", RejectReason.BALANCE)
+        total = qty if not quote_qty else walk.filled + walk.prevented  # a quote order: as much as it pays for
+        return self._execute(bk, idx, ts, client_id, side, 0, total, walk, TIF_IOC, need, asset)
+
+    def _take(
+        self,
+        bk: _Book,
+        idx: int,
+        ts: int,
+        client_id: str,
+        side: Side,
+        price: int,
+        qty: int,
+        tif: int,
+        stp: int,
+        need: int,
+        asset: str,
+    ) -> PlaceResult:
+        """A limit order that meets the book: its walk, all or nothing for FOK."""
+        walk = self._walk(bk, side is _BUY, price, qty, 0, stp)
+        if tif == TIF_FOK and walk.filled < qty:
+            self.n_placed += 1
+            self.n_expired += 1
+            self.next_order_id += 1
+            r = PlaceResult(True, 0, "", _NONE, status=_EXPIRED, expiry=UNFILLED_FOK)
+            r.matched = True
+            return r
+        return self._execute(bk, idx, ts, client_id, side, price, qty, walk, tif, need, asset)
+
+    def _walk(self, bk: _Book, buy: bool, limit: int, qty: int, quote_qty: int, stp: int) -> _Walk:
+        """Plan a taker's walk: the market's levels and our own resting orders on the other side, best
+        price first, at one price the market's quantity ahead of our order (its queue) first; for
+        ``qty`` steps (or as many as ``quote_qty`` pays for), no worse than ``limit``."""
+        w = _Walk()
+        levels = bk.market(not buy, limit)
+        ours: list[SimOrder] = []  # the trade-through model: our orders never meet one another
+        if self.realistic and buy:
+            ours = sorted([o for o in bk.sells.values() if o.price <= limit], key=lambda o: (o.price, o.ts))
+        elif self.realistic:
+            ours = sorted([o for o in bk.buys.values() if o.price >= limit], key=lambda o: (-o.price, o.ts))
+        steps = w.steps
+        left = qty
+        left_quote = quote_qty
+        i = j = 0
+        taken = 0  # of the market's level i
+        last = 0  # the last price met
+        while True:
+            pm = levels[i][0] if i < len(levels) else -1
+            po = ours[j].price if j < len(ours) else -1
+            if pm < 0 and po < 0:  # the book ended: with quantity left (a quote order: more than dust)
+                w.ran_out = left > 0 and (not quote_qty or left_quote >= last)
+                break
+            mine = po >= 0 and (pm < 0 or (po <= pm if buy else po >= pm))
+            p = po if mine else pm
+            last = p
+            want = left if not quote_qty else min(left, left_quote // p)
+            if want <= 0:
+                break
+            if mine:
+                o = ours[j]
+                if pm == po and min(o.queue, levels[i][1]) > taken:  # the market's quantity ahead of ours
+                    q = min(min(o.queue, levels[i][1]) - taken, want)
+                else:
+                    avail = o.qty - o.filled
+                    if stp == STP_NONE:
+                        q = min(want, avail)
+                        steps.append((p, q, o, _TRADE))
+                        w.filled += q
+                        w.cost += p * q
+                        left -= q
+                        left_quote -= p * q
+                        if q == avail:
+                            j += 1
+                    elif stp == STP_EXPIRE_MAKER:
+                        steps.append((p, avail, o, _EXPIRE))
+                        j += 1
+                    elif stp == STP_DECREMENT:
+                        q = min(want, avail)
+                        steps.append((p, q, o, _DECREMENT))
+                        w.prevented += q
+                        left -= q
+                        left_quote -= p * q
+                        j += 1
+                        if q == want:
+                            w.taker_expired = True
+                            break
+                    else:  # EXPIRE_TAKER, EXPIRE_BOTH
+                        if stp == STP_EXPIRE_BOTH:
+                            steps.append((p, avail, o, _EXPIRE))
+                        w.taker_expired = True
+                        break
+                    continue
+            else:
+                q = min(levels[i][1] - taken, want)
+            steps.append((p, q, None, _TAKE))  # of the market's level at p
+            w.filled += q
+            w.cost += p * q
+            left -= q
+            left_quote -= p * q
+            taken += q
+            if taken == levels[i][1]:
+                i += 1
+                taken = 0
+        return w
+
+    def _execute(
+        self,
+        bk: _Book,
+        idx: int,
+        ts: int,
+        client_id: str,
+        side: Side,
+        price: int,
+        qty: int,
+        walk: _Walk,
+        tif: int,
+        need: int,
+        asset: str,
+    ) -> PlaceResult:
+        """Do a planned walk: lock ``need`` of ``asset``, execute each step, then rest, or expire, the rest.
+        ``price`` 0: a MARKET order (each fill locked at its own price)."""
+        buy = side is _BUY
+        self.free[asset] -= need
+        self.locked[asset] += need
+        o = SimOrder(client_id, idx, side, price, qty, 0, ts, self.next_order_id)
+        self.next_order_id += 1
+        self.n_placed += 1
+        fills: list[SimFill] = []
+        maker_fills: list[SimFill] = []
+        prevented: list[tuple[str, int, bool, int]] = []
+        taken_at: dict[int, int] = {}
+        for p, q, m, what in walk.steps:
+            if what == _TAKE:
+                bk.taken(not buy, p, q)
+                taken_at[p] = taken_at.get(p, 0) + q
+                fills.append(self._taker_fill(bk, o, p, q, self.next_trade_id))
+                self.next_trade_id += 1
+            elif m is None:
+                raise AssertionError("a step with our own order names none")
+            elif what == _TRADE:
+                mf = self._fill(bk, m, p, q, True)
+                m.queue = 0
+                maker_fills.append(mf)
+                fills.append(self._taker_fill(bk, o, p, q, mf.trade_id))  # one trade, both sides
+            elif what == _EXPIRE:
+                self._expire(bk, m)
+                prevented.append((m.client_id, q, True, m.filled))
+            else:  # _DECREMENT
+                if q >= m.qty - m.filled:
+                    self._expire(bk, m)
+                    prevented.append((m.client_id, q, True, m.filled))
+                else:
+                    self._cut(bk, m, q)
+                    m.queue = 0
+                    prevented.append((m.client_id, q, False, m.filled))
+        if taken_at:  # the market's quantity taken at a price was ahead of our orders resting there
+            for x in (bk.sells if buy else bk.buys).values():
+                if x.price in taken_at:
+                    x.queue = max(0, x.queue - taken_at[x.price])
+        left = o.qty - o.filled  # the taker's rest, prevented quantity included
+        dry = walk.ran_out and not price  # a MARKET order the book could not fill
+        if walk.taker_expired:
+            status, expiry = _EXPIRED_IN_MATCH, ""
+        elif left == walk.prevented and not dry:  # all done (what DECREMENT took off was never to execute)
+            status, expiry = OrderStatus.FILLED, ""
+        elif tif != TIF_GTC:
+            status, expiry = _EXPIRED, (UNFILLED_IOC if price else INSUFFICIENT_LIQUIDITY)
+        else:
+            status, expiry = (OrderStatus.PARTIALLY_FILLED if o.filled else _NEW), ""
+        rests = status is _NEW or status is OrderStatus.PARTIALLY_FILLED
+        release = walk.prevented if rests else left
+        if release and price:  # held for what will not execute (a MARKET order held exactly what it filled)
+            if buy:
+                amount, a = bk.unit_atoms * price * release, bk.quote
+            else:
+                amount, a = bk.step_atoms * release, bk.base
+            self.locked[a] -= amount
+            self.free[a] += amount
+        if rests:
+            o.qty -= walk.prevented
+            if self.realistic:
+                top, top_qty = (bk.bid, bk.bid_qty) if buy else (bk.ask, bk.ask_qty)
+                o.queue = top_qty if price == top else 0  # else it is the best price on its side
+            self._rest(bk, o)
+            if self.realistic and ((bk.ask and price >= bk.ask) if buy else (bk.bid and price <= bk.bid)):
+                bk.through[client_id] = o  # rests at or through the recorded market: the module's rule
+        if status is _EXPIRED or status is _EXPIRED_IN_MATCH:
+            self.n_expired += 1
+        r = PlaceResult(True, 0, "", fills, status=status, expiry=expiry)
+        r.matched = True
+        r.maker_fills = maker_fills
+        r.prevented = prevented
+        r.taker_prevented = walk.prevented + (left - walk.prevented if walk.taker_expired else 0)
+        return r
+
+    def _taker_fill(self, bk: _Book, o: SimOrder, price: int, qty: int, trade_id: int) -> SimFill:
+        """The taker's fill (``o`` is not on the book; a MARKET order, price 0, locked each fill's cost)."""
+        o.filled += qty
+        fee_nu = self._settle(bk, o.buy, o.price or price, price, qty, False)
+        self.n_fills += 1
+        return SimFill(o.client_id, price, qty, fee_nu, False, trade_id)
+
+    def _expire(self, bk: _Book, o: SimOrder) -> None:
+        """Take a resting order off the book, expired (self-trade prevention), releasing what it held."""
+        self._remove(bk, o)
+        self.n_expired += 1
+
+    def _remove(self, bk: _Book, o: SimOrder) -> None:
+        del self.orders[o.client_id]
+        rem = o.qty - o.filled
+        if o.buy:
+            del bk.buys[o.client_id]
+            amount, asset = bk.unit_atoms * o.price * rem, bk.quote
+        else:
+            del bk.sells[o.client_id]
+            amount, asset = bk.step_atoms * rem, bk.base
+        self.locked[asset] -= amount
+        self.free[asset] += amount
+        if o.price == (bk.max_buy if o.buy else bk.min_sell):
+            bk.refresh()
+
+    def _cut(self, bk: _Book, o: SimOrder, qty: int) -> None:
+        """Take ``qty`` off what a resting order can still execute, releasing what it held for it."""
+        o.qty -= qty
+        if o.buy:
+            amount, asset = bk.unit_atoms * o.price * qty, bk.quote
+        else:
+            amount, asset = bk.step_atoms * qty, bk.base
+        self.locked[asset] -= amount
+        self.free[asset] += amount
 
     def _reject(self, code: int, message: str, reason: RejectReason) -> PlaceResult:
         self.n_rejected += 1
-        return PlaceResult(False, code, message, [], reason)
+        return PlaceResult(False, code, message, [], reason, OrderStatus.REJECTED)
 
     def amend(self, client_id: str, new_qty: int) -> PlaceResult:
         """Reduce a resting order to ``new_qty`` steps in all, as Binance's keepPriority amend does:
@@ -380,38 +913,19 @@ class SimExchange:
         if new_qty > o.qty:
             return PlaceResult(False, -2038, "Order amend (quantity increase) is not supported.", _NONE)
         bk = self.books[o.pair]
-        buy = o.buy
-        failed = "LOT_SIZE" if new_qty <= o.filled else bk.filters.failure(buy, o.price, new_qty, 0)
+        failed = "LOT_SIZE" if new_qty <= o.filled else bk.filters.failure(o.buy, o.price, new_qty, 0)
         if failed:
             return PlaceResult(False, -1013, f"Filter failure: {failed}", _NONE)
-        cut = o.qty - new_qty
-        o.qty = new_qty
-        if buy:
-            amount, asset = bk.unit_atoms * o.price * cut, bk.quote
-        else:
-            amount, asset = bk.step_atoms * cut, bk.base
-        self.locked[asset] -= amount
-        self.free[asset] += amount
+        self._cut(bk, o, o.qty - new_qty)
         self.n_amended += 1
         return _ACCEPTED
 
     def cancel(self, client_id: str) -> bool:
         """Cancel a resting order; False if it is not open (Binance: -2011 Unknown order sent)."""
-        o = self.orders.pop(client_id, None)
+        o = self.orders.get(client_id)
         if o is None:
             return False
-        bk = self.books[o.pair]
-        rem = o.qty - o.filled
-        if o.buy:
-            del bk.buys[client_id]
-            amount, asset = bk.unit_atoms * o.price * rem, bk.quote
-        else:
-            del bk.sells[client_id]
-            amount, asset = bk.step_atoms * rem, bk.base
-        self.locked[asset] -= amount
-        self.free[asset] += amount
-        if o.price == (bk.max_buy if o.buy else bk.min_sell):
-            bk.refresh()
+        self._remove(self.books[o.pair], o)
         self.n_cancelled += 1
         return True
 

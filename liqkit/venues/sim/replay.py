@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from typing import Any
 
-from liqkit.data.feed import MarketData, merge_events
+from liqkit.data.feed import MarketData, merge_depth, merge_events
 from liqkit.domain.config import SimConfig
 from liqkit.domain.errors import (
     OrderRejected,
@@ -41,7 +41,7 @@ from liqkit.engine.latency import LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, VenueEvent
 from liqkit.venues.sim.exchange import SimExchange
 from liqkit.venues.sim.latency import latency_model
-from liqkit.venues.sim.timeline import ANSWER, ARRIVE, EVENT, MARKET, REPORT, WAKE, OrderEvent, Timeline
+from liqkit.venues.sim.timeline import ANSWER, ARRIVE, DEPTH, EVENT, MARKET, REPORT, WAKE, OrderEvent, Timeline
 
 _FOREVER = 1 << 62
 
@@ -92,6 +92,7 @@ class ReplayVenue:
         start = int(self.rows[2][0]) if len(self.rows[2]) else 0
         self.timeline = Timeline(self.exchange, latency or latency_model(cfg, start, self.end))
         self.timeline.now = start
+        self.timeline.load_depth(merge_depth(self.datas))  # the data's L2 book, when it has depth
         self.clock = VirtualClock(self)
         self.done = asyncio.Event()  # set when the data has been replayed (and what was due by its end)
         self.events_replayed = 0
@@ -213,6 +214,8 @@ class ReplayVenue:
                 fut.set_result(None)
         elif kind == REPORT:
             tl.report(t)
+        elif kind == DEPTH:
+            tl.depth()
         else:
             raise AssertionError(f"unexpected timeline item {kind}")
 

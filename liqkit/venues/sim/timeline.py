@@ -13,7 +13,10 @@ instead of the heap, which keeps that order and costs less):
   ``EVENT`` with a ``BalanceUpdate``): Binance reports after every change; the engine keeps its own
   books between reports, and a report every change would cost a backtest more than its orders;
 - a wait on the virtual clock (a retry, a backoff, the engine's timer) wakes at its time (``WAKE``,
-  ``TIMER``).
+  ``TIMER``);
+- the data's depth rows (``load_depth``), when it has any, reach the exchange's L2 book at their time
+  (``DEPTH``: one item on the heap at a time, for the next time that has rows). Without depth there is
+  no such item: the rows cost nothing more.
 
 Heap items due at or before a market row's time are processed before the row. Two drivers walk the
 same timeline and so see the same world: ``liqkit.backtest.driver`` (synchronously, calling the
@@ -28,6 +31,10 @@ import heapq
 from collections import deque
 from decimal import Decimal
 from typing import Any, Final
+
+import numpy as np
+from librt.vecs import vec
+from mypy_extensions import i64
 
 from liqkit.domain.types import Balance, BalanceUpdate, OrderStatus, RejectReason
 from liqkit.engine.execution import (
@@ -45,7 +52,7 @@ from liqkit.engine.execution import (
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
 from liqkit.engine.latency import CANCEL, PLACE, STREAM, ConstantLatency, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder
-from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
+from liqkit.venues.sim.exchange import FEE_SCALE, PlaceResult, SimExchange, SimFill
 
 # item kinds
 ARRIVE: Final = 0  # a request reaches the exchange: (request, token)
@@ -55,9 +62,11 @@ WAKE: Final = 3  # a wait on the clock ends: (request or None, token)
 TIMER: Final = 4  # the engine's periodic check (backtest driver)
 REPORT: Final = 5  # the exchange reports the balances it changed
 MARKET: Final = 6  # the engine hears a market row that had to wait its turn: the row's index
+DEPTH: Final = 7  # the exchange applies the depth rows of one time (``load_depth``)
 REPORT_NS: Final = 250_000_000
 NEVER: Final = (1 << 62) - 1  # later than any time
 _CANCELED: Final = OrderStatus.CANCELED
+_EXPIRED_IN_MATCH: Final = OrderStatus.EXPIRED_IN_MATCH
 
 Item = tuple[int, int, int, Any]
 
@@ -96,6 +105,9 @@ class Timeline:
         self._report_due = False
         self._fixed = isinstance(latency, ConstantLatency)  # then no call per request
         self._lat = latency.ns if isinstance(latency, ConstantLatency) else 0
+        empty = vec[i64]()
+        self._d_ts = self._d_pair = self._d_reset = self._d_side = self._d_price = self._d_qty = empty
+        self._d_next = 0  # the next depth row to apply
 
     # ---- the heap ----------------------------------------------------------------------------------
     def push(self, t: int, kind: int, payload: Any) -> None:
@@ -165,6 +177,35 @@ class Timeline:
         self.push(until, WAKE, (None, token))
 
     # ---- the exchange side -------------------------------------------------------------------------
+    def load_depth(self, depth: tuple[np.ndarray, ...] | None) -> None:
+        """The data's depth rows (``liqkit.data.feed.merge_depth``: ts, pair, reset, side, price, qty),
+        applied to the exchange at their times from now on (None: no depth)."""
+        if depth is None or not len(depth[0]):
+            return
+        ts, pair, reset, side, price, qty = depth
+        self._d_ts = vec[i64](ts)
+        self._d_pair = vec[i64](pair)
+        self._d_reset = vec[i64](reset)
+        self._d_side = vec[i64](side)
+        self._d_price = vec[i64](price)
+        self._d_qty = vec[i64](qty)
+        self._d_next = 0
+        self.push(self._d_ts[0], DEPTH, None)
+
+    def depth(self) -> None:
+        """Apply the depth rows of the next time that has any (a ``DEPTH`` item), then schedule the next."""
+        ex = self.exchange
+        ts = self._d_ts
+        i = self._d_next
+        n = len(ts)
+        t = ts[i]
+        while i < n and ts[i] == t:
+            ex.on_depth(self._d_pair[i], self._d_reset[i], self._d_side[i], self._d_price[i], self._d_qty[i])
+            i += 1
+        self._d_next = i
+        if i < n:
+            self.push(ts[i], DEPTH, None)
+
     def book(self, idx: int, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
         """The exchange sees a book row: fills it causes (realistic model) reach the engine later."""
         fills = self.exchange.on_book(idx, bid, bid_qty, ask, ask_qty)
@@ -213,8 +254,8 @@ class Timeline:
             r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only)
             if r.accepted:
                 self.push(back, ANSWER, (req, DONE, token))
-                if r.fills:
-                    self.push(back, EVENT, (idx, t, r.fills))
+                if r.matched:  # it met the book or its time in force ended it (only then are there fills)
+                    self._taken(p.symbol, p.client_id, idx, t, back, r)
                 self._touch(idx, t)
             else:
                 out = Outcome(REFUSED, reason=r.reason, text=f"[{r.code}] {r.message}")
@@ -277,6 +318,19 @@ class Timeline:
             self.push(back, ANSWER, (req, Outcome(OK, ex.balances()), token))
         else:
             raise TypeError(f"the simulated exchange cannot execute {req!r}")
+
+    def _taken(self, symbol: str, client_id: str, idx: int, t: int, back: int, r: PlaceResult) -> None:
+        """What the user stream says of an order matched on arrival: the fills (its own, and those of our
+        resting orders it traded with), then each order self-trade prevention expired, then the new
+        order's end if it expired on arrival."""
+        fills = r.fills + r.maker_fills if r.maker_fills else r.fills
+        if fills:
+            self.push(back, EVENT, (idx, t, fills))
+        for cid, _qty, expired, filled in r.prevented:
+            if expired:
+                self.push(back, EVENT, OrderEvent(symbol, cid, _EXPIRED_IN_MATCH, filled, t))
+        if r.expired:
+            self.push(back, EVENT, OrderEvent(symbol, client_id, r.status, sum([f.qty for f in r.fills]), t))
 
     def user_fill(self, idx: int, f: SimFill, ts_exchange: int, ts: int) -> UserFill:
         """A fill as the user stream reports it (the fee in the quote asset)."""

@@ -2,9 +2,10 @@
 
 It plays a market feed (a seeded synthetic one per symbol by default, or recorded data) at
 ``speed`` times real time, looping with shifted times when the data ends, shows every row to the
-matching core (``SimExchange``), and streams the market and our fills, order changes and balances.
-Order calls take the ``[sim]`` latency model's delays each way (``liqkit.venues.sim.latency``) and answer
-as Binance does. No keys, no network.
+matching core (``SimExchange``; the data's depth rows too, when it has any: the exchange then keeps an
+L2 book), and streams the market and our fills, order changes and balances. Order calls take the
+``[sim]`` latency model's delays each way (``liqkit.venues.sim.latency``) and answer as Binance does.
+No keys, no network.
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
+
+import numpy as np
 
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
@@ -24,18 +27,32 @@ from liqkit.engine.ids import is_liqkit_id
 from liqkit.engine.intents import Amend, Place, Replace
 from liqkit.engine.latency import CANCEL, PLACE, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
-from liqkit.venues.sim.exchange import FEE_SCALE, SimExchange, SimFill
+from liqkit.venues.sim.exchange import FEE_SCALE, STP_NONE, TIF_GTC, TIF_IOC, SimExchange, SimFill
 from liqkit.venues.sim.latency import latency_model
 
 
 @dataclass(frozen=True, slots=True)
 class Submitted:
     """What a new order did on arrival: the exchange's order id, the taker fills it made at once, and
-    whether what did not fill at once was expired instead of left resting (``submit(take_only=True)``)."""
+    whether what did not fill at once was expired instead of left resting (IOC, FOK, a MARKET order, or
+    self-trade prevention).
+
+    ``status``: the order's status after arrival (NEW, PARTIALLY_FILLED, FILLED, EXPIRED, or
+    EXPIRED_IN_MATCH when self-trade prevention expired it) and ``expiry`` Binance's expiryReason for
+    EXPIRED (UNFILLED_IOC_QUANTITY_EXPIRED, UNFILLED_FOK_ORDER_EXPIRED, INSUFFICIENT_LIQUIDITY).
+    ``prevented``: (client id, quantity, expired, filled) of each of our resting orders self-trade
+    prevention touched (expired: it is EXPIRED_IN_MATCH; else DECREMENT left it open with that much less
+    to execute); ``prevented_qty``: the new order's own prevented quantity. ``maker_fills``: fills of our
+    resting orders it traded with (STP NONE), also queued as events like any maker fill."""
 
     order_id: int
     fills: list[UserFill]
     expired: bool
+    status: OrderStatus = OrderStatus.NEW
+    expiry: str = ""
+    prevented: list[tuple[str, int, bool, int]] = field(default_factory=list)
+    prevented_qty: int = 0
+    maker_fills: list[UserFill] = field(default_factory=list)
 
 
 class SimVenue:
@@ -102,14 +119,20 @@ class SimVenue:
         md = self._data[sym]
         idx = self.exchange.index[sym]
         b, t = md.book, md.trades
-        rows = sorted(
-            [(int(x), 0, i) for i, x in enumerate(b["ts_local"])]
-            + [(int(x), 1, i) for i, x in enumerate(t["ts_local"])]
+        d = md.depth or {k: np.zeros(0, np.int64) for k in ("ts_local", "reset", "side", "price", "qty")}
+        dts = d["ts_local"]
+        heads = np.flatnonzero(np.concatenate([[True], dts[1:] != dts[:-1]])) if len(dts) else np.zeros(0, np.int64)
+        rows = sorted(  # depth first on equal times: what the exchange knows of the book, then the row
+            [(int(dts[i]), 0, int(i)) for i in heads]
+            + [(int(x), 1, i) for i, x in enumerate(b["ts_local"])]
+            + [(int(x), 2, i) for i, x in enumerate(t["ts_local"])]
         )
         if not rows:
             return
         bid, bq, ask, aq = (b[k].tolist() for k in ("bid", "bid_qty", "ask", "ask_qty"))
         tp, tq, ta, tid = (t[k].tolist() for k in ("price", "qty", "aggressor", "trade_id"))
+        dt, dr, ds, dp, dq = (d[k].tolist() for k in ("ts_local", "reset", "side", "price", "qty"))
+        on_depth = self.exchange.on_depth
         span = rows[-1][0] - rows[0][0] + 1
         id_span = max(tid) - min(tid) + 1 if tid else 0  # a loop's trade ids follow the last pass's
         loop = 0
@@ -126,7 +149,11 @@ class SimVenue:
                     start_wall = time.monotonic() - due  # resume where we were
                 now = self.clock()
                 ts_ex = ts + loop * span
-                if kind == 0:
+                if kind == 0:  # the depth rows of one time
+                    while i < len(dt) and dt[i] == ts:
+                        on_depth(idx, dr[i], ds[i], dp[i], dq[i])
+                        i += 1
+                elif kind == 1:
                     self._user_fills(sym, self.exchange.on_book(idx, bid[i], bq[i], ask[i], aq[i]), now)
                     self._queue.put_nowait(BookTop(sym, bid[i], bq[i], ask[i], aq[i], ts_ex, now))
                 else:
@@ -204,23 +231,57 @@ class SimVenue:
         """Place after the latency; raise ``OrderRejected`` as Binance would refuse."""
         await self.submit(order)
 
-    async def submit(self, order: Place, take_only: bool = False) -> Submitted:
-        """Place like ``place`` and tell what happened on arrival (order id, immediate taker fills).
+    async def submit(
+        self,
+        order: Place,
+        take_only: bool = False,
+        *,
+        tif: int = TIF_GTC,
+        stp: int = STP_NONE,
+        market: bool = False,
+        quote_qty: int = 0,
+    ) -> Submitted:
+        """Place like ``place`` and tell what happened on arrival (``Submitted``: order id, taker fills,
+        how it ended).
 
-        ``take_only``: what does not fill at once is expired in the same step instead of resting (a
-        market order, or an IOC one); the exchange then never shows it to the feed. The fills are
-        also queued as events, as ``place`` queues them."""
+        ``tif``: time in force (``exchange.TIF_GTC``, ``TIF_IOC``, ``TIF_FOK``); ``stp``: self-trade
+        prevention mode (``exchange.STP_NONE``, ``STP_EXPIRE_TAKER``, ``STP_EXPIRE_MAKER``,
+        ``STP_EXPIRE_BOTH``, ``STP_DECREMENT``); ``market``: a MARKET order for ``order.qty`` steps, or for
+        ``quote_qty`` (quoteOrderQty in tick*step units; ``order.qty`` 0), ``order.price`` unused.
+        ``take_only``: IOC at ``order.price`` (what does not fill at once expires). The fills are also
+        queued as events, as ``place`` queues them; so is EXPIRED_IN_MATCH for each resting order
+        self-trade prevention expired."""
         await self._out(PLACE)
         idx = self.exchange.index[order.symbol]
         order_id = self.exchange.next_order_id  # the id the exchange gives the order if it accepts it
-        r = self.exchange.place(idx, self.clock(), order.client_id, order.side, order.price, order.qty, order.post_only)
-        expired = take_only and r.accepted and self.exchange.cancel(order.client_id)
+        if take_only and tif == TIF_GTC:
+            tif = TIF_IOC
+        r = self.exchange.place(
+            idx,
+            self.clock(),
+            order.client_id,
+            order.side,
+            order.price,
+            order.qty,
+            order.post_only,
+            tif=tif,
+            stp=stp,
+            market=market,
+            quote_qty=quote_qty,
+        )
         now = self.clock()
         await self._back(PLACE)
         if not r.accepted:
             raise OrderRejected(r.message, r.code, r.reason)
         self._push_balances(order.symbol, now)
-        return Submitted(order_id, self._user_fills(order.symbol, r.fills, now), expired)
+        fills = self._user_fills(order.symbol, r.fills, now)
+        maker_fills = self._user_fills(order.symbol, r.maker_fills, now)
+        for cid, _qty, expired, filled in r.prevented:
+            if expired:
+                self._queue.put_nowait(UserOrder(order.symbol, cid, OrderStatus.EXPIRED_IN_MATCH, filled, now, now))
+        return Submitted(
+            order_id, fills, r.expired, r.status, r.expiry, list(r.prevented), r.taker_prevented, maker_fills
+        )
 
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel after the latency; ``UnknownOrderError`` (-2011) if it is not open."""
