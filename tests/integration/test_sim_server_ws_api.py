@@ -296,11 +296,8 @@ def test_order_entry_and_queries_answer_in_binances_envelopes():
         # IOC and FOK far from the market: nothing fills, nothing rests, each expired with Binance's reason
         for tif, why in (("IOC", "UNFILLED_IOC_QUANTITY_EXPIRED"), ("FOK", "UNFILLED_FOK_ORDER_EXPIRED")):
             r = await c.call("order.place", signed({**lim, "timeInForce": tif, "newOrderRespType": "RESULT"}))
-            assert (r["result"]["status"], r["result"]["timeInForce"], r["result"]["executedQty"]) == (
-                "EXPIRED",
-                tif,
-                "0.00000000",
-            ), r
+            res = r["result"]
+            assert (res["status"], res["timeInForce"], Decimal(res["executedQty"])) == ("EXPIRED", tif, 0), r
             assert r["result"].get("expiryReason") == why, r
         assert (await c.call("openOrders.status", signed({"symbol": "BTCUSDT"})))["result"] == []
         for stp in ("EXPIRE_MAKER", "EXPIRE_TAKER", "EXPIRE_BOTH", "DECREMENT"):

@@ -283,8 +283,8 @@ class Timeline:
                     half = Outcome(REFUSED, reason=r.reason, text=f"[{r.code}] {r.message}")
                     self.push(back, ANSWER, (req, Outcome(OK, half), token))
                 self.push(back, EVENT, OrderEvent(rp.symbol, rp.client_id, _CANCELED, o.filled, t))
-                if r.accepted and r.fills:
-                    self.push(back, EVENT, (o.pair, t, r.fills))
+                if r.accepted and r.matched:  # as a plain place's: fills, expiry, self-trade prevention
+                    self._taken(p.symbol, p.client_id, o.pair, t, back, r)
                 self._touch(o.pair, t)
         elif kind is Amend:
             a: Amend = req  # type: ignore[assignment]
