@@ -388,10 +388,14 @@ class BinanceVenue:
         if self.order_entry == "ws-api":
             try:
                 out = await self._ws(placing, method, params, paced)
-                self.ws_orders += 1
-                return out
             except NotSent:
                 self.ws_fallbacks += 1
+            except BaseException:
+                self.ws_orders += 1  # sent, and refused or of unknown outcome
+                raise
+            else:
+                self.ws_orders += 1
+                return out
         self.rest_orders += 1
         return await self._call(placing, rest, paced=paced, **params)
 
@@ -633,6 +637,7 @@ class BinanceVenue:
         params = {
             "symbol": order.symbol,
             "origClientOrderId": order.client_id,
+            "newClientOrderId": order.client_id,  # keep our id (Binance makes a new one up when none is sent)
             "newQty": self._rules[order.symbol].format_qty(order.qty),
         }
         await self._entry(True, "order.amend.keepPriority", self._rest_amend, params)

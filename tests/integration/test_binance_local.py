@@ -215,3 +215,57 @@ def test_the_engine_quotes_through_python_binance_and_stops_clean(tmp_path, kind
     for asset, (free, locked) in server.venue.exchange.balances().items():
         if asset in ("BTC", "USDT"):
             assert runner.core.balances[asset] == (free, locked)
+
+
+@pytest.mark.parametrize("entry", ["ws-api", "rest"])
+def test_the_venue_amends_replaces_and_sends_its_stp_mode(entry):
+    """BinanceVenue's order requests one by one against the server, over the WebSocket API or REST: the
+    pair's STP mode goes with each order; a keepPriority amend keeps the order (id, queue) and cuts it; a
+    cancel-replace leaves the new order alone in the book; a cancel-replace of an order that is gone is
+    ``ReplaceFailed`` naming the cancel, and nothing is placed; cancel all takes every open order."""
+    from liqkit.domain.errors import ReplaceFailed, UnknownOrderError
+    from liqkit.domain.types import Side
+    from liqkit.engine.intents import Amend, Place, Replace
+
+    async def scenario():
+        server, web_runner, url = await serve()
+        venue = BinanceVenue(
+            ["BTCUSDT"], KEY, SECRET, base_url=url, order_entry=entry, stp_modes={"BTCUSDT": "EXPIRE_MAKER"}
+        )
+        await venue.start()
+        try:
+            r = (await venue.rules(["BTCUSDT"]))["BTCUSDT"]
+            book = await first_book(venue.client)
+            low = r.price_to_ticks(Decimal(book["bidPrice"])) - 5_000  # 50 USDT below: it rests
+            if entry == "ws-api":
+                await until(lambda: venue.client.ws_api is not None and venue.client.ws_api.ws is not None, 60)
+            await venue.place(Place("BTCUSDT", "lq.v.1", Side.BUY, low, 300, True, 0))
+            first = server.book.orders[server.book.by_cid["lq.v.1"]]
+            assert first["selfTradePreventionMode"] == "EXPIRE_MAKER"
+            oid, queue_ts = first["orderId"], server.venue.exchange.orders["lq.v.1"].ts
+            await venue.amend(Amend("BTCUSDT", "lq.v.1", 200))
+            kept = server.venue.exchange.orders["lq.v.1"]
+            assert (kept.qty, kept.ts) == (200, queue_ts)  # cut in place: its time in the queue kept
+            assert server.book.by_cid["lq.v.1"] == oid  # the same order under the same client id
+            assert server.book.orders[oid]["origQty"] == r.format_qty(200)
+            await venue.replace(
+                Replace("BTCUSDT", "lq.v.1", Place("BTCUSDT", "lq.v.2", Side.BUY, low - 1, 200, True, 0))
+            )
+            assert sorted(o.client_id for o in server.venue.exchange.open_orders()) == ["lq.v.2"]
+            assert server.book.orders[server.book.by_cid["lq.v.2"]]["selfTradePreventionMode"] == "EXPIRE_MAKER"
+            with pytest.raises(ReplaceFailed) as e:  # lq.v.1 is gone: the cancel fails, nothing is placed
+                await venue.replace(
+                    Replace("BTCUSDT", "lq.v.1", Place("BTCUSDT", "lq.v.3", Side.BUY, low, 200, True, 0))
+                )
+            assert isinstance(e.value.cancel, UnknownOrderError) and e.value.place is None
+            assert "lq.v.3" not in server.venue.exchange.orders
+            await venue.place(Place("BTCUSDT", "other.1", Side.BUY, low - 2, 200, True, 0))
+            gone = await venue.cancel_all("BTCUSDT", own_only=False)
+            assert sorted(gone) == ["lq.v.2", "other.1"] and server.venue.exchange.open_orders() == []
+            return venue.ws_orders, venue.rest_orders
+        finally:
+            await venue.close()
+            await web_runner.cleanup()
+
+    ws_orders, rest_orders = asyncio.run(scenario())
+    assert (ws_orders, rest_orders) == ((6, 0) if entry == "ws-api" else (0, 6))
