@@ -12,7 +12,7 @@ import pytest
 
 from liqkit.domain.errors import ConfigError
 from liqkit.venues.binance_server.faults import Fault, FaultPlan, parse_faults
-from liqkit.venues.binance_server.scenario import SCENARIOS, ScenarioReport, mixed_plan, run_scenario
+from liqkit.venues.binance_server.scenario import SCENARIOS, ScenarioReport, mixed_plan, mixed_ws_plan, run_scenario
 
 
 def _reacted(name: str, r: ScenarioReport) -> bool:
@@ -48,6 +48,13 @@ def test_many_faults_at_once():
     plan = mixed_plan(seed=5)
     report = asyncio.run(run_scenario("mixed", plan, seconds=5.0, until=lambda r: r.faults_injected >= 5))
     assert report.faults_injected >= 5
+    assert report.ok, report
+
+
+def test_many_websocket_api_faults_at_once():
+    plan = mixed_ws_plan(seed=5)
+    report = asyncio.run(run_scenario("mixed ws", plan, seconds=5.0, until=lambda r: r.faults_injected >= 5))
+    assert report.faults_injected >= 5 and report.order_entry == "ws-api" and report.ws_orders > 0
     assert report.ok, report
 
 

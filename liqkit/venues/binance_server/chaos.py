@@ -20,18 +20,20 @@ from liqkit.venues.binance_server.scenario import (
     STARTUP_SCENARIOS,
     ScenarioReport,
     mixed_plan,
+    mixed_ws_plan,
     run_scenario,
 )
 
 
 async def run_all(seconds: float, seed: int) -> list[ScenarioReport]:
     """Each scenario for 3 s (faults while quoting, during start-up, and during the restart after a
-    crash with orders open), then the mixed run for ``seconds``."""
+    crash with orders open), then the two mixed runs (REST and WebSocket API order entry) for ``seconds``."""
     reports = []
     for name, faults in {**SCENARIOS, **STARTUP_SCENARIOS, **RESTART_SCENARIOS}.items():
         crash = name in RESTART_SCENARIOS
         reports.append(await run_scenario(name, FaultPlan(faults, seed=seed), seconds=3.0, crash_first=crash))
-    reports.append(await run_scenario(f"mixed (seed {seed})", mixed_plan(seed), seconds=seconds))
+    reports.append(await run_scenario(f"mixed, REST order entry (seed {seed})", mixed_plan(seed), seconds=seconds))
+    reports.append(await run_scenario(f"mixed, WebSocket API (seed {seed})", mixed_ws_plan(seed), seconds=seconds))
     return reports
 
 

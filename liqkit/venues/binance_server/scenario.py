@@ -89,6 +89,27 @@ RESTART_SCENARIOS: dict[str, list[Fault]] = {
 }
 
 
+def mixed_ws_plan(seed: int) -> FaultPlan:
+    """Many WebSocket API order-entry faults at once (the engine's default order entry), by seeded
+    probabilities: -1007s, drops before and after a request is carried out, cancel-replace's partial
+    outcomes, delays, and the session's close."""
+    return FaultPlan(
+        [
+            Fault("ws-api order.cancelReplace", "-1007-placed", probability=0.04),
+            Fault("ws-api order.cancelReplace", "-1007-not-placed", probability=0.04),
+            Fault("ws-api order.cancelReplace", "cancel-replace-new-fails", probability=0.05),
+            Fault("ws-api order.cancelReplace", "cancel-replace-cancel-fails", probability=0.05),
+            Fault("ws-api order.cancelReplace", "drop-after", probability=0.01),
+            Fault("ws-api order.place", "-1007-placed", probability=0.05),
+            Fault("ws-api order.cancel", "drop", probability=0.05),
+            Fault("ws-api order.cancelReplace", "delay", probability=0.1, delay_ms=150),
+            Fault("ws-api order.cancelReplace", "session-expire", at=(40,)),
+            Fault("stream", "drop", probability=0.003),
+        ],
+        seed=seed,
+    )
+
+
 def mixed_plan(seed: int) -> FaultPlan:
     """Many faults at once, fired by seeded probabilities."""
     return FaultPlan(
