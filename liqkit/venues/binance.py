@@ -50,6 +50,7 @@ from liqkit.venues.ratelimit import RateLimits
 log = logging.getLogger(__name__)
 _UNKNOWN_CODES = {-1006, -1007}
 ORDER_ENTRY = ("ws-api", "rest")
+CLOSE_TIMEOUT_S = 15.0  # a python-binance close that takes longer is forced
 WS_API_TIMEOUT_S = 10.0  # an order request written to the WebSocket API and unanswered this long: fate unknown
 
 
@@ -225,7 +226,15 @@ async def close_client(client: AsyncClient) -> None:
             if isinstance(responses, dict):
                 responses["liqkit-close"] = asyncio.get_running_loop().create_future()
             await ws.send(json.dumps({"id": "liqkit-close", "method": "ping", "params": {}}))
-    await closing
+    try:  # python-binance has been seen to wait on a request left open at the server: never hang a stop on it
+        await asyncio.wait_for(asyncio.shield(closing), CLOSE_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("python-binance did not close within %gs: closing its connections under it", CLOSE_TIMEOUT_S)
+        closing.cancel()
+        for conn in (getattr(client.ws_api, "ws", None), getattr(client, "session", None)):
+            with contextlib.suppress(Exception):
+                if conn is not None:
+                    await asyncio.wait_for(conn.close(), 5)
 
 
 class BinanceVenue:
