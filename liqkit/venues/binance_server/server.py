@@ -5,17 +5,18 @@ ticker/24hr, ticker/price, ticker/bookTicker) built from the replayed market as 
 account, order (place, test, query and cancel by ``orderId`` or ``origClientOrderId``), cancelReplace,
 keepPriority amends, openOrders (query, cancel), allOrders, myTrades and the unfilled-order count.
 Market streams (``streams``) under ``/stream`` (combined) and ``/ws`` (raw), named in the URL or
-subscribed by frame, and the WebSocket API
-under ``/ws-api/v3`` (``ws_api``: order entry, queries, sessions, the user data stream). Signed requests
+subscribed by frame, and the WebSocket API under ``/ws-api/v3`` (``ws_api``: order entry, queries,
+sessions, the user data stream). Signed requests
 are checked as Binance checks them (``auth``: HMAC, Ed25519 and RSA keys, -1022; timestamp and
 recvWindow, -1021); orders are kept by ``orders``, one implementation for both APIs, and go through the
 same filters and answers as the simulated exchange (-1013, -2010, -2011, -2013), in Binance's JSON
 shapes. Any ordinary Binance spot client can point at it: a local testnet that never resets. README's
 "What `liqkit sim-server` implements" lists what is there and what is not.
 
-Limits of the data: the replay holds the top of the book only, so depth has one level a side; a
-MARKET order takes at the touch what the displayed quantity there allows and expires the rest (no
-walk through deeper levels yet); 24 h statistics cover what the server played since it started.
+Limits of the data: a recording with depth gives the simulated exchange its L2 book (depth answers and
+takers walk it); without depth the replay holds the top of the book only, one level a side, and a taker
+(MARKET, IOC, FOK or a crossing LIMIT) meets only that and the account's own orders; 24 h statistics
+cover what the server played since it started.
 """
 
 from __future__ import annotations
