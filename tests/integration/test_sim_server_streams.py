@@ -15,7 +15,7 @@ import itertools
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -220,6 +220,15 @@ async def rest(server: dict[str, str], path: str) -> Any:
     async with aiohttp.ClientSession() as session, session.get(server["url"] + path) as r:
         assert r.status == 200, (path, r.status, await r.text())
         return await r.json()
+
+
+async def soon(call: Awaitable[Any], timeout: float = 60) -> Any:
+    """``call``'s result, or an AssertionError after ``timeout`` seconds (a client waiting on a frame
+    that never comes would wait for ever)."""
+    try:
+        return await asyncio.wait_for(call, timeout)
+    except TimeoutError:
+        raise AssertionError(f"no answer within {timeout:g} s") from None
 
 
 async def eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
@@ -630,15 +639,15 @@ def test_ccxt_pro_watches_tickers_trades_the_order_book_and_bids_asks(server):
             async with wire(server, "/stream?streams=btcusdt@bookTicker/btcusdt@depth20@100ms") as truth:
                 await until(lambda: truth.of("btcusdt@depth20@100ms"), 60, "the partial book")
 
-                mini = await ex.watch_ticker("BTC/USDT")  # ccxt's default: <symbol>@miniTicker
-                full = await ex.watch_ticker("BTC/USDT", {"name": "ticker"})
+                mini = await soon(ex.watch_ticker("BTC/USDT"))  # ccxt's default: <symbol>@miniTicker
+                full = await soon(ex.watch_ticker("BTC/USDT", {"name": "ticker"}))
                 day = await ex.fetch_ticker("BTC/USDT")
                 assert mini["info"]["e"] == "24hrMiniTicker" and full["info"]["e"] == "24hrTicker"
                 for t in (mini, full):
                     assert t["symbol"] == "BTC/USDT" and t["open"] == day["open"] and t["low"] <= t["last"] <= t["high"]
                 assert full["info"]["F"] == day["info"]["firstId"] and 0 < full["bid"] < full["ask"]
 
-                trades = await ex.watch_trades("BTC/USDT")
+                trades = await soon(ex.watch_trades("BTC/USDT"))
                 recent = await ex.fetch_trades("BTC/USDT", limit=1000, params={"fetchTradesMethod": "publicGetTrades"})
                 tape = {t["id"]: t for t in recent}
                 assert trades
@@ -655,7 +664,7 @@ def test_ccxt_pro_watches_tickers_trades_the_order_book_and_bids_asks(server):
                 # the book ccxt keeps (REST snapshot + diffs) is, at each update id, the server's own book then
                 books = []
                 for _ in range(15):
-                    ob = await ex.watch_order_book("BTC/USDT")
+                    ob = await soon(ex.watch_order_book("BTC/USDT"))
                     books.append((ob["nonce"], [list(x) for x in ob["bids"]], [list(x) for x in ob["asks"]]))
                 nonces = [n for n, _, _ in books]
                 assert nonces == sorted(set(nonces)), nonces
@@ -671,7 +680,7 @@ def test_ccxt_pro_watches_tickers_trades_the_order_book_and_bids_asks(server):
                         [[float(p), float(q)] for p, q in then["asks"]],
                     )
 
-                quotes = await ex.watch_bids_asks(["BTC/USDT"])
+                quotes = await soon(ex.watch_bids_asks(["BTC/USDT"]))
                 q = quotes["BTC/USDT"]
                 sent = await until(
                     lambda: next((b for b in truth.of("btcusdt@bookTicker") if b["u"] == q["info"]["u"]), None),
