@@ -450,11 +450,14 @@ class BinanceServer:
         sym = self._symbol(request.query)
         limit = self._limit(request.query, 100, 5000)
         r = self.venue._rules[sym]
-        bids, asks = self._levels(sym, limit)
+        # while depth streams show the symbol, the book they show (the updates after it start from exactly
+        # it); otherwise the live book under the current update id
+        snap = self.streams.snapshot(sym, limit)
+        last_id, bids, asks = snap if snap is not None else (self._update_id, *self._levels(sym, limit))
         weight = 5 if limit <= 100 else 25 if limit <= 500 else 50 if limit <= 1000 else 250
         return self._json(
             {
-                "lastUpdateId": self._update_id,
+                "lastUpdateId": last_id,
                 "bids": [[r.format_price(p), r.format_qty(q)] for p, q in bids[:limit]],
                 "asks": [[r.format_price(p), r.format_qty(q)] for p, q in asks[:limit]],
             },
