@@ -32,7 +32,13 @@ retry_after = 2
 target = "DELETE /api/v3/order"
 kind = "-1007-placed"
 at = [1]
+[[fault]]
+target = "ws-api order.cancel"
+kind = "-1007-placed"
+at = [1]
 """
+# the cleanup's first cancel is answered -1007 whichever way it goes: over REST while the WebSocket API
+# connection is not up yet, else over it
 
 
 def _api(url: str, token: str, path: str) -> dict:
