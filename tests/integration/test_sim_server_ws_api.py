@@ -4,7 +4,7 @@ the signatures of the three key kinds, and every fault kind a method can be give
 
 Requests are built and signed here (HMAC, Ed25519, RSA) with the standard library and ``cryptography``,
 sent over aiohttp to the server on 127.0.0.1. Where a test looks at the simulated exchange's state it
-stops the replay first (``freeze``), so the market cannot move under it.
+stops the replay first (``markets.settle``), so the market cannot move under it.
 """
 
 from __future__ import annotations
@@ -24,18 +24,16 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
-import numpy as np
 import pytest
 import yarl
 from binance.exceptions import BinanceAPIException
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+from markets import settle, still_feed
 from processes import sim_server, until
 
-from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
 from liqkit.domain.errors import ConfigError
-from liqkit.domain.rules import default_rules
 from liqkit.venues.binance import client_class, close_client
 from liqkit.venues.binance_server.auth import public_key
 from liqkit.venues.binance_server.faults import Fault, FaultPlan, parse_faults
@@ -55,32 +53,6 @@ def pem(private: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey) -> bytes:
     return private.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def still_market(seconds: float = 600.0) -> MarketData:
-    """BTCUSDT whose book never moves (60000.00 x 0.3 BTC bid, 60000.01 x 0.2 BTC ask), with a trade every
-    0.1 s alternating between its two sides."""
-    r = default_rules("BTCUSDT")
-    n = int(seconds * 10)
-    ts = 1_704_067_200_000_000_000 + np.arange(n, dtype=np.int64) * 100_000_000
-    book = {
-        "ts_local": ts,
-        "ts_exchange": ts,
-        "bid": np.full(n, 6_000_000),
-        "bid_qty": np.full(n, 30_000),
-        "ask": np.full(n, 6_000_001),
-        "ask_qty": np.full(n, 20_000),
-    }
-    side = np.where(np.arange(n) % 2 == 0, 1, -1)
-    trades = {
-        "ts_local": ts + 50_000_000,
-        "ts_exchange": ts + 50_000_000,
-        "price": np.where(side > 0, 6_000_001, 6_000_000),
-        "qty": np.full(n, 7),
-        "aggressor": side,
-        "trade_id": np.arange(1, n + 1),
-    }
-    return MarketData.from_columns(r, book, trades, "still")
 
 
 def text(v: object) -> str:
@@ -189,7 +161,7 @@ def run(
     async def main() -> Any:
         sim = SimConfig(balances={"BTC": D(2), "USDT": D(200_000)}, fill_model=fill_model)
         keys = {HMAC_KEY: SECRET, ED_KEY: public_key(pem(ED_PRIV)), RSA_KEY: public_key(pem(RSA_PRIV))}
-        server = BinanceServer(["BTCUSDT"], keys, sim, {"BTCUSDT": still_market()}, speed=speed, faults=faults)
+        server = BinanceServer(["BTCUSDT"], keys, sim, {"BTCUSDT": still_feed(600.0)}, speed=speed, faults=faults)
         runner, url = await server.listen()
         try:
             await until(lambda: server._book("BTCUSDT").bid, 60, "a first book")
@@ -199,13 +171,6 @@ def run(
             await runner.cleanup()
 
     return asyncio.run(main())
-
-
-async def freeze(server: BinanceServer) -> None:
-    """Stop the replay and wait until the server has handled all it was sent: the market is still after this."""
-    server.venue.pause_feed()
-    await until(lambda: server.venue._queue.empty(), 60, "the server to handle what the feed sent")
-    await asyncio.sleep(0)
 
 
 def limit_maker(price: str = FAR, qty: str = "0.001", **more: Any) -> dict[str, Any]:
@@ -554,7 +519,7 @@ def test_cancel_replace_answers_each_outcome_as_binance_documents_it():
 # ---- keepPriority amends ----------------------------------------------------------------------------------
 def test_amend_keep_priority_keeps_the_queue_position_a_cancel_replace_loses():
     async def scenario(server: BinanceServer, api: Api) -> None:
-        await freeze(server)
+        await settle(server)
         ex = server.venue.exchange
         c = await api.connect()
         await c.call("session.logon", ed())
