@@ -154,7 +154,12 @@ def test_ccxt_trades_a_whole_rest_flow_on_the_sim_server(sim_server):
         ex.cancel_order(placed["id"], "BTC/USDT")
 
     # market orders: at the touch, as much as it shows; what it cannot fill expires
+    # (each waits for the touch to show an ask: a taker's take stays off the displayed book until a new
+    # row shows the level again, and a market order meeting an empty book is refused, as on Binance)
+    shows_ask = lambda: ex.fetch_ticker("BTC/USDT")["askVolume"]  # noqa: E731
+    wait_for(shows_ask, 60, "the touch to show an ask")
     bought = ex.create_order("BTC/USDT", "market", "buy", 0.0002)
+    wait_for(shows_ask, 60, "the touch to show an ask")
     spent = ex.create_market_buy_order_with_cost("BTC/USDT", 15)
     assert spent["info"]["origQuoteOrderQty"] == "15" and spent["cost"] <= 15
     for m in (bought, spent):

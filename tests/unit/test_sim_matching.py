@@ -146,6 +146,23 @@ def test_market_orders_refused_like_binance():
     assert (r.code, r.message) == (-2010, "Order book liquidity is less than symbol minimum quantity.")
 
 
+def test_market_notional_is_checked_on_what_the_order_asks_not_on_what_a_thin_book_fills():
+    """Binance checks NOTIONAL on the order (its quoteOrderQty, or its quantity at the market price)
+    before matching: a book thinner than the order fills what it has and the rest expires."""
+    ex = exchange(depth=False)
+    ex.on_book(0, BID, 400, ASK, 5)  # 5 steps at the ask: 3 USDT, under the 10 USDT minimum notional
+    assert BTC.min_notional > 3
+    units = int(D(15) / (BTC.tick * BTC.step))
+    r = ex.place(0, 1, "q", Side.BUY, 0, 0, False, market=True, quote_qty=units)
+    assert r.accepted and [(f.price, f.qty) for f in r.fills] == [(ASK, 5)]
+    assert (r.status, r.expiry) == (OrderStatus.EXPIRED, "INSUFFICIENT_LIQUIDITY")
+    little = int(D(1) / (BTC.tick * BTC.step))  # 1 USDT asked: refused whatever the book holds
+    r = ex.place(0, 1, "q2", Side.BUY, 0, 0, False, market=True, quote_qty=little)
+    assert (r.accepted, r.code, r.message) == (False, -1013, "Filter failure: NOTIONAL")
+    r = ex.place(0, 1, "m", Side.SELL, 0, 2, False, market=True)  # 2 steps at the bid: 1.2 USDT
+    assert (r.accepted, r.code, r.message) == (False, -1013, "Filter failure: NOTIONAL")
+
+
 def test_fok_is_all_or_nothing():
     ex = exchange()
     before = ex.balances()

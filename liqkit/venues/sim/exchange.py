@@ -649,6 +649,12 @@ class SimExchange:
         if not quote_qty and (qty < f.min_qty or qty > f.max_qty):
             return self._reject(-1013, "Filter failure: LOT_SIZE", RejectReason.FILTER)
         walk = self._walk(bk, buy, INF if buy else 0, qty if not quote_qty else INF, quote_qty, stp)
+        # NOTIONAL on what the order asks for, as Binance checks it before matching (a quote order: its
+        # quoteOrderQty; by quantity: at the touch it meets first, standing in for the average price), not
+        # on what a thin book lets it fill: that part fills and the rest expires
+        asked = quote_qty if quote_qty else qty * walk.steps[0][0] if walk.steps else 0
+        if asked and not f.min_notional <= asked <= f.max_notional:
+            return self._reject(-1013, "Filter failure: NOTIONAL", RejectReason.FILTER)
         if not walk.steps and not walk.taker_expired:
             return self._reject(-2010, "Order book liquidity is less than symbol minimum quantity.", RejectReason.OTHER)
         if quote_qty and walk.filled < f.min_qty and not walk.taker_expired:
@@ -656,8 +662,6 @@ class SimExchange:
                 msg = "Order book liquidity is less than LOT_SIZE filter minimum quantity."
                 return self._reject(-2010, msg, RejectReason.OTHER)
             return self._reject(-1013, "Filter failure: LOT_SIZE", RejectReason.FILTER)
-        if walk.filled and not f.min_notional <= walk.cost <= f.max_notional:  # at the prices it fills at
-            return self._reject(-1013, "Filter failure: NOTIONAL", RejectReason.FILTER)
         if buy:
             need, asset = bk.unit_atoms * walk.cost, bk.quote
         else:
