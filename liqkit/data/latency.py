@@ -204,3 +204,18 @@ def feed_latency(frames: MarketFrames) -> dict[str, dict[str, Any]]:
                 "max_ms": float(lat.max()),
             }
     return out
+
+
+def feed_lags(trades: dict[str, np.ndarray]) -> tuple[list[int], list[int]]:
+    """How far behind the venue the feed was over time, from a ``MarketData.trades`` table: for each
+    trade with an exchange time, (its local receive time, local minus exchange time minus the smallest
+    such difference), in ns. Taking off the smallest difference takes off the clocks' offset (and the
+    quickest delivery, so a lag is a lower bound); ``VenueAhead`` replays them. Empty without
+    exchange times."""
+    local = np.asarray(trades["ts_local"], np.int64)
+    exch = np.asarray(trades["ts_exchange"], np.int64)
+    known = exch > 0
+    if not known.any():
+        return [], []
+    lag = local[known] - exch[known]
+    return local[known].tolist(), (lag - lag.min()).tolist()

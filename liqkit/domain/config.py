@@ -226,6 +226,15 @@ class SimConfig(_Strict):
     latency_file: Path | None = Field(
         default=None, description="measured: round trips as `liqkit latency export` writes them (.csv or .parquet)."
     )
+    feed_latency_ms: float = Field(
+        default=0.0,
+        ge=0,
+        le=60_000,
+        description=(
+            "How far the venue is ahead of the recorded market, ms (the feed's latency: `liqkit latency feed` "
+            "measures it): orders meet the book the venue had then, not the one the data shows."
+        ),
+    )
     seed: int = Field(default=7, ge=0, description="Seed of the simulated exchange's randomness.")
     balances: dict[str, Decimal] = Field(
         default_factory=lambda: {"USDT": Decimal(100_000), "BTC": Decimal(1), "ETH": Decimal(20)},

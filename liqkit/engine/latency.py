@@ -15,7 +15,12 @@ starts at and, for order traffic, the request's ``kind`` (``PLACE``: order entry
   round trip is split evenly: half to reach the exchange, half to come back.
 
 Market data is never delayed by these models (``feed_ns`` is 0): recorded data carries its own local
-receive times, which already include the feed's latency.
+receive times, which already include the feed's latency. But the venue had each market event before we
+received it: ``VenueAhead`` wraps a model so that the venue is ``feed`` ahead of the recorded times
+(a request reaches the venue's book as it stood ``feed`` after the request's arrival in recorded time;
+its answer, and the user stream, come back ``feed`` sooner): the round trips stay as they were, but an
+order meets the market the venue saw, not the one we had seen. Without it, a backtest's post-only
+orders never meet a market that moved while its data was on the way to us.
 """
 
 from __future__ import annotations
@@ -48,6 +53,52 @@ class LatencyModel(Protocol):
     def feed_ns(self, ts: int) -> int:
         """From the venue's market data to the engine (0: the data's own receive times are the engine's)."""
         ...
+
+
+class VenueAhead:
+    """``inner``'s delays with the venue ahead of the recorded market (see the module): each request
+    that much later, each answer that much sooner (never below 0). Ahead by ``feed_ns``, or by the feed
+    lags measured over time (``lag_ts``/``lag_ns``: when a market event was received, and how long after
+    the venue's own time; interpolated linearly, held beyond the ends). The lags are first made to fall
+    no faster than time passes, so that requests reach the venue in the order they were sent."""
+
+    __slots__ = ("_lags", "feed", "inner")
+
+    def __init__(
+        self, inner: LatencyModel, feed_ns: int = 0, lag_ts: list[int] | None = None, lag_ns: list[int] | None = None
+    ) -> None:
+        if feed_ns < 0:
+            raise ValueError(f"feed latency: must be >= 0 ns, got {feed_ns}")
+        self.inner = inner
+        self.feed = feed_ns
+        self._lags: _Series | None = None
+        if lag_ts:
+            series = _Series(lag_ts, lag_ns if lag_ns is not None else [])
+            ys = series.rtt
+            for i in range(1, len(ys)):  # arrival time (t + lag) never goes back
+                floor = ys[i - 1] - (series.ts[i] - series.ts[i - 1])
+                if ys[i] < floor:
+                    ys[i] = floor
+            self._lags = series
+
+    def ahead_ns(self, ts: int) -> int:
+        """How far the venue is ahead of the recorded market at ``ts``."""
+        lags = self._lags
+        return self.feed if lags is None else lags.at(ts)
+
+    def request_ns(self, ts: int, kind: int) -> int:
+        return self.inner.request_ns(ts, kind) + self.ahead_ns(ts)
+
+    def response_ns(self, ts: int, kind: int) -> int:
+        return max(0, self.inner.response_ns(ts, kind) - self.ahead_ns(ts))
+
+    def feed_ns(self, ts: int) -> int:
+        return self.inner.feed_ns(ts)
+
+    def __repr__(self) -> str:
+        if self._lags is None:
+            return f"VenueAhead({self.inner!r}, feed {self.feed / 1e6:g} ms)"
+        return f"VenueAhead({self.inner!r}, feed lags at {len(self._lags.ts)} times)"
 
 
 class ConstantLatency:

@@ -1,9 +1,12 @@
-"""The ``liqkit record`` and ``liqkit convert`` subcommands (added to liqkit's parser by ``register``).
+"""The ``liqkit record``, ``convert`` and ``calibrate`` subcommands (added to liqkit's parser by ``register``).
 
 ``liqkit record --symbols BTCUSDT,ETHUSDT --out DIR [--duration S] [--venue binance-testnet|binance-live|URL]``
 records bookTicker, trade and depth streams into captures (see ``liqkit.research.record``).
 ``liqkit convert SRC --out DEST`` writes a capture (file or folder) or a data-portal file as a Parquet
 folder, or a Parquet folder back to one capture file when DEST ends in ``.gz``.
+``liqkit calibrate --config FILE --venue URL|binance-testnet|binance-demo --duration S --out DIR [--json]``
+trades live while recording, backtests the recording under each queue model and reports which is closest
+(see ``liqkit.research.calibrate``).
 Bad input raises ``LiqkitError`` (liqkit's ``main`` prints one message and exits 2).
 """
 
@@ -73,6 +76,55 @@ def cmd_convert(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    """Trade live, record, backtest under each queue model; print the comparison (or one JSON object)."""
+    import json
+    import sys
+
+    from liqkit.cli_args import venue_override
+    from liqkit.domain.config import load_config
+    from liqkit.research.calibrate import DEFAULT_MODELS, calibrate, parse_models
+
+    models = args.models or DEFAULT_MODELS
+    parse_models(models)  # a bad model name fails before anything starts
+    cfg = load_config(args.config)
+    if not cfg.pairs:
+        raise ConfigError(f"{args.config}: no [pairs.SYMBOL] table: configure the pairs to calibrate")
+    cfg = cfg.model_copy(update={"engine": cfg.engine.model_copy(update=venue_override(args.venue))})
+
+    def say(line: str) -> None:
+        print(f"liqkit calibrate: {line}", file=sys.stderr, flush=True)
+
+    report = calibrate(cfg, args.out, args.duration, models, tail_s=args.tail, say=say, keys_file=args.keys_file)
+    if args.json:
+        print(json.dumps(report.to_json(), sort_keys=True))
+        return 0
+    with _wide_pandas():
+        print(f"calibration on {report.venue}, {report.duration_s:.0f} s live; closest model: {report.best}")
+        print(report.comparison().to_string(float_format=lambda v: f"{v:,.4g}"))
+        print("\nfills per side and level")
+        print(report.per_level().to_string())
+        trips = {k: v for k, v in report.latency.items() if k != "feed_lag_ms"}
+        if trips:
+            shown = (f"{k} {v['n']} (p50 {v['p50_ms']:.3g} ms, p99 {v['p99_ms']:.3g} ms)" for k, v in trips.items())
+            print("\nround trips: " + "; ".join(shown))
+        lag = report.latency.get("feed_lag_ms")
+        if lag:
+            print(
+                f"feed lag behind the venue: p50 {lag['p50']:.3g} ms, p90 {lag['p90']:.3g} ms, max {lag['max']:.3g} ms"
+            )
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"report: {Path(args.out) / 'report'}")
+    return 0
+
+
+def _wide_pandas() -> Any:
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 30)
+
+
 def _ms(v: Any) -> str:
     return "unknown" if v is None else f"{v:+.0f} ms (exchange minus local)"
 
@@ -86,7 +138,7 @@ def register(subparsers: Any) -> None:
     rec.add_argument(
         "--venue",
         default="binance-testnet",
-        help="binance-testnet (default), binance-live (market data only, no keys) or a server URL "
+        help="binance-testnet (default), binance-demo, binance-live (market data only, no keys) or a server URL "
         "such as http://127.0.0.1:8790 (a liqkit sim-server)",
     )
     rec.add_argument("--rotate", type=float, default=3600.0, help="seconds per file (default 3600: hourly)")
@@ -97,3 +149,37 @@ def register(subparsers: Any) -> None:
     conv.add_argument("--out", required=True, type=Path, help="a Parquet folder (or a .gz file from Parquet)")
     conv.add_argument("--symbol", help="keep only this symbol")
     conv.set_defaults(func=cmd_convert)
+    from liqkit.cli_args import positive_seconds, seconds
+
+    cal = subparsers.add_parser(
+        "calibrate",
+        help="trade live while recording, backtest the recording under each queue model, report the closest",
+    )
+    cal.add_argument("--config", required=True, type=Path, help="TOML config: the pairs to trade and how")
+    cal.add_argument(
+        "--venue",
+        required=True,
+        help="a liqkit sim-server URL (http://127.0.0.1:PORT), binance-testnet or binance-demo (keys from the "
+        "environment or .env)",
+    )
+    cal.add_argument("--duration", required=True, type=positive_seconds, help="seconds of live trading")
+    cal.add_argument("--out", required=True, type=Path, help="folder for the journal, recording and report")
+    cal.add_argument(
+        "--models",
+        help="queue models to backtest, comma-separated, prob-power with its exponent (default: "
+        "risk-averse,prob-log,prob-power:1,prob-power:2,prob-power:3,prob-power:4)",
+    )
+    cal.add_argument(
+        "--tail",
+        type=seconds,
+        default=10.0,
+        help="seconds the recording goes on after the engine stopped, for the last fills' markouts (default 10)",
+    )
+    cal.add_argument(
+        "--keys-file",
+        type=Path,
+        help="API keys from this .env file alone (e.g. the sim-server-keys.env a liqkit sim-server wrote), "
+        "not from the environment",
+    )
+    cal.add_argument("--json", action="store_true", help="print one JSON object: live, models, best, latency")
+    cal.set_defaults(func=cmd_calibrate)

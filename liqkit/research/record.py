@@ -12,8 +12,8 @@ Reconnects: python-binance reconnects a dropped socket by itself and reports the
 up on is made anew with backoff. Either way a gap marker line goes to every symbol's file,
 ``{"stream": "<sym>@liqkitGap", "data": {"e": "liqkitGap", "reason": ..., "last_ns": ...}}`` (readers of
 the capture format skip streams they do not know; ``liqkit.data.frames`` reports it), and a fresh depth
-snapshot follows. Public streams need no API keys. ``venue`` is ``binance-testnet``, ``binance-live``
-(market data only: nothing is traded) or a URL such as a ``liqkit sim-server`` (``http://127.0.0.1:8790``).
+snapshot follows. Public streams need no API keys. ``venue`` is ``binance-testnet``, ``binance-demo``,
+``binance-live`` (market data only: nothing is traded) or a URL such as a ``liqkit sim-server`` (``http://127.0.0.1:8790``).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from typing import Any, TextIO
 from liqkit.data.frames import GAP_STREAM
 from liqkit.domain.errors import ConfigError, VenueError
 
-VENUES = ("binance-testnet", "binance-live")
+VENUES = ("binance-testnet", "binance-demo", "binance-live")
 KINDS = ("bookTicker", "trade", "depth")
 _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 _STREAM = re.compile(r'^\{\s*"stream"\s*:\s*"([^"@]+)@')
@@ -52,16 +52,19 @@ def parse_symbols(text: str | Iterable[str]) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def resolve_venue(venue: str) -> tuple[str | None, bool]:
-    """``(base_url, testnet)`` for a venue name or a server URL; ConfigError otherwise."""
+def resolve_venue(venue: str) -> tuple[str | None, dict[str, bool]]:
+    """``(base_url, python-binance's testnet/demo flags)`` for a venue name or a server URL; ConfigError
+    otherwise."""
     if venue == "binance-testnet":
-        return None, True
+        return None, {"testnet": True}
+    if venue == "binance-demo":
+        return None, {"demo": True}
     if venue == "binance-live":
-        return None, False
+        return None, {}
     if re.match(r"^https?://[^\s/]+(:\d+)?/?$", venue):
-        return venue.rstrip("/"), False
+        return venue.rstrip("/"), {}
     raise ConfigError(
-        f"--venue: {venue!r} is neither {' nor '.join(VENUES)} nor a server URL such as http://127.0.0.1:8790"
+        f"--venue: {venue!r} is none of {', '.join(VENUES)}, nor a server URL such as http://127.0.0.1:8790"
     )
 
 
@@ -149,7 +152,7 @@ class Recorder:
         flush_s: float = 2.0,
     ) -> None:
         self.symbols = parse_symbols(symbols)
-        self.base_url, self.testnet = resolve_venue(venue)
+        self.base_url, self._flags = resolve_venue(venue)
         self.venue = venue
         if rotate_s <= 0:
             raise ConfigError(f"--rotate: {rotate_s} must be > 0 seconds")
@@ -170,6 +173,7 @@ class Recorder:
             s: _SymbolFile(s, self.out / s.lower(), int(rotate_s * 1e9), self._new_file) for s in self.symbols
         }
         self._stop = asyncio.Event()
+        self.ready = asyncio.Event()  # streaming, and every symbol has a snapshot taken since
         self._client: Any = None
         self._socks: set[Any] = set()
         self._snapshots: set[asyncio.Task[None]] = set()
@@ -186,7 +190,7 @@ class Recorder:
         from liqkit.venues.binance import client_class, close_client
 
         try:
-            self._client = await client_class(self.base_url).create(None, None, testnet=self.testnet)
+            self._client = await client_class(self.base_url).create(None, None, **self._flags)
         except Exception as e:
             raise VenueError(f"cannot reach {self.venue}: {type(e).__name__}: {e}") from None
         try:
@@ -333,6 +337,8 @@ class Recorder:
             return
         self._files[symbol].write(time.time_ns(), json.dumps(answer, separators=(",", ":")))
         self.stats.snapshots[symbol] += 1
+        if all(self.stats.snapshots[s] >= 2 for s in self.symbols):  # the first, then one once streaming
+            self.ready.set()
 
 
 def record(

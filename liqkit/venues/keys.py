@@ -43,13 +43,16 @@ class ApiKeys:
         return repr(self)
 
 
-def load_api_keys(env_file: str | Path | None = ".env", prefix: str = "BINANCE") -> ApiKeys:
+def load_api_keys(
+    env_file: str | Path | None = ".env", prefix: str = "BINANCE", *, environment: bool = True
+) -> ApiKeys:
     """``<prefix>_API_KEY`` with ``<prefix>_API_SECRET`` or ``<prefix>_PRIVATE_KEY_PATH`` (and an optional
-    ``<prefix>_PRIVATE_KEY_PASSPHRASE``), from the environment, else from ``env_file``.
+    ``<prefix>_PRIVATE_KEY_PASSPHRASE``), from the environment, else from ``env_file`` (from that file
+    alone when ``environment`` is False: keys a local server wrote for itself, say).
 
     When both a secret and a private key are set, the private key is used (Binance recommends it)."""
     names = [f"{prefix}_{n}" for n in (KEY, SECRET, KEY_PATH, PASSPHRASE)]
-    values = {n: os.environ.get(n, "") for n in names}
+    values = {n: os.environ.get(n, "") if environment else "" for n in names}
     if env_file is not None and Path(env_file).is_file() and not all(values[n] for n in names[:2]):
         file_values = dotenv_values(env_file)
         for n in names:

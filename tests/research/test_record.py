@@ -152,7 +152,7 @@ def test_record_command_writes_a_capture_per_symbol(serve_binance, liqkit_main, 
     ("argv", "message"),
     [
         (["--symbols", "BTC-USDT"], "'BTC-USDT' is not a Binance symbol"),
-        (["--symbols", "BTCUSDT", "--venue", "binance-moon"], "is neither binance-testnet nor binance-live"),
+        (["--symbols", "BTCUSDT", "--venue", "binance-moon"], "is none of binance-testnet, binance-demo, binance-live"),
         (["--symbols", "BTCUSDT", "--duration", "-1"], "--duration: -1.0 must be > 0"),
         (["--symbols", "BTCUSDT", "--depth-limit", "7"], "--depth-limit: 7"),
         (["--symbols", "BTCUSDT", "--venue", "http://127.0.0.1:{port}"], "cannot reach http://127.0.0.1:"),

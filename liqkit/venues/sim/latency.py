@@ -2,9 +2,11 @@
 
 ``constant`` (``latency_ms`` each way), ``lognormal`` (``latency_p50_ms``/``latency_p99_ms``, cancels
 ``latency_cancel_*`` if given, drawn with ``latency_seed``, default ``seed``) or ``measured`` (the round
-trips of ``latency_file``). Recorded round trips replay at their own times when those overlap the run
-(a calibration: the market and the engine's requests recorded together); otherwise they are shifted
-so that the first one is sent at the run's start, and a warning on the ``liqkit.latency`` logger says so.
+trips of ``latency_file``), with the venue ``feed_latency_ms`` ahead of the recorded market
+(``liqkit.engine.latency.VenueAhead``) when that is set. Recorded round trips replay at their own
+times when those overlap the run (a calibration: the market and the engine's requests recorded
+together); otherwise they are shifted so that the first one is sent at the run's start, and a warning
+on the ``liqkit.latency`` logger says so.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import logging
 from datetime import UTC, datetime
 
 from liqkit.domain.config import SimConfig
-from liqkit.engine.latency import ConstantLatency, LatencyModel, LognormalLatency, MeasuredLatency
+from liqkit.engine.latency import ConstantLatency, LatencyModel, LognormalLatency, MeasuredLatency, VenueAhead
 
 log = logging.getLogger("liqkit.latency")
 
@@ -22,6 +24,13 @@ def latency_model(cfg: SimConfig, start_ns: int, end_ns: int | None = None) -> L
     """The model ``cfg`` names, for a run from ``start_ns`` to ``end_ns`` (None: open-ended, live).
 
     A bad ``latency_file`` raises ``DataError`` naming ``sim.latency_file`` and what is wrong."""
+    model = _model(cfg, start_ns, end_ns)
+    if cfg.feed_latency_ms:
+        return VenueAhead(model, round(cfg.feed_latency_ms * 1e6))
+    return model
+
+
+def _model(cfg: SimConfig, start_ns: int, end_ns: int | None) -> LatencyModel:
     if cfg.latency == "lognormal":
         assert cfg.latency_p50_ms is not None and cfg.latency_p99_ms is not None  # the config checked it
         return LognormalLatency.from_ms(

@@ -1,0 +1,95 @@
+"""``liqkit calibrate`` end to end: the engine trades a ``liqkit sim-server`` replaying the shipped recording
+with hidden matching parameters (a queue model and a latency of its own), the market is recorded, and the
+recording is backtested under each queue model; the report compares them with live."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from liqkit.journal import Journal
+from liqkit.venues.binance_server.process import SimServerProcess
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "binance-spot-btcusdt" / "btcusdt_20240808.gz"
+CONFIG = """
+[sim]
+fill_model = "realistic"
+
+[pairs.BTCUSDT]
+spread = "0.3bps"
+levels = 2
+refresh_tolerance = "0.5bps"
+"""
+HIDDEN_P50_MS = 15
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    p = tmp_path / "calibrate.toml"
+    p.write_text(CONFIG)
+    return p
+
+
+def test_calibrate_against_a_sim_server_with_hidden_matching(tmp_path: Path, config: Path) -> None:
+    assert DATA.is_file(), f"the shipped recording is missing: {DATA}"
+    hidden = ["--queue-model", "prob-power", "--queue-param", "3"]
+    hidden += ["--latency-p50-ms", str(HIDDEN_P50_MS), "--latency-p99-ms", "40", "--latency-seed", "3"]
+    out = tmp_path / "out"
+    with SimServerProcess(["--data", str(DATA), "--config", str(config), *hidden], speed=1.0) as srv:
+        cmd = [sys.executable, "-m", "liqkit.cli", "calibrate", "--config", str(config), "--venue", srv.url]
+        cmd += ["--duration", "30", "--out", str(out), "--keys-file", str(srv.keys_file), "--tail", "2"]
+        cmd += ["--models", "risk-averse,prob-log,prob-power:3", "--json"]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report) >= {"venue", "live", "models", "best", "latency", "duration_s"}
+    assert report["venue"] == srv.url and 29 <= report["duration_s"] < 60
+
+    # live is what the journal says
+    with Journal(out / "journal" / "journal.sqlite", engine_id="reader") as j:
+        fills, orders = j.fills(), j.orders()
+    live = report["live"]
+    assert live["fills"] == len(fills) > 0, "no live fills: nothing was calibrated"
+    assert live["buy_fills"] == int((fills["side"] == "BUY").sum())
+    assert live["orders_placed"] == int((orders["status"] == "PENDING_NEW").sum())
+    assert sum(live["per_level"].values()) == len(fills)
+
+    # one entry per model, the same metrics as live, and the closest is one of them
+    assert set(report["models"]) == {"risk-averse", "prob-log", "prob-power:3"}
+    for label, m in report["models"].items():
+        assert set(live) <= set(m), label
+        assert m["orders_placed"] > 0 and 0 <= m["matched_share"] <= 1, label
+        assert m["score"] == pytest.approx(abs(m["fills"] - live["fills"]) / live["fills"] + 1 - m["matched_share"])
+    assert report["best"] == min(report["models"], key=lambda k: report["models"][k]["score"])
+
+    # the latency the server hid is in the round trips the session measured (never less)
+    assert report["latency"]["place"]["n"] > 0
+    assert report["latency"]["place"]["p50_ms"] >= HIDDEN_P50_MS
+
+    # the tables and the figure are written
+    d = out / "report"
+    assert json.loads((d / "report.json").read_text())["best"] == report["best"]
+    cmp = pd.read_csv(d / "comparison.csv", index_col=0)
+    assert list(cmp.index) == ["live", "risk-averse", "prob-log", "prob-power:3"]
+    assert cmp.loc["live", "fills"] == len(fills)
+    assert (d / "report.html").stat().st_size > 100_000  # plotly.js inside: it opens offline
+    assert (out / "latency.csv").is_file() and any((out / "recording" / "btcusdt").glob("*.gz"))
+
+
+def test_calibrate_refuses_bad_input_before_anything_starts(tmp_path: Path, config: Path) -> None:
+    base = [sys.executable, "-m", "liqkit.cli", "calibrate", "--config", str(config), "--out", str(tmp_path / "o")]
+    for extra, says in (
+        (["--venue", "http://127.0.0.1:9", "--duration", "0"], "--duration"),
+        (["--venue", "sim", "--duration", "5"], "not the in-process simulated exchange"),
+        (["--venue", "http://127.0.0.1:9", "--duration", "5", "--models", "fifo"], "'fifo' is not a queue model"),
+        (["--venue", "moon", "--duration", "5"], "--venue 'moon'"),
+    ):
+        done = subprocess.run([*base, *extra], capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, (extra, done.stderr)
+        assert says in done.stderr and "Traceback" not in done.stderr, (extra, done.stderr)
+    assert not (tmp_path / "o").exists()
