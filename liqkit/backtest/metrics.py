@@ -70,6 +70,42 @@ class MidLine:
 
 
 @dataclass(frozen=True)
+class MidPoints:
+    """A mid-price series given as prices (a recording's mids, a session's samples): ``ts`` int64 ns in
+    time order and ``mid`` in the quote asset; the same ``at`` as ``MidLine``."""
+
+    ts: np.ndarray  # int64 ns, non-decreasing
+    mid: np.ndarray  # float, quote asset
+
+    def __len__(self) -> int:
+        return len(self.ts)
+
+    def at(self, ts: np.ndarray) -> np.ndarray:
+        """The mid in force at each of ``ts`` (``mid_at``; NaN before the first point)."""
+        return mid_at(self.ts, self.mid, ts)
+
+
+Mids = MidLine | MidPoints
+
+
+def markout_returns(ts: np.ndarray, sign: np.ndarray, price: np.ndarray, mid: Mids, horizon_ns: int) -> np.ndarray:
+    """Each fill's markout ``horizon_ns`` after it, as a fraction of its price: sign x (mid then - price) /
+    price (positive: good for us). NaN where the mid series ends before that time, or has not begun.
+
+    The one markout computation: the run's ``markout_<h>s_bps`` metrics, the report's tables and
+    ``liqkit.research.fills.markouts`` (with confidence intervals) all take their means of these.
+    """
+    out = np.full(len(ts), np.nan)
+    if not len(mid) or not len(ts):
+        return out
+    later = ts + horizon_ns
+    ok = later <= int(mid.ts[-1])
+    px = price[ok]
+    out[ok] = sign[ok] * (mid.at(later[ok]) - px) / px
+    return out
+
+
+@dataclass(frozen=True)
 class PairFills:
     """One pair's fills in time order, in exchange units (float64 arrays, one entry a fill)."""
 
@@ -99,18 +135,11 @@ def pnl_split(f: PairFills, mid: MidLine) -> dict[str, float]:
 
 def markouts(f: PairFills, mid: MidLine, horizons_s: tuple[int, ...] = MARKOUT_HORIZONS_S) -> dict[str, float | None]:
     """Mean markout in bps at each horizon (None when no fill has that much data after it)."""
-    if not len(f) or not len(mid):
-        return {f"markout_{h}s_bps": None for h in horizons_s}
     out: dict[str, float | None] = {}
-    end = int(mid.ts[-1])
     for h in horizons_s:
-        later = f.ts + h * 1_000_000_000
-        ok = later <= end
-        if not ok.any():
-            out[f"markout_{h}s_bps"] = None
-            continue
-        px = f.price[ok]
-        out[f"markout_{h}s_bps"] = float(np.mean(f.sign[ok] * (mid.at(later[ok]) - px) / px) * 1e4)
+        r = markout_returns(f.ts, f.sign, f.price, mid, h * 1_000_000_000)
+        r = r[~np.isnan(r)]
+        out[f"markout_{h}s_bps"] = float(np.mean(r) * 1e4) if r.size else None
     return out
 
 

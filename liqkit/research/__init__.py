@@ -1,9 +1,10 @@
-"""Research helpers: market statistics, backtest reports and parameter sweeps (see the research notebook).
+"""Research helpers: market statistics, analytics of our fills, backtest reports and parameter sweeps (see the
+research notebook).
 
 Imported lazily so ``import liqkit.research`` stays cheap; charts need plotly (``liqkit[notebook]``) and
 sweeps on a cluster need ``distributed`` (``liqkit[research]``)::
 
-    from liqkit.research import backtest_report, spreads, sweep
+    from liqkit.research import backtest_report, fill_table, markouts, spreads, sweep
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ _EXPORTS = {
     "intensity_figure": "liqkit.research.stats",
     "volatility": "liqkit.research.stats",
     "volatility_summary": "liqkit.research.stats",
+    "fill_table": "liqkit.research.fills",
+    "markouts": "liqkit.research.fills",
+    "fills_per_level": "liqkit.research.fills",
+    "time_to_fill": "liqkit.research.fills",
+    "markout_figure": "liqkit.research.fills",
+    "time_to_fill_figure": "liqkit.research.fills",
     "BacktestReport": "liqkit.research.report",
     "backtest_report": "liqkit.research.report",
     "sweep": "liqkit.research.sweep",

@@ -1,24 +1,29 @@
-"""Backtest reports: PnL split, markouts after fills, fills per level, and plotly charts of equity,
-inventory and our quotes over the market.
+"""Backtest reports: PnL split, markouts after fills, fills per level, time to fill, and plotly charts of
+equity, inventory and our quotes over the market.
 
 >>> rep = backtest_report(result, data)      # result = run_backtest(data, config)
 >>> rep.pnl, rep.markouts(), rep.levels()    # tables
+>>> rep.markouts_ci(), rep.fills_per_level(), rep.time_to_fill()   # with liqkit.research.fills
 >>> rep.quotes_figure(); rep.summary_figure() # charts (plotly)
+
+Every table is computed when asked for: ``backtest_report`` itself only picks the symbol.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from liqkit.backtest.metrics import mid_at
+from liqkit.backtest.metrics import MidLine, markout_returns
 from liqkit.backtest.result import BacktestResult
 from liqkit.data.feed import MarketData
 from liqkit.domain.errors import DataError
+from liqkit.research import fills as F
 
 MARKOUT_HORIZONS_S = (0.0, 0.1, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0)
 
@@ -39,9 +44,18 @@ class BacktestReport:
         f = self.result.fills
         return f[f["symbol"] == self.symbol] if len(f) else f
 
-    def _mid(self) -> tuple[np.ndarray, np.ndarray]:
-        b = self.data.book
-        return b["ts_local"], (b["bid"] + b["ask"]) * (float(self.data.rules.tick) / 2)
+    def _mid(self) -> MidLine:
+        return MidLine.of_book(self.data.book, float(self.data.rules.tick))
+
+    def _markout_bps(self, f: pd.DataFrame, sign: np.ndarray, horizon_s: float) -> np.ndarray:
+        """Each fill's markout ``horizon_s`` later in bps (NaN past the end of the data)."""
+        ts, px = f["ts"].to_numpy(np.int64), f["price"].to_numpy(float)
+        return markout_returns(ts, sign, px, self._mid(), round(horizon_s * 1e9)) * 1e4
+
+    @cached_property
+    def fill_table(self) -> pd.DataFrame:
+        """The symbol's fills as ``liqkit.research.fills.fill_table`` has them (level, placement, time to fill)."""
+        return F.fill_table(self.result, self.symbol)
 
     @property
     def pnl(self) -> pd.Series:
@@ -64,57 +78,62 @@ class BacktestReport:
         selection. Fills too close to the end of the data to look ``h`` ahead are left out (``fills`` counts).
         """
         f = self._fills()
-        bts, mid = self._mid()
+        sign = f["side_sign"].to_numpy(float) if len(f) else np.zeros(0)
+        buy = sign > 0
         rows = []
         for h in horizons_s:
             row: dict[str, float] = {"horizon_s": float(h)}
-            if len(f) and len(bts):
-                later = f["ts"].to_numpy(np.int64) + int(h * 1e9)
-                ok = later <= int(bts[-1])
-                px = f["price"].to_numpy(float)[ok]
-                sign = f["side_sign"].to_numpy(float)[ok]
-                mo = sign * (mid_at(bts, mid, later[ok]) - px) / px * 1e4
-                buy = sign > 0
-                row.update(
-                    {
-                        "all_bps": float(np.nanmean(mo)) if mo.size else np.nan,
-                        "buy_bps": float(np.nanmean(mo[buy])) if buy.any() else np.nan,
-                        "sell_bps": float(np.nanmean(mo[~buy])) if (~buy).any() else np.nan,
-                        "fills": float(mo.size),
-                    }
-                )
-            else:
-                row.update({"all_bps": np.nan, "buy_bps": np.nan, "sell_bps": np.nan, "fills": 0.0})
+            mo = self._markout_bps(f, sign, float(h)) if len(f) else np.zeros(0)
+            ok = ~np.isnan(mo)
+            row.update(
+                {
+                    "all_bps": float(np.mean(mo[ok])) if ok.any() else np.nan,
+                    "buy_bps": float(np.mean(mo[ok & buy])) if (ok & buy).any() else np.nan,
+                    "sell_bps": float(np.mean(mo[ok & ~buy])) if (ok & ~buy).any() else np.nan,
+                    "fills": float(ok.sum()),
+                }
+            )
             rows.append(row)
         return pd.DataFrame(rows).set_index("horizon_s")
 
+    def markouts_ci(
+        self, horizons_s: Sequence[float] = (1, 10, 60), n_boot: int = 1000, ci: float = 0.95, seed: int = 0
+    ) -> pd.DataFrame:
+        """Mean markout (bps) per side and horizon with bootstrap confidence intervals
+        (``liqkit.research.fills.markouts``: its arguments, and the same table)."""
+        return F.markouts(self.fill_table, self.data, horizons_s, n_boot=n_boot, ci=ci, seed=seed)
+
+    def time_to_fill(self) -> pd.DataFrame:
+        """Quantiles of the time from placement to fill per side and level (``liqkit.research.fills``)."""
+        return F.time_to_fill(self.fill_table).droplevel("symbol")
+
     def levels(self, horizon_s: float = 10.0) -> pd.DataFrame:
-        """Fills per quote level and side: count, base quantity, notional, edge at fill and markout (bps)."""
-        f = self._fills()
-        cols = ["fills", "qty", "notional", "edge_bps", f"markout_{horizon_s:g}s_bps"]
+        """Fills per quote level and side (``liqkit.research.fills.fills_per_level``: count, base quantity,
+        notional, maker share, mean time to fill) with the mean edge at fill and markout ``horizon_s`` later (bps)."""
+        f = self.fill_table
+        cols = [
+            "fills",
+            "qty",
+            "notional",
+            "maker_share",
+            "mean_time_to_fill_s",
+            "edge_bps",
+            f"markout_{horizon_s:g}s_bps",
+        ]
         if not len(f):
             return pd.DataFrame(columns=cols, index=pd.MultiIndex.from_tuples([], names=["level", "side"]))
-        bts, mid = self._mid()
-        ts = f["ts"].to_numpy(np.int64)
-        px = f["price"].to_numpy(float)
-        sign = f["side_sign"].to_numpy(float)
-        later = ts + int(horizon_s * 1e9)
-        mo = np.where(later <= int(bts[-1]), sign * (mid_at(bts, mid, later) - px) / px * 1e4, np.nan)
+        sign = np.where(f["side"].to_numpy() == "BUY", 1.0, -1.0)
         d = pd.DataFrame(
             {
-                "level": f["level"].to_numpy(),
-                "side": f["side"].astype(str).to_numpy(),
-                "qty": f["qty"].to_numpy(float),
-                "notional": f["notional"].to_numpy(float),
-                "edge_bps": sign * (mid_at(bts, mid, ts) - px) / px * 1e4,
-                cols[-1]: mo,
+                "level": f["level"].array,
+                "side": f["side"].to_numpy(),
+                "edge_bps": self._markout_bps(f, sign, 0.0),
+                cols[-1]: self._markout_bps(f, sign, horizon_s),
             }
         )
-        g = d.groupby(["level", "side"])
-        out = pd.DataFrame({"fills": g.size(), "qty": g["qty"].sum(), "notional": g["notional"].sum()})
-        out["edge_bps"] = g["edge_bps"].mean()
-        out[cols[-1]] = g[cols[-1]].mean()
-        return out
+        edges = d.groupby(["level", "side"], dropna=False)[["edge_bps", cols[-1]]].mean()
+        out = F.fills_per_level(f).droplevel("symbol").reorder_levels(["level", "side"]).sort_index()
+        return out.join(edges)[cols]
 
     def timeline(self) -> pd.DataFrame:
         """The run sampled over time: market bid/ask, our best bid/ask, position and equity (PnL)."""
