@@ -45,7 +45,7 @@ def match_fills(live: pd.DataFrame, model: pd.DataFrame, window_s: float = MATCH
     for key, rows in lv.groupby(keys, sort=False, dropna=False):
         sel = model
         for k, v in zip(keys, key, strict=True):
-            sel = sel[sel[k].isna()] if isinstance(v, float) and math.isnan(v) else sel[sel[k] == v]
+            sel = sel[sel[k].isna()] if pd.isna(v) else sel[sel[k] == v]
         if sel.empty:
             continue
         mts = np.sort(sel["ts"].to_numpy(np.int64))
@@ -91,7 +91,7 @@ def source_metrics(fills: pd.DataFrame, orders: pd.DataFrame, markets: Mapping[s
     total["per_level"] = (
         {
             f"{s} {side} L{_level(lv)}": int(n)
-            for (s, side, lv), n in fills.groupby(["symbol", "side", "level"]).size().items()
+            for (s, side, lv), n in fills.groupby(["symbol", "side", "level"], dropna=False).size().items()
         }
         if len(fills)
         else {}
@@ -103,7 +103,7 @@ def source_metrics(fills: pd.DataFrame, orders: pd.DataFrame, markets: Mapping[s
 
 
 def _level(v: Any) -> str:
-    return "?" if v is None or (isinstance(v, float) and math.isnan(v)) else str(int(v))
+    return "?" if pd.isna(v) else str(int(v))
 
 
 def _markouts(fills: pd.DataFrame, markets: Mapping[str, MarketData]) -> pd.DataFrame:
