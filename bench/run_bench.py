@@ -12,9 +12,10 @@ against the reference process's (and the same ratio by CPU time, user + system, 
 machine disturbs less), and liqkit's peak RSS (the child's ``ru_maxrss``). Each ratio is the
 median of the per-run ratios. The order counts of every liqkit run must equal the reference's (the
 same work); the script exits 1 otherwise. Then the engine's decision latency on the real recording
-shipped with liqkit.
+shipped with liqkit, the live runner on a virtual clock, and the backtest on the shipped recording with
+its depth under each queue model (``--depth-only``: that alone).
 
-Usage: python bench/run_bench.py [--shared ../shared] [--runs 3]
+Usage: python bench/run_bench.py [--shared ../shared] [--runs 3] [--depth-only]
 """
 
 from __future__ import annotations
@@ -171,6 +172,60 @@ def decision_latency() -> dict[str, Any]:
     }
 
 
+RECORDING = Path("data/binance-spot-btcusdt/btcusdt_20240808.gz")  # under --shared: depth@100ms + a snapshot
+
+
+def depth_queue_speed(shared: Path) -> None:
+    """The backtest on the shipped BTCUSDT recording with its depth (the L2 book from depth@100ms and the
+    REST snapshot) under each queue model, beside the same recording without depth: wall time of the
+    whole backtest, the loop's market rows per second and all rows (market and depth) per second of the
+    loop, fills. The strategy quotes three levels from the touch, a tick apart: every level has a queue."""
+    import dataclasses
+
+    from liqkit.backtest import run_backtest
+    from liqkit.data.loader import load_market_data
+    from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
+
+    path = shared / RECORDING
+    md = load_market_data(path)
+    n_depth = len(md.depth["ts_local"]) if md.depth is not None else 0
+    pair = PairConfig(
+        symbol="BTCUSDT",
+        reference="touch",
+        spread="0ticks",  # type: ignore[arg-type]
+        levels=3,
+        level_spacing="1ticks",  # type: ignore[arg-type]
+        refresh_tolerance="1ticks",  # type: ignore[arg-type]
+        size=Decimal("0.002"),
+    )
+    runs = [("no depth", "risk-averse", dataclasses.replace(md, depth=None))]
+    runs += [("depth", model, md) for model in ("risk-averse", "prob-power", "prob-log")]
+    print(
+        f"backtest on {path.name} with depth ({len(md):,} book and trade rows, {n_depth:,} depth rows; realistic "
+        "fills, 3 levels from the touch; best of 3):"
+    )
+    for label, model, data in runs:
+        cfg = LiqkitConfig(sim=SimConfig(queue_model=model), pairs={"BTCUSDT": pair})  # type: ignore[arg-type]
+        best: tuple[float, dict[str, Any]] | None = None
+        for _ in range(3):
+            t0 = time.perf_counter()
+            m = run_backtest(data, cfg).metrics
+            wall = time.perf_counter() - t0
+            if best is None or wall < best[0]:
+                best = (wall, m)
+        assert best is not None
+        wall, m = best
+        loop_s = m["events"] / m["events_per_s"]
+        rows = m["events"] + (n_depth if data.depth is not None else 0)
+        name = (
+            f"{model} ({label})" if label == "no depth" else model + (" (exponent 3)" if model == "prob-power" else "")
+        )
+        print(
+            f"  {name:26s} wall {wall:6.2f} s   loop {m['events_per_s'] / 1e3:7.1f} k market rows/s   "
+            f"{rows / loop_s / 1e3:7.1f} k rows/s with depth   fills {m['fills']:,}"
+        )
+
+
 def _verdict(ok: bool) -> str:
     return "met" if ok else "NOT MET"
 
@@ -180,8 +235,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--shared", type=Path, default=HERE.parent.parent / "shared")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--depth-only", action="store_true", help="only the backtests with depth and queue models")
     a = ap.parse_args()
     shared = a.shared.resolve()
+    if a.depth_only:
+        depth_queue_speed(shared)
+        return 0
     if not (shared / "bench" / "gen_data.py").exists():
         print(f"error: the common benchmark is not at {shared}/bench (give --shared)", file=sys.stderr)
         return 2
@@ -237,6 +296,7 @@ def main() -> int:
         f"p50 {lat['acting_p50_us']:.1f} us, p99 {lat['acting_p99_us']:.1f} us"
     )
     parity = live_runner_parity(out, env, ours[0])
+    depth_queue_speed(shared)
     ok = same and r0.counts == tuple(EXPECTED.values()) and parity
     if not ok:
         print("error: order counts differ (reference, or backtest vs live runner)", file=sys.stderr)

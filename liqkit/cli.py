@@ -218,9 +218,11 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
         from liqkit.venues.binance_server.faults import load_faults
 
         faults = load_faults(args.faults)
+    sim = _sim_server_matching(cfg.sim, args)
     server = BinanceServer(
-        symbols, keys, cfg.sim, data, speed=args.speed, faults=faults, enforce_limits=not args.no_rate_limits
+        symbols, keys, sim, data, speed=args.speed, faults=faults, enforce_limits=not args.no_rate_limits
     )
+    print(f"liqkit sim-server: matching: {_matching_text(sim)}", flush=True)
     print(
         f"liqkit sim-server: Binance spot API for {', '.join(symbols)} on http://{args.host}:{args.port} "
         f"(REST /api/v3, streams /stream and /ws, WebSocket API /ws-api/v3); Ctrl-C stops",
@@ -228,6 +230,76 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
     )
     web.run_app(server.app, host=args.host, port=args.port, print=None, handle_signals=True)
     return 0
+
+
+def _sim_server_matching(sim: Any, args: argparse.Namespace) -> Any:
+    """The ``[sim]`` table with what ``--queue-model``, ``--queue-param``, ``--latency-p50-ms``,
+    ``--latency-p99-ms`` and ``--latency-seed`` set: the server's matching, hidden from its clients.
+    The latency flags make the order latency lognormal (for order entry and cancels alike), replacing
+    the table's latency settings."""
+    from pydantic import ValidationError
+
+    from liqkit.domain.config import SimConfig, format_validation_error
+    from liqkit.domain.errors import ConfigError
+
+    given = sim.model_dump(exclude_unset=True)
+    if args.queue_model is not None:
+        given["queue_model"] = args.queue_model
+        if args.queue_model != "prob-power":
+            given.pop("queue_param", None)
+    if args.queue_param is not None:
+        model = given.get("queue_model", "risk-averse")
+        if model != "prob-power":
+            raise LiqkitError(
+                f"--queue-param {args.queue_param:g}: is the exponent of --queue-model prob-power, but the queue "
+                f"model is {model}: add --queue-model prob-power, or leave --queue-param out"
+            )
+        given["queue_param"] = args.queue_param
+    p50, p99 = args.latency_p50_ms, args.latency_p99_ms
+    if (p50 is None) != (p99 is None):
+        have, missing = (
+            ("--latency-p50-ms", "--latency-p99-ms") if p99 is None else ("--latency-p99-ms", "--latency-p50-ms")
+        )
+        raise LiqkitError(
+            f"{missing}: missing: give it with {have} (the median and the 99th percentile of the order latency, ms)"
+        )
+    if p50 is not None and p99 is not None:
+        if p99 < p50:
+            raise LiqkitError(
+                f"--latency-p99-ms {p99:g}: is below --latency-p50-ms {p50:g}: the 99th percentile must be at "
+                "least the median"
+            )
+        for key in ("latency_ms", "latency_file", "latency_cancel_p50_ms", "latency_cancel_p99_ms", "latency_seed"):
+            given.pop(key, None)
+        given.update(latency="lognormal", latency_p50_ms=p50, latency_p99_ms=p99)
+    if args.latency_seed is not None:
+        if given.get("latency", "constant") != "lognormal":
+            raise LiqkitError(
+                f"--latency-seed {args.latency_seed}: seeds the lognormal order latency: give --latency-p50-ms "
+                'and --latency-p99-ms with it (or [sim] latency = "lognormal" in --config)'
+            )
+        given["latency_seed"] = args.latency_seed
+    try:
+        return SimConfig.model_validate(given)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, "sim.", SimConfig, given)) from None
+
+
+def _matching_text(sim: Any) -> str:
+    """The server's matching in words: fill model, queue model, the latency before an order reaches it."""
+    text = f"{sim.fill_model} fills"
+    if sim.fill_model == "realistic":
+        text += f", queue model {sim.queue_model}"
+        if sim.queue_model == "prob-power":
+            text += f" (exponent {sim.queue_exponent:g})"
+    if sim.latency == "lognormal":
+        seed = sim.seed if sim.latency_seed is None else sim.latency_seed
+        text += f"; order latency lognormal, p50 {sim.latency_p50_ms:g} ms, p99 {sim.latency_p99_ms:g} ms (seed {seed})"
+    elif sim.latency == "measured":
+        text += f"; order latency the round trips of {sim.latency_file}"
+    elif sim.latency_ms:
+        text += f"; order latency {sim.latency_ms:g} ms"
+    return text
 
 
 def _sim_server_keys(credentials: list[tuple[str, str]], state_dir: Path) -> dict[str, Any]:
@@ -387,6 +459,35 @@ def build_parser() -> argparse.ArgumentParser:
     sv.add_argument("--allow-remote", action="store_true", help="allow binding to an address other than 127.0.0.1")
     sv.add_argument("--faults", type=Path, help="TOML file of faults to inject (see README: Fault injection)")
     sv.add_argument("--no-rate-limits", action="store_true", help="report usage in headers but never refuse with 429")
+    sv.add_argument(
+        "--queue-model",
+        choices=("risk-averse", "prob-power", "prob-log"),
+        help="how the queue ahead of a resting order moves (default: [sim] queue_model, risk-averse): only "
+        "trades advance it, or a decrease at its price is taken from ahead of it with probability "
+        "f(front) / (f(front) + f(back)), f(x) = x ** n (prob-power) or ln(1 + x) (prob-log)",
+    )
+    sv.add_argument(
+        "--queue-param",
+        type=cli_args.positive_number,
+        metavar="N",
+        help="prob-power's exponent n (default 3)",
+    )
+    sv.add_argument(
+        "--latency-p50-ms",
+        type=cli_args.positive_ms,
+        metavar="MS",
+        help="an order latency of the server's own: each new order, amend and cancel waits a lognormal draw "
+        "with this median (ms) before it reaches the matching; give --latency-p99-ms with it",
+    )
+    sv.add_argument(
+        "--latency-p99-ms", type=cli_args.positive_ms, metavar="MS", help="that latency's 99th percentile (ms)"
+    )
+    sv.add_argument(
+        "--latency-seed",
+        type=cli_args.seed,
+        metavar="SEED",
+        help="seed of the latency draws (default: [sim] seed, 7); the same seed, the same draws at the same times",
+    )
     sv.set_defaults(func=cmd_sim_server)
     se = sub.add_parser("serve", help="host one engine, its journal and a control API on 127.0.0.1 (token required)")
     se.add_argument(

@@ -90,6 +90,35 @@ def positive_seconds(text: str) -> float:
     return value
 
 
+def positive_number(text: str) -> float:
+    """A number above 0 (finite)."""
+    hint = "a number above 0, e.g. 3"
+    value = _finite(text, hint)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: give {hint}")
+    return value
+
+
+def positive_ms(text: str) -> float:
+    """A delay in milliseconds: finite and above 0."""
+    hint = "a number of milliseconds above 0, e.g. 5"
+    value = _finite(text, hint)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text}: give {hint}")
+    return value
+
+
+def seed(text: str) -> int:
+    """A seed: a whole number, 0 or more."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a seed: give a whole number, 0 or more") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: give a whole number, 0 or more")
+    return value
+
+
 def folder(text: str) -> Path:
     """A folder: one that exists, or a path no file stands in the way of (a state directory to create;
     for ``status``, one where no service runs yet)."""

@@ -20,8 +20,8 @@ from liqkit.domain.config import LiqkitConfig, PairConfig, SimConfig
 from liqkit.domain.errors import ConfigError
 from liqkit.engine.core import EngineCore
 from liqkit.engine.latency import LatencyModel
-from liqkit.venues.sim.exchange import SimExchange
 from liqkit.venues.sim.latency import latency_model
+from liqkit.venues.sim.matching import sim_exchange
 
 __all__ = ["BacktestResult", "run_backtest"]
 
@@ -56,7 +56,7 @@ def run_backtest(
         amend_keeps_priority=True,
         cancel_replace=cfg.engine.replace_mode == "cancel-replace",
     )
-    exch = SimExchange(simcfg.fill_model, simcfg.maker_fee_bps, simcfg.taker_fee_bps, simcfg.balances)
+    exch = sim_exchange(simcfg)
     for md in datas:
         pc = cfg.pairs.get(md.symbol) or PairConfig(symbol=md.symbol)
         core.add_pair(pc, md.rules)

@@ -199,6 +199,18 @@ class SimConfig(_Strict):
     fill_model: Literal["trade-through", "realistic"] = "realistic"
     maker_fee_bps: Decimal = Field(default=Decimal("1"), ge=0)
     taker_fee_bps: Decimal = Field(default=Decimal("1"), ge=0)
+    queue_model: Literal["risk-averse", "prob-power", "prob-log"] = Field(
+        default="risk-averse",
+        description=(
+            "realistic fills: how the queue ahead of a resting order moves. risk-averse: only trades at its "
+            "price advance it; prob-power / prob-log: a decrease at its price that trades do not explain is "
+            "taken from ahead of it with probability f(front) / (f(front) + f(back)), f(x) = x ** queue_param "
+            "or ln(1 + x)."
+        ),
+    )
+    queue_param: float | None = Field(
+        default=None, gt=0, description="prob-power: the exponent n of f(x) = x ** n (default 3)."
+    )
     latency: Literal["constant", "lognormal", "measured"] = Field(
         default="constant",
         description=(
@@ -240,6 +252,30 @@ class SimConfig(_Strict):
         default_factory=lambda: {"USDT": Decimal(100_000), "BTC": Decimal(1), "ETH": Decimal(20)},
         description="Starting balances per asset.",
     )
+
+    @model_validator(mode="after")
+    def _queue_settings_fit_the_model(self) -> SimConfig:
+        """A queue model needs the realistic fill model; ``queue_param`` is prob-power's alone."""
+        if self.fill_model == "trade-through" and self.queue_model != "risk-averse":
+            raise _field_error(
+                "queue_model",
+                self.queue_model,
+                'needs fill_model = "realistic": the trade-through model fills whole on any trade through '
+                'the price and has no queue; remove queue_model, or set fill_model = "realistic"',
+            )
+        if self.queue_param is not None and self.queue_model != "prob-power":
+            raise _field_error(
+                "queue_param",
+                self.queue_param,
+                f'is the exponent of queue_model = "prob-power", but queue_model is "{self.queue_model}": '
+                'remove it, or set queue_model = "prob-power"',
+            )
+        return self
+
+    @property
+    def queue_exponent(self) -> float:
+        """prob-power's exponent: ``queue_param``, 3 unless given."""
+        return 3.0 if self.queue_param is None else self.queue_param
 
     @model_validator(mode="after")
     def _latency_settings_fit_the_model(self) -> SimConfig:

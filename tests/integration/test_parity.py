@@ -289,3 +289,31 @@ def test_takers_walking_the_recorded_depth_same_in_backtest_and_live_runner(samp
     if mode == "cancel-then-place":
         assert (walked > 1).sum() >= 1  # at least one order took more than one level
     assert_same(bt, run_replay(data, cfg))
+
+
+def test_queue_models_with_depth_same_in_backtest_and_live_runner(sample_data):
+    """Each queue model on the shipped recording with its depth (three levels from the touch, where every
+    level has a queue; 3 ms each way): the two paths make the same records, and the models differ."""
+    data = sample_data.slice_time(None, int(sample_data.book["ts_local"][0]) + 600_000_000_000)
+    assert data.depth is not None
+    fills = {}
+    for model in ("risk-averse", "prob-power", "prob-log"):
+        cfg = LiqkitConfig(
+            sim=SimConfig(queue_model=model, latency_ms=3, balances={"BTC": Decimal(2), "USDT": Decimal(200_000)}),
+            pairs={
+                "BTCUSDT": PairConfig(
+                    symbol="BTCUSDT",
+                    reference="touch",
+                    spread="0ticks",  # type: ignore[arg-type]
+                    levels=3,
+                    level_spacing="1ticks",  # type: ignore[arg-type]
+                    refresh_tolerance="1ticks",  # type: ignore[arg-type]
+                    size=Decimal("0.002"),
+                )
+            },
+        )
+        bt = run_backtest(data, cfg)
+        assert_same(bt, run_replay(data, cfg))
+        fills[model] = bt.metrics["fills"]
+    assert fills["risk-averse"] > 100
+    assert fills["prob-log"] > fills["risk-averse"], fills  # cancels ahead of us advance the queue

@@ -11,11 +11,12 @@ from __future__ import annotations
 from decimal import Decimal
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from liqkit.backtest.driver import Driver
-from liqkit.data.feed import MarketData, merge_events
+from liqkit.data.feed import MarketData, merge_depth, merge_events
 from liqkit.domain.config import PairConfig, RiskConfig
 from liqkit.domain.rules import default_rules
 from liqkit.engine.core import EngineCore
@@ -145,3 +146,42 @@ def test_the_bench_strategy_holds_most_rows_and_keeps_its_counts():
     shown = run(md, cfg, "trade-through", 0, False)
     assert len(held[1]) > 100
     assert held == shown
+
+
+@pytest.mark.parametrize("queue_model", ["risk-averse", "prob-power", "prob-log"])
+def test_with_depth_and_each_queue_model_holding_quiet_rows_gives_the_same_run(queue_model):
+    """On the shipped recording with its depth, three levels from the touch a tick apart: orders behind
+    the touch move with depth rows at their price, never with book rows, so holding book rows is still
+    the same run."""
+    from liqkit.data.capture import load_sample
+
+    md = load_sample()
+    md = md.slice_time(None, int(md.book["ts_local"][0]) + 600_000_000_000)
+    assert md.depth is not None
+    cfg = PairConfig(
+        symbol="BTCUSDT",
+        reference="touch",
+        spread="0ticks",  # type: ignore[arg-type]
+        levels=3,
+        level_spacing="1ticks",  # type: ignore[arg-type]
+        refresh_tolerance="1ticks",  # type: ignore[arg-type]
+        size=Decimal("0.002"),
+    )
+
+    def one(hold: bool) -> tuple:
+        core = EngineCore(RiskConfig(), run_nonce="bt00", amend_keeps_priority=True)
+        sim = SimExchange("realistic", 1, 1, {"BTC": Decimal(2), "USDT": Decimal(200_000)}, queue_model)
+        core.add_pair(cfg, md.rules)
+        sim.add_symbol(md.rules)
+        d = Driver(core, sim, ConstantLatency(2_000_000), hold_quiet=hold)
+        d.timeline.load_depth(merge_depth([md]))
+        events = merge_events([md])
+        d.start(["BTCUSDT"], int(events[2][0]))
+        d.run(events)
+        orders = [(r.ts, r.order.client_id, r.status, r.filled) for r in core.order_log]
+        fills = [(r.ts, r.order.client_id, r.price, r.qty, r.fee_nu) for r in core.fill_log]
+        return orders, fills, sim.balances()
+
+    held = one(True)
+    assert len(held[1]) > 100, "too few fills for the comparison to prove anything"
+    assert held == one(False)

@@ -42,6 +42,7 @@ from liqkit.venues.binance_server.limits import Limits, RateLimitError
 from liqkit.venues.binance_server.orders import CANCEL_REPLACE_FAULTS, MAX_AMENDS, STP_MODES, Orders
 from liqkit.venues.binance_server.streams import MarketStreams
 from liqkit.venues.binance_server.ws_api import WsApi
+from liqkit.venues.sim.latency import RequestLeg, latency_model
 from liqkit.venues.sim.venue import SimVenue
 
 _DAY_MS = 86_400_000
@@ -125,12 +126,13 @@ class BinanceServer:
         faults: FaultPlan | None = None,
         enforce_limits: bool = True,
     ) -> None:
-        cfg = (config or SimConfig()).model_copy(update={"latency_ms": 0.0})
+        cfg = config or SimConfig()
         # the limits exchangeInfo declares: usage is always reported, refused past them when enforced
         self.limits = Limits(load_exchange_info()["rateLimits"], enforce_limits)
         self.enforce_limits = enforce_limits
         self.faults = faults or FaultPlan()
-        self.venue = SimVenue(symbols, cfg, data, speed=speed)
+        # the [sim] matching (fill and queue models) and its latency before an order or cancel reaches it
+        self.venue = SimVenue(symbols, cfg, data, speed=speed, latency=RequestLeg(latency_model(cfg, time.time_ns())))
         self.keys = as_keys(api_keys)
         self.book = Orders(self.venue, self.now_ms, self.limits.orders, enforce_limits, self._emit)
         self.wsapi = WsApi(self.book, self.keys, self.limits, lambda: self.faults, self.now_ms)

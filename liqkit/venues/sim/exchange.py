@@ -9,8 +9,33 @@ place (``amend``, Binance's keepPriority amend). Two fill models for resting ord
 - ``trade-through`` (the common benchmark's rule): a resting buy at P fills whole on any trade at
   ``<= P``, a sell on any trade at ``>= P``.
 - ``realistic``: a trade by a seller fills our bids priced above it, up to the trade's quantity;
-  at our own price only after the queue ahead of us (the displayed quantity when we joined) has
-  traded; a book that moves through our price (best ask ``<=`` our bid) fills us whole as maker.
+  at our own price only after the queue ahead of us has traded; a book that moves through our price
+  (best ask ``<=`` our bid) fills us whole as maker.
+
+The queue ahead of a resting order (realistic model; ``SimOrder.queue``, in lot steps) starts at the
+market's quantity at its price when it rests: the recorded top's at the top's price, none inside the
+spread, and beyond the top the L2 book's (0 for an empty level) when the data has depth, else (the top
+alone known) the top's quantity. Trades at its price take from it first (``_match``). The market's
+quantity at its price, as the data shows it again, moves it by the queue model (``queue_model``,
+hftbacktest's models, ``_observe``); each order keeps the last quantity it saw at its price (``seen``)
+and what traded there since (``traded``):
+
+- ``risk-averse``: the queue never exceeds the market's quantity at its price (a decrease shortens it
+  only when it leaves less than the queue): only trades advance us;
+- ``prob-power`` (``f(x) = x ** queue_param``) and ``prob-log`` (``f(x) = ln(1 + x)``): a decrease the
+  trades do not explain, ``drop = (seen - traded) - qty``, is taken from ahead of us with probability
+  ``f(front) / (f(front) + f(back))`` (``back = seen - traded - front``, what rests behind us): its
+  expected value, ``round(p * drop)`` half up, and from ahead of us too what exceeds ``back``; the
+  queue stays within ``[0, qty]``. An increase joins behind us and changes nothing ahead.
+
+Which rows show the market's quantity at an order's price: a book row while its price is the top (the
+bookTicker is real time), an empty level while its price is better than the top (depth data only), and
+beyond the top the depth rows naming its price (depth@100ms is batched: at or inside the top its levels
+are older news than the top, as ``_Book.market`` says). A change of source is no observation: the
+order compares each new row with the last quantity it saw, whichever source showed it, so a stale L2
+level met when the top moves off an order's price is not a fake decrease. Without depth the top alone is
+observed, at its price, as it always was (``risk-averse`` then gives the results of the matching before
+queue models, bit for bit: ``tests/unit/test_queue_parity.py``).
 
 The book. Each symbol has the recorded top (``on_book``: bid, bid qty, ask, ask qty) and, when the data
 has depth (``on_depth``: a snapshot, then level changes, ``liqkit.data.depth``), an L2 book (price ticks
@@ -58,6 +83,7 @@ exact integer arithmetic on small numbers; ``balances()`` gives Decimals back.
 from __future__ import annotations
 
 import heapq
+import math
 from decimal import Decimal
 from typing import Final
 
@@ -95,6 +121,12 @@ _TAKE: Final = 0  # takes from the recorded market's level
 _TRADE: Final = 1  # trades with our own resting order (STP NONE)
 _EXPIRE: Final = 2  # expires our own resting order (STP EXPIRE_MAKER, EXPIRE_BOTH)
 _DECREMENT: Final = 3  # takes the quantity off both (STP DECREMENT)
+# queue models (the realistic fill model): ``SimExchange(queue_model=...)`` by name, kept as the index
+QUEUE_RISK_AVERSE: Final = 0
+QUEUE_PROB_POWER: Final = 1
+QUEUE_PROB_LOG: Final = 2
+QUEUE_MODELS: Final = ("risk-averse", "prob-power", "prob-log")
+DEFAULT_QUEUE_PARAM: Final = 3.0  # prob-power's exponent unless given
 _NEW: Final = OrderStatus.NEW
 _EXPIRED: Final = OrderStatus.EXPIRED
 _EXPIRED_IN_MATCH: Final = OrderStatus.EXPIRED_IN_MATCH
@@ -188,7 +220,20 @@ _ACCEPTED: Final = PlaceResult(True, 0, "", _NONE)
 class SimOrder:
     """An order resting at the simulated exchange."""
 
-    __slots__ = ("buy", "client_id", "filled", "order_id", "pair", "price", "qty", "queue", "side", "ts")
+    __slots__ = (
+        "buy",
+        "client_id",
+        "filled",
+        "order_id",
+        "pair",
+        "price",
+        "qty",
+        "queue",
+        "seen",
+        "side",
+        "traded",
+        "ts",
+    )
 
     def __init__(
         self, client_id: str, pair: int, side: Side, price: int, qty: int, queue: int, ts: int, order_id: int
@@ -201,6 +246,8 @@ class SimOrder:
         self.qty = qty  # what it can execute in all: its quantity less what self-trade prevention took off
         self.filled = 0
         self.queue = queue  # quantity ahead of us at our price (realistic model)
+        self.seen = -1  # the market's quantity at our price when the data last showed it (-1: not yet)
+        self.traded = 0  # public trades at our price since then
         self.ts = ts
         self.order_id = order_id
 
@@ -292,6 +339,17 @@ class _Book:
                 out += [(p, self.l2_asks[p]) for p in prices]
         return out
 
+    def shown_at(self, buy: bool, price: int) -> int:
+        """With depth: the market's quantity at ``price`` on one side as an order meets it (the top's at the
+        top's price, none inside the spread, the L2 book's beyond the top)."""
+        if buy:
+            if self.bid and price >= self.bid:
+                return self.bid_qty if price == self.bid else 0
+            return self.l2_bids.get(price, 0)
+        if self.ask and price <= self.ask:
+            return self.ask_qty if price == self.ask else 0
+        return self.l2_asks.get(price, 0)
+
     def would_take(self, buy: bool, price: int, own: bool) -> bool:
         """Whether an order at ``price`` meets the book on arrival: the recorded top's price (shown,
         whatever is left of its quantity), an L2 level or (``own``) one of our own resting orders."""
@@ -323,6 +381,25 @@ class _Book:
                 self.l2_asks.pop(price, None)
 
 
+def front_share(model: int, param: float, front: int, back: int) -> float:
+    """The probability that a decrease at an order's price is taken from ahead of it (``front`` lot steps
+    ahead, ``back`` behind): ``f(front) / (f(front) + f(back))`` with ``f(x) = x ** param``
+    (``QUEUE_PROB_POWER``) or ``f(x) = ln(1 + x)`` (``QUEUE_PROB_LOG``); 0 with nothing ahead, 1 with
+    nothing behind. The power's is computed as ``1 / (1 + exp(param * ln(back / front)))``: no power
+    overflows."""
+    if front <= 0:
+        return 0.0
+    if back <= 0:
+        return 1.0
+    if model == QUEUE_PROB_LOG:
+        a = math.log1p(front)
+        return a / (a + math.log1p(back))
+    z = param * (math.log(back) - math.log(front))
+    if z > 700.0:  # exp would overflow: f(back) dwarfs f(front)
+        return 0.0
+    return 1.0 / (1.0 + math.exp(z))
+
+
 class _Walk:
     """A taker's walk through the book, planned before anything is done (FOK needs all or nothing, a
     MARKET order its cost before it locks it): the steps (price, qty, our order or None, what)."""
@@ -347,10 +424,23 @@ class SimExchange:
         maker_fee_bps: Decimal | int = 0,
         taker_fee_bps: Decimal | int = 0,
         balances: dict[str, Decimal] | None = None,
+        queue_model: str = "risk-averse",
+        queue_param: float = DEFAULT_QUEUE_PARAM,
     ) -> None:
         if fill_model not in ("trade-through", "realistic"):
             raise ValueError(f"fill_model = {fill_model!r}: use 'trade-through' or 'realistic'")
+        if queue_model not in QUEUE_MODELS:
+            raise ValueError(f"queue_model = {queue_model!r}: use 'risk-averse', 'prob-power' or 'prob-log'")
+        if fill_model == "trade-through" and queue_model != "risk-averse":
+            raise ValueError(
+                f"queue_model = {queue_model!r}: the trade-through fill model has no queue; "
+                "use fill_model 'realistic' for a queue model"
+            )
+        if not queue_param > 0 or queue_param == math.inf:
+            raise ValueError(f"queue_param = {queue_param!r}: must be a number > 0")
         self.realistic = fill_model == "realistic"
+        self.queue_model = QUEUE_MODELS.index(queue_model)
+        self.queue_param = float(queue_param)
         self.maker_ppb = int(Decimal(maker_fee_bps) * 10_000)
         self.taker_ppb = int(Decimal(taker_fee_bps) * 10_000)
         self.books: list[_Book] = []
@@ -428,7 +518,7 @@ class SimExchange:
             if self.realistic:
                 if bk.through:
                     bk.through.clear()  # the market is off every order's price
-                self._shrink_queues(bk)
+                self._observe_top(bk)
             return _NONE
         through = bk.through
         fills: list[SimFill] = []
@@ -441,17 +531,48 @@ class SimExchange:
                 t = through[cid]
                 if self.orders.get(cid) is not t or (ask > t.price if t.buy else bid < t.price):
                     del through[cid]
-        self._shrink_queues(bk)
+        self._observe_top(bk)
         return fills
 
-    def _shrink_queues(self, bk: _Book) -> None:
-        # the queue ahead of us cannot exceed what is displayed at our price
+    def _observe_top(self, bk: _Book) -> None:
+        """A book row shows the market's quantity at the top's price (and, with depth, an empty level at
+        prices better than the top) to the orders resting there."""
+        depth = bk.depth
+        bid, ask = bk.bid, bk.ask
         for o in bk.buys.values():
-            if o.price == bk.bid and o.queue > bk.bid_qty:
-                o.queue = bk.bid_qty
+            if o.price == bid:
+                self._observe(o, bk.bid_qty)
+            elif depth and bid and o.price > bid:
+                self._observe(o, 0)
         for o in bk.sells.values():
-            if o.price == bk.ask and o.queue > bk.ask_qty:
-                o.queue = bk.ask_qty
+            if o.price == ask:
+                self._observe(o, bk.ask_qty)
+            elif depth and ask and o.price < ask:
+                self._observe(o, 0)
+
+    def _observe(self, o: SimOrder, qty: int) -> None:
+        """The data shows ``qty`` of the market at ``o``'s price: move its queue by the queue model (the
+        module's text)."""
+        front = o.queue
+        model = self.queue_model
+        if model != QUEUE_RISK_AVERSE and o.seen >= 0 and front > 0:
+            level = o.seen - o.traded  # what the trades since the last row left
+            drop = level - qty  # what they do not explain
+            if drop > 0:
+                back = level - front
+                if back < 0:
+                    back = 0
+                take = int(front_share(model, self.queue_param, front, back) * drop + 0.5)
+                if drop - take > back:  # more left than rested behind us: the rest was ahead
+                    take = drop - back
+                front -= take
+                if front < 0:
+                    front = 0
+        if front > qty:
+            front = qty
+        o.queue = front
+        o.seen = qty
+        o.traded = 0
 
     def on_trade(self, idx: int, price: int, qty: int, aggressor: int) -> list[SimFill]:
         """Show a public trade; return the fills it causes to our orders."""
@@ -468,6 +589,10 @@ class SimExchange:
             return fills
         fills = []
         left = qty
+        if self.queue_model != QUEUE_RISK_AVERSE:  # what traded at an order's price, for its next row
+            for o in (bk.buys if aggressor < 0 else bk.sells).values():
+                if o.price == price:
+                    o.traded += qty
         if aggressor < 0 and price <= bk.max_buy:  # a seller took: our bids at or above the price
             for o in sorted(bk.buys.values(), key=lambda o: (-o.price, o.ts)):
                 if left <= 0 or o.price < price:
@@ -496,6 +621,18 @@ class SimExchange:
                 book[price] = qty
             else:
                 book.pop(price, None)
+            if not self.realistic or not bk.depth:
+                return
+            # the level's news for our orders resting there, beyond the top (at or inside it the top wins)
+            if side > 0:
+                if price <= bk.max_buy and not (bk.bid and price >= bk.bid):
+                    for o in bk.buys.values():
+                        if o.price == price:
+                            self._observe(o, qty)
+            elif price >= bk.min_sell and not (bk.ask and price <= bk.ask):
+                for o in bk.sells.values():
+                    if o.price == price:
+                        self._observe(o, qty)
 
     def has_depth(self, idx: int) -> bool:
         """Whether the symbol has an L2 book in sync with the data (else its top alone)."""
@@ -616,16 +753,25 @@ class SimExchange:
             return r
         self.free[asset] -= need
         self.locked[asset] += need
-        queue = 0
+        o = SimOrder(client_id, idx, side, price, qty, 0, ts, self.next_order_id)
         if self.realistic:
-            if buy:
-                queue = bk.bid_qty if price == bk.bid else (0 if price > bk.bid else bk.bid_qty)
-            else:
-                queue = bk.ask_qty if price == bk.ask else (0 if price < bk.ask else bk.ask_qty)
-        self._rest(bk, SimOrder(client_id, idx, side, price, qty, queue, ts, self.next_order_id))
+            if bk.depth:
+                self._join(bk, o)
+            else:  # the top alone: deeper than it, its quantity (no better guess)
+                if buy:
+                    o.queue = bk.bid_qty if price == bk.bid else (0 if price > bk.bid else bk.bid_qty)
+                else:
+                    o.queue = bk.ask_qty if price == bk.ask else (0 if price < bk.ask else bk.ask_qty)
+                if (price >= bk.bid) if buy else (bk.ask and price <= bk.ask):  # at or inside the top
+                    o.seen = o.queue
+        self._rest(bk, o)
         self.next_order_id += 1
         self.n_placed += 1
         return _ACCEPTED
+
+    def _join(self, bk: _Book, o: SimOrder) -> None:
+        """With depth: ``o`` joins the queue at its price behind the market's quantity shown there."""
+        o.queue = o.seen = bk.shown_at(o.buy, o.price)
 
     def _rest(self, bk: _Book, o: SimOrder) -> None:
         """Put ``o`` on the book."""
@@ -848,8 +994,12 @@ class SimExchange:
         if rests:
             o.qty -= walk.prevented
             if self.realistic:
-                top, top_qty = (bk.bid, bk.bid_qty) if buy else (bk.ask, bk.ask_qty)
-                o.queue = top_qty if price == top else 0  # else it is the best price on its side
+                if bk.depth:
+                    self._join(bk, o)
+                else:
+                    top, top_qty = (bk.bid, bk.bid_qty) if buy else (bk.ask, bk.ask_qty)
+                    o.queue = top_qty if price == top else 0  # else it is the best price on its side
+                    o.seen = o.queue
             self._rest(bk, o)
             if self.realistic and ((bk.ask and price >= bk.ask) if buy else (bk.bid and price <= bk.bid)):
                 bk.through[client_id] = o  # rests at or through the recorded market: the module's rule

@@ -69,5 +69,30 @@ def _model(cfg: SimConfig, start_ns: int, end_ns: int | None) -> LatencyModel:
     return ConstantLatency.from_ms(cfg.latency_ms)
 
 
+class RequestLeg:
+    """A latency model's request leg alone: a request waits its delay before it reaches the exchange, and
+    its answer goes back at once (``liqkit sim-server``: answers travel over the client's real connection)."""
+
+    __slots__ = ("model",)
+
+    def __init__(self, model: LatencyModel) -> None:
+        self.model = model
+
+    def request_ns(self, ts: int, kind: int) -> int:
+        """The model's delay of the request."""
+        return self.model.request_ns(ts, kind)
+
+    def response_ns(self, ts: int, kind: int) -> int:
+        """None: the answer leaves at once."""
+        return 0
+
+    def feed_ns(self, ts: int) -> int:
+        """Market data as recorded."""
+        return 0
+
+    def __repr__(self) -> str:
+        return f"RequestLeg({self.model!r})"
+
+
 def _when(ns: int) -> str:
     return datetime.fromtimestamp(ns / 1e9, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")

@@ -39,8 +39,8 @@ from liqkit.engine.execution import NOT_OPEN, OK, REFUSED, RETRY, UNKNOWN, Fetch
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
 from liqkit.engine.latency import LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, VenueEvent
-from liqkit.venues.sim.exchange import SimExchange
 from liqkit.venues.sim.latency import latency_model
+from liqkit.venues.sim.matching import sim_exchange
 from liqkit.venues.sim.timeline import ANSWER, ARRIVE, DEPTH, EVENT, MARKET, REPORT, WAKE, OrderEvent, Timeline
 
 _FOREVER = 1 << 62
@@ -83,7 +83,7 @@ class ReplayVenue:
         if not self.datas:
             raise ValueError("data: give at least one MarketData")
         cfg = self.config
-        self.exchange = SimExchange(cfg.fill_model, cfg.maker_fee_bps, cfg.taker_fee_bps, cfg.balances)
+        self.exchange = sim_exchange(cfg)
         for md in self.datas:
             self.exchange.add_symbol(md.rules)
         self._rules = {md.symbol: md.rules for md in self.datas}

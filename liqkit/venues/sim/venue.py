@@ -27,8 +27,9 @@ from liqkit.engine.ids import is_liqkit_id
 from liqkit.engine.intents import Amend, Place, Replace
 from liqkit.engine.latency import CANCEL, PLACE, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
-from liqkit.venues.sim.exchange import FEE_SCALE, STP_NONE, TIF_GTC, TIF_IOC, SimExchange, SimFill
+from liqkit.venues.sim.exchange import FEE_SCALE, STP_NONE, TIF_GTC, TIF_IOC, SimFill
 from liqkit.venues.sim.latency import latency_model
+from liqkit.venues.sim.matching import sim_exchange
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,9 +77,7 @@ class SimVenue:
         self.speed = speed
         self.clock = clock
         self.symbols = [s.upper() for s in symbols]
-        self.exchange = SimExchange(
-            self.config.fill_model, self.config.maker_fee_bps, self.config.taker_fee_bps, self.config.balances
-        )
+        self.exchange = sim_exchange(self.config)
         self._rules: dict[str, SymbolRules] = {}
         self._data = dict(data or {})
         self._queue: asyncio.Queue[VenueEvent] = asyncio.Queue()
