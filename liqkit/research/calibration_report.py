@@ -45,7 +45,8 @@ def match_fills(live: pd.DataFrame, model: pd.DataFrame, window_s: float = MATCH
     for key, rows in lv.groupby(keys, sort=False, dropna=False):
         sel = model
         for k, v in zip(keys, key, strict=True):
-            sel = sel[sel[k].isna()] if pd.isna(v) else sel[sel[k] == v]
+            missing = v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+            sel = sel[sel[k].isna()] if missing else sel[sel[k] == v]
         if sel.empty:
             continue
         mts = np.sort(sel["ts"].to_numpy(np.int64))
@@ -82,17 +83,15 @@ def source_metrics(fills: pd.DataFrame, orders: pd.DataFrame, markets: Mapping[s
     total: dict[str, Any] = {}
     for sym, md in markets.items():
         f = fills[fills["symbol"] == sym]
-        statuses = orders[orders["symbol"] == sym]["status"].astype(str).value_counts().to_dict()
+        statuses = {str(k): int(n) for k, n in orders[orders["symbol"] == sym]["status"].value_counts().items()}
         m = pair_metrics(_pair_fills(f), MidLine.of_book(md.book, float(md.rules.tick)), statuses)
         for k, v in m.items():
             if isinstance(v, int | float) and not k.startswith(("markout", "fill_rate", "max_", "final_")):
                 total[k] = total.get(k, 0) + v
     total["fill_rate"] = total["orders_filled"] / total["orders_placed"] if total.get("orders_placed") else 0.0
+    counts = fills.groupby(["symbol", "side", "level"], dropna=False).size() if len(fills) else pd.Series(dtype=int)
     total["per_level"] = (
-        {
-            f"{s} {side} L{_level(lv)}": int(n)
-            for (s, side, lv), n in fills.groupby(["symbol", "side", "level"], dropna=False).size().items()
-        }
+        {f"{key[0]} {key[1]} L{_level(key[2])}": int(n) for key, n in counts.items() if isinstance(key, tuple)}
         if len(fills)
         else {}
     )
@@ -103,7 +102,7 @@ def source_metrics(fills: pd.DataFrame, orders: pd.DataFrame, markets: Mapping[s
 
 
 def _level(v: Any) -> str:
-    return "?" if pd.isna(v) else str(int(v))
+    return "?" if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)) else str(int(v))
 
 
 def _markouts(fills: pd.DataFrame, markets: Mapping[str, MarketData]) -> pd.DataFrame:
@@ -181,9 +180,11 @@ class CalibrationReport:
         from plotly.subplots import make_subplots
 
         fig = make_subplots(rows=1, cols=2, subplot_titles=("fills per side and level", "markout (bps), 95% CI"))
-        lv = self.per_level()
-        for src in lv.columns:
-            fig.add_trace(go.Bar(name=src, x=list(lv.index), y=lv[src].tolist(), legendgroup=src), row=1, col=1)
+        per = self.per_level()
+        for col in per.columns:
+            fig.add_trace(
+                go.Bar(name=str(col), x=list(per.index), y=per[col].tolist(), legendgroup=str(col)), row=1, col=1
+            )
         mk = self.markouts
         if len(mk):
             for src, rows in mk[mk["side"] == "all"].groupby("source", sort=False):
