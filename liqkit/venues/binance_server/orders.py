@@ -31,6 +31,8 @@ from liqkit.venues.sim.venue import SimVenue
 
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
 ORDER_TYPES = ("LIMIT", "LIMIT_MAKER", "MARKET")
+STOP_TYPES = ("STOP_LOSS", "STOP_LOSS_LIMIT")  # served as legs of an order list (``order_lists``) only
+_ON_TRIGGER = {"STOP_LOSS": "MARKET", "STOP_LOSS_LIMIT": "LIMIT"}  # what a stop order becomes when it triggers
 RESP_TYPES = ("ACK", "RESULT", "FULL")
 TIME_IN_FORCE = ("GTC", "IOC", "FOK")
 STP_MODES = ("NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT")  # what exchangeInfo allows
@@ -74,6 +76,16 @@ class NewOrder:
     resp_type: str
     time_in_force: str
     stp: str
+    stop_price: int = 0  # STOP_LOSS / STOP_LOSS_LIMIT: the last trade price that triggers it (ticks)
+
+    @property
+    def acts_as(self) -> str:
+        """The order type it matches as (a stop order: the type it becomes when it triggers)."""
+        return _ON_TRIGGER.get(self.kind, self.kind)
+
+
+def _no_list(order: dict[str, Any], event: str) -> dict[str, Any] | None:
+    return None
 
 
 class Orders:
@@ -99,16 +111,29 @@ class Orders:
         self.duplicates: list[str] = []  # moments two live liqkit orders shared a pair, side and level
         self.fills_made = 0
         self._execution_id = 0
+        # an order list leg changed ("TRADE", "CANCELED"): ``order_lists`` finishes its list (the cancel's
+        # answer for the list when it did)
+        self.leg_changed: Callable[[dict[str, Any], str], dict[str, Any] | None] = _no_list
 
     # ---- new orders -------------------------------------------------------------------------------
-    def parse_new(self, p: Mapping[str, str]) -> NewOrder:
+    def parse_new(self, p: Mapping[str, str], kinds: tuple[str, ...] = ORDER_TYPES) -> NewOrder:
         """Read and check a new order's parameters as Binance does before it reaches the matching engine:
-        type, side, client id, price and quantity on the symbol's grid, its filters, timeInForce and STP."""
+        type (one of ``kinds``), side, client id, price and quantity on the symbol's grid, its filters,
+        timeInForce and STP; a stop order's ``stopPrice`` (it is checked as the type it becomes)."""
         sym = pp.symbol(p, self.venue.exchange.index)
         r = self.venue._rules[sym]
         kind = p.get("type", "")
-        if kind not in ORDER_TYPES:
+        if kind not in kinds:
             raise ApiError(-1116, "Invalid orderType.")
+        stop_price = 0
+        if kind in STOP_TYPES:
+            try:
+                stop_price = r.price_to_ticks(pp.decimal(p, "stopPrice"))
+            except FilterError:
+                raise ApiError(-1013, "Filter failure: PRICE_FILTER") from None
+        elif "stopPrice" in p:
+            raise ApiError(-1106, "Parameter 'stopPrice' sent when not required.")
+        acts_as = _ON_TRIGGER.get(kind, kind)
         resp_type = pp.choice(p, "newOrderRespType", RESP_TYPES, "FULL" if kind in ("LIMIT", "MARKET") else "ACK")
         try:
             side = Side.parse(p.get("side", ""))
@@ -122,7 +147,7 @@ class Orders:
             raise ApiError(-1013, "This symbol does not allow the specified self-trade prevention mode.")
         tif = "GTC"
         quote_qty = Decimal(0)
-        if kind == "MARKET":
+        if acts_as == "MARKET":
             for name in ("timeInForce", "price"):
                 if name in p:
                     raise ApiError(-1106, f"Parameter '{name}' sent when not required.")
@@ -142,7 +167,7 @@ class Orders:
         else:
             if kind == "LIMIT_MAKER" and "timeInForce" in p:
                 raise ApiError(-1106, "Parameter 'timeInForce' sent when not required.")
-            if kind == "LIMIT":
+            if acts_as == "LIMIT":
                 if not p.get("timeInForce"):
                     raise pp.missing("timeInForce")
                 tif = p["timeInForce"]
@@ -159,7 +184,7 @@ class Orders:
         )
         if failed:
             raise ApiError(-1013, f"Filter failure: {failed}")
-        return NewOrder(sym, side, kind, price, qty, quote_qty, cid, resp_type, tif, stp)
+        return NewOrder(sym, side, kind, price, qty, quote_qty, cid, resp_type, tif, stp, stop_price)
 
     def _count_new(self, now: int) -> None:
         """Count a new order in the unfilled-order count; ``RateLimitError`` -1015 past a limit (when enforced)."""
@@ -196,20 +221,75 @@ class Orders:
 
     async def _submit(self, req: NewOrder) -> dict[str, Any]:
         """Send a checked new order to the simulated exchange and record it; the answer to give."""
-        cid = req.client_id
+        order = await self.enter(req)
+        return self._placed(order, req.resp_type, self.clock())
+
+    def check_unique(self, cid: str) -> None:
+        """-2010 when an open order already has this client id."""
         live = self.orders.get(self.by_cid.get(cid, -1))
         if live is not None and live["status"] in OPEN_STATUSES:
             raise ApiError(-2010, "Duplicate order sent.")
+
+    def record(self, req: NewOrder, order_id: int, list_id: int, key: str, now: int) -> dict[str, Any]:
+        """The Binance order object of a new order (status NEW), kept under ``order_id``; a stop order waits
+        off the book (not working) until it triggers."""
+        r = self.venue._rules[req.symbol]
+        stop = req.kind in STOP_TYPES
+        order = self.orders[order_id] = {
+            "symbol": req.symbol,
+            "orderId": order_id,
+            "orderListId": list_id,
+            "clientOrderId": req.client_id,
+            "price": r.format_price(0 if req.acts_as == "MARKET" else req.price),
+            "origQty": r.format_qty(req.qty),
+            "executedQty": "0",
+            "cummulativeQuoteQty": "0",
+            "status": "NEW",
+            "timeInForce": req.time_in_force,
+            "type": req.kind,
+            "side": req.side.name,
+            "stopPrice": r.format_price(req.stop_price) if stop else "0",
+            "icebergQty": "0",
+            "time": now,
+            "updateTime": now,
+            "isWorking": not stop,
+            "workingTime": -1 if stop else now,
+            "origQuoteOrderQty": plain_decimal(req.quote_qty),
+            "selfTradePreventionMode": req.stp,
+            "_key": key,
+            "_qty": req.qty,
+            "_filled": 0,
+            "_quote": Decimal(0),
+            "_trades": [],
+            "_amends": 0,
+        }
+        self.by_cid[req.client_id] = order_id
+        if not stop:
+            self.by_key[key] = order_id
+        return order
+
+    def reserve_id(self) -> int:
+        """An order id for an order that is not sent to the matching yet (a stop order waiting to trigger)."""
+        oid: int = self.venue.exchange.next_order_id
+        self.venue.exchange.next_order_id += 1
+        return oid
+
+    async def enter(self, req: NewOrder, list_id: int = -1, waiting: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Send a checked new order to the simulated exchange and record it (``waiting``: a triggered stop
+        order, already recorded, now going to the matching as the type it becomes); the order object."""
+        cid = req.client_id
+        if waiting is None:
+            self.check_unique(cid)
         key = cid
         while key in self.venue.exchange.orders:  # held at the exchange by an order an amend renamed
             key = f"{cid}#{secrets.token_hex(3)}"
         self._check_duplicate(req.symbol, cid)
-        market = req.kind == "MARKET"
+        market = req.acts_as == "MARKET"
         r = self.venue._rules[req.symbol]
         # a MARKET order walks the book for its quantity, or for its quote amount (then in tick*step units)
         quote_units = int(req.quote_qty / (r.tick * r.step)) if market and req.quote_qty else 0
         qty = 0 if quote_units else req.qty
-        place = Place(req.symbol, key, req.side, 0 if market else req.price, qty, req.kind == "LIMIT_MAKER", 0)
+        place = Place(req.symbol, key, req.side, 0 if market else req.price, qty, req.acts_as == "LIMIT_MAKER", 0)
         try:
             placed = await self.venue.submit(
                 place,
@@ -221,36 +301,13 @@ class Orders:
         except OrderRejected as e:
             raise ApiError(e.code or -2010, str(e).split("] ", 1)[-1]) from None
         now = self.clock()
-        order = self.orders[placed.order_id] = {
-            "symbol": req.symbol,
-            "orderId": placed.order_id,
-            "orderListId": -1,
-            "clientOrderId": cid,
-            "price": r.format_price(0 if req.kind == "MARKET" else req.price),
-            "origQty": r.format_qty(req.qty),
-            "executedQty": "0",
-            "cummulativeQuoteQty": "0",
-            "status": "NEW",
-            "timeInForce": req.time_in_force,
-            "type": req.kind,
-            "side": req.side.name,
-            "stopPrice": "0",
-            "icebergQty": "0",
-            "time": now,
-            "updateTime": now,
-            "isWorking": True,
-            "workingTime": now,
-            "origQuoteOrderQty": plain_decimal(req.quote_qty),
-            "selfTradePreventionMode": req.stp,
-            "_key": key,
-            "_qty": req.qty,
-            "_filled": 0,
-            "_quote": Decimal(0),
-            "_trades": [],
-            "_amends": 0,
-        }
-        self.by_cid[cid] = self.by_key[key] = placed.order_id
-        self._report(order, "NEW")
+        if waiting is None:
+            order = self.record(req, placed.order_id, list_id, key, now)
+        else:
+            order = waiting
+            order.update(isWorking=True, workingTime=now, updateTime=now, _key=key)
+            self.by_key[key] = order["orderId"]
+        self.report(order, "NEW")
         for fill in placed.fills:  # what it took on arrival: applied now, so the answer shows it
             self.applied.add(fill.trade_id)
             self.apply_fill(order, fill)
@@ -263,12 +320,12 @@ class Orders:
         status = placed.status.value if hasattr(placed.status, "value") else str(placed.status)
         if status == "EXPIRED_IN_MATCH":  # self-trade prevention expired the taker
             order.update(status=status, isWorking=False, updateTime=now)
-            self._report(order, "TRADE_PREVENTION")
+            self.report(order, "TRADE_PREVENTION")
         elif placed.expired:  # IOC/FOK/MARKET: what did not fill at once (or a FOK that could not fill)
             reason = placed.expiry or "INSUFFICIENT_LIQUIDITY"
             order.update(status="EXPIRED", isWorking=False, expiryReason=reason, updateTime=now)
-            self._report(order, "EXPIRED")
-        return self._placed(order, req.resp_type, now)
+            self.report(order, "EXPIRED")
+        return order
 
     def _prevented(self, prevented: Any, now: int) -> None:
         """The account's resting orders a taker's self-trade prevention touched: expired (EXPIRED_IN_MATCH,
@@ -281,7 +338,7 @@ class Orders:
             if expired:
                 order.update(status="EXPIRED_IN_MATCH", isWorking=False, updateTime=now)
                 order["preventedQuantity"] = r.format_qty(qty)
-                self._report(order, "TRADE_PREVENTION")
+                self.report(order, "TRADE_PREVENTION")
             else:
                 order["_qty"] -= qty
                 order["preventedQuantity"] = r.format_qty(qty)
@@ -294,6 +351,8 @@ class Orders:
             return out
         for k in _PLACED_FIELDS:
             out[k] = order[k]
+        if order["type"] in STOP_TYPES:
+            out["stopPrice"] = order["stopPrice"]
         if "expiryReason" in order:
             out["expiryReason"] = order["expiryReason"]
         if resp_type == "FULL":
@@ -362,35 +421,51 @@ class Orders:
             raise ApiError(-2011, "Unknown order sent.")
         if restriction is not None and order["status"] != restriction[len("ONLY_") :]:
             raise ApiError(-2011, "Order was not canceled due to cancel restrictions.")
-        try:
-            await self.venue.cancel(sym, order["_key"])
-        except UnknownOrderError:  # filled (or cancelled) while this request waited
-            raise ApiError(-2011, "Unknown order sent.") from None
-        return self._canceled(order, cancel_id)
+        if order["isWorking"]:  # (a stop order waiting to trigger is not at the matching)
+            try:
+                await self.venue.cancel(sym, order["_key"])
+            except UnknownOrderError:  # filled (or cancelled) while this request waited
+                raise ApiError(-2011, "Unknown order sent.") from None
+        out = self._canceled(order, cancel_id)
+        self.leg_changed(order, "CANCELED")  # an order list's leg: the whole list is cancelled
+        return out
 
     def _canceled(self, order: dict[str, Any], cancel_id: str) -> dict[str, Any]:
         """Binance's answer to a cancel: the order as it is now, under the cancel's own client id."""
         order["status"] = "CANCELED"
         order["isWorking"] = False
         order["updateTime"] = now = self.clock()
-        self._report(order, "CANCELED", cancel_id=cancel_id)
+        self.report(order, "CANCELED", cancel_id=cancel_id)
         out = {
             "symbol": order["symbol"],
             "origClientOrderId": order["clientOrderId"],
             "orderId": order["orderId"],
-            "orderListId": -1,
+            "orderListId": order["orderListId"],
             "clientOrderId": cancel_id,
             "transactTime": now,
         }
         for k in _CANCELED_FIELDS:
             out[k] = order[k]
+        if order["type"] in STOP_TYPES:
+            out["stopPrice"] = order["stopPrice"]
         return out
 
     async def cancel_all(self, p: Mapping[str, str]) -> list[dict[str, Any]]:
         """``DELETE /api/v3/openOrders`` / ``openOrders.cancelAll``: the symbol's open orders, cancelled."""
         sym = pp.symbol(p, self.venue.exchange.index)
         keys = await self.venue.cancel_all(sym, own_only=False)
-        return [self._canceled(self.orders[self.by_key[k]], generated_id()) for k in keys if k in self.by_key]
+        out: list[dict[str, Any]] = []
+        for order in [self.orders[self.by_key[k]] for k in keys if k in self.by_key]:
+            single = self._canceled(order, generated_id())
+            finished = self.leg_changed(order, "CANCELED")  # a leg: its list, cancelled, in the answer instead
+            out.append(single if finished is None else finished)
+        for order in list(self.orders.values()):  # stop legs waiting off the book: their lists too
+            if order["symbol"] == sym and order["status"] in OPEN_STATUSES and not order["isWorking"]:
+                self._canceled(order, generated_id())
+                finished = self.leg_changed(order, "CANCELED")
+                if finished is not None:
+                    out.append(finished)
+        return out
 
     async def cancel_replace(self, p: Mapping[str, str], fault: str = "") -> dict[str, Any]:
         """``POST /api/v3/order/cancelReplace`` / ``order.cancelReplace``: cancel an order and place a new one.
@@ -482,14 +557,14 @@ class Orders:
         order.update(clientOrderId=new_cid, origQty=r.format_qty(qty), _qty=qty, updateTime=now)
         order["_amends"] += 1
         self._execution_id += 1
-        self._report(order, "REPLACED", orig_id=old_cid)
+        self.report(order, "REPLACED", orig_id=old_cid)
         return {
             "transactTime": now,
             "executionId": self._execution_id,
             "amendedOrder": {
                 "symbol": sym,
                 "orderId": order["orderId"],
-                "orderListId": -1,
+                "orderListId": order["orderListId"],
                 "origClientOrderId": old_cid,
                 "clientOrderId": new_cid,
                 "price": order["price"],
@@ -596,7 +671,7 @@ class Orders:
                 "symbol": ev.symbol,
                 "id": ev.trade_id,
                 "orderId": order["orderId"],
-                "orderListId": -1,
+                "orderListId": order["orderListId"],
                 "price": r.format_price(ev.price),
                 "qty": r.format_qty(ev.qty),
                 "quoteQty": plain_decimal(r.price(ev.price) * r.qty(ev.qty)),
@@ -615,9 +690,11 @@ class Orders:
         order["status"] = "FILLED" if order["_filled"] >= order["_qty"] else "PARTIALLY_FILLED"
         order["isWorking"] = order["status"] != "FILLED"
         order["updateTime"] = now
-        self._report(order, "TRADE", ev)
+        self.report(order, "TRADE", ev)
+        if order["orderListId"] != -1:
+            self.leg_changed(order, "TRADE")
 
-    def _report(
+    def report(
         self,
         order: dict[str, Any],
         exec_type: str,
@@ -638,9 +715,9 @@ class Orders:
             "f": order["timeInForce"],
             "q": order["origQty"],
             "p": order["price"],
-            "P": "0",
+            "P": order["stopPrice"],
             "F": "0",
-            "g": -1,
+            "g": order["orderListId"],
             "C": order["clientOrderId"] if exec_type == "CANCELED" else orig_id,
             "x": exec_type,
             "X": order["status"],
@@ -653,7 +730,7 @@ class Orders:
             "N": None,
             "T": now,
             "t": -1,
-            "w": order["status"] in OPEN_STATUSES,
+            "w": order["status"] in OPEN_STATUSES and order["isWorking"],
             "m": False,
             "O": order["time"],
             "Z": order["cummulativeQuoteQty"],

@@ -3,7 +3,8 @@
 REST under ``/api/v3/``: ping, time, exchangeInfo; market data (depth, trades, aggTrades,
 ticker/24hr, ticker/price, ticker/bookTicker) built from the replayed market as the server played it;
 account, order (place, test, query and cancel by ``orderId`` or ``origClientOrderId``), cancelReplace,
-keepPriority amends, openOrders (query, cancel), allOrders, myTrades and the unfilled-order count.
+keepPriority amends, openOrders (query, cancel), allOrders, myTrades, the unfilled-order count, and OCO
+order lists (``order_lists``: orderList/oco, orderList, openOrderList).
 Market streams (``streams``) under ``/stream`` (combined) and ``/ws`` (raw), named in the URL or
 subscribed by frame, and the WebSocket API under ``/ws-api/v3`` (``ws_api``: order entry, queries,
 sessions, the user data stream). Signed requests
@@ -39,6 +40,7 @@ from liqkit.venues.binance_server import params as pp
 from liqkit.venues.binance_server.auth import ApiError, ApiKey, as_keys, check_rest
 from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.binance_server.limits import Limits, RateLimitError
+from liqkit.venues.binance_server.order_lists import OrderLists
 from liqkit.venues.binance_server.orders import CANCEL_REPLACE_FAULTS, MAX_AMENDS, STP_MODES, Orders
 from liqkit.venues.binance_server.streams import MarketStreams
 from liqkit.venues.binance_server.ws_api import WsApi
@@ -135,12 +137,13 @@ class BinanceServer:
         self.venue = SimVenue(symbols, cfg, data, speed=speed, latency=RequestLeg(latency_model(cfg, time.time_ns())))
         self.keys = as_keys(api_keys)
         self.book = Orders(self.venue, self.now_ms, self.limits.orders, enforce_limits, self._emit)
-        self.wsapi = WsApi(self.book, self.keys, self.limits, lambda: self.faults, self.now_ms)
+        self.tapes = {s.upper(): _Tape() for s in symbols}
+        self.lists = OrderLists(self.book, self._last_trade)  # OCO lists, their stops fed the public trades
+        self.wsapi = WsApi(self.book, self.lists, self.keys, self.limits, lambda: self.faults, self.now_ms)
         # the fan-out's view of the book (the same objects): fills are routed by the exchange's order key
         self.orders = self.book.orders
         self._by_cid = self.book.by_key
         self._applied = self.book.applied
-        self.tapes = {s.upper(): _Tape() for s in symbols}
         self.started_ms = self.now_ms()
         self.streams = MarketStreams(
             self.venue.symbols,
@@ -177,6 +180,10 @@ class BinanceServer:
                 web.get("/api/v3/allOrders", self.all_orders),
                 web.get("/api/v3/myTrades", self.my_trades),
                 web.delete("/api/v3/openOrders", self.cancel_open_orders),
+                web.post("/api/v3/orderList/oco", self.new_oco),
+                web.delete("/api/v3/orderList", self.cancel_order_list),
+                web.get("/api/v3/orderList", self.query_order_list),
+                web.get("/api/v3/openOrderList", self.open_order_lists),
                 web.get("/stream", self.streams.combined),
                 web.get("/ws", self.streams.raw),
                 web.get("/ws/{names:.+}", self.streams.raw),
@@ -558,6 +565,24 @@ class BinanceServer:
         p = await self._signed(request)
         return self._json(await self.book.cancel_all(p), weight=0)
 
+    async def new_oco(self, request: web.Request) -> web.Response:
+        p = await self._signed(request)
+        return self._json(await self.lists.place_oco(p), weight=0, orders=True)
+
+    async def cancel_order_list(self, request: web.Request) -> web.Response:
+        return self._json(await self.lists.cancel(await self._signed(request)), weight=0)
+
+    async def query_order_list(self, request: web.Request) -> web.Response:
+        return self._json(self.lists.query(await self._signed(request)), weight=4)
+
+    async def open_order_lists(self, request: web.Request) -> web.Response:
+        return self._json(self.lists.open_lists(await self._signed(request)), weight=6)
+
+    def _last_trade(self, sym: str) -> int:
+        """The last public trade's price the server played (ticks; 0 before the first)."""
+        tape = self.tapes[sym]
+        return tape.trades[-1][1] if tape.trades else 0
+
     # ---- WebSocket API (``ws_api.WsApi``) and the user data stream ------------------------------------
     async def ws_api(self, request: web.Request) -> web.WebSocketResponse:
         return await self.wsapi.serve(request)
@@ -586,6 +611,7 @@ class BinanceServer:
                 tape = self.tapes[ev.symbol]
                 tape.add(ev.trade_id, ev.price, ev.qty, ev.ts_local // 1_000_000, ev.aggressor is Side.SELL)
                 await self.streams.trade(ev, tape.aggs[-1])
+                self.lists.on_trade(ev.symbol, ev.price)  # OCO stop legs this trade reaches trigger
             elif isinstance(ev, UserFill):
                 if ev.trade_id in self._applied:  # already applied by the request that placed the order
                     self._applied.discard(ev.trade_id)

@@ -4,7 +4,8 @@ answered ``{"id", "status", "result" | "error", "rateLimits"}``, one text frame 
 Methods: ``ping``, ``time``; ``session.logon`` / ``session.status`` / ``session.logout`` (an Ed25519 key
 authenticates the connection: later requests need a ``timestamp`` but no ``apiKey`` or ``signature``);
 order entry (``order.place``, ``order.test``, ``order.cancel``, ``order.cancelReplace``,
-``order.amend.keepPriority``, ``openOrders.cancelAll``) and queries (``order.status``, ``openOrders.status``,
+``order.amend.keepPriority``, ``openOrders.cancelAll``, ``orderList.place.oco``, ``orderList.cancel``)
+and queries (``orderList.status``, ``openOrderLists.status``, ``order.status``, ``openOrders.status``,
 ``account.status``, ``account.rateLimits.orders``), all answered by ``Orders`` as REST is; and the user
 data stream (``userDataStream.subscribe`` on a logged-on connection, ``.subscribe.signature`` on any,
 ``.unsubscribe``, ``session.subscriptions``), its events ``{"subscriptionId", "event"}``.
@@ -29,6 +30,7 @@ from liqkit.venues.binance_server import params as pp
 from liqkit.venues.binance_server.auth import ED25519, ApiError, ApiKey, AuthError, check_time, check_ws, ws_text
 from liqkit.venues.binance_server.faults import FaultPlan
 from liqkit.venues.binance_server.limits import Limits, RateLimitError
+from liqkit.venues.binance_server.order_lists import OrderLists
 from liqkit.venues.binance_server.orders import Orders
 
 UNKNOWN = {
@@ -107,6 +109,7 @@ class WsApi:
     def __init__(
         self,
         orders: Orders,
+        lists: OrderLists,
         keys: Mapping[str, ApiKey],
         limits: Limits,
         faults: Callable[[], FaultPlan],
@@ -137,6 +140,10 @@ class WsApi:
             "order.cancelReplace": Method(self._cancel_replace, 1, signed=True, ok_weight=0, orders=True),
             "order.amend.keepPriority": Method(_call(o.amend), 4, signed=True),
             "openOrders.cancelAll": Method(_call(o.cancel_all), 1, signed=True, ok_weight=0),
+            "orderList.place.oco": Method(_call(lists.place_oco), 1, signed=True, ok_weight=0, orders=True),
+            "orderList.cancel": Method(_call(lists.cancel), 1, signed=True, ok_weight=0),
+            "orderList.status": Method(_sync(lists.query), 4, signed=True),
+            "openOrderLists.status": Method(_sync(lists.open_lists), 6, signed=True),
             "order.status": Method(_sync(o.query), 4, signed=True),
             "openOrders.status": Method(_sync(o.open_orders), 6, signed=True, heavy=80, heavier=_no_symbol),
             "account.status": Method(_sync(o.account), 20, signed=True),
