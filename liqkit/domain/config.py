@@ -369,6 +369,18 @@ class PairConfig(_Strict):
     max_inventory: PosDecimal | None = Field(default=None, description="Never buy past this base quantity.")
     price_ceiling: PosDecimal | None = Field(default=None, description="Above it only sell orders are placed.")
     price_floor: PosDecimal | None = Field(default=None, description="Below it only buy orders are placed.")
+    exit_inventory: PosDecimal | None = Field(
+        default=None,
+        description="OCO exits: when the base held passes inventory_target's base amount (at the mid) by more "
+        "than this base quantity, the whole excess gets one OCO order list (a LIMIT_MAKER take-profit and a "
+        "STOP_LOSS); unset: no exits.",
+    )
+    exit_take_profit: Dist | None = Field(
+        default=None, description="The exit's take-profit distance from the mid when the exit is placed."
+    )
+    exit_stop_loss: Dist | None = Field(
+        default=None, description="The exit's stop-loss (stopPrice) distance from the mid when the exit is placed."
+    )
     cleanup: Literal["own", "all"] = Field(default="own", description="Which open orders to cancel on start/stop.")
     max_loss: PosDecimal | None = None
     stp_mode: Literal["NONE", "EXPIRE_TAKER", "EXPIRE_MAKER", "EXPIRE_BOTH", "DECREMENT"] | None = Field(
@@ -407,6 +419,26 @@ class PairConfig(_Strict):
     def _floor_below_ceiling(self) -> PairConfig:
         if self.price_floor is not None and self.price_ceiling is not None and self.price_floor >= self.price_ceiling:
             raise ValueError(f"price_floor {self.price_floor} must be below price_ceiling {self.price_ceiling}")
+        return self
+
+    @model_validator(mode="after")
+    def _exits_complete(self) -> PairConfig:
+        """``exit_inventory`` turns exits on and needs both distances (> 0); a distance without it is refused."""
+        names = ("exit_take_profit", "exit_stop_loss")
+        if self.exit_inventory is None:
+            given = [n for n in names if getattr(self, n) is not None]
+            if given:
+                raise ValueError(
+                    f"{' and '.join(given)} set without exit_inventory: set exit_inventory (a base quantity, "
+                    f"e.g. 0.01) to turn OCO exits on, or remove {' and '.join(given)}"
+                )
+            return self
+        for n in names:
+            d = getattr(self, n)
+            if d is None:
+                raise ValueError(f"exit_inventory is set but {n} is not: give {n} as a distance, e.g. '50bps'")
+            if d.value <= 0:
+                raise ValueError(f"{n} = {d}: an exit's distance must be above 0, e.g. '50bps'")
         return self
 
     @model_validator(mode="after")

@@ -42,6 +42,7 @@ from liqkit.domain.errors import (
 )
 from liqkit.domain.rules import SymbolRules, parse_exchange_info
 from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
+from liqkit.engine.exits import OcoExit
 from liqkit.engine.ids import is_liqkit_id
 from liqkit.engine.intents import Amend, Place, Replace
 from liqkit.engine.ports import OpenOrder, StreamGap, UserFill, UserOrder, VenueEvent
@@ -634,6 +635,44 @@ class BinanceVenue:
             if data.get("cancelResult") != "SUCCESS":
                 raise ReplaceFailed(_half_error(cancel_half, False, "cancel"), None) from e
             raise ReplaceFailed(None, _half_error(new_half, True, "new order")) from e
+
+    async def place_oco(self, x: OcoExit) -> None:
+        """An OCO exit (``orderList/oco`` / ``orderList.place.oco``): a LIMIT_MAKER take-profit and a
+        STOP_LOSS of one quantity (a SELL list: the take-profit above, the stop below; a BUY one: reversed)."""
+        r = self._rules[x.symbol]
+        limit, stop = ("above", "below") if x.side is Side.SELL else ("below", "above")
+        params: dict[str, Any] = {
+            "symbol": x.symbol,
+            "side": x.side.name,
+            "quantity": r.format_qty(x.qty),
+            "listClientOrderId": x.list_id,
+            f"{limit}Type": "LIMIT_MAKER",
+            f"{limit}Price": r.format_price(x.take_profit),
+            f"{limit}ClientOrderId": x.tp_id,
+            f"{stop}Type": "STOP_LOSS",
+            f"{stop}StopPrice": r.format_price(x.stop),
+            f"{stop}ClientOrderId": x.sl_id,
+            "newOrderRespType": "ACK",
+        }
+        stp = self.stp_modes.get(x.symbol)
+        if stp:
+            params["selfTradePreventionMode"] = stp
+        await self._entry(True, "orderList.place.oco", self._c().create_oco_order, params, paced=True)
+
+    async def cancel_order_list(self, symbol: str, list_id: str) -> None:
+        """Cancel an order list by its client id (``DELETE orderList`` / ``orderList.cancel``);
+        UnknownOrderError (-2011) when it is not open."""
+        await self._entry(
+            False, "orderList.cancel", self._rest_cancel_list, {"symbol": symbol, "listClientOrderId": list_id}
+        )
+
+    async def _rest_cancel_list(self, **params: Any) -> Any:
+        return await self._c()._delete("orderList", True, data=params)
+
+    async def open_order_lists(self) -> list[str]:
+        """The client ids of the account's open order lists."""
+        lists = await self._call(False, self._c().get_open_oco_orders)
+        return [str(x["listClientOrderId"]) for x in lists]
 
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel by client id; UnknownOrderError (-2011) when it is not open."""

@@ -213,3 +213,43 @@ def test_defaults_note_names_the_defaults_used():
     assert f"spread {d.bid_spread}" in note and f"size {d.size} {d.size_unit}" in note and "\n" not in note
     some = defaults_note(parse_config({"pairs": {"BTCUSDT": {}}}), ["BTCUSDT", "ETHUSDT"])
     assert some is not None and some.startswith("the config has no [pairs.ETHUSDT]: ETHUSDT quoted on the defaults")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'exit_take_profit = "50bps"',
+            "pairs.BTCUSDT: exit_take_profit set without exit_inventory: set exit_inventory (a base quantity, "
+            "e.g. 0.01) to turn OCO exits on, or remove exit_take_profit",
+        ),
+        ('exit_take_profit = "5bps"\nexit_stop_loss = "5bps"', "exit_take_profit and exit_stop_loss set without"),
+        ('exit_inventory = "0.01"\nexit_take_profit = "50bps"', "exit_inventory is set but exit_stop_loss is not"),
+        ('exit_inventory = "0.01"\nexit_stop_loss = "50bps"', "exit_inventory is set but exit_take_profit is not"),
+        (
+            'exit_inventory = "0.01"\nexit_take_profit = "0bps"\nexit_stop_loss = "50bps"',
+            "exit_take_profit = 0bps: an exit's distance must be above 0",
+        ),
+        ('exit_inventory = "-1"', "pairs.BTCUSDT.exit_inventory = '-1'"),
+        ('exit_inventory = "0"', "pairs.BTCUSDT.exit_inventory = '0'"),
+        ('exit_inventory = "0.01"\nexit_stop_loss = "far"\nexit_take_profit = "1bps"', "exit_stop_loss = 'far'"),
+    ],
+)
+def test_exit_fields_are_checked_and_named(tmp_path, text, expected):
+    f = tmp_path / "exits.toml"
+    f.write_text(f"[pairs.BTCUSDT]\n{text}\n")
+    with pytest.raises(ConfigError) as e:
+        load_config(f)
+    assert expected in str(e.value), str(e.value)
+
+
+def test_exits_are_off_by_default_and_on_with_all_three_fields(tmp_path):
+    assert PairConfig(symbol="BTCUSDT").exit_inventory is None
+    f = tmp_path / "exits.toml"
+    f.write_text('[pairs.BTCUSDT]\nexit_inventory = "0.01"\nexit_take_profit = "50bps"\nexit_stop_loss = "3ticks"\n')
+    cfg = load_config(f).pairs["BTCUSDT"]
+    assert (cfg.exit_inventory, str(cfg.exit_take_profit), str(cfg.exit_stop_loss)) == (
+        Decimal("0.01"),
+        "50bps",
+        "3ticks",
+    )

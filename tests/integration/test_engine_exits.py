@@ -1,0 +1,121 @@
+"""The engine's OCO exits against sim-server on 127.0.0.1, through ``BinanceVenue`` (REST or the WebSocket
+API): a pair holding more base than ``inventory_target``'s share gets one OCO for the excess (a
+take-profit above the mid, a stop below it); stopping the engine cancels it, so the server holds no open
+list; on a rising market the take-profit fills and the stop expires. The list and its legs are journaled."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from markets import drifting_feed, still_feed
+from processes import until
+
+from liqkit.data.feed import MarketData
+from liqkit.domain.config import PairConfig, SimConfig
+from liqkit.engine.runner import EngineRunner
+from liqkit.journal import Journal
+from liqkit.venues.binance import BinanceVenue
+from liqkit.venues.binance_server.server import BinanceServer
+
+KEY, SECRET = "exit-key-0123456789", "exit-secret-abcdefghij"
+D = Decimal
+# 5 BTC and 60,000 USDT at 60,000: half the value is 3 BTC, so 2 BTC are past the target
+BALANCES = {"BTC": D(5), "USDT": D(60_000)}
+EXIT = {"exit_inventory": D("0.5"), "exit_take_profit": "20bps", "exit_stop_loss": "30bps"}
+
+
+def pair(**exits: Any) -> PairConfig:
+    return PairConfig(symbol="BTCUSDT", spread="5bps", size=D("0.002"), **exits)
+
+
+async def engine(tmp_path: Any, data: MarketData, entry: str, cfg: PairConfig) -> tuple[Any, ...]:
+    server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, SimConfig(balances=BALANCES), {"BTCUSDT": data}, speed=1)
+    web, url = await server.listen()
+    venue = BinanceVenue(["BTCUSDT"], KEY, SECRET, base_url=url, order_entry=entry)
+    venue.wire_log = []
+    journal = Journal.in_state_dir(tmp_path)
+    runner = EngineRunner(venue, [cfg], journal, timer_s=0.1)
+    await until(lambda: server._book("BTCUSDT").bid and server.tapes["BTCUSDT"].trades, 60, "a book and a trade")
+    await runner.start(run=["BTCUSDT"])
+    return server, web, venue, journal, runner
+
+
+@pytest.mark.parametrize("entry", ["ws-api", "rest"])
+def test_the_engine_places_one_exit_for_the_excess_and_stop_cancels_it(tmp_path, entry):
+    async def scenario() -> None:
+        server, web, venue, journal, runner = await engine(tmp_path, still_feed(120), entry, pair(**EXIT))
+        try:
+            await until(lambda: server.lists.open_count() == 1, 60, "the engine's exit list")
+            (ol,) = [x for x in server.lists.lists.values() if x.open]
+            tp, sl = server.book.orders[ol.limit_id], server.book.orders[ol.stop_id]
+            assert (tp["side"], tp["type"], sl["type"]) == ("SELL", "LIMIT_MAKER", "STOP_LOSS")
+            # the whole excess (2 BTC), or what is free of it beside the engine's own ask (0.002)
+            assert D("1.997") <= D(tp["origQty"]) <= D("2") and tp["origQty"] == sl["origQty"]
+            mid = D("60000.005")
+            assert D(tp["price"]) == (mid * (1 + D("0.002"))).quantize(D("0.01"), "ROUND_CEILING")
+            assert D(sl["stopPrice"]) == (mid * (1 - D("0.003"))).quantize(D("0.01"), "ROUND_FLOOR")
+            assert tp["clientOrderId"].startswith("lq.") and ol.client_id.startswith("lq.")
+            methods = {m for _, m, _ in venue.wire_log}
+            if entry == "ws-api":
+                assert "orderList.place.oco" in methods, methods
+            await asyncio.sleep(0)
+            assert server.lists.open_count() == 1  # one exit at a time, however many balance updates came
+            await runner.stop()
+            assert server.lists.open_count() == 0  # no orphan list
+            assert server.venue.own_open_orders() == [] and not server.book.open_orders({"symbol": "BTCUSDT"})
+            assert (tp["status"], sl["status"]) == ("CANCELED", "CANCELED")
+        finally:
+            if runner.state != "stopped":
+                await runner.stop()
+            await web.cleanup()
+        states = journal.states("BTCUSDT")
+        reasons = list(states[states["state"] == "exit"]["reason"])
+        assert any(r.startswith(f"OCO {ol.client_id}: SELL") for r in reasons), reasons
+        assert f"OCO {ol.client_id} cancelled at stop" in reasons, reasons
+        legs = journal.orders("BTCUSDT")
+        assert {tp["clientOrderId"], sl["clientOrderId"]} <= set(legs["client_id"]), legs
+
+    asyncio.run(scenario())
+
+
+def test_exits_off_by_default_place_no_list(tmp_path):
+    async def scenario() -> None:
+        server, web, _venue, _journal, runner = await engine(tmp_path, still_feed(120), "rest", pair())
+        try:
+            await until(lambda: server.venue.own_open_orders(), 60, "the engine's quotes")
+            seen = len(server.tapes["BTCUSDT"].trades)
+            await until(lambda: len(server.tapes["BTCUSDT"].trades) > seen + 20, 60, "two more seconds of trades")
+            assert server.lists.lists == {} and runner.exits.placed == 0
+            await runner.stop()
+        finally:
+            if runner.state != "stopped":
+                await runner.stop()
+            await web.cleanup()
+
+    asyncio.run(scenario())
+
+
+def test_a_rising_market_fills_the_exits_take_profit_and_the_stop_expires(tmp_path):
+    async def scenario() -> None:
+        cfg = pair(exit_inventory=D("0.5"), exit_take_profit="3ticks", exit_stop_loss="500bps")
+        server, web, _venue, journal, runner = await engine(tmp_path, drifting_feed(+1), "ws-api", cfg)
+        try:
+            await until(lambda: runner.exits.done >= 1, 120, "the exit's take-profit to fill")
+            (ol,) = list(server.lists.lists.values())[:1]
+            tp, sl = server.book.orders[ol.limit_id], server.book.orders[ol.stop_id]
+            assert (tp["status"], sl["status"]) == ("FILLED", "EXPIRED")
+            await runner.stop()
+            assert server.lists.open_count() == 0
+        finally:
+            if runner.state != "stopped":
+                await runner.stop()
+            await web.cleanup()
+        fills = journal.fills("BTCUSDT")
+        assert tp["clientOrderId"] in set(fills["client_id"]), fills
+        states = journal.states("BTCUSDT")
+        assert any(r == f"OCO {ol.client_id} done: FILLED/EXPIRED" for r in states["reason"]), list(states["reason"])
+
+    asyncio.run(scenario())
