@@ -45,10 +45,12 @@ async def settle(server: BinanceServer) -> None:
     await asyncio.sleep(0)  # the event taken last off the queue is handled within this turn
 
 
-def drifting_feed(ticks_per_trade: int, seconds: float = 300.0) -> MarketData:
+def drifting_feed(ticks_per_trade: int, seconds: float = 300.0, book_follows: bool = False) -> MarketData:
     """BTCUSDT with the still book (60000.00 / 60000.01) and a trade of 0.01 BTC every 0.1 s, each
     ``ticks_per_trade`` cents from the one before (from 60000.00; up: buyers take, down: sellers take):
-    the last trade price walks away from the book, so a stop or a far limit order is reached in time."""
+    the last trade price walks away from the book, so a stop or a far limit order is reached in time.
+    ``book_follows``: the book walks with the trades instead (the ask at the trade price, the bid a
+    cent below), so the mid and the last trade stay a half cent apart."""
     r = default_rules("BTCUSDT")
     n = int(seconds * 10)
     ts = 1_704_067_200_000_000_000 + np.arange(n, dtype=np.int64) * 100_000_000
@@ -60,10 +62,13 @@ def drifting_feed(ticks_per_trade: int, seconds: float = 300.0) -> MarketData:
         "ask": np.full(n, 6_000_001),
         "ask_qty": np.full(n, 20_000),
     }
+    prices = 6_000_000 + np.arange(n, dtype=np.int64) * ticks_per_trade
+    if book_follows:
+        book["ask"], book["bid"] = prices, prices - 1
     trades = {
         "ts_local": ts + 50_000_000,
         "ts_exchange": ts + 50_000_000,
-        "price": 6_000_000 + np.arange(n, dtype=np.int64) * ticks_per_trade,
+        "price": prices,
         "qty": np.full(n, 1_000),
         "aggressor": np.full(n, 1 if ticks_per_trade > 0 else -1),
         "trade_id": np.arange(1, n + 1),

@@ -25,6 +25,7 @@ from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import OrderStatus, Side
 from liqkit.engine.ports import Sink
 
+HOLD_NS = 5_000_000_000  # after a refused exit, the pair's next one waits this long
 _ENDED = frozenset({OrderStatus.CANCELED, OrderStatus.EXPIRED, OrderStatus.REJECTED, OrderStatus.EXPIRED_IN_MATCH})
 
 
@@ -114,9 +115,12 @@ class Exits:
     def __init__(self, journal: Sink | None) -> None:
         self.journal = journal
         self.open: dict[str, OcoExit] = {}  # list client id -> exit (placed or being placed, not done)
+        self.known: dict[str, OcoExit] = {}  # every exit placed, by list client id (its legs' later reports)
         self.legs: dict[str, tuple[str, OrderStatus]] = {}  # leg client id -> (list client id, status)
         self.placed = 0
         self.done = 0
+        self.refusals = 0
+        self.hold_until: dict[str, int] = {}  # symbol -> no new exit before this time (ns) after a refusal
         self._seq = 0
 
     def ids(self, symbol: str, nonce: str) -> tuple[str, str, str]:
@@ -125,12 +129,12 @@ class Exits:
         base = f"lq.{symbol[:10]}.x{nonce}{self._seq}"
         return base, f"{base}.tp", f"{base}.sl"
 
-    def busy(self, symbol: str) -> bool:
-        """Whether the pair has an exit open (one at a time)."""
-        return any(x.symbol == symbol for x in self.open.values())
+    def busy(self, symbol: str, ts: int) -> bool:
+        """Whether the pair has an exit open (one at a time) or had one refused within ``HOLD_NS``."""
+        return ts < self.hold_until.get(symbol, 0) or any(x.symbol == symbol for x in self.open.values())
 
     def placing(self, x: OcoExit, ts: int) -> None:
-        self.open[x.list_id] = x
+        self.open[x.list_id] = self.known[x.list_id] = x
         self.legs[x.tp_id] = (x.list_id, OrderStatus.PENDING_NEW)
         self.legs[x.sl_id] = (x.list_id, OrderStatus.PENDING_NEW)
 
@@ -158,7 +162,11 @@ class Exits:
                 )
 
     def refused(self, x: OcoExit, ts: int, why: str) -> None:
+        """The venue refused the list: none for the pair for ``HOLD_NS`` (the next balance change after it
+        tries again, at the prices of then)."""
         self._forget(x)
+        self.refusals += 1
+        self.hold_until[x.symbol] = ts + HOLD_NS
         if self.journal is not None:
             self.journal.state(ts, x.symbol, "exit", f"OCO {x.list_id} refused: {why}")
 
@@ -166,10 +174,10 @@ class Exits:
         return client_id in self.legs
 
     def on_order(self, client_id: str, status: OrderStatus, filled: str, rules: SymbolRules, ts: int) -> None:
-        """A leg's update from the user stream: journaled; a fill or both legs ended finish the list."""
+        """A leg's update from the user stream, journaled; a leg filled, or both ended, finish the list."""
         list_id, _ = self.legs[client_id]
         self.legs[client_id] = (list_id, status)
-        x = self.open.get(list_id)
+        x = self.known.get(list_id)
         if x is None:
             return
         if self.journal is not None:
@@ -177,12 +185,16 @@ class Exits:
             self.journal.order(
                 ts, x.symbol, client_id, x.side, rules.format_price(price), rules.format_qty(x.qty), filled, status
             )
-        states = [self.legs[c][1] for c in (x.tp_id, x.sl_id)]
-        if OrderStatus.FILLED in states or all(s in _ENDED for s in states):
+        if list_id not in self.open:
+            return
+        states = {"take-profit": self.legs[x.tp_id][1], "stop-loss": self.legs[x.sl_id][1]}
+        filled_leg = next((name for name, s in states.items() if s == OrderStatus.FILLED), "")
+        if filled_leg or all(s in _ENDED for s in states.values()):
             self.done += 1
             self._forget(x)
             if self.journal is not None:
-                self.journal.state(ts, x.symbol, "exit", f"OCO {list_id} done: {'/'.join(s.value for s in states)}")
+                how = f"{filled_leg} FILLED" if filled_leg else "both legs ended"
+                self.journal.state(ts, x.symbol, "exit", f"OCO {list_id} done: {how}")
 
     def _forget(self, x: OcoExit) -> None:
         self.open.pop(x.list_id, None)

@@ -165,8 +165,9 @@ class EngineRunner:
         self._drain()
 
     async def stop_pair(self, symbol: str) -> None:
-        """Stop quoting ``symbol`` and cancel its orders."""
+        """Stop quoting ``symbol`` and cancel its orders (and its open exits)."""
         self._submit(self.core.stop(symbol, self.clock()))  # type: ignore[arg-type]
+        await self._cancel_exits(symbol)
         self._drain()
 
     def configure(self, cfg: PairConfig, source: str = "api") -> None:
@@ -218,7 +219,12 @@ class EngineRunner:
         changed = set(assets)
         for st in self.core.pairs:
             cfg = self.configs.get(st.symbol)
-            if cfg is None or cfg.exit_inventory is None or st.state != QUOTING or self.exits.busy(st.symbol):
+            if (
+                cfg is None
+                or cfg.exit_inventory is None
+                or st.state != QUOTING
+                or self.exits.busy(st.symbol, self.clock())
+            ):
                 continue
             if st.rules.base_asset not in changed and st.rules.quote_asset not in changed:
                 continue
@@ -246,12 +252,13 @@ class EngineRunner:
             return
         self.exits.placed_ok(x, rules, self.clock())
 
-    async def _cancel_exits(self) -> None:
-        """Cancel the exits still open (stop): each list by its client id; one already done is fine."""
+    async def _cancel_exits(self, symbol: str | None = None) -> None:
+        """Cancel the exits still open (of ``symbol``, or all: stop), each list by its client id; one already
+        done is fine."""
         cancel = getattr(self.venue, "cancel_order_list", None)
         if cancel is None:
             return
-        for x in list(self.exits.open.values()):
+        for x in [x for x in self.exits.open.values() if symbol is None or x.symbol == symbol]:
             try:
                 await cancel(x.symbol, x.list_id)
             except UnknownOrderError:

@@ -15,9 +15,10 @@ from processes import until
 
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import PairConfig, SimConfig
+from liqkit.domain.types import OrderStatus
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
-from liqkit.venues.binance import BinanceVenue
+from liqkit.venues.binance import BinanceVenue, client_class, close_client
 from liqkit.venues.binance_server.server import BinanceServer
 
 KEY, SECRET = "exit-key-0123456789", "exit-secret-abcdefghij"
@@ -61,8 +62,10 @@ def test_the_engine_places_one_exit_for_the_excess_and_stop_cancels_it(tmp_path,
             methods = {m for _, m, _ in venue.wire_log}
             if entry == "ws-api":
                 assert "orderList.place.oco" in methods, methods
-            await asyncio.sleep(0)
             assert server.lists.open_count() == 1  # one exit at a time, however many balance updates came
+            if entry == "rest":  # stopping the pair alone cancels its exit too
+                await runner.stop_pair("BTCUSDT")
+                assert server.lists.open_count() == 0
             await runner.stop()
             assert server.lists.open_count() == 0  # no orphan list
             assert server.venue.own_open_orders() == [] and not server.book.open_orders({"symbol": "BTCUSDT"})
@@ -77,6 +80,42 @@ def test_the_engine_places_one_exit_for_the_excess_and_stop_cancels_it(tmp_path,
         assert f"OCO {ol.client_id} cancelled at stop" in reasons, reasons
         legs = journal.orders("BTCUSDT")
         assert {tp["clientOrderId"], sl["clientOrderId"]} <= set(legs["client_id"]), legs
+
+    asyncio.run(scenario())
+
+
+def test_start_up_cleanup_cancels_an_exit_a_crashed_run_left_open(tmp_path):
+    async def scenario() -> None:
+        server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, SimConfig(balances=BALANCES), {"BTCUSDT": still_feed()})
+        web, url = await server.listen()
+        try:
+            await until(lambda: server._book("BTCUSDT").bid and server.tapes["BTCUSDT"].trades, 60, "a market")
+            client = await client_class(url).create(KEY, SECRET)
+            try:  # as a crashed run's exit: liqkit's client ids
+                await client.create_oco_order(
+                    symbol="BTCUSDT",
+                    side="SELL",
+                    quantity="1",
+                    listClientOrderId="lq.BTCUSDT.xold1",
+                    aboveType="LIMIT_MAKER",
+                    abovePrice="60500",
+                    aboveClientOrderId="lq.BTCUSDT.xold1.tp",
+                    belowType="STOP_LOSS",
+                    belowStopPrice="59500",
+                    belowClientOrderId="lq.BTCUSDT.xold1.sl",
+                )
+            finally:
+                await close_client(client)
+            assert server.lists.open_count() == 1
+            venue = BinanceVenue(["BTCUSDT"], KEY, SECRET, base_url=url)
+            runner = EngineRunner(venue, [pair()], Journal.in_state_dir(tmp_path), timer_s=0.1)
+            await runner.start()  # cleans up liqkit's orders left open, the legs among them
+            try:
+                assert server.lists.open_count() == 0
+            finally:
+                await runner.stop()
+        finally:
+            await web.cleanup()
 
     asyncio.run(scenario())
 
@@ -101,12 +140,16 @@ def test_exits_off_by_default_place_no_list(tmp_path):
 def test_a_rising_market_fills_the_exits_take_profit_and_the_stop_expires(tmp_path):
     async def scenario() -> None:
         cfg = pair(exit_inventory=D("0.5"), exit_take_profit="3ticks", exit_stop_loss="500bps")
-        server, web, _venue, journal, runner = await engine(tmp_path, drifting_feed(+1), "ws-api", cfg)
+        server, web, _venue, journal, runner = await engine(
+            tmp_path, drifting_feed(+1, book_follows=True), "ws-api", cfg
+        )
         try:
             await until(lambda: runner.exits.done >= 1, 120, "the exit's take-profit to fill")
             (ol,) = list(server.lists.lists.values())[:1]
             tp, sl = server.book.orders[ol.limit_id], server.book.orders[ol.stop_id]
             assert (tp["status"], sl["status"]) == ("FILLED", "EXPIRED")
+            expired = OrderStatus.EXPIRED  # the stop leg's report reaches the engine too
+            await until(lambda: runner.exits.legs[sl["clientOrderId"]][1] == expired, 60, "the stop's EXPIRED")
             await runner.stop()
             assert server.lists.open_count() == 0
         finally:
@@ -116,6 +159,8 @@ def test_a_rising_market_fills_the_exits_take_profit_and_the_stop_expires(tmp_pa
         fills = journal.fills("BTCUSDT")
         assert tp["clientOrderId"] in set(fills["client_id"]), fills
         states = journal.states("BTCUSDT")
-        assert any(r == f"OCO {ol.client_id} done: FILLED/EXPIRED" for r in states["reason"]), list(states["reason"])
+        assert f"OCO {ol.client_id} done: take-profit FILLED" in list(states["reason"]), list(states["reason"])
+        legs = journal.orders("BTCUSDT")
+        assert "EXPIRED" in set(legs[legs["client_id"] == sl["clientOrderId"]]["status"]), legs
 
     asyncio.run(scenario())
