@@ -107,3 +107,14 @@ def test_sim_server_matches_with_its_own_queue_model_and_delays_order_entry_and_
         proc.send_signal(signal.SIGINT)
         code, _out, err = served.finish(60)
     assert code == 0, err
+
+
+def test_a_matching_flag_that_does_not_fit_is_one_line_and_writes_nothing(tmp_path):
+    state = tmp_path / "state"
+    cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", "0", "--state-dir", str(state)]
+    env = {k: v for k, v in os.environ.items() if k not in ("LIQKIT_SIM_API_KEY", "LIQKIT_SIM_API_SECRET")}
+    r = subprocess.run([*cmd, "--queue-param", "2"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == "", r
+    (line,) = r.stderr.strip().splitlines()
+    assert "--queue-param 2: is the exponent of --queue-model prob-power" in line
+    assert not state.exists()  # checked before keys are generated
