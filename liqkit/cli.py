@@ -476,8 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-p50-ms",
         type=cli_args.positive_ms,
         metavar="MS",
-        help="an order latency of the server's own: each new order, amend and cancel waits a lognormal draw "
-        "with this median (ms) before it reaches the matching; give --latency-p99-ms with it",
+        help="an order latency of the server's own: each order request (new order, amend, cancel, "
+        "cancelReplace) waits a lognormal draw with this median (ms) before it reaches the matching; give "
+        "--latency-p99-ms with it",
     )
     sv.add_argument(
         "--latency-p99-ms", type=cli_args.positive_ms, metavar="MS", help="that latency's 99th percentile (ms)"
