@@ -210,6 +210,7 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
         if args.symbols
         else list(data) or ["BTCUSDT", "ETHUSDT"]
     )
+    sim = _sim_server_matching(cfg.sim, args)  # checked before anything is written
     keys = _sim_server_keys(args.credentials or [], args.state_dir)
     if args.host not in ("127.0.0.1", "localhost", "::1") and not args.allow_remote:
         raise LiqkitError(f"--host {args.host}: the server binds to 127.0.0.1 unless --allow-remote is given")
@@ -218,7 +219,6 @@ def cmd_sim_server(args: argparse.Namespace) -> int:
         from liqkit.venues.binance_server.faults import load_faults
 
         faults = load_faults(args.faults)
-    sim = _sim_server_matching(cfg.sim, args)
     server = BinanceServer(
         symbols, keys, sim, data, speed=args.speed, faults=faults, enforce_limits=not args.no_rate_limits
     )
@@ -476,8 +476,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency-p50-ms",
         type=cli_args.positive_ms,
         metavar="MS",
-        help="an order latency of the server's own: each new order, amend and cancel waits a lognormal draw "
-        "with this median (ms) before it reaches the matching; give --latency-p99-ms with it",
+        help="an order latency of the server's own: each order request (new order, amend, cancel, "
+        "cancelReplace) waits a lognormal draw with this median (ms) before it reaches the matching; give "
+        "--latency-p99-ms with it",
     )
     sv.add_argument(
         "--latency-p99-ms", type=cli_args.positive_ms, metavar="MS", help="that latency's 99th percentile (ms)"

@@ -282,7 +282,6 @@ def calibrate(
     """Trade live, record, backtest the recording under each queue model, compare (see the module).
     API keys from the environment or ``.env``, or from ``keys_file`` alone (the one a local
     ``liqkit sim-server`` wrote, ``SimServerProcess.keys_file``)."""
-    import asyncio
 
     from liqkit.research.calibration_report import build_report
 
@@ -294,13 +293,27 @@ def calibrate(
     if keys_file is not None and not Path(keys_file).is_file():
         raise ConfigError(f"keys_file: {keys_file} is not a file (a .env file with BINANCE_API_KEY and its secret)")
     out = Path(out)
-    session = asyncio.run(live_session(cfg, out, duration, tail_s, say, keys_file))
+    session = _run(live_session(cfg, out, duration, tail_s, say, keys_file))
     if say:
         say(f"backtesting the recording under {len(specs)} queue models: {', '.join(s.label for s in specs)}")
     results, datas = backtest_models(cfg, session, specs)
     report = build_report(session, results, datas)
     report.write(out)
     return report
+
+
+def _run(coro: Any) -> Any:
+    """Run ``coro`` to its end: on a new event loop, in a thread of its own when this one already runs a
+    loop (a notebook's)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    with ThreadPoolExecutor(1, thread_name_prefix="liqkit-calibrate") as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def calibrate_local(

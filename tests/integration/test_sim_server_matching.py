@@ -23,6 +23,7 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 import aiohttp
+import yarl
 from processes import ProcessOutput, accepts, free_port, wait_for
 
 KEY, SECRET = "matching-key-0123456789", "matching-secret-abcdefghijklmnop"
@@ -107,3 +108,88 @@ def test_sim_server_matches_with_its_own_queue_model_and_delays_order_entry_and_
         proc.send_signal(signal.SIGINT)
         code, _out, err = served.finish(60)
     assert code == 0, err
+
+
+def test_a_matching_flag_that_does_not_fit_is_one_line_and_writes_nothing(tmp_path):
+    state = tmp_path / "state"
+    cmd = [sys.executable, "-m", "liqkit.cli", "sim-server", "--port", "0", "--state-dir", str(state)]
+    env = {k: v for k, v in os.environ.items() if k not in ("LIQKIT_SIM_API_KEY", "LIQKIT_SIM_API_SECRET")}
+    r = subprocess.run([*cmd, "--queue-param", "2"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and r.stdout == "", r
+    (line,) = r.stderr.strip().splitlines()
+    assert "--queue-param 2: is the exponent of --queue-model prob-power" in line
+    assert not state.exists()  # checked before keys are generated
+
+
+class Recorded:
+    """A latency model that delays nothing and notes each request it is asked about (its kind)."""
+
+    def __init__(self) -> None:
+        self.kinds: list[int] = []
+
+    def request_ns(self, ts: int, kind: int) -> int:
+        self.kinds.append(kind)
+        return 0
+
+    def response_ns(self, ts: int, kind: int) -> int:
+        return 0
+
+    def feed_ns(self, ts: int) -> int:
+        return 0
+
+
+def test_each_order_request_travels_once_a_cancel_replace_too():
+    """New order, amend, cancelReplace (one request: its cancel and its new order arrive together), cancel,
+    cancel of all open orders: one delay each, of order entry's kind or a cancel's; queries none."""
+    from markets import still_feed
+
+    from liqkit.domain.config import SimConfig
+    from liqkit.engine.latency import CANCEL, PLACE
+    from liqkit.venues.binance_server.server import BinanceServer
+
+    async def main() -> list[int]:
+        sim = SimConfig(queue_model="prob-log", balances={"BTC": Decimal(1), "USDT": Decimal(100_000)})
+        server = BinanceServer(["BTCUSDT"], {KEY: SECRET}, sim, {"BTCUSDT": still_feed(600.0)}, speed=1)
+        assert server.venue.exchange.queue_model == 2  # the [sim] queue model is the server's matching
+        seen = server.book.latency = Recorded()
+        runner, url = await server.listen()
+        try:
+            async with aiohttp.ClientSession() as s:
+
+                async def send(method: str, path: str, **params: str) -> dict:
+                    q = signed(params)
+                    kw = {"data": q} if method in ("POST", "PUT") else {"params": None}
+                    target = f"{url}{path}" if method in ("POST", "PUT") else f"{url}{path}?{q}"
+                    headers = {"X-MBX-APIKEY": KEY, "Content-Type": "application/x-www-form-urlencoded"}
+                    async with s.request(method, yarl.URL(target, encoded=True), headers=headers, **kw) as r:
+                        body = await r.json()
+                        assert r.status == 200, body
+                        return body
+
+                order = dict(symbol="BTCUSDT", side="BUY", type="LIMIT_MAKER", quantity="0.002", price="59000.00")
+                await send("POST", "/api/v3/order", **order, newClientOrderId="a")
+                await send(
+                    "PUT",
+                    "/api/v3/order/amend/keepPriority",
+                    symbol="BTCUSDT",
+                    origClientOrderId="a",
+                    newQty="0.001",
+                    newClientOrderId="a2",
+                )
+                await send("GET", "/api/v3/openOrders", symbol="BTCUSDT")
+                await send(
+                    "POST",
+                    "/api/v3/order/cancelReplace",
+                    **{**order, "price": "59000.01"},
+                    cancelReplaceMode="STOP_ON_FAILURE",
+                    cancelOrigClientOrderId="a2",
+                    newClientOrderId="b",
+                )
+                await send("DELETE", "/api/v3/order", symbol="BTCUSDT", origClientOrderId="b")
+                await send("POST", "/api/v3/order", **order, newClientOrderId="c")
+                await send("DELETE", "/api/v3/openOrders", symbol="BTCUSDT")
+        finally:
+            await runner.cleanup()
+        return seen.kinds
+
+    assert asyncio.run(main()) == [PLACE, PLACE, PLACE, CANCEL, PLACE, CANCEL]

@@ -3,7 +3,7 @@
 ``POST /api/v3/orderList/oco`` / ``orderList.place.oco`` places two legs of one quantity: a LIMIT_MAKER
 (the take-profit: above the last trade price for a SELL, below it for a BUY) that rests on the book, and a
 STOP_LOSS or STOP_LOSS_LIMIT (the stop: on the other side of the last price) that waits off the book until
-a public trade reaches its ``stopPrice``, then goes to the matching as a MARKET or LIMIT order. The first
+a public trade reaches its ``stopPrice``, then goes to the matching (at once) as a MARKET or LIMIT order. The first
 leg to fill (even partly) or to trigger expires the other, and the list is done. ``DELETE
 /api/v3/orderList`` / ``orderList.cancel`` (or a cancel of either leg, or of the symbol's open orders)
 cancels both. ``GET /api/v3/orderList`` / ``orderList.status`` and ``GET /api/v3/openOrderList`` /
@@ -23,6 +23,7 @@ from typing import Any
 
 from liqkit.domain.types import Side
 from liqkit.engine.ids import is_valid_client_id
+from liqkit.engine.latency import CANCEL, PLACE
 from liqkit.venues.binance_server import params as pp
 from liqkit.venues.binance_server.auth import ApiError
 from liqkit.venues.binance_server.orders import (
@@ -137,6 +138,7 @@ class OrderLists:
         now = self.orders.clock()
         self.orders._count_new(now)
         self.orders._count_new(now)  # an OCO adds two orders to the unfilled-order count
+        await self.orders._arrive(PLACE)  # the request's way to the matching (the [sim] latency model)
         list_id = self._next_id
         self._next_id += 1
         first_id = self.orders.reserve_id() if side is Side.SELL else -1  # ids in the order Binance lists them
@@ -256,6 +258,9 @@ class OrderLists:
         cancel_id = p.get("newClientOrderId") or generated_id()
         if not is_valid_client_id(cancel_id):
             raise pp.illegal("newClientOrderId", CID_RANGE)
+        await self.orders._arrive(CANCEL)
+        if not ol.open:  # done while the cancel travelled
+            raise ApiError(-2011, "Unknown order list sent.")
         limit_order = self.orders.orders[ol.limit_id]
         if limit_order["isWorking"]:
             await self.orders._cancel(

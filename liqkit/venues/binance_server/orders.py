@@ -11,6 +11,7 @@ user data stream's ``executionReport`` of every change (given to ``emit``).
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,11 +23,13 @@ from liqkit.domain.rules import SymbolRules, plain_decimal
 from liqkit.domain.types import Side
 from liqkit.engine.ids import is_valid_client_id
 from liqkit.engine.intents import Amend, Place
+from liqkit.engine.latency import CANCEL, PLACE, ConstantLatency, LatencyModel
 from liqkit.engine.ports import UserFill
 from liqkit.venues.binance_server import params as pp
 from liqkit.venues.binance_server.auth import ApiError
 from liqkit.venues.binance_server.limits import RateLimitError, UnfilledOrders
 from liqkit.venues.sim.exchange import STP_NAMES, TIF_NAMES
+from liqkit.venues.sim.latency import request_delay
 from liqkit.venues.sim.venue import SimVenue
 
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
@@ -98,8 +101,10 @@ class Orders:
         count: UnfilledOrders,
         enforce_limits: bool,
         emit: Callable[[dict[str, Any]], None],
+        latency: LatencyModel | None = None,
     ) -> None:
         self.venue = venue
+        self.latency = latency or ConstantLatency(0)  # of each order request on its way to the matching
         self.clock = clock
         self.count = count
         self.enforce_limits = enforce_limits
@@ -114,6 +119,11 @@ class Orders:
         # an order list leg changed ("TRADE", "CANCELED"): ``order_lists`` finishes its list (the cancel's
         # answer for the list when it did)
         self.leg_changed: Callable[[dict[str, Any], str], dict[str, Any] | None] = _no_list
+
+    async def _arrive(self, kind: int) -> None:
+        """An order request (``PLACE``: a new order, a cancelReplace, an amend; ``CANCEL``) travels to the
+        matching: the ``[sim]`` latency model's delay, once a request (REST and WebSocket API alike)."""
+        await request_delay(self.latency, time.time_ns(), kind)
 
     # ---- new orders -------------------------------------------------------------------------------
     def parse_new(self, p: Mapping[str, str], kinds: tuple[str, ...] = ORDER_TYPES) -> NewOrder:
@@ -196,6 +206,7 @@ class Orders:
         """``POST /api/v3/order`` / ``order.place``: the new order's answer in its ``newOrderRespType``."""
         req = self.parse_new(p)
         self._count_new(self.clock())
+        await self._arrive(PLACE)
         return await self._submit(req)
 
     def test(self, p: Mapping[str, str]) -> dict[str, Any]:
@@ -407,6 +418,7 @@ class Orders:
     async def cancel(self, p: Mapping[str, str]) -> dict[str, Any]:
         """``DELETE /api/v3/order`` / ``order.cancel``."""
         sym = pp.symbol(p, self.venue.exchange.index)
+        await self._arrive(CANCEL)
         return await self._cancel(p, sym, "orderId", "origClientOrderId", "newClientOrderId")
 
     async def _cancel(self, p: Mapping[str, str], sym: str, by_id: str, by_cid: str, new_id: str) -> dict[str, Any]:
@@ -453,6 +465,7 @@ class Orders:
     async def cancel_all(self, p: Mapping[str, str]) -> list[dict[str, Any]]:
         """``DELETE /api/v3/openOrders`` / ``openOrders.cancelAll``: the symbol's open orders, cancelled."""
         sym = pp.symbol(p, self.venue.exchange.index)
+        await self._arrive(CANCEL)
         keys = await self.venue.cancel_all(sym, own_only=False)
         out: list[dict[str, Any]] = []
         for order in [self.orders[self.by_key[k]] for k in keys if k in self.by_key]:
@@ -494,6 +507,7 @@ class Orders:
             if exceeded == "DO_NOTHING":
                 raise
             over = e
+        await self._arrive(PLACE)  # one request: both halves arrive together
         cancel: dict[str, Any] | None = None
         cancel_error: dict[str, object] | None = None
         try:
@@ -532,6 +546,7 @@ class Orders:
         quantity in place (its queue position and order id stay); its client id becomes
         ``newClientOrderId`` (one is made up when none is sent). Adds nothing to the unfilled-order count."""
         sym = pp.symbol(p, self.venue.exchange.index)
+        await self._arrive(PLACE)
         order = self.find(p, sym, -2013, "Order does not exist.")
         r = self.venue._rules[sym]
         qty = _steps(r, p, "newQty")

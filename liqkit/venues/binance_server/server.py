@@ -14,6 +14,10 @@ same filters and answers as the simulated exchange (-1013, -2010, -2011, -2013),
 shapes. Any ordinary Binance spot client can point at it: a local testnet that never resets. README's
 "What `liqkit sim-server` implements" lists what is there and what is not.
 
+Matching: the ``[sim]`` table's fill and queue models (``liqkit.venues.sim.matching``); its latency model
+delays each order request once on its way in (``Orders._arrive``), and the answer goes back at once over
+the client's own connection (``liqkit sim-server --queue-model ... --latency-p50-ms ...`` set them).
+
 Limits of the data: a recording with depth gives the simulated exchange its L2 book (depth answers and
 takers walk it); without depth the replay holds the top of the book only, one level a side, and a taker
 (MARKET, IOC, FOK or a crossing LIMIT) meets only that and the account's own orders; 24 h statistics
@@ -35,6 +39,7 @@ from liqkit.data.feed import MarketData
 from liqkit.domain.config import SimConfig
 from liqkit.domain.rules import load_exchange_info, plain_decimal
 from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
+from liqkit.engine.latency import ConstantLatency
 from liqkit.engine.ports import UserFill, UserOrder
 from liqkit.venues.binance_server import params as pp
 from liqkit.venues.binance_server.auth import ApiError, ApiKey, as_keys, check_rest
@@ -44,7 +49,7 @@ from liqkit.venues.binance_server.order_lists import OrderLists
 from liqkit.venues.binance_server.orders import CANCEL_REPLACE_FAULTS, MAX_AMENDS, STP_MODES, Orders
 from liqkit.venues.binance_server.streams import MarketStreams
 from liqkit.venues.binance_server.ws_api import WsApi
-from liqkit.venues.sim.latency import RequestLeg, latency_model
+from liqkit.venues.sim.latency import latency_model
 from liqkit.venues.sim.venue import SimVenue
 
 _DAY_MS = 86_400_000
@@ -133,10 +138,13 @@ class BinanceServer:
         self.limits = Limits(load_exchange_info()["rateLimits"], enforce_limits)
         self.enforce_limits = enforce_limits
         self.faults = faults or FaultPlan()
-        # the [sim] matching (fill and queue models) and its latency before an order or cancel reaches it
-        self.venue = SimVenue(symbols, cfg, data, speed=speed, latency=RequestLeg(latency_model(cfg, time.time_ns())))
+        # the [sim] matching (fill and queue models); its latency model delays each order request once, on
+        # its way in (``Orders``), and the answer goes back at once over the client's connection
+        self.venue = SimVenue(symbols, cfg, data, speed=speed, latency=ConstantLatency(0))
         self.keys = as_keys(api_keys)
-        self.book = Orders(self.venue, self.now_ms, self.limits.orders, enforce_limits, self._emit)
+        self.book = Orders(
+            self.venue, self.now_ms, self.limits.orders, enforce_limits, self._emit, latency_model(cfg, time.time_ns())
+        )
         self.tapes = {s.upper(): _Tape() for s in symbols}
         self.lists = OrderLists(self.book, self._last_trade)  # OCO lists, their stops fed the public trades
         self.wsapi = WsApi(self.book, self.lists, self.keys, self.limits, lambda: self.faults, self.now_ms)

@@ -11,6 +11,7 @@ on the ``liqkit.latency`` logger says so.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 
@@ -69,29 +70,9 @@ def _model(cfg: SimConfig, start_ns: int, end_ns: int | None) -> LatencyModel:
     return ConstantLatency.from_ms(cfg.latency_ms)
 
 
-class RequestLeg:
-    """A latency model's request leg alone: a request waits its delay before it reaches the exchange, and
-    its answer goes back at once (``liqkit sim-server``: answers travel over the client's real connection)."""
-
-    __slots__ = ("model",)
-
-    def __init__(self, model: LatencyModel) -> None:
-        self.model = model
-
-    def request_ns(self, ts: int, kind: int) -> int:
-        """The model's delay of the request."""
-        return self.model.request_ns(ts, kind)
-
-    def response_ns(self, ts: int, kind: int) -> int:
-        """None: the answer leaves at once."""
-        return 0
-
-    def feed_ns(self, ts: int) -> int:
-        """Market data as recorded."""
-        return 0
-
-    def __repr__(self) -> str:
-        return f"RequestLeg({self.model!r})"
+async def request_delay(model: LatencyModel, ts: int, kind: int) -> None:
+    """A request of ``kind`` sent at ``ts`` travels to the exchange: wait the model's delay (wall clock)."""
+    await asyncio.sleep(model.request_ns(ts, kind) / 1e9)
 
 
 def _when(ns: int) -> str:

@@ -28,7 +28,7 @@ from liqkit.engine.intents import Amend, Place, Replace
 from liqkit.engine.latency import CANCEL, PLACE, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
 from liqkit.venues.sim.exchange import FEE_SCALE, STP_NONE, TIF_GTC, TIF_IOC, SimFill
-from liqkit.venues.sim.latency import latency_model
+from liqkit.venues.sim.latency import latency_model, request_delay
 from liqkit.venues.sim.matching import sim_exchange
 
 
@@ -184,7 +184,7 @@ class SimVenue:
 
     async def _out(self, kind: int) -> None:
         """A request of ``kind`` travels to the exchange."""
-        await asyncio.sleep(self.latency.request_ns(self.clock(), kind) / 1e9)
+        await request_delay(self.latency, self.clock(), kind)
 
     async def _back(self, kind: int) -> None:
         """Its answer travels back."""
