@@ -488,6 +488,12 @@ class PairConfig(_Strict):
         if missing:
             name, also = missing[0], f"; also missing: {', '.join(missing[1:])}" if missing[1:] else ""
             raise _field_error(name, None, f'missing: model = "{self.model}" needs {name} ({_MODEL_NEEDS[name]}){also}')
+        if self.reference != "mid":
+            raise _field_error(
+                "reference",
+                self.reference,
+                f'model = "{self.model}" measures its spreads from the mid: set reference = "mid", or model = "fixed"',
+            )
         if self.skew:
             raise _field_error(
                 "skew",

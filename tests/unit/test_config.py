@@ -285,6 +285,7 @@ def test_fixed_spreads_ignore_the_model_settings_so_a_sweep_can_vary_model():
             {"skew": 0.5},
             'skew = 0.5: model = "glft" skews with the inventory itself (gamma, the volatility): set skew = 0',
         ),
+        ({"reference": "touch"}, "reference = 'touch': model = \"glft\" measures its spreads from the mid"),
         ({"model": "as"}, 'horizon: missing: model = "as" needs horizon'),
         ({"model": "as", "horizon": 0}, "horizon = 0: Input should be greater than 0"),
         ({"model": "GLFT"}, "model = 'GLFT': Input should be 'fixed', 'glft' or 'as'"),
