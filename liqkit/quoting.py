@@ -16,6 +16,10 @@ notionals in ``tick*step`` units. A reference price is carried doubled (``r2``: 
 so that a mid between two ticks stays exact. A distance is ``ticks + ppb/1e8 * price`` (bps become
 ppb = bps * 1e4). Bids round down and asks round up: rounding never moves a quote toward crossing.
 
+A pair with a quoting model (``model = "glft"``/``"as"``: ``QuoteParams.model``) gets its level-0
+distances from ``model_depths`` (the closed form at the mid's realised variance, ``MidVariance``, and
+the inventory), set into its params by ``with_depths``; everything downstream is the same pipeline.
+
 ``bid_price``/``ask_price`` are monotone non-decreasing in ``r2``; ``bid_band``/``ask_band`` invert
 them exactly, which is what lets the engine decide "nothing to do" for most book updates with a
 handful of integer comparisons (see ``liqkit.engine.core``).

@@ -15,7 +15,9 @@ A file has an ``[engine]`` table (venue, state directory, risk limits), an optio
     max_order_notional = "1000" # one order's value at most (quote asset; the default)
     refresh_tolerance = "2bps"
 
-Distances are written ``"<number>bps"`` or ``"<number>ticks"``. Every bad value raises
+Distances are written ``"<number>bps"`` or ``"<number>ticks"``; the rates of a quoting model
+(``model = "glft"`` or ``"as"``: ``intensity_a``, ``intensity_k``) ``"<number>/s"``, ``"<number>/bps"``
+or ``"<number>/tick"``. Every bad value raises
 ``ConfigError`` with a message that names the field, the value (a short excerpt) and the rule: an
 unknown key lists the valid keys of its table, NaN/inf and absurdly long strings are refused, and
 ``spread`` together with ``bid_spread``/``ask_spread`` is refused rather than merged.
@@ -173,9 +175,20 @@ def _rate_parser(units: tuple[str, ...], example: str) -> Any:
     return parse
 
 
-PerSecond = Annotated[Rate, BeforeValidator(_rate_parser(("s",), "2.5/s")), PlainSerializer(str, return_type=str)]
+_NUMBER = r"^\s*[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\s*/\s*"  # _RATE_RE's number, for JSON Schema
+PerSecond = Annotated[
+    Rate,
+    BeforeValidator(_rate_parser(("s",), "2.5/s")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _NUMBER + r"([sS]|sec|second)\s*$", "examples": ["2.5/s"]}),
+]
 PerDistance = Annotated[
-    Rate, BeforeValidator(_rate_parser(("bps", "tick"), "1.3/bps")), PlainSerializer(str, return_type=str)
+    Rate,
+    BeforeValidator(_rate_parser(("bps", "tick"), "1.3/bps")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": _NUMBER + r"([bB][pP][sS]?|[tT][iI][cC][kK][sS]?)\s*$", "examples": ["1.3/bps"]}
+    ),
 ]
 
 

@@ -19,6 +19,11 @@ cache and the diff against its working orders. A working order is compared on pr
 refresh tolerance) and on size (its level's size at the order's own price): a smaller size is an
 ``Amend`` where the venue keeps queue priority (``amend_keeps_priority``), otherwise a replace.
 
+A pair with a quoting model (``model = "glft"``/``"as"``) keeps the mid's running variance in its
+state (``PairState.vol``), sampled by ``on_timer``; the model sets the pair's level-0 distances
+(``quoting.model_depths``) at its first evaluation, at each timer tick and at each fill, and a change
+closes the band like any other. Between those events it quotes exactly like fixed spreads.
+
 Order safety: a replacement is placed only after the cancel of the order it replaces is confirmed,
 so a pair never has two live orders for one side and level; an order whose fate is unknown keeps
 its level blocked until the venue tells its fate.
