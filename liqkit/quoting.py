@@ -63,8 +63,8 @@ MODEL_AS: Final = 2
 class ModelParams:
     """A pair's quoting model (``model = "glft"`` or ``"as"``) compiled from its config.
 
-    Rates keep the unit they were written in (``*_bps``: per bps, else per tick); ``model_depths``
-    turns them into ticks at the mid of each evaluation. ``gamma`` is per the distance unit of ``k``.
+    ``k`` and ``gamma`` keep the distance unit ``intensity_k`` was written in (per bps when ``k_bps``,
+    else per tick); ``model_depths`` turns them into per tick at the mid it is given.
     """
 
     kind: int  # MODEL_GLFT or MODEL_AS
