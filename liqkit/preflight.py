@@ -37,22 +37,26 @@ from liqkit.domain.types import Side
 from liqkit.quoting import (
     INF,
     Inventory,
+    MidVariance,
     QuoteParams,
     balance_units,
     buy_room,
     compile_params,
     level_prices,
     level_qty,
+    model_depths,
     quote_qty,
     sides_enabled,
     size_for,
     skew_shift,
     tolerance,
+    with_depths,
 )
 from liqkit.rateplan import MIN_SPAN_S, OrderFlow, RatePlan, busiest, plan
 
 DAY_S: Final = 86_400
 TEN_S_NS: Final = 10_000_000_000
+TIMER_NS: Final = 1_000_000_000  # the engine's timer, on which a model samples the mid
 Balances = Mapping[str, tuple[Decimal, Decimal]]
 
 
@@ -249,6 +253,7 @@ def check_pair(
     if params is None or top is None:
         return base, None
     bid, ask = top.bid, top.ask
+    params = _model_spreads(params, top)
     try:
         check_budget(cfg, r, r.price(bid + ask) / 2, balances)
     except BudgetError as e:
@@ -260,6 +265,30 @@ def check_pair(
     ok = not refusals and all(not q.refusals for q in quotes)
     update = {"quotes": quotes, "bids": bids, "asks": asks, "rate": rate, "refusals": refusals, "ok": ok}
     return base.model_copy(update=update), flow
+
+
+def _model_spreads(p: QuoteParams, market: MarketSample) -> QuoteParams:
+    """A model pair (``model = "glft"``/``"as"``) as the engine quotes it at the sample's top, flat (q = 0):
+    its spreads at the realised volatility of the sample's tops over the model's window, sampled on the
+    engine's timer grid (the last top at or before each tick), as ``EngineCore.on_timer`` measures it."""
+    m = p.model
+    if m is None:
+        return p
+    vol = MidVariance(m.window_ns)
+    ts, bids, asks = market.ts, market.bids, market.asks
+    n = min(len(ts), len(bids), len(asks))
+    k = 0
+    tick = ts[0] - ts[0] % TIMER_NS + TIMER_NS if n else 0
+    while k < n:
+        while k + 1 < n and ts[k + 1] <= tick:
+            k += 1
+        if ts[k] <= tick and bids[k] < asks[k]:
+            vol.add(tick, bids[k] + asks[k])
+        if k + 1 >= n:
+            break
+        tick += TIMER_NS
+    db, da = model_depths(p, market.bid + market.ask, vol.variance(), 0.0)
+    return with_depths(p, db, da)
 
 
 def _config_refusal(sym: str, e: ValueError, code: str = "") -> Refusal:
