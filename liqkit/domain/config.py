@@ -14,6 +14,7 @@ A file has an ``[engine]`` table (venue, state directory, risk limits), an optio
     size = "0.001"              # base quantity; size_unit = "quote" for a notional
     max_order_notional = "1000" # one order's value at most (quote asset; the default)
     refresh_tolerance = "2bps"
+    iceberg_visible = "25%"     # optional: each quote an iceberg showing this (base quantity or % of it)
 
 Distances are written ``"<number>bps"`` or ``"<number>ticks"``. Every bad value raises
 ``ConfigError`` with a message that names the field, the value (a short excerpt) and the rule: an
@@ -118,8 +119,43 @@ def _field_error(field: str, value: Any, msg: str) -> PydanticCustomError:
     return PydanticCustomError("liqkit_field", "{msg}", {"msg": msg, "field": field, "value": value})
 
 
+class Visible(BaseModel):
+    """An iceberg's visible part: a base quantity, or (``percent``) that percentage of each quote's size."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    value: Decimal = Field(gt=0)
+    percent: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.value.normalize():f}{'%' if self.percent else ''}"
+
+
+VISIBLE_FORMS = "a base quantity (e.g. '0.0005') or a percentage of each quote's size (e.g. '25%')"
+_VISIBLE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
+
+
+def _parse_visible(v: Any) -> Any:
+    """``iceberg_visible``'s text (or a plain number, a base quantity) as a ``Visible``'s fields."""
+    if isinstance(v, (Visible, Mapping)) or v is None:
+        return v
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        v = str(v)
+    if not isinstance(v, str):
+        raise ValueError(f"{excerpt(v)} is not a quantity: write {VISIBLE_FORMS}")
+    m = _VISIBLE_RE.match(v)
+    if not m:
+        if v.strip().startswith("-"):
+            raise ValueError(f"{excerpt(v)} is negative: the visible part must be > 0; write {VISIBLE_FORMS}")
+        raise ValueError(f"{excerpt(v)} is not a quantity (NaN and infinity are not): write {VISIBLE_FORMS}")
+    value = Decimal(m.group(1))
+    if value == 0:
+        raise ValueError(f"{excerpt(v)}: the visible part must be > 0 (leave iceberg_visible out for plain orders)")
+    return {"value": value, "percent": bool(m.group(2))}
+
+
 Dist = Annotated[Distance, BeforeValidator(_parse_distance), PlainSerializer(str, return_type=str)]
 PosDecimal = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT)]
+VisibleQty = Annotated[Visible, BeforeValidator(_parse_visible), PlainSerializer(str, return_type=str)]
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -375,6 +411,11 @@ class PairConfig(_Strict):
         default=None,
         description="Binance self-trade prevention mode sent with every order (unset: the symbol's default).",
     )
+    iceberg_visible: VisibleQty | None = Field(
+        default=None,
+        description="Send each quote as an iceberg (icebergQty) showing this much: a base quantity, e.g. "
+        "'0.0005', or a percentage of the quote's size, e.g. '25%' (unset: plain orders).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -407,6 +448,26 @@ class PairConfig(_Strict):
     def _floor_below_ceiling(self) -> PairConfig:
         if self.price_floor is not None and self.price_ceiling is not None and self.price_floor >= self.price_ceiling:
             raise ValueError(f"price_floor {self.price_floor} must be below price_ceiling {self.price_ceiling}")
+        return self
+
+    @model_validator(mode="after")
+    def _visible_below_size(self) -> PairConfig:
+        v = self.iceberg_visible
+        if v is None:
+            return self
+        if v.percent and v.value >= 100:
+            raise _field_error(
+                "iceberg_visible", str(v), "must be below 100%: an iceberg hides part of the order; use e.g. '25%'"
+            )
+        if not v.percent and v.value > MAX_AMOUNT:
+            raise _field_error("iceberg_visible", str(v), f"above the largest amount liqkit accepts, {MAX_AMOUNT}")
+        if not v.percent and self.size_unit == "base" and v.value >= self.size:
+            raise _field_error(
+                "iceberg_visible",
+                str(v),
+                f"must be below size {self.size.normalize():f}: Binance refuses an icebergQty that is not "
+                "less than the quantity; show less, or a percentage such as '25%'",
+            )
         return self
 
     @model_validator(mode="after")
