@@ -423,6 +423,26 @@ class _Walk:
         self.ran_out = False  # the book within the limit ended before the order was done
 
 
+def iceberg_refusal(
+    rules: SymbolRules, filters: OrderFilters, qty: int, iceberg_qty: int, tif: int, market: bool
+) -> tuple[int, str]:
+    """Binance's refusal of an order of ``qty`` steps with ``icebergQty`` ``iceberg_qty`` steps, as (code,
+    message), (0, "") when it may go on: the symbol must allow icebergs, the order be a LIMIT GTC or
+    LIMIT_MAKER (``tif`` TIF_GTC, not ``market``), the icebergQty below the quantity, and the order pass
+    LOT_SIZE for it and ICEBERG_PARTS (``OrderFilters.iceberg_failure``). The simulated exchange and the
+    sim-server's parameter checks both decide with it."""
+    if not rules.iceberg_allowed:
+        return -2010, "Iceberg orders are not supported for this symbol."
+    if market or tif != TIF_GTC:
+        return -2010, "Unsupported order combination"
+    if iceberg_qty >= qty:
+        return -2010, "IcebergQty exceeds QTY."
+    failed = filters.iceberg_failure(qty, iceberg_qty)
+    if failed:
+        return -1013, f"Filter failure: {failed}"
+    return 0, ""
+
+
 class SimExchange:
     """Match our orders for any number of symbols (indexed in the order they are added)."""
 
@@ -826,18 +846,11 @@ class SimExchange:
         return _ACCEPTED
 
     def _iceberg_refusal(self, bk: _Book, qty: int, iceberg_qty: int, tif: int, market: bool) -> PlaceResult | None:
-        """Binance's refusals of an ``icebergQty`` (None: it may go on): not on this symbol, not with this
-        type or time in force, not below the quantity, or against LOT_SIZE or ICEBERG_PARTS."""
-        if not bk.rules.iceberg_allowed:
-            return self._reject(-2010, "Iceberg orders are not supported for this symbol.", RejectReason.OTHER)
-        if market or tif != TIF_GTC:
-            return self._reject(-2010, "Unsupported order combination", RejectReason.OTHER)
-        if iceberg_qty >= qty:
-            return self._reject(-2010, "IcebergQty exceeds QTY.", RejectReason.OTHER)
-        failed = bk.filters.iceberg_failure(qty, iceberg_qty)
-        if failed:
-            return self._reject(-1013, f"Filter failure: {failed}", RejectReason.FILTER)
-        return None
+        """``iceberg_refusal`` as a refused order (None: it may go on)."""
+        code, message = iceberg_refusal(bk.rules, bk.filters, qty, iceberg_qty, tif, market)
+        if not code:
+            return None
+        return self._reject(code, message, RejectReason.FILTER if code == -1013 else RejectReason.OTHER)
 
     def _join(self, bk: _Book, o: SimOrder) -> None:
         """With depth: ``o`` joins the queue at its price behind the market's quantity shown there."""
