@@ -81,8 +81,8 @@ class Refusal(_View):
 
     code: str = Field(
         description="A filter as Binance names it (PRICE_FILTER, LOT_SIZE, NOTIONAL, PERCENT_PRICE, "
-        "PERCENT_PRICE_BY_SIDE, MAX_NUM_ORDERS, ICEBERG_PARTS), or liqkit's: max_order_notional, budget, balance, max_inventory, "
-        "price_ceiling, price_floor, config, status, symbol, market."
+        "PERCENT_PRICE_BY_SIDE, MAX_NUM_ORDERS, ICEBERG_PARTS), or liqkit's: max_order_notional, budget, balance, "
+        "max_inventory, price_ceiling, price_floor, config, status, symbol, market."
     )
     field: str = Field(description="What to change: a config field (pairs.BTCUSDT.size) or a balance (balances.USDT).")
     message: str = Field(description="Why, with the limit and the fix.")
