@@ -139,7 +139,8 @@ def _parse_visible(v: Any) -> Any:
     if isinstance(v, (Visible, Mapping)) or v is None:
         return v
     if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
-        v = str(v)
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+        v = format(d, "f") if d.is_finite() else str(v)  # 1e-05 as written in TOML: 0.00001
     if not isinstance(v, str):
         raise ValueError(f"{excerpt(v)} is not a quantity: write {VISIBLE_FORMS}")
     m = _VISIBLE_RE.match(v)

@@ -118,3 +118,40 @@ def test_python_binance_places_icebergs_over_rest_and_the_websocket_api_with_bin
             await web_runner.cleanup()
 
     assert asyncio.run(scenario()) == ["ice.rest", "ice.ws", "plain"]  # nothing refused was placed
+
+
+@pytest.mark.parametrize("entry", ["ws-api", "rest"])
+def test_the_venue_sends_icebergqty_with_new_orders_and_cancel_replaces(entry):
+    from liqkit.domain.types import Side
+    from liqkit.engine.intents import Place, Replace
+
+    async def scenario():
+        server, web_runner, url = await serve()
+        venue = BinanceVenue(["BTCUSDT"], KEY, SECRET, base_url=url, order_entry=entry)
+        await venue.start()
+        try:
+            await venue.rules(["BTCUSDT"])
+            if entry == "ws-api":
+                await until(lambda: venue.client.ws_api is not None and venue.client.ws_api.ws is not None, 60)
+            await venue.place(Place("BTCUSDT", "lq.i.1", Side.BUY, 5_900_000, 400, True, 0, 100))
+            first = server.venue.exchange.orders["lq.i.1"]
+            shown = (first.visible, first.shown)
+            new = Place("BTCUSDT", "lq.i.2", Side.BUY, 5_899_999, 300, False, 0, 150)
+            await venue.replace(Replace("BTCUSDT", "lq.i.1", new))
+            second = server.book.orders[server.book.by_cid["lq.i.2"]]
+            levels = server.venue.exchange.levels(0, 5)[0]
+            return shown, second, levels, venue.ws_orders, venue.rest_orders
+        finally:
+            await venue.close()
+            await web_runner.cleanup()
+
+    shown, second, levels, ws_orders, rest_orders = asyncio.run(scenario())
+    assert shown == (100, 100)
+    assert (second["icebergQty"], second["origQty"], second["type"], second["timeInForce"]) == (
+        "0.0015",
+        "0.003",
+        "LIMIT",
+        "GTC",
+    )
+    assert (5_899_999, 150) in levels and all(p != 5_900_000 for p, _ in levels)  # the new one, its visible part
+    assert (ws_orders, rest_orders) == ((2, 0) if entry == "ws-api" else (0, 2))

@@ -88,8 +88,8 @@ def test_iceberg_visible_reads_a_quantity_or_a_percentage_and_is_off_by_default(
     assert PairConfig(symbol="BTCUSDT").iceberg_visible is None
     a = pair_config({"symbol": "BTCUSDT", "size": "0.001", "iceberg_visible": "0.0002"})
     b = pair_config({"symbol": "BTCUSDT", "size": "0.001", "iceberg_visible": "25%"})
-    c = pair_config({"symbol": "BTCUSDT", "size": "20", "size_unit": "quote", "iceberg_visible": 0.0002})
-    assert (str(a.iceberg_visible), str(b.iceberg_visible), str(c.iceberg_visible)) == ("0.0002", "25%", "0.0002")
+    c = pair_config({"symbol": "BTCUSDT", "size": "20", "size_unit": "quote", "iceberg_visible": 0.00001})
+    assert (str(a.iceberg_visible), str(b.iceberg_visible), str(c.iceberg_visible)) == ("0.0002", "25%", "0.00001")
     assert b.model_dump(mode="json")["iceberg_visible"] == "25%"  # round-trips as written
     assert update_pair(a, {"iceberg_visible": "10%"}).iceberg_visible == b.iceberg_visible.model_copy(
         update={"value": D(10)}
