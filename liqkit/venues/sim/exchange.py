@@ -73,6 +73,15 @@ through its price. Once a row shows the market off its price, the order is an or
 again: a book that then moves through it fills it as above. (The trade-through model fills on trades
 alone, as it always does.)
 
+Iceberg orders (``place(iceberg_qty=...)``, Binance's icebergQty on a LIMIT GTC or LIMIT_MAKER; refused as
+Binance refuses it, ``iceberg_refusal``). Only the current slice (``SimOrder.shown``) is in the book
+(``levels``); a trade at its price takes the queue ahead of it, then the slice (``_match_iceberg``); when the
+slice is done, the refill, ``min(visible, reserve)``, joins the back of the queue at that price: its queue
+is the market's quantity there at that moment, set as a new order's is (``_arrive``), and the queue model
+moves it from then on. A book that moves through its price fills it whole (everything at its price was
+taken, refills included); a taker of ours meets its slice only; in the trade-through model it fills whole
+on a trade, as every order does there.
+
 Fees: maker/taker rates in bps, charged in the quote asset. Fills come back as ``SimFill``
 ``(client_id, price, qty, fee_nu, is_maker, trade_id)`` with ``fee_nu`` in (tick*step)/1e8 units.
 Balances are integers in each asset's own unit: the finest of the steps (base) and tick*step
