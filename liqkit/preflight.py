@@ -4,8 +4,9 @@ refused, worked out before anything is sent.
 Per pair: the symbol's filters; each level's price and size after rounding (bids down, asks up,
 quantities down to the step), its value, and what the engine would send there; how many levels the
 balances fund on each side; the order rate the refresh tolerance implies on a recent market; and the
-refusals: the symbol's filters (``OrderFilters.failure``, Binance's order of checks), the balances, the
-symbol's maximum number of open orders, and the config's money-safety caps (``max_order_notional``,
+refusals: the symbol's filters (``OrderFilters.failure``, Binance's order of checks; for an iceberg quote
+``iceberg_failure``: LOT_SIZE on its icebergQty, ICEBERG_PARTS), the balances, the symbol's maximum number
+of open orders, and the config's money-safety caps (``max_order_notional``,
 the budget rule of ``liqkit.domain.budget``, ``max_inventory``, ``price_ceiling``/``price_floor``).
 Then the rate-limit plan (``liqkit.rateplan``) of every pair's implied orders against the venue's
 declared limits.
@@ -42,6 +43,7 @@ from liqkit.quoting import (
     balance_units,
     buy_room,
     compile_params,
+    iceberg_qty,
     level_prices,
     level_qty,
     model_depths,
@@ -83,8 +85,8 @@ class Refusal(_View):
 
     code: str = Field(
         description="A filter as Binance names it (PRICE_FILTER, LOT_SIZE, NOTIONAL, PERCENT_PRICE, "
-        "PERCENT_PRICE_BY_SIDE, MAX_NUM_ORDERS), or liqkit's: max_order_notional, budget, balance, max_inventory, "
-        "price_ceiling, price_floor, config, status, symbol, market."
+        "PERCENT_PRICE_BY_SIDE, MAX_NUM_ORDERS, ICEBERG_PARTS), or liqkit's: max_order_notional, budget, balance, "
+        "max_inventory, price_ceiling, price_floor, config, status, symbol, market."
     )
     field: str = Field(description="What to change: a config field (pairs.BTCUSDT.size) or a balance (balances.USDT).")
     message: str = Field(description="Why, with the limit and the fix.")
@@ -101,6 +103,12 @@ class QuoteCheck(_View):
     placed_qty: str = Field(description="What the engine would send (the balance may cut it); '0': nothing.")
     placed_notional: str = Field(description="price x placed_qty, quote asset.")
     funded: bool = Field(description="The balances pay for the full size (after the levels nearer the reference).")
+    iceberg_qty: str | None = Field(
+        default=None, description="iceberg_visible: the icebergQty sent with the full size; null: a plain order."
+    )
+    iceberg_parts: int | None = Field(
+        default=None, description="The iceberg's parts, CEIL(qty / icebergQty) (ICEBERG_PARTS); null: a plain order."
+    )
     refusals: list[Refusal] = Field(description="Why it would not go out as configured; empty: it would.")
 
 
@@ -128,6 +136,9 @@ class FilterSummary(_View):
     min_notional: str | None = Field(description="NOTIONAL / MIN_NOTIONAL minNotional; null: none.")
     max_notional: str | None = Field(description="NOTIONAL maxNotional; null: none.")
     max_orders: int | None = Field(description="MAX_NUM_ORDERS: open orders on the symbol; null: none.")
+    iceberg_parts: int | None = Field(
+        default=None, description="ICEBERG_PARTS limit: an iceberg's parts at most; null: none (or not allowed)."
+    )
     percent_price: str | None = Field(description="PERCENT_PRICE or PERCENT_PRICE_BY_SIDE and its multipliers.")
     bid_band: list[str] | None = Field(description="The bid prices the percent-price filter allows now [low, high].")
     ask_band: list[str] | None = Field(description="The ask prices it allows now [low, high].")
@@ -329,6 +340,7 @@ def _filters(r: SymbolRules, ref: int) -> FilterSummary:
         min_notional=plain_decimal(r.min_notional) if r.min_notional else None,
         max_notional=plain_decimal(r.max_notional) if r.max_notional_units else None,
         max_orders=r.max_orders or None,
+        iceberg_parts=(r.iceberg_parts or None) if r.iceberg_allowed else None,
         percent_price=text,
         **bands,
     )
@@ -363,6 +375,7 @@ def _levels(
                 why.append(_side_off(cfg, r, buy, mid))
             else:
                 why += _filter_refusals(cfg, r, filters, side, px, wanted, ref)
+                why += _iceberg_refusals(cfg, r, filters, p, wanted)
                 if wanted > 0 and wanted * px > p.max_order_units:
                     why.append(
                         Refusal(
@@ -382,6 +395,8 @@ def _levels(
                     if name and not any(w.code == name for w in why):
                         what = "what the balance pays for"
                         why += _filter_refusals(cfg, r, filters, side, px, afford, ref, what=what)
+                    if afford > 0 and not any(w.code in ("ICEBERG_PARTS", "LOT_SIZE") for w in why):
+                        why += _iceberg_refusals(cfg, r, filters, p, afford, "what the balance pays for")
                 if placed > 0:
                     if r.max_orders and sent >= r.max_orders:
                         why.append(
@@ -398,6 +413,7 @@ def _levels(
                 if placed == 0 and not why:  # the engine's own decision, whatever this table found
                     why.append(Refusal(code="config", field=f"pairs.{sym}", message="the engine places nothing here"))
             funded = enabled and wanted > 0 and placed == wanted
+            vis = iceberg_qty(p, wanted) if p.ice_on and wanted > 0 else 0
             funded_n += funded
             quotes.append(
                 QuoteCheck(
@@ -409,6 +425,8 @@ def _levels(
                     placed_qty=plain_decimal(r.qty(placed)),
                     placed_notional=plain_decimal(r.price(px) * r.qty(placed)),
                     funded=funded,
+                    iceberg_qty=plain_decimal(r.qty(vis)) if vis else None,
+                    iceberg_parts=r.iceberg_parts_of(wanted, vis) if vis else None,
                     refusals=why,
                 )
             )
@@ -464,6 +482,20 @@ def _filter_refusals(
     }.get(name, (spread, "quote nearer the market"))
     prefix = f"{what}: " if what else ""
     return [Refusal(code=name, field=f"pairs.{cfg.symbol}.{field}", message=f"{prefix}{text} ({name}): {fix}")]
+
+
+def _iceberg_refusals(
+    cfg: PairConfig, r: SymbolRules, filters: OrderFilters, p: QuoteParams, qty: int, what: str = ""
+) -> list[Refusal]:
+    """The filter an iceberg quote of ``qty`` steps breaks (``OrderFilters.iceberg_failure``, as
+    ``quoting.quote_qty`` decides), worded by ``SymbolRules.iceberg_why``; none for a plain quote."""
+    vis = iceberg_qty(p, qty) if p.ice_on and qty > 0 else 0
+    name = filters.iceberg_failure(qty, vis) if vis else ""
+    if not name:
+        return []
+    prefix = f"{what}: " if what else ""
+    text = f"{prefix}{r.iceberg_why(name, qty, vis)} ({name}): change iceberg_visible"
+    return [Refusal(code=name, field=f"pairs.{cfg.symbol}.iceberg_visible", message=text)]
 
 
 def _side_off(cfg: PairConfig, r: SymbolRules, buy: bool, mid: Decimal) -> Refusal:

@@ -110,6 +110,9 @@ class QuoteParams:
     skew_d: int = 1
     max_order_units: int = INF  # the largest order value (max_order_notional), tick*step units
     model: ModelParams | None = None  # set: the level-0 distances are the model's (``with_depths``)
+    ice_on: bool = False  # each quote an iceberg (iceberg_visible): ice_steps shown, or ice_ppb of its size
+    ice_steps: int = 0
+    ice_ppb: int = 0
 
 
 def compile_params(
@@ -153,6 +156,7 @@ def compile_params(
                 f"{name} = {getattr(cfg, name)}: with {n} levels spaced {cfg.level_spacing} the outer quote "
                 "is 5000bps or more from the reference; use a smaller spread, spacing or fewer levels"
             )
+    ice_steps, ice_ppb = _visible(cfg, rules, size_steps, size_units, price)
     loss = max_loss if cfg.max_loss is None else cfg.max_loss
     target, skew = Fraction(str(cfg.inventory_target)), Fraction(str(cfg.skew))
     return QuoteParams(
@@ -182,6 +186,9 @@ def compile_params(
         skew_n=skew.numerator,
         skew_d=skew.denominator,
         max_order_units=int((cfg.max_order_notional / (rules.tick * rules.step)).to_integral_value(ROUND_FLOOR)),
+        ice_on=bool(ice_steps or ice_ppb),
+        ice_steps=ice_steps,
+        ice_ppb=ice_ppb,
         model=model,
     )
 
@@ -207,6 +214,45 @@ def compile_model(cfg: PairConfig, levels: int, spacing_ppb: int) -> ModelParams
         max_t=xt,
         max_p=xp,
     )
+
+
+def _visible(
+    cfg: PairConfig, rules: SymbolRules, size_steps: int, size_units: int, price: Decimal | None
+) -> tuple[int, int]:
+    """``iceberg_visible`` as (steps, ppb of the size); ValueError naming the field when the symbol cannot
+    honour it: icebergs not allowed, a visible part under the minimum quantity, or (for a size in base
+    units, or at ``price`` for a quote size) more parts than ICEBERG_PARTS allows."""
+    v = cfg.iceberg_visible
+    if v is None:
+        return 0, 0
+    field = f"iceberg_visible = {v}"
+    if not rules.iceberg_allowed:
+        raise ValueError(f"{field}: {rules.symbol} does not allow iceberg orders (icebergAllowed false); remove it")
+    if v.percent:
+        steps, ppb = 0, int((v.value * 1_000_000).to_integral_value(ROUND_FLOOR))
+    else:
+        steps, ppb = int((v.value / rules.step).to_integral_value(ROUND_FLOOR)), 0
+        if v.value != rules.qty(steps):
+            raise ValueError(
+                f"{field}: not a multiple of {rules.symbol}'s stepSize {rules.step.normalize():f} (LOT_SIZE); "
+                f"use e.g. {rules.qty(max(steps, 1)).normalize():f}"
+            )
+    qty = size_steps
+    if not qty and size_units and price:
+        qty = size_units // max(rules.price_to_ticks(price, Side.BUY), 1)
+    if qty:
+        shown = steps or qty * ppb // PPB
+        if shown < qty:
+            name = OrderFilters.from_rules(rules).iceberg_failure(qty, shown)
+            if name:
+                raise ValueError(f"{field}: {rules.iceberg_why(name, qty, shown)} ({name})")
+    return steps, ppb
+
+
+def iceberg_qty(params: QuoteParams, qty: int) -> int:
+    """The visible part of a quote of ``qty`` steps (0: a plain order, when it would show it all)."""
+    v = params.ice_steps or qty * params.ice_ppb // PPB
+    return v if v < qty else 0
 
 
 def balance_units(rules: SymbolRules, balances: Mapping[str, tuple[Decimal, Decimal]]) -> tuple[int, int, int, int]:
@@ -534,6 +580,10 @@ def quote_qty(
     q = level_qty(params, buy, price, budget, room)
     if q <= 0 or q * price > params.max_order_units or filters.failure(buy, price, q, ref):
         return 0
+    if params.ice_on:
+        v = iceberg_qty(params, q)
+        if v and filters.iceberg_failure(q, v):
+            return 0
     return q
 
 
@@ -564,6 +614,10 @@ def resized_qty(
         return qty
     if want <= 0 or want * price > params.max_order_units or filters.failure(buy, price, want, 0):
         return 0
+    if params.ice_on:
+        v = iceberg_qty(params, want)
+        if v and filters.iceberg_failure(want, v):
+            return 0
     return want
 
 

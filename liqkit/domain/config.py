@@ -14,6 +14,7 @@ A file has an ``[engine]`` table (venue, state directory, risk limits), an optio
     size = "0.001"              # base quantity; size_unit = "quote" for a notional
     max_order_notional = "1000" # one order's value at most (quote asset; the default)
     refresh_tolerance = "2bps"
+    iceberg_visible = "25%"     # optional: each quote an iceberg showing this (base quantity or % of it)
 
 Distances are written ``"<number>bps"`` or ``"<number>ticks"``; the rates of a quoting model
 (``model = "glft"`` or ``"as"``: ``intensity_a``, ``intensity_k``) ``"<number>/s"``, ``"<number>/bps"``
@@ -121,8 +122,44 @@ def _field_error(field: str, value: Any, msg: str) -> PydanticCustomError:
     return PydanticCustomError("liqkit_field", "{msg}", {"msg": msg, "field": field, "value": value})
 
 
+class Visible(BaseModel):
+    """An iceberg's visible part: a base quantity, or (``percent``) that percentage of each quote's size."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    value: Decimal = Field(gt=0)
+    percent: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.value.normalize():f}{'%' if self.percent else ''}"
+
+
+VISIBLE_FORMS = "a base quantity (e.g. '0.0005') or a percentage of each quote's size (e.g. '25%')"
+_VISIBLE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
+
+
+def _parse_visible(v: Any) -> Any:
+    """``iceberg_visible``'s text (or a plain number, a base quantity) as a ``Visible``'s fields."""
+    if isinstance(v, (Visible, Mapping)) or v is None:
+        return v
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+        v = format(d, "f") if d.is_finite() else str(v)  # 1e-05 as written in TOML: 0.00001
+    if not isinstance(v, str):
+        raise ValueError(f"{excerpt(v)} is not a quantity: write {VISIBLE_FORMS}")
+    m = _VISIBLE_RE.match(v)
+    if not m:
+        if v.strip().startswith("-"):
+            raise ValueError(f"{excerpt(v)} is negative: the visible part must be > 0; write {VISIBLE_FORMS}")
+        raise ValueError(f"{excerpt(v)} is not a quantity (NaN and infinity are not): write {VISIBLE_FORMS}")
+    value = Decimal(m.group(1))
+    if value == 0:
+        raise ValueError(f"{excerpt(v)}: the visible part must be > 0 (leave iceberg_visible out for plain orders)")
+    return {"value": value, "percent": bool(m.group(2))}
+
+
 Dist = Annotated[Distance, BeforeValidator(_parse_distance), PlainSerializer(str, return_type=str)]
 PosDecimal = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT)]
+VisibleQty = Annotated[Visible, BeforeValidator(_parse_visible), PlainSerializer(str, return_type=str)]
 
 _RATE_RE = re.compile(
     r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*/\s*(s|sec|second|bps|bp|ticks|tick)\s*$", re.IGNORECASE
@@ -502,6 +539,11 @@ class PairConfig(_Strict):
     horizon: float | None = Field(
         default=None, gt=0, le=86_400 * 365, description="as: the horizon T-t of Avellaneda-Stoikov, seconds."
     )
+    iceberg_visible: VisibleQty | None = Field(
+        default=None,
+        description="Send each quote as an iceberg (icebergQty) showing this much: a base quantity, e.g. "
+        "'0.0005', or a percentage of the quote's size, e.g. '25%' (unset: plain orders).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -563,6 +605,26 @@ class PairConfig(_Strict):
         if mx.value <= 0 or (mx.unit == mn.unit and mx.value <= mn.value):
             raise _field_error(
                 "max_spread", str(mx), f"must be above min_spread ({mn}): the model's spreads are clamped between them"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _visible_below_size(self) -> PairConfig:
+        v = self.iceberg_visible
+        if v is None:
+            return self
+        if v.percent and v.value >= 100:
+            raise _field_error(
+                "iceberg_visible", str(v), "must be below 100%: an iceberg hides part of the order; use e.g. '25%'"
+            )
+        if not v.percent and v.value > MAX_AMOUNT:
+            raise _field_error("iceberg_visible", str(v), f"above the largest amount liqkit accepts, {MAX_AMOUNT}")
+        if not v.percent and self.size_unit == "base" and v.value >= self.size:
+            raise _field_error(
+                "iceberg_visible",
+                str(v),
+                f"must be below size {self.size.normalize():f}: Binance refuses an icebergQty that is not "
+                "less than the quantity; show less, or a percentage such as '25%'",
             )
         return self
 

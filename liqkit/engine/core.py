@@ -56,6 +56,7 @@ from liqkit.quoting import (
     buy_room,
     combine_bands,
     compile_params,
+    iceberg_qty,
     level_prices,
     level_qty,
     model_depths,
@@ -75,7 +76,9 @@ REJECT_BACKOFF_NS: Final = 1_000_000_000  # after a refused order (not post-only
 MAX_REFUSALS: Final = 5  # refusals in a row (not crossing, not rate limits) that put a pair in error
 # ``_explain_skip``'s kinds that are the size's fault (not the money's or the market's): a config whose
 # only answer is one of these places nothing at any balance, so a preview refuses it
-SIZE_SKIPS: Final = frozenset({"notional", "max-notional", "max-order-notional", "filters LOT_SIZE"})
+SIZE_SKIPS: Final = frozenset(
+    {"notional", "max-notional", "max-order-notional", "filters LOT_SIZE", "filters ICEBERG_PARTS"}
+)
 _NONE: Final[list[Intent]] = []  # the shared empty answer: callers must not mutate it
 _BOTH: Final = 0
 _BIDS: Final = 1
@@ -402,8 +405,13 @@ class EngineCore:
         wanted = size_for(p, px)
         q = level_qty(p, buy, px, budget, room)
         name = st.filters.failure(buy, px, q, ref) if q > 0 else "LOT_SIZE"
+        vis = iceberg_qty(p, q) if p.ice_on and q > 0 and not name else 0
+        if vis:
+            name = st.filters.iceberg_failure(q, vis)
         if q > 0 and q * px > p.max_order_units:
             kind = "max-order-notional"
+        elif vis and name:
+            kind = "filters " + name
         elif q < wanted:
             kind = ("max-inventory" if room <= q else "budget-buy") if buy else "budget-sell"
         elif name == "NOTIONAL":
@@ -439,6 +447,8 @@ class EngineCore:
                 f"{r.quote_asset}, over {r.symbol}'s maximum order value {r.max_notional.normalize():f} "
                 f"{r.quote_asset} (NOTIONAL): lower size"
             )
+        elif vis and name:
+            text = f"iceberg_visible {st.cfg.iceberg_visible}: {r.iceberg_why(name, q, vis)} ({name}): not placed"
         else:
             text = f"{r.qty(q)} {r.base_asset} at {r.price(px)} breaks {r.symbol}'s {name} filter"
         st.skip_kind = kind
@@ -538,7 +548,10 @@ class EngineCore:
             st.base_free -= qty
             st.base_locked += qty
         self.order_log.append(OrderRecord(ts, o, S.PENDING_NEW, 0, ""))
-        return Place(st.symbol, cid, side, price, qty, st.params.post_only, level)
+        p = st.params
+        if p.ice_on:
+            return Place(st.symbol, cid, side, price, qty, p.post_only, level, iceberg_qty(p, qty))
+        return Place(st.symbol, cid, side, price, qty, p.post_only, level)
 
     def _amend(self, o: Order, qty: int) -> Amend:
         o.amend_qty = qty  # until the venue answers, the order keeps its size (and what it holds)
