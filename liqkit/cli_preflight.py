@@ -53,6 +53,8 @@ def _pair_lines(p: PairPreflight) -> list[str]:
             parts.append(f"max notional {f.max_notional} {q}")
         if f.max_orders:
             parts.append(f"max {f.max_orders} open orders")
+        if f.iceberg_parts:
+            parts.append(f"iceberg parts at most {f.iceberg_parts}")
         out.append("  filters  " + " · ".join(parts))
         if f.percent_price:
             bb, ab = f.bid_band, f.ask_band
@@ -60,11 +62,17 @@ def _pair_lines(p: PairPreflight) -> list[str]:
             out.append("           " + f.percent_price + band)
     out.append(f"  size     {p.size} a quote")
     if p.quotes:
+        ice = any(c.iceberg_qty for c in p.quotes)
         head = f"{'price (' + q + ')':>16}  {'qty (' + b + ')':>14}  {'value (' + q + ')':>14}"
+        if ice:
+            head += f"  {'shown (' + b + ')':>14}  parts"
         out.append(f"  side  level  {head}  sent")
         for c in p.quotes:
             sent = "yes" if c.funded and not c.refusals else (f"{c.placed_qty} {b}" if c.placed_qty != "0" else "no")
-            out.append(f"  {c.side:<4}  {c.level:>5}  {c.price:>16}  {c.qty:>14}  {c.notional:>14}  {sent}")
+            row = f"  {c.side:<4}  {c.level:>5}  {c.price:>16}  {c.qty:>14}  {c.notional:>14}"
+            if ice:
+                row += f"  {c.iceberg_qty or 'all':>14}  {c.iceberg_parts or 1:>5}"
+            out.append(f"{row}  {sent}")
     for s in (p.bids, p.asks):
         if s is not None:
             out.append(

@@ -71,10 +71,14 @@ def _print_pairs(pairs: Mapping[str, PairView], assets: Collection[str] = ()) ->
         base, quote = _assets(sym, assets)
         market = f"{p.bid} / {p.ask} {quote}" if p.bid else "no market yet"
         size = f"{cfg.size} {quote if cfg.size_unit == 'quote' else base}"
+        spread = (
+            f"spread {cfg.bid_spread}/{cfg.ask_spread}"
+            if cfg.model == "fixed"
+            else f"model {cfg.model} gamma {cfg.gamma:g}"  # its spreads move with the volatility and inventory
+        )
         print(
             f"{sym:<10} {p.state:<8} {p.reason[:40]:<40} {market:<28} orders {p.open_orders}  "
-            f"fills {p.fills}  position {p.position} {base}  spread {cfg.bid_spread}/{cfg.ask_spread} "
-            f"size {size} levels {cfg.levels}"
+            f"fills {p.fills}  position {p.position} {base}  {spread} size {size} levels {cfg.levels}"
         )
         if len(p.reason) > 40:  # the table cuts it: the whole reason, which says why the pair does not quote
             print(f"{'':<10} why: {p.reason}")

@@ -4,8 +4,9 @@ refused, worked out before anything is sent.
 Per pair: the symbol's filters; each level's price and size after rounding (bids down, asks up,
 quantities down to the step), its value, and what the engine would send there; how many levels the
 balances fund on each side; the order rate the refresh tolerance implies on a recent market; and the
-refusals: the symbol's filters (``OrderFilters.failure``, Binance's order of checks), the balances, the
-symbol's maximum number of open orders, and the config's money-safety caps (``max_order_notional``,
+refusals: the symbol's filters (``OrderFilters.failure``, Binance's order of checks; for an iceberg quote
+``iceberg_failure``: LOT_SIZE on its icebergQty, ICEBERG_PARTS), the balances, the symbol's maximum number
+of open orders, and the config's money-safety caps (``max_order_notional``,
 the budget rule of ``liqkit.domain.budget``, ``max_inventory``, ``price_ceiling``/``price_floor``).
 Then the rate-limit plan (``liqkit.rateplan``) of every pair's implied orders against the venue's
 declared limits.
@@ -37,22 +38,27 @@ from liqkit.domain.types import Side
 from liqkit.quoting import (
     INF,
     Inventory,
+    MidVariance,
     QuoteParams,
     balance_units,
     buy_room,
     compile_params,
+    iceberg_qty,
     level_prices,
     level_qty,
+    model_depths,
     quote_qty,
     sides_enabled,
     size_for,
     skew_shift,
     tolerance,
+    with_depths,
 )
 from liqkit.rateplan import MIN_SPAN_S, OrderFlow, RatePlan, busiest, plan
 
 DAY_S: Final = 86_400
 TEN_S_NS: Final = 10_000_000_000
+TIMER_NS: Final = 1_000_000_000  # the engine's timer, on which a model samples the mid
 Balances = Mapping[str, tuple[Decimal, Decimal]]
 
 
@@ -79,8 +85,8 @@ class Refusal(_View):
 
     code: str = Field(
         description="A filter as Binance names it (PRICE_FILTER, LOT_SIZE, NOTIONAL, PERCENT_PRICE, "
-        "PERCENT_PRICE_BY_SIDE, MAX_NUM_ORDERS), or liqkit's: max_order_notional, budget, balance, max_inventory, "
-        "price_ceiling, price_floor, config, status, symbol, market."
+        "PERCENT_PRICE_BY_SIDE, MAX_NUM_ORDERS, ICEBERG_PARTS), or liqkit's: max_order_notional, budget, balance, "
+        "max_inventory, price_ceiling, price_floor, config, status, symbol, market."
     )
     field: str = Field(description="What to change: a config field (pairs.BTCUSDT.size) or a balance (balances.USDT).")
     message: str = Field(description="Why, with the limit and the fix.")
@@ -97,6 +103,12 @@ class QuoteCheck(_View):
     placed_qty: str = Field(description="What the engine would send (the balance may cut it); '0': nothing.")
     placed_notional: str = Field(description="price x placed_qty, quote asset.")
     funded: bool = Field(description="The balances pay for the full size (after the levels nearer the reference).")
+    iceberg_qty: str | None = Field(
+        default=None, description="iceberg_visible: the icebergQty sent with the full size; null: a plain order."
+    )
+    iceberg_parts: int | None = Field(
+        default=None, description="The iceberg's parts, CEIL(qty / icebergQty) (ICEBERG_PARTS); null: a plain order."
+    )
     refusals: list[Refusal] = Field(description="Why it would not go out as configured; empty: it would.")
 
 
@@ -124,6 +136,9 @@ class FilterSummary(_View):
     min_notional: str | None = Field(description="NOTIONAL / MIN_NOTIONAL minNotional; null: none.")
     max_notional: str | None = Field(description="NOTIONAL maxNotional; null: none.")
     max_orders: int | None = Field(description="MAX_NUM_ORDERS: open orders on the symbol; null: none.")
+    iceberg_parts: int | None = Field(
+        default=None, description="ICEBERG_PARTS limit: an iceberg's parts at most; null: none (or not allowed)."
+    )
     percent_price: str | None = Field(description="PERCENT_PRICE or PERCENT_PRICE_BY_SIDE and its multipliers.")
     bid_band: list[str] | None = Field(description="The bid prices the percent-price filter allows now [low, high].")
     ask_band: list[str] | None = Field(description="The ask prices it allows now [low, high].")
@@ -249,6 +264,7 @@ def check_pair(
     if params is None or top is None:
         return base, None
     bid, ask = top.bid, top.ask
+    params = _model_spreads(params, top)
     try:
         check_budget(cfg, r, r.price(bid + ask) / 2, balances)
     except BudgetError as e:
@@ -260,6 +276,30 @@ def check_pair(
     ok = not refusals and all(not q.refusals for q in quotes)
     update = {"quotes": quotes, "bids": bids, "asks": asks, "rate": rate, "refusals": refusals, "ok": ok}
     return base.model_copy(update=update), flow
+
+
+def _model_spreads(p: QuoteParams, market: MarketSample) -> QuoteParams:
+    """A model pair (``model = "glft"``/``"as"``) as the engine quotes it at the sample's top, flat (q = 0):
+    its spreads at the realised volatility of the sample's tops over the model's window, sampled on the
+    engine's timer grid (the last top at or before each tick), as ``EngineCore.on_timer`` measures it."""
+    m = p.model
+    if m is None:
+        return p
+    vol = MidVariance(m.window_ns)
+    ts, bids, asks = market.ts, market.bids, market.asks
+    n = min(len(ts), len(bids), len(asks))
+    k = 0
+    tick = ts[0] - ts[0] % TIMER_NS + TIMER_NS if n else 0
+    while k < n:
+        while k + 1 < n and ts[k + 1] <= tick:
+            k += 1
+        if ts[k] <= tick and bids[k] < asks[k]:
+            vol.add(tick, bids[k] + asks[k])
+        if k + 1 >= n:
+            break
+        tick += TIMER_NS
+    db, da = model_depths(p, market.bid + market.ask, vol.variance(), 0.0)
+    return with_depths(p, db, da)
 
 
 def _config_refusal(sym: str, e: ValueError, code: str = "") -> Refusal:
@@ -300,6 +340,7 @@ def _filters(r: SymbolRules, ref: int) -> FilterSummary:
         min_notional=plain_decimal(r.min_notional) if r.min_notional else None,
         max_notional=plain_decimal(r.max_notional) if r.max_notional_units else None,
         max_orders=r.max_orders or None,
+        iceberg_parts=(r.iceberg_parts or None) if r.iceberg_allowed else None,
         percent_price=text,
         **bands,
     )
@@ -334,6 +375,7 @@ def _levels(
                 why.append(_side_off(cfg, r, buy, mid))
             else:
                 why += _filter_refusals(cfg, r, filters, side, px, wanted, ref)
+                why += _iceberg_refusals(cfg, r, filters, p, wanted)
                 if wanted > 0 and wanted * px > p.max_order_units:
                     why.append(
                         Refusal(
@@ -353,6 +395,8 @@ def _levels(
                     if name and not any(w.code == name for w in why):
                         what = "what the balance pays for"
                         why += _filter_refusals(cfg, r, filters, side, px, afford, ref, what=what)
+                    if afford > 0 and not any(w.code in ("ICEBERG_PARTS", "LOT_SIZE") for w in why):
+                        why += _iceberg_refusals(cfg, r, filters, p, afford, "what the balance pays for")
                 if placed > 0:
                     if r.max_orders and sent >= r.max_orders:
                         why.append(
@@ -369,6 +413,7 @@ def _levels(
                 if placed == 0 and not why:  # the engine's own decision, whatever this table found
                     why.append(Refusal(code="config", field=f"pairs.{sym}", message="the engine places nothing here"))
             funded = enabled and wanted > 0 and placed == wanted
+            vis = iceberg_qty(p, wanted) if p.ice_on and wanted > 0 else 0
             funded_n += funded
             quotes.append(
                 QuoteCheck(
@@ -380,6 +425,8 @@ def _levels(
                     placed_qty=plain_decimal(r.qty(placed)),
                     placed_notional=plain_decimal(r.price(px) * r.qty(placed)),
                     funded=funded,
+                    iceberg_qty=plain_decimal(r.qty(vis)) if vis else None,
+                    iceberg_parts=r.iceberg_parts_of(wanted, vis) if vis else None,
                     refusals=why,
                 )
             )
@@ -435,6 +482,20 @@ def _filter_refusals(
     }.get(name, (spread, "quote nearer the market"))
     prefix = f"{what}: " if what else ""
     return [Refusal(code=name, field=f"pairs.{cfg.symbol}.{field}", message=f"{prefix}{text} ({name}): {fix}")]
+
+
+def _iceberg_refusals(
+    cfg: PairConfig, r: SymbolRules, filters: OrderFilters, p: QuoteParams, qty: int, what: str = ""
+) -> list[Refusal]:
+    """The filter an iceberg quote of ``qty`` steps breaks (``OrderFilters.iceberg_failure``, as
+    ``quoting.quote_qty`` decides), worded by ``SymbolRules.iceberg_why``; none for a plain quote."""
+    vis = iceberg_qty(p, qty) if p.ice_on and qty > 0 else 0
+    name = filters.iceberg_failure(qty, vis) if vis else ""
+    if not name:
+        return []
+    prefix = f"{what}: " if what else ""
+    text = f"{prefix}{r.iceberg_why(name, qty, vis)} ({name}): change iceberg_visible"
+    return [Refusal(code=name, field=f"pairs.{cfg.symbol}.iceberg_visible", message=text)]
 
 
 def _side_off(cfg: PairConfig, r: SymbolRules, buy: bool, mid: Decimal) -> Refusal:

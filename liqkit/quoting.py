@@ -16,6 +16,10 @@ notionals in ``tick*step`` units. A reference price is carried doubled (``r2``: 
 so that a mid between two ticks stays exact. A distance is ``ticks + ppb/1e8 * price`` (bps become
 ppb = bps * 1e4). Bids round down and asks round up: rounding never moves a quote toward crossing.
 
+A pair with a quoting model (``model = "glft"``/``"as"``: ``QuoteParams.model``) gets its level-0
+distances from ``model_depths`` (the closed form at the mid's realised variance, ``MidVariance``, and
+the inventory), set into its params by ``with_depths``; everything downstream is the same pipeline.
+
 ``bid_price``/``ask_price`` are monotone non-decreasing in ``r2``; ``bid_band``/``ask_band`` invert
 them exactly, which is what lets the engine decide "nothing to do" for most book updates with a
 handful of integer comparisons (see ``liqkit.engine.core``).
@@ -23,6 +27,8 @@ handful of integer comparisons (see ``liqkit.engine.core``).
 
 from __future__ import annotations
 
+import math
+from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -47,6 +53,29 @@ def _dist(d: Distance) -> tuple[int, int]:
             raise ValueError(f"a distance in ticks must be a whole number, got {d}")
         return int(d.value), 0
     return 0, int((d.value * 10_000).to_integral_value(ROUND_CEILING))
+
+
+MODEL_GLFT: Final = 1
+MODEL_AS: Final = 2
+
+
+@dataclass(frozen=True, slots=True)
+class ModelParams:
+    """A pair's quoting model (``model = "glft"`` or ``"as"``) compiled from its config.
+
+    ``k`` and ``gamma`` keep the distance unit ``intensity_k`` was written in (per bps when ``k_bps``,
+    else per tick); ``model_depths`` turns them into per tick at the mid it is given.
+    """
+
+    kind: int  # MODEL_GLFT or MODEL_AS
+    gamma: float
+    a: float  # trades per second reaching the mid
+    k: float  # decay per bps (k_bps) or per tick
+    k_bps: bool
+    horizon_s: float  # AS only
+    window_ns: int  # the realised volatility's window
+    max_t: int  # max_spread: ticks
+    max_p: int  # max_spread: ppb
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +109,10 @@ class QuoteParams:
     skew_n: int = 0
     skew_d: int = 1
     max_order_units: int = INF  # the largest order value (max_order_notional), tick*step units
+    model: ModelParams | None = None  # set: the level-0 distances are the model's (``with_depths``)
+    ice_on: bool = False  # each quote an iceberg (iceberg_visible): ice_steps shown, or ice_ppb of its size
+    ice_steps: int = 0
+    ice_ppb: int = 0
 
 
 def compile_params(
@@ -114,12 +147,16 @@ def compile_params(
                 f"size = {cfg.size} {rules.quote_asset}: below {rules.symbol}'s minimum order value "
                 f"{rules.min_notional} (NOTIONAL); use at least that"
             )
+    model = compile_model(cfg, n, sp)
+    if model is not None:  # the model sets the level-0 distances (``with_depths``); spacing stays
+        bt = bp = at = ap = 0
     for name, p in (("bid_spread", bp), ("ask_spread", ap)):
         if p + (n - 1) * sp >= PPB // 2:
             raise ValueError(
                 f"{name} = {getattr(cfg, name)}: with {n} levels spaced {cfg.level_spacing} the outer quote "
                 "is 5000bps or more from the reference; use a smaller spread, spacing or fewer levels"
             )
+    ice_steps, ice_ppb = _visible(cfg, rules, size_steps, size_units, price)
     loss = max_loss if cfg.max_loss is None else cfg.max_loss
     target, skew = Fraction(str(cfg.inventory_target)), Fraction(str(cfg.skew))
     return QuoteParams(
@@ -149,7 +186,73 @@ def compile_params(
         skew_n=skew.numerator,
         skew_d=skew.denominator,
         max_order_units=int((cfg.max_order_notional / (rules.tick * rules.step)).to_integral_value(ROUND_FLOOR)),
+        ice_on=bool(ice_steps or ice_ppb),
+        ice_steps=ice_steps,
+        ice_ppb=ice_ppb,
+        model=model,
     )
+
+
+def compile_model(cfg: PairConfig, levels: int, spacing_ppb: int) -> ModelParams | None:
+    """The pair's quoting model, or None for ``model = "fixed"`` (the config checked that it has its settings)."""
+    if cfg.model == "fixed" or cfg.gamma is None or cfg.intensity_a is None or cfg.intensity_k is None:
+        return None
+    xt, xp = _dist(cfg.max_spread)
+    if xp + (levels - 1) * spacing_ppb >= PPB // 2:
+        raise ValueError(
+            f"max_spread = {cfg.max_spread}: with {levels} levels spaced {cfg.level_spacing} the outer quote may be "
+            "5000bps or more from the mid; use a smaller max_spread, spacing or fewer levels"
+        )
+    return ModelParams(
+        kind=MODEL_AS if cfg.model == "as" else MODEL_GLFT,
+        gamma=float(cfg.gamma),
+        a=float(cfg.intensity_a.value),
+        k=float(cfg.intensity_k.value),
+        k_bps=cfg.intensity_k.per == "bps",
+        horizon_s=float(cfg.horizon or 0.0),
+        window_ns=int(cfg.vol_window * 1e9),
+        max_t=xt,
+        max_p=xp,
+    )
+
+
+def _visible(
+    cfg: PairConfig, rules: SymbolRules, size_steps: int, size_units: int, price: Decimal | None
+) -> tuple[int, int]:
+    """``iceberg_visible`` as (steps, ppb of the size); ValueError naming the field when the symbol cannot
+    honour it: icebergs not allowed, a visible part under the minimum quantity, or (for a size in base
+    units, or at ``price`` for a quote size) more parts than ICEBERG_PARTS allows."""
+    v = cfg.iceberg_visible
+    if v is None:
+        return 0, 0
+    field = f"iceberg_visible = {v}"
+    if not rules.iceberg_allowed:
+        raise ValueError(f"{field}: {rules.symbol} does not allow iceberg orders (icebergAllowed false); remove it")
+    if v.percent:
+        steps, ppb = 0, int((v.value * 1_000_000).to_integral_value(ROUND_FLOOR))
+    else:
+        steps, ppb = int((v.value / rules.step).to_integral_value(ROUND_FLOOR)), 0
+        if v.value != rules.qty(steps):
+            raise ValueError(
+                f"{field}: not a multiple of {rules.symbol}'s stepSize {rules.step.normalize():f} (LOT_SIZE); "
+                f"use e.g. {rules.qty(max(steps, 1)).normalize():f}"
+            )
+    qty = size_steps
+    if not qty and size_units and price:
+        qty = size_units // max(rules.price_to_ticks(price, Side.BUY), 1)
+    if qty:
+        shown = steps or qty * ppb // PPB
+        if shown < qty:
+            name = OrderFilters.from_rules(rules).iceberg_failure(qty, shown)
+            if name:
+                raise ValueError(f"{field}: {rules.iceberg_why(name, qty, shown)} ({name})")
+    return steps, ppb
+
+
+def iceberg_qty(params: QuoteParams, qty: int) -> int:
+    """The visible part of a quote of ``qty`` steps (0: a plain order, when it would show it all)."""
+    v = params.ice_steps or qty * params.ice_ppb // PPB
+    return v if v < qty else 0
 
 
 def balance_units(rules: SymbolRules, balances: Mapping[str, tuple[Decimal, Decimal]]) -> tuple[int, int, int, int]:
@@ -254,6 +357,149 @@ def skew_shift(params: QuoteParams, r2: int, inv: Inventory) -> int:
     return q
 
 
+# ---- model-based spreads (model = "glft" / "as") --------------------------------------------------
+# Distances d from the mid, inventory q in lots of the order size (Delta = 1 lot), intensity A*exp(-k*d)
+# (A per second, k per distance unit), sigma in distance units per sqrt(second), gamma per distance unit.
+# Any one distance unit will do (the formulas are homogeneous in it); ``model_depths`` uses ticks.
+def glft_coefficients(gamma: float, a: float, k: float) -> tuple[float, float]:
+    """Gueant-Lehalle-Fernandez-Tapia's c1 and c2 (xi = gamma, Delta = 1 lot): c1 = ln(1 + gamma/k) / gamma,
+    c2 = sqrt(gamma / (2 A k) * (1 + gamma/k)^(k/gamma + 1)). The half spread is c1 + sigma*c2/2, the skew
+    sigma*c2 per lot held."""
+    x = gamma / k
+    lx = math.log1p(x)
+    return lx / gamma, math.sqrt(gamma / (2.0 * a * k) * math.exp((1.0 / x + 1.0) * lx))
+
+
+def glft_depths(gamma: float, a: float, k: float, sigma: float, q: float) -> tuple[float, float]:
+    """GLFT's bid and ask distances from the mid: ``c1 + sigma*c2/2 +- sigma*c2*q`` (holding base, q > 0,
+    the bid moves away and the ask closer: both quotes lower)."""
+    c1, c2 = glft_coefficients(gamma, a, k)
+    skew = sigma * c2
+    half = c1 + 0.5 * skew
+    return half + skew * q, half - skew * q
+
+
+def as_depths(gamma: float, k: float, sigma: float, horizon: float, q: float) -> tuple[float, float]:
+    """Avellaneda-Stoikov's bid and ask distances from the mid, over ``horizon`` seconds: the half spread
+    ``ln(1 + gamma/k)/gamma + gamma*sigma^2*T/2`` around the reservation price ``mid - q*gamma*sigma^2*T``."""
+    skew = gamma * sigma * sigma * horizon
+    half = math.log1p(gamma / k) / gamma + 0.5 * skew
+    return half + skew * q, half - skew * q
+
+
+def _bound(d: float, lo: int, hi: int) -> int:
+    """``d`` rounded to whole ticks (half to even), within ``[lo, hi]`` (``lo`` wins should they cross)."""
+    if d != d or d >= hi:  # NaN, +inf: as far as allowed
+        return hi if hi > lo else lo
+    if d <= lo:
+        return lo
+    r = round(d)
+    if r > hi:
+        return hi
+    return lo if r < lo else r
+
+
+class MidVariance:
+    """The realised variance of a pair's mid over a time window, kept incrementally. The engine keeps one
+    per model pair (``PairState.vol``) and adds the mid it holds at each timer tick (``EngineCore.on_timer``;
+    the same ticks in a backtest and live); the pre-flight walks a market sample through one the same way.
+
+    Integer sums of the squared mid changes (doubled mids: half ticks) and of the elapsed times over
+    the increments that ended within the last ``window_ns``: ``variance`` is their ratio, ticks^2 per
+    second (no mean taken out: over seconds the drift is noise). A gap in the samples (a stale feed)
+    is one increment over its whole time.
+    """
+
+    __slots__ = ("items", "last_r2", "last_ts", "sum_dt", "sum_sq", "window_ns")
+
+    def __init__(self, window_ns: int) -> None:
+        self.window_ns = window_ns
+        self.items: deque[tuple[int, int, int]] = deque()  # (end time, squared change in half ticks, ns)
+        self.sum_sq = 0
+        self.sum_dt = 0
+        self.last_r2 = 0
+        self.last_ts = 0
+
+    def add(self, ts: int, r2: int) -> None:
+        """The doubled mid ``r2`` at time ``ts`` (a time not after the last one adds no increment)."""
+        if self.last_ts:
+            if ts <= self.last_ts:
+                return
+            d = r2 - self.last_r2
+            dt = ts - self.last_ts
+            self.items.append((ts, d * d, dt))
+            self.sum_sq += d * d
+            self.sum_dt += dt
+        self.last_r2 = r2
+        self.last_ts = ts
+        items = self.items
+        start = ts - self.window_ns
+        while items and items[0][0] <= start:
+            _, sq, dt = items.popleft()
+            self.sum_sq -= sq
+            self.sum_dt -= dt
+
+    def variance(self) -> float:
+        """Ticks^2 per second over the window (0 before the second sample)."""
+        if self.sum_dt <= 0:
+            return 0.0
+        return self.sum_sq * 250_000_000.0 / self.sum_dt  # (sum_sq / 4 half ticks^2) / (sum_dt / 1e9 s)
+
+
+def model_depths(params: QuoteParams, r2: int, var_ticks: float, q: float) -> tuple[int, int]:
+    """The model's level-0 bid and ask distances from the mid ``r2 / 2``, whole ticks, each within
+    ``[min_spread, max_spread]`` at that mid. ``var_ticks``: the realised variance of the mid, ticks^2
+    per second; ``q``: the inventory in lots of the order size (> 0: long)."""
+    m = params.model
+    if m is None or r2 <= 0:
+        return 0, 0
+    per_tick = 20_000.0 / r2 if m.k_bps else 1.0  # bps in one tick at this mid (a rate per bps times it: per tick)
+    k = m.k * per_tick
+    gamma = m.gamma * per_tick
+    sigma = math.sqrt(var_ticks) if var_ticks > 0 else 0.0
+    if m.kind == MODEL_AS:
+        db, da = as_depths(gamma, k, sigma, m.horizon_s, q)
+    else:
+        db, da = glft_depths(gamma, m.a, k, sigma, q)
+    lo = params.min_t - ((-r2 * params.min_p) // _TWO_PPB)  # min_spread at this mid, ticks rounded up
+    hi = m.max_t + (r2 * m.max_p) // _TWO_PPB  # max_spread, rounded down
+    return _bound(db, lo, hi), _bound(da, lo, hi)
+
+
+def with_depths(params: QuoteParams, bid0: int, ask0: int) -> QuoteParams:
+    """``params`` with level 0 at ``bid0``/``ask0`` ticks from the mid (the other levels keep their spacing)."""
+    b0, a0 = params.bid_t[0], params.ask_t[0]
+    return QuoteParams(
+        symbol=params.symbol,
+        mid=params.mid,
+        levels=params.levels,
+        bid_t=tuple(t - b0 + bid0 for t in params.bid_t),
+        bid_p=params.bid_p,
+        ask_t=tuple(t - a0 + ask0 for t in params.ask_t),
+        ask_p=params.ask_p,
+        min_t=params.min_t,
+        min_p=params.min_p,
+        tol_t=params.tol_t,
+        tol_p=params.tol_p,
+        size_steps=params.size_steps,
+        size_units=params.size_units,
+        post_only=params.post_only,
+        max_inv_steps=params.max_inv_steps,
+        ceiling_ticks=params.ceiling_ticks,
+        floor_ticks=params.floor_ticks,
+        max_loss_units=params.max_loss_units,
+        ticks_only=params.ticks_only,
+        skew_on=params.skew_on,
+        tgt_n=params.tgt_n,
+        tgt_d=params.tgt_d,
+        span_n=params.span_n,
+        skew_n=params.skew_n,
+        skew_d=params.skew_d,
+        max_order_units=params.max_order_units,
+        model=params.model,
+    )
+
+
 def sides_enabled(params: QuoteParams, bid: int, ask: int, base_steps: int) -> tuple[bool, bool]:
     """Which sides may quote: price ceiling/floor on the mid, and the inventory maximum
     (``base_steps``: all base held, free and locked)."""
@@ -334,6 +580,10 @@ def quote_qty(
     q = level_qty(params, buy, price, budget, room)
     if q <= 0 or q * price > params.max_order_units or filters.failure(buy, price, q, ref):
         return 0
+    if params.ice_on:
+        v = iceberg_qty(params, q)
+        if v and filters.iceberg_failure(q, v):
+            return 0
     return q
 
 
@@ -364,6 +614,10 @@ def resized_qty(
         return qty
     if want <= 0 or want * price > params.max_order_units or filters.failure(buy, price, want, 0):
         return 0
+    if params.ice_on:
+        v = iceberg_qty(params, want)
+        if v and filters.iceberg_failure(want, v):
+            return 0
     return want
 
 

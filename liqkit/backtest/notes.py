@@ -40,9 +40,10 @@ def quoting_notes(
             where = (
                 f" (bid_spread {cfg.bid_spread}, ask_spread {cfg.ask_spread} from the {cfg.reference})" if cfg else ""
             )
-            why = (
-                f"{placed:,} orders rested but the market never traded through them{where}: "
-                "a smaller spread quotes closer to the market"
-            )
+            hint = "a smaller spread quotes closer to the market"
+            if cfg is not None and cfg.model != "fixed":  # the model's spreads, within min/max_spread
+                where = f" (model {cfg.model}: its spreads, up to max_spread {cfg.max_spread} from the mid)"
+                hint = "a larger intensity_k or a smaller max_spread quotes closer to the market"
+            why = f"{placed:,} orders rested but the market never traded through them{where}: {hint}"
         out.append(f"{symbol}: no fills: {why}")
     return out

@@ -14,8 +14,11 @@ A file has an ``[engine]`` table (venue, state directory, risk limits), an optio
     size = "0.001"              # base quantity; size_unit = "quote" for a notional
     max_order_notional = "1000" # one order's value at most (quote asset; the default)
     refresh_tolerance = "2bps"
+    iceberg_visible = "25%"     # optional: each quote an iceberg showing this (base quantity or % of it)
 
-Distances are written ``"<number>bps"`` or ``"<number>ticks"``. Every bad value raises
+Distances are written ``"<number>bps"`` or ``"<number>ticks"``; the rates of a quoting model
+(``model = "glft"`` or ``"as"``: ``intensity_a``, ``intensity_k``) ``"<number>/s"``, ``"<number>/bps"``
+or ``"<number>/tick"``. Every bad value raises
 ``ConfigError`` with a message that names the field, the value (a short excerpt) and the rule: an
 unknown key lists the valid keys of its table, NaN/inf and absurdly long strings are refused, and
 ``spread`` together with ``bid_spread``/``ask_spread`` is refused rather than merged.
@@ -23,6 +26,7 @@ unknown key lists the valid keys of its table, NaN/inf and absurdly long strings
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -118,8 +122,130 @@ def _field_error(field: str, value: Any, msg: str) -> PydanticCustomError:
     return PydanticCustomError("liqkit_field", "{msg}", {"msg": msg, "field": field, "value": value})
 
 
+class Visible(BaseModel):
+    """An iceberg's visible part: a base quantity, or (``percent``) that percentage of each quote's size."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    value: Decimal = Field(gt=0)
+    percent: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.value.normalize():f}{'%' if self.percent else ''}"
+
+
+VISIBLE_FORMS = "a base quantity (e.g. '0.0005') or a percentage of each quote's size (e.g. '25%')"
+_VISIBLE_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*(%?)\s*$")
+
+
+def _parse_visible(v: Any) -> Any:
+    """``iceberg_visible``'s text (or a plain number, a base quantity) as a ``Visible``'s fields."""
+    if isinstance(v, (Visible, Mapping)) or v is None:
+        return v
+    if isinstance(v, (int, float, Decimal)) and not isinstance(v, bool):
+        d = Decimal(repr(v)) if isinstance(v, float) else Decimal(v)
+        v = format(d, "f") if d.is_finite() else str(v)  # 1e-05 as written in TOML: 0.00001
+    if not isinstance(v, str):
+        raise ValueError(f"{excerpt(v)} is not a quantity: write {VISIBLE_FORMS}")
+    m = _VISIBLE_RE.match(v)
+    if not m:
+        if v.strip().startswith("-"):
+            raise ValueError(f"{excerpt(v)} is negative: the visible part must be > 0; write {VISIBLE_FORMS}")
+        raise ValueError(f"{excerpt(v)} is not a quantity (NaN and infinity are not): write {VISIBLE_FORMS}")
+    value = Decimal(m.group(1))
+    if value == 0:
+        raise ValueError(f"{excerpt(v)}: the visible part must be > 0 (leave iceberg_visible out for plain orders)")
+    return {"value": value, "percent": bool(m.group(2))}
+
+
 Dist = Annotated[Distance, BeforeValidator(_parse_distance), PlainSerializer(str, return_type=str)]
 PosDecimal = Annotated[Decimal, Field(gt=0, le=MAX_AMOUNT)]
+VisibleQty = Annotated[Visible, BeforeValidator(_parse_visible), PlainSerializer(str, return_type=str)]
+
+_RATE_RE = re.compile(
+    r"^\s*([0-9]+(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?)\s*/\s*(s|sec|second|bps|bp|ticks|tick)\s*$", re.IGNORECASE
+)
+MAX_RATE = Decimal("1e9")  # no intensity, decay or risk aversion liqkit takes is larger
+
+
+class Rate(BaseModel):
+    """A rate written with its unit: ``value`` per second (``"2.5/s"``), per bps (``"1.3/bps"``) or per
+    tick (``"0.002/tick"``); always > 0."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    value: Decimal = Field(gt=0, le=MAX_RATE)
+    per: Literal["s", "bps", "tick"]
+
+    def __str__(self) -> str:
+        return f"{self.value.normalize():f}/{self.per}"
+
+
+def _rate_parser(units: tuple[str, ...], example: str) -> Any:
+    """A before-validator reading ``"<number>/<unit>"`` for one of ``units`` (``example`` in messages)."""
+    forms = " or ".join(f"'{example.split('/')[0]}/{u}'" for u in units)
+
+    def parse(v: Any) -> Any:
+        if isinstance(v, (Rate, Mapping)):
+            return v
+        if isinstance(v, bool) or not isinstance(v, (str, int, float, Decimal)):
+            raise ValueError(f"{excerpt(v)} is not a rate: write {forms}")
+        if not isinstance(v, str):
+            if not math.isfinite(v):
+                raise ValueError("must be a finite number (not NaN or infinity)")
+            given = " or ".join(f"'{v}/{u}'" for u in units)
+            raise ValueError(f"{excerpt(v)} is a bare number: give its unit, as a string ({given})")
+        if len(v) > MAX_NUMBER_TEXT:
+            raise ValueError(f"is {len(v)} characters long: write {forms}")
+        m = _RATE_RE.match(v)
+        if m is None:
+            if v.strip().startswith("-"):
+                raise ValueError(f"{excerpt(v)} is negative: it must be > 0; write {forms}")
+            raise ValueError(f"{excerpt(v)} is not a rate: write {forms}")
+        unit = m.group(2).lower()
+        per = "s" if unit.startswith("s") else "bps" if unit.startswith("bp") else "tick"
+        if per not in units:
+            raise ValueError(f"{excerpt(v)}: per {per} is the wrong unit here; write {forms}")
+        value = Decimal(m.group(1))
+        if value <= 0 or value > MAX_RATE:
+            raise ValueError(f"{excerpt(v)}: must be above 0 and at most {MAX_RATE:f}; write {forms}")
+        return {"value": value, "per": per}
+
+    return parse
+
+
+_NUMBER = r"^\s*[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?\s*/\s*"  # _RATE_RE's number, for JSON Schema
+PerSecond = Annotated[
+    Rate,
+    BeforeValidator(_rate_parser(("s",), "2.5/s")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": _NUMBER + r"([sS]|sec|second)\s*$", "examples": ["2.5/s"]}),
+]
+PerDistance = Annotated[
+    Rate,
+    BeforeValidator(_rate_parser(("bps", "tick"), "1.3/bps")),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {"type": "string", "pattern": _NUMBER + r"([bB][pP][sS]?|[tT][iI][cC][kK][sS]?)\s*$", "examples": ["1.3/bps"]}
+    ),
+]
+
+
+def _plain_number(v: Any) -> Any:
+    """gamma is a plain number (its unit is intensity_k's): a unit written with it is refused, explained."""
+    if isinstance(v, str) and "/" in v:
+        raise ValueError(
+            f"{excerpt(v)}: write a plain number, e.g. 0.1: gamma is per the distance unit of intensity_k "
+            "(per bps with intensity_k = '1.3/bps', per tick with '0.002/tick')"
+        )
+    return v
+
+
+MODELS = ("glft", "as")  # the model-based quoting options beside "fixed"
+_MODEL_NEEDS = {
+    "gamma": "the risk aversion, a number per the distance unit of intensity_k, e.g. 0.1",
+    "intensity_a": "trades per second reaching the mid, e.g. '2.5/s': the A of liqkit.research.stats.fit_intensity",
+    "intensity_k": "the decay with the distance from the mid, e.g. '1.3/bps' or '0.002/tick': fit_intensity's k",
+    "horizon": "the horizon of Avellaneda-Stoikov in seconds, e.g. 60",
+}
 
 _SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,20}$")
 
@@ -387,6 +513,49 @@ class PairConfig(_Strict):
         default=None,
         description="Binance self-trade prevention mode sent with every order (unset: the symbol's default).",
     )
+    # ---- model-based quoting (liqkit.quoting.model_depths): the spreads and the skew from a model ----
+    model: Literal["fixed", "glft", "as"] = Field(
+        default="fixed",
+        description="fixed: bid_spread/ask_spread and skew as configured; glft: Gueant-Lehalle-Fernandez-Tapia's "
+        "closed-form spreads and inventory skew from gamma, intensity_a, intensity_k and the realised "
+        "volatility over vol_window (bid_spread, ask_spread unused); as: Avellaneda-Stoikov's, over horizon.",
+    )
+    gamma: Annotated[float, BeforeValidator(_plain_number)] | None = Field(
+        default=None,
+        gt=0,
+        le=float(MAX_RATE),
+        description="glft/as: risk aversion, per the distance unit of intensity_k (per bps or per tick) and per "
+        "lot of size; larger skews harder with the inventory.",
+    )
+    intensity_a: PerSecond | None = Field(
+        default=None,
+        description="glft/as: trades per second reaching the mid, A of A*exp(-k*d), written '2.5/s' "
+        "(liqkit.research.stats.fit_intensity's A).",
+    )
+    intensity_k: PerDistance | None = Field(
+        default=None,
+        description="glft/as: decay k of A*exp(-k*d) with the distance d from the mid, per bps ('1.3/bps', "
+        "fit_intensity's k) or per tick ('0.002/tick').",
+    )
+    vol_window: float = Field(
+        default=60.0,
+        ge=1,
+        le=86_400,
+        description="glft/as: seconds of mids (sampled each engine timer tick, once a second) whose realised "
+        "volatility the model uses.",
+    )
+    max_spread: Dist = Field(
+        default=Distance(value=Decimal(50), unit="bps"),
+        description="glft/as: no quote farther from the mid than this (min_spread bounds it from below).",
+    )
+    horizon: float | None = Field(
+        default=None, gt=0, le=86_400 * 365, description="as: the horizon T-t of Avellaneda-Stoikov, seconds."
+    )
+    iceberg_visible: VisibleQty | None = Field(
+        default=None,
+        description="Send each quote as an iceberg (icebergQty) showing this much: a base quantity, e.g. "
+        "'0.0005', or a percentage of the quote's size, e.g. '25%' (unset: plain orders).",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -439,6 +608,56 @@ class PairConfig(_Strict):
                 raise ValueError(f"exit_inventory is set but {n} is not: give {n} as a distance, e.g. '50bps'")
             if d.value <= 0:
                 raise ValueError(f"{n} = {d}: an exit's distance must be above 0, e.g. '50bps'")
+        return self
+
+    @model_validator(mode="after")
+    def _model_settings(self) -> PairConfig:
+        """A model names what it needs; the model's skew replaces ``skew``; max_spread above min_spread."""
+        if self.model == "fixed":
+            return self  # the model settings are unused (a sweep may vary model over one base)
+        needs = ["gamma", "intensity_a", "intensity_k"] + (["horizon"] if self.model == "as" else [])
+        missing = [name for name in needs if getattr(self, name) is None]
+        if missing:
+            name, also = missing[0], f"; also missing: {', '.join(missing[1:])}" if missing[1:] else ""
+            raise _field_error(name, None, f'missing: model = "{self.model}" needs {name} ({_MODEL_NEEDS[name]}){also}')
+        if self.reference != "mid":
+            raise _field_error(
+                "reference",
+                self.reference,
+                f'model = "{self.model}" measures its spreads from the mid: set reference = "mid", or model = "fixed"',
+            )
+        if self.skew:
+            raise _field_error(
+                "skew",
+                float(self.skew),
+                f'model = "{self.model}" skews with the inventory itself (gamma, the volatility): '
+                'set skew = 0, or model = "fixed"',
+            )
+        mx, mn = self.max_spread, self.min_spread
+        if mx.value <= 0 or (mx.unit == mn.unit and mx.value <= mn.value):
+            raise _field_error(
+                "max_spread", str(mx), f"must be above min_spread ({mn}): the model's spreads are clamped between them"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _visible_below_size(self) -> PairConfig:
+        v = self.iceberg_visible
+        if v is None:
+            return self
+        if v.percent and v.value >= 100:
+            raise _field_error(
+                "iceberg_visible", str(v), "must be below 100%: an iceberg hides part of the order; use e.g. '25%'"
+            )
+        if not v.percent and v.value > MAX_AMOUNT:
+            raise _field_error("iceberg_visible", str(v), f"above the largest amount liqkit accepts, {MAX_AMOUNT}")
+        if not v.percent and self.size_unit == "base" and v.value >= self.size:
+            raise _field_error(
+                "iceberg_visible",
+                str(v),
+                f"must be below size {self.size.normalize():f}: Binance refuses an icebergQty that is not "
+                "less than the quantity; show less, or a percentage such as '25%'",
+            )
         return self
 
     @model_validator(mode="after")

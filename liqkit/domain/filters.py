@@ -19,6 +19,7 @@ NO_BOUND: Final = 1 << 62  # an upper bound no order reaches; small enough to st
 PRICE_FILTER: Final = "PRICE_FILTER"
 LOT_SIZE: Final = "LOT_SIZE"
 NOTIONAL: Final = "NOTIONAL"
+ICEBERG_PARTS: Final = "ICEBERG_PARTS"
 
 
 @final
@@ -40,6 +41,7 @@ class OrderFilters:
         "b_ud",
         "b_un",
         "band_name",
+        "iceberg_parts",
         "max_notional",
         "max_price",
         "max_qty",
@@ -58,6 +60,7 @@ class OrderFilters:
         max_notional: int = 0,
         band: tuple[int, int, int, int, int, int, int, int] | None = None,
         band_name: str = "",
+        iceberg_parts: int = 0,
     ) -> None:
         self.min_price = max(min_price, 1)
         self.max_price = max_price or NO_BOUND
@@ -68,6 +71,7 @@ class OrderFilters:
         b = band or (0, 1, 0, 1, 0, 1, 0, 1)
         self.b_un, self.b_ud, self.b_dn, self.b_dd, self.a_un, self.a_ud, self.a_dn, self.a_dd = b
         self.band_name = band_name if band is not None else ""  # "": no percent-price band
+        self.iceberg_parts = iceberg_parts or NO_BOUND  # ICEBERG_PARTS limit (0: the symbol sets none)
 
     @staticmethod
     def from_rules(rules: SymbolRules) -> OrderFilters:
@@ -83,6 +87,7 @@ class OrderFilters:
             rules.max_notional_units,
             band,
             pp.name if pp is not None else "",
+            rules.iceberg_parts,
         )
 
     def failure(self, buy: bool, price: int, qty: int, ref: int) -> str:
@@ -103,6 +108,19 @@ class OrderFilters:
             lo, hi = self.band(buy, ref)
             if price < lo or price > hi:
                 return self.band_name
+        return ""
+
+    def iceberg_failure(self, qty: int, visible: int) -> str:
+        """The filter an iceberg order of ``qty`` steps showing ``visible`` steps breaks ("" if none).
+
+        Binance's rules: ``icebergQty`` obeys LOT_SIZE like a quantity (minQty, maxQty; it is in steps
+        here, so stepSize holds), and ICEBERG_PARTS limits ``CEIL(qty / icebergQty)`` to its ``limit``.
+        (That ``icebergQty`` must be below ``qty`` is not a filter: ``-2010 IcebergQty exceeds QTY.``)
+        """
+        if visible < self.min_qty or visible > self.max_qty:
+            return LOT_SIZE
+        if (qty + visible - 1) // visible > self.iceberg_parts:
+            return ICEBERG_PARTS
         return ""
 
     def band(self, buy: bool, ref: int) -> tuple[int, int]:

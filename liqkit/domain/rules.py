@@ -82,6 +82,8 @@ class SymbolRules:
     max_notional_units: int
     percent_price: PriceBand | None
     max_orders: int
+    iceberg_parts: int = 0  # ICEBERG_PARTS limit: at most this many parts, CEIL(qty / icebergQty) (0: none)
+    iceberg_allowed: bool = True  # exchangeInfo's icebergAllowed
 
     # ---- conversions (edges only: parsing and formatting) -------------------------------------
     def price_to_ticks(self, price: Decimal | str, side: Side | None = None) -> int:
@@ -123,15 +125,41 @@ class SymbolRules:
         return plain_decimal(self.step * steps)
 
     # ---- checks -------------------------------------------------------------------------------
-    def check_order(self, side: Side, price_ticks: int, qty_steps: int, ref_ticks: int | None = None) -> None:
+    def check_order(
+        self, side: Side, price_ticks: int, qty_steps: int, ref_ticks: int | None = None, iceberg_steps: int = 0
+    ) -> None:
         """Raise ``FilterError`` naming the filter an order breaks; return None if it passes.
 
-        The decision is ``OrderFilters.failure``, the check the engine and the simulated exchange
-        use too; this only words it. The percent-price band is checked around ``ref_ticks`` if given.
+        The decision is ``OrderFilters.failure`` (and ``iceberg_failure`` for an iceberg showing
+        ``iceberg_steps``), the check the engine and the simulated exchange use too; this only words it.
+        The percent-price band is checked around ``ref_ticks`` if given.
         """
-        name = OrderFilters.from_rules(self).failure(side is Side.BUY, price_ticks, qty_steps, ref_ticks or 0)
+        f = OrderFilters.from_rules(self)
+        name = f.failure(side is Side.BUY, price_ticks, qty_steps, ref_ticks or 0)
         if name:
             raise FilterError(name, f"{self.symbol}: {self._why(name, side, price_ticks, qty_steps, ref_ticks or 0)}")
+        if iceberg_steps:
+            name = f.iceberg_failure(qty_steps, iceberg_steps)
+            if name:
+                raise FilterError(name, f"{self.symbol}: {self.iceberg_why(name, qty_steps, iceberg_steps)}")
+
+    def iceberg_parts_of(self, qty_steps: int, iceberg_steps: int) -> int:
+        """How many parts an iceberg of ``qty_steps`` showing ``iceberg_steps`` has: ``CEIL(qty / icebergQty)``."""
+        return -(-qty_steps // iceberg_steps) if iceberg_steps > 0 else 1
+
+    def iceberg_why(self, name: str, qty_steps: int, iceberg_steps: int) -> str:
+        """Word an iceberg's filter failure ``name`` (``OrderFilters.iceberg_failure``)."""
+        vis = self.qty(iceberg_steps).normalize()
+        if name == "ICEBERG_PARTS":
+            least = self.qty(-(-qty_steps // max(self.iceberg_parts, 1))).normalize()
+            return (
+                f"quantity {self.qty(qty_steps).normalize():f} shown {vis:f} at a time is "
+                f"{self.iceberg_parts_of(qty_steps, iceberg_steps)} parts, over the ICEBERG_PARTS limit "
+                f"{self.iceberg_parts}: show at least {least:f}"
+            )
+        if self.max_qty_steps and iceberg_steps > self.max_qty_steps:
+            return f"icebergQty {vis:f} is above maxQty {self.qty(self.max_qty_steps)}"
+        return f"icebergQty {vis:f} is below minQty {self.qty(max(self.min_qty_steps, 1))}"
 
     def _why(self, name: str, side: Side, price_ticks: int, qty_steps: int, ref_ticks: int) -> str:
         """Word the filter failure ``name`` of an order (the limit it breaks, in the exchange's units)."""
@@ -213,6 +241,7 @@ class SymbolRules:
             up, down = str(f["multiplierUp"]), str(f["multiplierDown"])
             band = PriceBand.from_multipliers(up, down, up, down, name="PERCENT_PRICE")
         mo = filters.get("MAX_NUM_ORDERS", {})
+        parts = filters.get("ICEBERG_PARTS", {})
         return cls(
             symbol=symbol,
             base_asset=base,
@@ -229,6 +258,8 @@ class SymbolRules:
             max_notional_units=max_notional_units,
             percent_price=band,
             max_orders=int(mo.get("maxNumOrders", 0) or mo.get("limit", 0) or 0),
+            iceberg_parts=int(parts.get("limit", 0) or 0),
+            iceberg_allowed=bool(info.get("icebergAllowed", True)),
         )
 
 

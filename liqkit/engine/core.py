@@ -19,6 +19,11 @@ cache and the diff against its working orders. A working order is compared on pr
 refresh tolerance) and on size (its level's size at the order's own price): a smaller size is an
 ``Amend`` where the venue keeps queue priority (``amend_keeps_priority``), otherwise a replace.
 
+A pair with a quoting model (``model = "glft"``/``"as"``) keeps the mid's running variance in its
+state (``PairState.vol``), sampled by ``on_timer``; the model sets the pair's level-0 distances
+(``quoting.model_depths``) at its first evaluation, at each timer tick and at each fill, and a change
+closes the band like any other. Between those events it quotes exactly like fixed spreads.
+
 Order safety: a replacement is placed only after the cancel of the order it replaces is confirmed,
 so a pair never has two live orders for one side and level; an order whose fate is unknown keeps
 its level blocked until the venue tells its fate.
@@ -43,6 +48,7 @@ from liqkit.quoting import (
     FREE_ASK_SIDE,
     FREE_SIDE,
     INF,
+    MidVariance,
     QuoteParams,
     ask_side_band,
     balance_units,
@@ -50,13 +56,16 @@ from liqkit.quoting import (
     buy_room,
     combine_bands,
     compile_params,
+    iceberg_qty,
     level_prices,
     level_qty,
+    model_depths,
     quote_qty,
     resized_qty,
     sides_enabled,
     size_for,
     skew_shift,
+    with_depths,
 )
 from liqkit.risk import kill_switch_mid_range
 
@@ -67,7 +76,9 @@ REJECT_BACKOFF_NS: Final = 1_000_000_000  # after a refused order (not post-only
 MAX_REFUSALS: Final = 5  # refusals in a row (not crossing, not rate limits) that put a pair in error
 # ``_explain_skip``'s kinds that are the size's fault (not the money's or the market's): a config whose
 # only answer is one of these places nothing at any balance, so a preview refuses it
-SIZE_SKIPS: Final = frozenset({"notional", "max-notional", "max-order-notional", "filters LOT_SIZE"})
+SIZE_SKIPS: Final = frozenset(
+    {"notional", "max-notional", "max-order-notional", "filters LOT_SIZE", "filters ICEBERG_PARTS"}
+)
 _NONE: Final[list[Intent]] = []  # the shared empty answer: callers must not mutate it
 _BOTH: Final = 0
 _BIDS: Final = 1
@@ -137,6 +148,7 @@ class EngineCore:
         if st.state in (S.QUOTING, S.PAUSED):
             return []
         st.pos = st.cash = st.fee_nu = st.volume = st.n_fills = st.hold_until = st.n_refused = 0
+        st.model_r2 = 0  # the inventory is back to 0: the model sets the spreads again
         if not st.has_book:
             st.last_book_ts = ts  # the stale-feed clock starts now
         self._set_state(st, S.QUOTING, "run", ts)
@@ -173,6 +185,14 @@ class EngineCore:
             if o is not None and o.status in S.RESTING and o.qty * o.price > params.max_order_units:
                 out.append(self._cancel(o, ts))
         st.cfg, st.params = cfg, params
+        m = params.model
+        if m is None:
+            st.vol = None
+        elif st.vol is None:
+            st.vol = MidVariance(m.window_ns)
+        else:
+            st.vol.window_ns = m.window_ns  # the samples so far stay; the next one trims to the window
+        st.model_r2 = 0
         st.bid_band = st.ask_band = None
         st.close_band()
         self.event_log.append(ConfigRecord(ts, st.symbol, cfg.model_dump(mode="json"), source))
@@ -214,13 +234,39 @@ class EngineCore:
                 out += self._cancel_all_own(st, ts)
                 self._set_state(st, S.PAUSED, f"stale feed: no book update for {self.risk.stale_feed_s:g}s", ts)
                 st.has_book = False
+            vol = st.vol
+            if vol is not None and st.has_book and st.bid < st.ask:  # a model's volatility sample
+                vol.add(ts, st.bid + st.ask)
+                if self._model_spreads(st) and st.state == S.QUOTING:
+                    out += self._evaluate(st, ts, _BOTH)
         return out
+
+    def _model_spreads(self, st: PairState) -> bool:
+        """Let the pair's model (``params.model``) set its level-0 distances at the current mid, volatility
+        and inventory (``quoting.model_depths``). True when they changed (the bands are closed then)."""
+        p = st.params
+        r2 = st.bid + st.ask
+        if p.model is None or r2 <= 0:
+            return False
+        st.model_r2 = r2
+        lot = size_for(p, r2 // 2)
+        q = st.pos / lot if lot > 0 else 0.0
+        vol = st.vol
+        db, da = model_depths(p, r2, vol.variance() if vol is not None else 0.0, q)
+        if db == p.bid_t[0] and da == p.ask_t[0]:
+            return False
+        st.params = with_depths(p, db, da)
+        st.bid_band = st.ask_band = None
+        st.close_band()
+        return True
 
     # ---- the full evaluation --------------------------------------------------------------------
     def _evaluate(self, st: PairState, ts: int, sides: int) -> list[Intent]:
         st.close_band()
         if not st.has_book or st.state != S.QUOTING:
             return _NONE
+        if st.vol is not None and st.model_r2 == 0:  # a model (vol is its state) not yet set at a mid
+            self._model_spreads(st)
         p = st.params
         bid = st.bid
         ask = st.ask
@@ -359,8 +405,13 @@ class EngineCore:
         wanted = size_for(p, px)
         q = level_qty(p, buy, px, budget, room)
         name = st.filters.failure(buy, px, q, ref) if q > 0 else "LOT_SIZE"
+        vis = iceberg_qty(p, q) if p.ice_on and q > 0 and not name else 0
+        if vis:
+            name = st.filters.iceberg_failure(q, vis)
         if q > 0 and q * px > p.max_order_units:
             kind = "max-order-notional"
+        elif vis and name:
+            kind = "filters " + name
         elif q < wanted:
             kind = ("max-inventory" if room <= q else "budget-buy") if buy else "budget-sell"
         elif name == "NOTIONAL":
@@ -396,6 +447,8 @@ class EngineCore:
                 f"{r.quote_asset}, over {r.symbol}'s maximum order value {r.max_notional.normalize():f} "
                 f"{r.quote_asset} (NOTIONAL): lower size"
             )
+        elif vis and name:
+            text = f"iceberg_visible {st.cfg.iceberg_visible}: {r.iceberg_why(name, q, vis)} ({name}): not placed"
         else:
             text = f"{r.qty(q)} {r.base_asset} at {r.price(px)} breaks {r.symbol}'s {name} filter"
         st.skip_kind = kind
@@ -495,7 +548,10 @@ class EngineCore:
             st.base_free -= qty
             st.base_locked += qty
         self.order_log.append(OrderRecord(ts, o, S.PENDING_NEW, 0, ""))
-        return Place(st.symbol, cid, side, price, qty, st.params.post_only, level)
+        p = st.params
+        if p.ice_on:
+            return Place(st.symbol, cid, side, price, qty, p.post_only, level, iceberg_qty(p, qty))
+        return Place(st.symbol, cid, side, price, qty, p.post_only, level)
 
     def _amend(self, o: Order, qty: int) -> Amend:
         o.amend_qty = qty  # until the venue answers, the order keeps its size (and what it holds)
@@ -722,6 +778,8 @@ class EngineCore:
         st.fee_nu += fee_nu
         st.volume += notional
         st.n_fills += 1
+        if st.vol is not None:  # a model's pair (vol is its state): the inventory moved, its skew with it
+            self._model_spreads(st)
         self.fill_log.append(FillRecord(ts, ts_exchange, o, price, qty, fee_nu, is_maker, trade_id))
         if o.filled >= o.qty:
             return self._finish(o, S.FILLED, ts, "")

@@ -31,13 +31,31 @@ class _Value:
 
 @final
 class Place(_Value):
-    """Place a limit order (LIMIT_MAKER when ``post_only``). Price in ticks, quantity in steps."""
+    """Place a limit order (LIMIT_MAKER when ``post_only``). Price in ticks, quantity in steps;
+    ``iceberg_qty`` > 0 makes it an iceberg showing that many steps at a time (Binance's ``icebergQty``)."""
 
-    __slots__ = ("client_id", "level", "post_only", "price", "qty", "side", "symbol")
-    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "side", "price", "qty", "post_only", "level")
+    __slots__ = ("client_id", "iceberg_qty", "level", "post_only", "price", "qty", "side", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = (
+        "symbol",
+        "client_id",
+        "side",
+        "price",
+        "qty",
+        "post_only",
+        "level",
+        "iceberg_qty",
+    )
 
     def __init__(
-        self, symbol: str, client_id: str, side: Side, price: int, qty: int, post_only: bool, level: int
+        self,
+        symbol: str,
+        client_id: str,
+        side: Side,
+        price: int,
+        qty: int,
+        post_only: bool,
+        level: int,
+        iceberg_qty: int = 0,
     ) -> None:
         self.symbol: Final = symbol
         self.client_id: Final = client_id
@@ -46,6 +64,7 @@ class Place(_Value):
         self.qty: Final = qty
         self.post_only: Final = post_only
         self.level: Final = level
+        self.iceberg_qty: Final = iceberg_qty
 
 
 class OrderRef(_Value):

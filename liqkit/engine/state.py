@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Final
 
 from liqkit.domain.filters import OrderFilters
 from liqkit.domain.types import Side
-from liqkit.quoting import INF, Inventory
+from liqkit.quoting import INF, Inventory, MidVariance
 from liqkit.risk import kill_switch_hit, pnl_half_units
 
 if TYPE_CHECKING:
@@ -108,6 +108,7 @@ class PairState:
         "last_book_ts",
         "m_hi",
         "m_lo",
+        "model_r2",
         "n_fills",
         "n_refused",
         "off_kind",
@@ -124,6 +125,7 @@ class PairState:
         "skip_kind",
         "state",
         "symbol",
+        "vol",
         "volume",
     )
 
@@ -168,6 +170,10 @@ class PairState:
         self.b_lo = self.a_lo = self.m_lo = INF
         self.b_hi = self.a_hi = self.m_hi = -INF
         self.sk_r2 = -1
+        # model-based quoting (params.model): the mid's realised variance, and the mid (doubled) at
+        # which the model last set the spreads (0: not yet; the next evaluation does)
+        self.vol: MidVariance | None = MidVariance(params.model.window_ns) if params.model is not None else None
+        self.model_r2 = 0
 
     def close_band(self) -> None:
         """Make the next book update take the full evaluation path (no bid is >= INF)."""

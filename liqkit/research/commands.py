@@ -1,4 +1,5 @@
-"""The ``liqkit record``, ``convert`` and ``calibrate`` subcommands (added to liqkit's parser by ``register``).
+"""The ``liqkit record``, ``convert``, ``sweep`` and ``calibrate`` subcommands (added to liqkit's parser by
+``register``).
 
 ``liqkit record --symbols BTCUSDT,ETHUSDT --out DIR [--duration S] [--venue binance-testnet|binance-live|URL]``
 records bookTicker, trade and depth streams into captures (see ``liqkit.research.record``).
@@ -7,6 +8,9 @@ folder, or a Parquet folder back to one capture file when DEST ends in ``.gz``.
 ``liqkit calibrate --config FILE --venue URL|binance-testnet|binance-demo --duration S --out DIR [--json]``
 trades live while recording, backtests the recording under each queue model and reports which is closest
 (see ``liqkit.research.calibrate``).
+``liqkit sweep --data PATH [--config FILE] [--set KEY=VALUE ...] --grid KEY=V1,V2 ... [--json]`` backtests
+every combination of the ``--grid`` values (``liqkit.research.sweep``) on the config's pair (or the
+defaults) and prints one row per point.
 Bad input raises ``LiqkitError`` (liqkit's ``main`` prints one message and exits 2).
 """
 
@@ -125,6 +129,77 @@ def _wide_pandas() -> Any:
     return pd.option_context("display.width", 200, "display.max_columns", 30)
 
 
+SWEEP_COLUMNS = ("pnl", "spread_capture", "inventory_pnl", "fees", "fills", "max_inventory", "markout_10s_bps")
+
+
+def sweep_points(grid: list[str], points: list[str]) -> tuple[dict[str, list[Any]] | None, list[dict[str, Any]] | None]:
+    """``--grid KEY=V1,V2`` (every combination) or ``--point KEY=V,KEY=V`` (each one point), values read
+    as ``liqkit config`` reads them (``liqkit.cli_service.parse_assignments``: keys checked)."""
+    from liqkit.cli_service import parse_assignments
+
+    if bool(grid) == bool(points):
+        raise ConfigError("liqkit sweep: give --grid KEY=V1,V2 (repeat for more fields) or --point KEY=V,KEY=V")
+    if grid:
+        space: dict[str, list[Any]] = {}
+        for item in grid:
+            key, sep, raw = item.partition("=")
+            key = key.strip()
+            values = [v.strip() for v in raw.split(",") if v.strip()]
+            if not sep or not key or not values:
+                raise ConfigError(f"--grid {item!r}: write KEY=V1,V2,..., e.g. --grid model=fixed,glft")
+            if key in space:
+                raise ConfigError(f"--grid {key}: given twice; list all its values in one --grid {key}=V1,V2")
+            space[key] = [parse_assignments([f"{key}={v}"])[key] for v in values]
+        return space, None
+    out = []
+    for item in points:
+        parts = [p.strip() for p in item.split(",") if p.strip()]
+        if not parts:
+            raise ConfigError(f"--point {item!r}: write KEY=V,KEY=V, e.g. --point model=glft,gamma=0.1")
+        out.append(parse_assignments(parts))
+    return None, out
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    """Backtest each point of a grid over the pair's settings; print the points with their metrics."""
+    import json
+
+    from liqkit.cli_service import parse_assignments
+    from liqkit.data.loader import load_market_data
+    from liqkit.domain.config import LiqkitConfig, PairConfig, load_config, update_pair
+    from liqkit.research.sweep import sweep
+
+    grid, points = sweep_points(args.grid or [], args.point or [])
+    if args.n_jobs is not None and args.n_jobs < 1:
+        raise ConfigError(f"--n-jobs: {args.n_jobs}; use 1 or more")
+    cfg = load_config(args.config) if args.config else LiqkitConfig()
+    data = load_market_data(args.data, symbol=args.symbol)
+    base = cfg.pairs.get(data.symbol) or PairConfig(symbol=data.symbol)
+    if args.set:
+        base = update_pair(base, parse_assignments(args.set))
+    df = sweep(data, base, grid, points=points, sim=cfg.sim, n_jobs=args.n_jobs, progress=not args.json)
+    fields = list(grid) if grid else _point_keys(points)
+    if args.json:
+        rows = df.to_dict(orient="records")
+        print(json.dumps([{k: _jsonable(v) for k, v in r.items()} for r in rows]))
+        return 0
+    print(f"sweep of {data.symbol} on {data.source or args.data}: {len(df)} backtests")
+    print(df[[*fields, *SWEEP_COLUMNS]].to_string(index=False, na_rep="-", float_format=lambda v: f"{v:.6g}"))
+    return 0
+
+
+def _point_keys(points: list[dict[str, Any]] | None) -> list[str]:
+    return list(dict.fromkeys(k for p in points or [] for k in p))
+
+
+def _jsonable(v: Any) -> Any:
+    if hasattr(v, "item"):  # numpy scalars
+        v = v.item()
+    if isinstance(v, float) and v != v:  # NaN: a field a point did not set, a metric without data
+        return None
+    return v
+
+
 def _ms(v: Any) -> str:
     return "unknown" if v is None else f"{v:+.0f} ms (exchange minus local)"
 
@@ -183,3 +258,22 @@ def register(subparsers: Any) -> None:
     )
     cal.add_argument("--json", action="store_true", help="print one JSON object: live, models, best, latency")
     cal.set_defaults(func=cmd_calibrate)
+    sw = subparsers.add_parser("sweep", help="backtest every point of a grid over a pair's settings, side by side")
+    sw.add_argument("--data", required=True, type=Path, help="the data, as `liqkit backtest --data` reads it")
+    sw.add_argument("--config", type=Path, help="TOML config: its [sim] and the data's [pairs.SYMBOL] are the base")
+    sw.add_argument("--symbol", help="symbol of the data when it cannot be told from the file")
+    sw.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="change the base pair's setting (repeat for more)"
+    )
+    sw.add_argument(
+        "--grid",
+        action="append",
+        metavar="KEY=V1,V2",
+        help="a field and its values, e.g. model=fixed,glft (repeat: every combination)",
+    )
+    sw.add_argument(
+        "--point", action="append", metavar="KEY=V,KEY=V", help="instead of --grid: one point (repeat for more)"
+    )
+    sw.add_argument("--n-jobs", type=int, metavar="N", help="worker processes (default: one per CPU; 1: this process)")
+    sw.add_argument("--json", action="store_true", help="print one JSON list: each point's fields and all metrics")
+    sw.set_defaults(func=cmd_sweep)

@@ -115,7 +115,8 @@ class PreflightPanel(Panel):
                 sent = "yes" if c.funded and not c.refusals else (c.placed_qty if c.placed_qty != "0" else "no")
                 codes = ", ".join(dict.fromkeys(w.code for w in c.refusals))
                 style = "color:#cf222e" if c.refusals else ""
-                self.table.upsert(key, [sym, c.side, c.level, c.price, c.qty, c.notional, sent, codes or "-"], style)
+                qty = f"{c.qty} (shows {c.iceberg_qty}, {c.iceberg_parts} parts)" if c.iceberg_qty else c.qty
+                self.table.upsert(key, [sym, c.side, c.level, c.price, qty, c.notional, sent, codes or "-"], style)
             for s in (p.bids, p.asks):
                 if s is not None:
                     side = "bids" if s.side == "BUY" else "asks"

@@ -599,7 +599,9 @@ class BinanceVenue:
 
     def _new_order_params(self, order: Place) -> dict[str, Any]:
         """A new order's parameters: LIMIT_MAKER (post-only, no timeInForce) or LIMIT GTC, our client id,
-        plain decimals, the pair's STP mode if set, and an ACK answer (fills come on the user stream)."""
+        plain decimals, the pair's STP mode if set, ``icebergQty`` for an iceberg (Binance takes it on both
+        types), and an ACK answer (fills come on the user stream). Shared by order.place (WebSocket API and
+        REST) and cancelReplace."""
         r = self._rules[order.symbol]
         params: dict[str, Any] = {
             "symbol": order.symbol,
@@ -612,6 +614,8 @@ class BinanceVenue:
             params["type"] = "LIMIT_MAKER"
         else:
             params.update(type="LIMIT", timeInForce="GTC")
+        if order.iceberg_qty:
+            params["icebergQty"] = r.format_qty(order.iceberg_qty)
         stp = self.stp_modes.get(order.symbol)
         if stp:
             params["selfTradePreventionMode"] = stp

@@ -118,6 +118,7 @@ BAD_COMMAND_LINES = [  # (argv, the words of the one line on stderr); {file} is 
     (["config", "BTCUSDT", "nosuchkey=1"], ["nosuchkey", "valid keys"]),
     (["record", "--symbols", "BTCUSDT", "--out", "{file}", "--duration", "1"], ["--out", "not a folder"]),
     (["convert", "{file}.missing.gz", "--out", "{dir}/o"], ["no such file"]),
+    (["sweep", "--data", "{file}.missing.gz", "--grid", "model=fixed,glft"], ["no such file"]),
     (["preflight", "--config", "{file}.missing.toml"], ["cannot read config file", "existing TOML file"]),
     (["latency", "export", "--state-dir", "{dir}"], ["--state-dir", "no journal at"]),
 ]

@@ -98,3 +98,75 @@ def test_heatmap(local):
     assert fig.data[0].type == "heatmap" and fig.data[0].z[0][0] == local.loc[0, "fills"]
     with pytest.raises(ConfigError, match="no column 'pnl_x'"):
         heatmap(local, "spread", "skew", "pnl_x")
+
+
+# ---- model-based quoting beside fixed spreads ------------------------------------------------------
+MODEL_BASE = {"symbol": "BTCUSDT", "intensity_a": "2.54/s", "intensity_k": "1.28/bps", "refresh_tolerance": "0.5bps"}
+
+
+def test_a_sweep_over_model_compares_glft_with_fixed_spreads(two_minutes):
+    df = sweep(two_minutes, MODEL_BASE, {"model": ["fixed", "glft"], "gamma": [0.05, 1.0]}, n_jobs=2, progress=False)
+    assert df[["model", "gamma"]].values.tolist() == [["fixed", 0.05], ["fixed", 1.0], ["glft", 0.05], ["glft", 1.0]]
+    for _, row in df.iterrows():
+        pc = PairConfig(**MODEL_BASE, model=row["model"], gamma=row["gamma"])
+        m = run_backtest(two_minutes, LiqkitConfig(pairs={"BTCUSDT": pc})).metrics
+        assert (row["pnl"], row["fills"], row["orders_placed"]) == (m["pnl"], m["fills"], m["orders_placed"])
+    fixed, glft = df[df["model"] == "fixed"], df[df["model"] == "glft"]
+    assert fixed["orders_placed"].nunique() == 1  # fixed spreads use no gamma
+    assert glft["orders_placed"].nunique() == 2 and not set(glft["orders_placed"]) & set(fixed["orders_placed"])
+
+
+def test_the_sweep_command_compares_models_on_a_recording(shared_dir, tmp_path):
+    """``liqkit sweep`` from a plain shell, as the README shows it, on the shipped recording's first file."""
+    import json
+    import subprocess
+    import sys
+
+    from liqkit.data.loader import load_market_data
+
+    data = shared_dir / "data" / "binance-spot-btcusdt" / "btcusdt_20240808.gz"
+    cmd = [sys.executable, "-m", "liqkit.cli", "sweep", "--data", str(data), "--n-jobs", "2"]
+    cmd += ["--set", "intensity_a=2.54/s", "--set", "intensity_k=1.28/bps", "--set", "refresh_tolerance=0.5bps"]
+    cmd += ["--point", "model=fixed,spread=1bps", "--point", "model=glft,gamma=0.1", "--point", "model=glft,gamma=1"]
+    table = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert lines[0].startswith("sweep of BTCUSDT") and "3 backtests" in lines[0]
+    assert lines[1].split()[:4] == ["model", "spread", "gamma", "pnl"] and len(lines) == 5
+    out = subprocess.run([*cmd, "--json"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    assert [(r["model"], r["gamma"]) for r in rows] == [("fixed", None), ("glft", 0.1), ("glft", 1.0)]
+    md = load_market_data(data)
+    for r, change in zip(
+        rows,
+        ({"model": "fixed", "spread": "1bps"}, {"model": "glft", "gamma": 0.1}, {"model": "glft", "gamma": 1.0}),
+        strict=True,
+    ):
+        pc = PairConfig(**MODEL_BASE, **change)
+        m = run_backtest(md, LiqkitConfig(pairs={"BTCUSDT": pc})).metrics
+        assert (r["fills"], r["orders_placed"], r["pnl"]) == (m["fills"], m["orders_placed"], m["pnl"])
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--grid", "model"], "--grid 'model': write KEY=V1,V2,..."),
+        (["--grid", "gama=0.1,0.2"], "gama: not a pair setting; valid keys:"),
+        (["--grid", "model=fixed", "--point", "model=glft"], "give --grid KEY=V1,V2"),
+        ([], "give --grid KEY=V1,V2"),
+        (["--grid", "model=glft"], 'gamma: missing: model = "glft" needs gamma'),
+        (["--grid", "model=fixed,glfx"], "model = 'glfx': Input should be 'fixed', 'glft' or 'as'"),
+        (["--grid", "gamma=nan"], "gamma = nan: not a finite number"),
+        (
+            ["--grid", "model=glft", "--set", "gamma=1", "--set", "intensity_a=2", "--set", "intensity_k=1/bps"],
+            "intensity_a = 2: 2 is a bare number: give its unit, as a string ('2/s')",
+        ),
+        (["--grid", "levels=1", "--n-jobs", "0"], "--n-jobs: 0; use 1 or more"),
+    ],
+)
+def test_the_sweep_command_names_bad_input_and_runs_nothing(liqkit_main, capsys, argv, message):
+    data = str(sample_recording_paths()[0])
+    code = liqkit_main(["sweep", "--data", data, *argv])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -253,3 +253,92 @@ def test_exits_are_off_by_default_and_on_with_all_three_fields(tmp_path):
         "50bps",
         "3ticks",
     )
+
+
+# ---- model-based quoting (model = "glft" / "as") ----------------------------------------------------
+GLFT = """
+[pairs.BTCUSDT]
+model = "glft"
+gamma = 0.1
+intensity_a = "2.54/s"
+intensity_k = "1.28/bps"
+vol_window = 30
+max_spread = "8bps"
+min_spread = "1ticks"
+"""
+
+
+def test_a_glft_pair_reads_its_units(tmp_path):
+    f = tmp_path / "glft.toml"
+    f.write_text(GLFT)
+    pc = load_config(f).pairs["BTCUSDT"]
+    assert pc.model == "glft" and pc.gamma == 0.1 and pc.vol_window == 30
+    assert (pc.intensity_a.value, pc.intensity_a.per) == (Decimal("2.54"), "s")
+    assert (pc.intensity_k.value, pc.intensity_k.per) == (Decimal("1.28"), "bps")
+    assert str(pc.max_spread) == "8bps"
+    dumped = pc.model_dump(mode="json")
+    assert (dumped["intensity_a"], dumped["intensity_k"]) == ("2.54/s", "1.28/bps")
+    assert PairConfig.model_validate(dumped) == pc  # a round trip (the API, the journal, sweeps)
+    k = update_pair(pc, {"intensity_k": "2.5e-3 / tick", "gamma": 0.002})
+    assert (k.intensity_k.value, k.intensity_k.per, k.gamma) == (Decimal("0.0025"), "tick", 0.002)
+    assert PairConfig(symbol="BTCUSDT").model == "fixed"  # the default: today's spreads
+
+
+def test_fixed_spreads_ignore_the_model_settings_so_a_sweep_can_vary_model():
+    pc = update_pair(parse_config({"pairs": {"BTCUSDT": {}}}).pairs["BTCUSDT"], {"gamma": 0.5, "model": "fixed"})
+    assert pc.model == "fixed" and pc.gamma == 0.5
+    glft = update_pair(pc, {"model": "glft", "intensity_a": "1/s", "intensity_k": "1/bps"})
+    assert update_pair(glft, {"model": "fixed"}).model == "fixed"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"gamma": float("nan")}, "gamma = nan: must be a finite number"),
+        ({"gamma": float("inf")}, "gamma = inf: must be a finite number"),
+        ({"gamma": 0}, "gamma = 0: Input should be greater than 0"),
+        ({"gamma": -0.1}, "gamma = -0.1: Input should be greater than 0"),
+        ({"gamma": "0.1/bps"}, "gamma = '0.1/bps': '0.1/bps': write a plain number, e.g. 0.1"),
+        ({"gamma": None}, 'gamma: missing: model = "glft" needs gamma (the risk aversion'),
+        ({"intensity_a": None}, 'intensity_a: missing: model = "glft" needs intensity_a (trades per second'),
+        ({"intensity_k": None}, 'intensity_k: missing: model = "glft" needs intensity_k (the decay'),
+        ({"intensity_a": 2.5}, "intensity_a = 2.5: 2.5 is a bare number: give its unit, as a string ('2.5/s')"),
+        ({"intensity_k": 3}, "intensity_k = 3: 3 is a bare number: give its unit, as a string ('3/bps' or '3/tick')"),
+        (
+            {"intensity_a": "2.5/bps"},
+            "intensity_a = '2.5/bps': '2.5/bps': per bps is the wrong unit here; write '2.5/s'",
+        ),
+        ({"intensity_a": "nan/s"}, "intensity_a = 'nan/s': 'nan/s' is not a rate: write '2.5/s'"),
+        ({"intensity_a": "0/s"}, "intensity_a = '0/s': '0/s': must be above 0 and at most 1000000000"),
+        ({"intensity_k": "1.3"}, "intensity_k = '1.3': '1.3' is not a rate: write '1.3/bps' or '1.3/tick'"),
+        ({"intensity_k": "1.3/s"}, "intensity_k = '1.3/s': '1.3/s': per s is the wrong unit here"),
+        ({"intensity_k": "-1.3/bps"}, "intensity_k = '-1.3/bps': '-1.3/bps' is negative: it must be > 0"),
+        ({"intensity_k": "1e10/bps"}, "intensity_k = '1e10/bps': '1e10/bps': must be above 0 and at most"),
+        ({"intensity_k": float("inf")}, "intensity_k = inf: must be a finite number"),
+        ({"vol_window": 0}, "vol_window = 0: Input should be greater than or equal to 1"),
+        ({"vol_window": float("nan")}, "vol_window = nan: must be a finite number"),
+        ({"vol_window": 10**6}, "vol_window = 1000000: Input should be less than or equal to 86400"),
+        ({"max_spread": "0bps"}, "max_spread = '0bps': must be above min_spread (1ticks)"),
+        ({"max_spread": "1ticks"}, "max_spread = '1ticks': must be above min_spread (1ticks)"),
+        ({"max_spread": 5}, "max_spread = 5: 5 is a bare number"),
+        (
+            {"skew": 0.5},
+            'skew = 0.5: model = "glft" skews with the inventory itself (gamma, the volatility): set skew = 0',
+        ),
+        ({"reference": "touch"}, "reference = 'touch': model = \"glft\" measures its spreads from the mid"),
+        ({"model": "as"}, 'horizon: missing: model = "as" needs horizon'),
+        ({"model": "as", "horizon": 0}, "horizon = 0: Input should be greater than 0"),
+        ({"model": "GLFT"}, "model = 'GLFT': Input should be 'fixed', 'glft' or 'as'"),
+    ],
+)
+def test_bad_model_settings_name_the_field_and_the_fix(tmp_path, change, expected):
+    import tomllib
+
+    data = tomllib.loads(GLFT)
+    data["pairs"]["BTCUSDT"].update(change)
+    if change.get(next(iter(change))) is None:
+        del data["pairs"]["BTCUSDT"][next(iter(change))]
+    with pytest.raises(ConfigError) as e:
+        parse_config(data)
+    assert f"pairs.BTCUSDT.{expected}" in str(e.value)
+    assert "Traceback" not in str(e.value) and "^\\s*" not in str(e.value)

@@ -185,3 +185,39 @@ def test_with_depth_and_each_queue_model_holding_quiet_rows_gives_the_same_run(q
     held = one(True)
     assert len(held[1]) > 100, "too few fills for the comparison to prove anything"
     assert held == one(False)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31),
+    model=st.sampled_from(["glft", "as"]),
+    gamma=st.sampled_from([0.01, 0.2]),
+    levels=st.integers(1, 2),
+    latency_ms=st.sampled_from([0, 30]),
+    feed_ms=st.sampled_from([0, 20]),
+    tolerance=st.sampled_from(["0ticks", "3ticks"]),
+)
+def test_model_spreads_hold_quiet_rows_the_same_as_showing_every_row(
+    seed, model, gamma, levels, latency_ms, feed_ms, tolerance
+):
+    """The model's state (the mid's running variance, sampled on the timer; the inventory) changes the
+    spreads between book rows: holding quiet rows must give the same run all the same."""
+    md = market(seed, 3_000)
+    cfg = PairConfig(
+        symbol="BTCUSDT",
+        model=model,
+        gamma=gamma,
+        intensity_a="3/s",  # type: ignore[arg-type]
+        intensity_k="0.5/tick",  # type: ignore[arg-type]
+        horizon=5,
+        vol_window=10,
+        max_spread="30ticks",  # type: ignore[arg-type]
+        levels=levels,
+        level_spacing="1ticks",  # type: ignore[arg-type]
+        size=Decimal("0.001"),
+        refresh_tolerance=tolerance,  # type: ignore[arg-type]
+    )
+    held = run(md, cfg, "realistic", latency_ms * 1_000_000, True, "2", feed_ms * 1_000_000)
+    shown = run(md, cfg, "realistic", latency_ms * 1_000_000, False, "2", feed_ms * 1_000_000)
+    assert held[0] and held[1], "no order or no fill: the comparison would prove little"
+    assert held == shown

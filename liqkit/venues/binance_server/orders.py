@@ -28,7 +28,7 @@ from liqkit.engine.ports import UserFill
 from liqkit.venues.binance_server import params as pp
 from liqkit.venues.binance_server.auth import ApiError
 from liqkit.venues.binance_server.limits import RateLimitError, UnfilledOrders
-from liqkit.venues.sim.exchange import STP_NAMES, TIF_NAMES
+from liqkit.venues.sim.exchange import STP_NAMES, TIF_NAMES, iceberg_refusal
 from liqkit.venues.sim.latency import request_delay
 from liqkit.venues.sim.venue import SimVenue
 
@@ -80,6 +80,7 @@ class NewOrder:
     time_in_force: str
     stp: str
     stop_price: int = 0  # STOP_LOSS / STOP_LOSS_LIMIT: the last trade price that triggers it (ticks)
+    iceberg_qty: int = 0  # steps; 0: not an iceberg
 
     @property
     def acts_as(self) -> str:
@@ -158,7 +159,7 @@ class Orders:
         tif = "GTC"
         quote_qty = Decimal(0)
         if acts_as == "MARKET":
-            for name in ("timeInForce", "price"):
+            for name in ("timeInForce", "price", "icebergQty"):
                 if name in p:
                     raise ApiError(-1106, f"Parameter '{name}' sent when not required.")
             if "quantity" in p and "quoteOrderQty" in p:
@@ -194,7 +195,13 @@ class Orders:
         )
         if failed:
             raise ApiError(-1013, f"Filter failure: {failed}")
-        return NewOrder(sym, side, kind, price, qty, quote_qty, cid, resp_type, tif, stp, stop_price)
+        iceberg = 0
+        if p.get("icebergQty") and pp.decimal(p, "icebergQty"):
+            iceberg = _steps(r, p, "icebergQty")
+            code, message = iceberg_refusal(r, bk.filters, qty, iceberg, TIF_NAMES.index(tif), acts_as == "MARKET")
+            if code:
+                raise ApiError(code, message)
+        return NewOrder(sym, side, kind, price, qty, quote_qty, cid, resp_type, tif, stp, stop_price, iceberg)
 
     def _count_new(self, now: int) -> None:
         """Count a new order in the unfilled-order count; ``RateLimitError`` -1015 past a limit (when enforced)."""
@@ -260,7 +267,7 @@ class Orders:
             "type": req.kind,
             "side": req.side.name,
             "stopPrice": r.format_price(req.stop_price) if stop else "0",
-            "icebergQty": "0",
+            "icebergQty": r.format_qty(req.iceberg_qty),
             "time": now,
             "updateTime": now,
             "isWorking": not stop,
@@ -300,7 +307,9 @@ class Orders:
         # a MARKET order walks the book for its quantity, or for its quote amount (then in tick*step units)
         quote_units = int(req.quote_qty / (r.tick * r.step)) if market and req.quote_qty else 0
         qty = 0 if quote_units else req.qty
-        place = Place(req.symbol, key, req.side, 0 if market else req.price, qty, req.acts_as == "LIMIT_MAKER", 0)
+        place = Place(
+            req.symbol, key, req.side, 0 if market else req.price, qty, req.acts_as == "LIMIT_MAKER", 0, req.iceberg_qty
+        )
         try:
             placed = await self.venue.submit(
                 place,
@@ -366,6 +375,8 @@ class Orders:
             out["stopPrice"] = order["stopPrice"]
         if "expiryReason" in order:
             out["expiryReason"] = order["expiryReason"]
+        if order["icebergQty"] != "0":  # as Binance: only when the request sent one
+            out["icebergQty"] = order["icebergQty"]
         if resp_type == "FULL":
             out["fills"] = [
                 {
@@ -731,7 +742,7 @@ class Orders:
             "q": order["origQty"],
             "p": order["price"],
             "P": order["stopPrice"],
-            "F": "0",
+            "F": order["icebergQty"],
             "g": order["orderListId"],
             "C": order["clientOrderId"] if exec_type == "CANCELED" else orig_id,
             "x": exec_type,

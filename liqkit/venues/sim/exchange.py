@@ -73,6 +73,15 @@ through its price. Once a row shows the market off its price, the order is an or
 again: a book that then moves through it fills it as above. (The trade-through model fills on trades
 alone, as it always does.)
 
+Iceberg orders (``place(iceberg_qty=...)``, Binance's icebergQty on a LIMIT GTC or LIMIT_MAKER; refused as
+Binance refuses it, ``iceberg_refusal``). Only the current slice (``SimOrder.shown``) is in the book
+(``levels``); a trade at its price takes the queue ahead of it, then the slice (``_match_iceberg``); when the
+slice is done, the refill, ``min(visible, reserve)``, joins the back of the queue at that price: its queue
+is the market's quantity there at that moment, set as a new order's is (``_arrive``), and the queue model
+moves it from then on. A book that moves through its price fills it whole (everything at its price was
+taken, refills included); a taker of ours meets its slice only; in the trade-through model it fills whole
+on a trade, as every order does there.
+
 Fees: maker/taker rates in bps, charged in the quote asset. Fills come back as ``SimFill``
 ``(client_id, price, qty, fee_nu, is_maker, trade_id)`` with ``fee_nu`` in (tick*step)/1e8 units.
 Balances are integers in each asset's own unit: the finest of the steps (base) and tick*step
@@ -230,9 +239,11 @@ class SimOrder:
         "qty",
         "queue",
         "seen",
+        "shown",
         "side",
         "traded",
         "ts",
+        "visible",
     )
 
     def __init__(
@@ -250,6 +261,12 @@ class SimOrder:
         self.traded = 0  # public trades at our price since then
         self.ts = ts
         self.order_id = order_id
+        self.visible = 0  # an iceberg's icebergQty (0: a plain order)
+        self.shown = 0  # an iceberg's part on the book now (what is left of its current slice)
+
+    def display(self) -> int:
+        """What the book shows of it: an iceberg's current slice, else all it has left."""
+        return self.shown if self.visible else self.qty - self.filled
 
     def __repr__(self) -> str:
         return f"SimOrder({self.client_id} {self.side.name} {self.qty}@{self.price} filled={self.filled})"
@@ -413,6 +430,26 @@ class _Walk:
         self.prevented = 0  # the taker's quantity self-trade prevention took off (DECREMENT)
         self.taker_expired = False  # self-trade prevention expires the taker's rest
         self.ran_out = False  # the book within the limit ended before the order was done
+
+
+def iceberg_refusal(
+    rules: SymbolRules, filters: OrderFilters, qty: int, iceberg_qty: int, tif: int, market: bool
+) -> tuple[int, str]:
+    """Binance's refusal of an order of ``qty`` steps with ``icebergQty`` ``iceberg_qty`` steps, as (code,
+    message), (0, "") when it may go on: the symbol must allow icebergs, the order be a LIMIT GTC or
+    LIMIT_MAKER (``tif`` TIF_GTC, not ``market``), the icebergQty below the quantity, and the order pass
+    LOT_SIZE for it and ICEBERG_PARTS (``OrderFilters.iceberg_failure``). The simulated exchange and the
+    sim-server's parameter checks both decide with it."""
+    if not rules.iceberg_allowed:
+        return -2010, "Iceberg orders are not supported for this symbol."
+    if market or tif != TIF_GTC:
+        return -2010, "Unsupported order combination"
+    if iceberg_qty >= qty:
+        return -2010, "IcebergQty exceeds QTY."
+    failed = filters.iceberg_failure(qty, iceberg_qty)
+    if failed:
+        return -1013, f"Filter failure: {failed}"
+    return 0, ""
 
 
 class SimExchange:
@@ -641,19 +678,21 @@ class SimExchange:
     def levels(self, idx: int, n: int) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """The book as a Binance depth answer shows it: up to ``n`` levels a side, best first, as
         (price ticks, qty steps); the recorded market's levels (see ``_Book.market``) with what is
-        left of our own resting orders added at their prices."""
+        left of our own resting orders added at their prices (of an iceberg, its visible part only)."""
         bk = self.books[idx]
         bids: dict[int, int] = dict(bk.market(True, 0, n))  # the best n of the market's and our own
         asks: dict[int, int] = dict(bk.market(False, INF, n))  # prices hold the best n of both
         for o in bk.buys.values():
-            bids[o.price] = bids.get(o.price, 0) + o.qty - o.filled
+            bids[o.price] = bids.get(o.price, 0) + o.display()
         for o in bk.sells.values():
-            asks[o.price] = asks.get(o.price, 0) + o.qty - o.filled
+            asks[o.price] = asks.get(o.price, 0) + o.display()
         b = sorted(bids.items(), reverse=True)[:n]
         a = sorted(asks.items())[:n]
         return b, a
 
     def _match(self, bk: _Book, o: SimOrder, price: int, left: int, fills: list[SimFill]) -> int:
+        if o.visible:
+            return self._match_iceberg(bk, o, price, left, fills)
         if o.price == price:  # at our price: the queue ahead trades first
             if o.queue >= left:
                 o.queue -= left
@@ -663,6 +702,51 @@ class SimExchange:
         q = min(left, o.qty - o.filled)
         fills.append(self._fill(bk, o, o.price, q, True))
         return left - q
+
+    def _match_iceberg(self, bk: _Book, o: SimOrder, price: int, left: int, fills: list[SimFill]) -> int:
+        """``_match`` for an iceberg: a trade takes the queue ahead of its slice, then the slice; each slice
+        done, a refill joins the back of the queue at its price (``_refill``) and the trade goes on."""
+        at = o.price == price
+        while left > 0:
+            if at:
+                if o.queue >= left:
+                    o.queue -= left
+                    return 0
+                left -= o.queue
+                o.queue = 0
+            q = min(left, o.shown)
+            o.shown -= q
+            left -= q
+            fills.append(self._fill(bk, o, o.price, q, True))
+            if o.filled >= o.qty:
+                break
+            if not o.shown:
+                self._refill(bk, o)
+                o.traded = left  # the rest of this trade is the market's at that price, for the queue model
+        return left
+
+    def _refill(self, bk: _Book, o: SimOrder) -> None:
+        """An iceberg's slice is done: the next, ``min(visible, reserve)``, joins the back of the queue at its
+        price, behind the market's quantity there now (as a new order's queue is set, ``_arrive``)."""
+        o.shown = min(o.visible, o.qty - o.filled)
+        self._arrive(bk, o)
+
+    def _arrive(self, bk: _Book, o: SimOrder) -> None:
+        """Set the queue ahead of ``o`` as it joins its price (realistic model): with depth the market's
+        quantity shown there; the top alone: its quantity at the top's price and deeper (no better guess),
+        none inside the spread."""
+        if not self.realistic:
+            return
+        if bk.depth:
+            self._join(bk, o)
+            return
+        price = o.price
+        if o.buy:
+            o.queue = bk.bid_qty if price == bk.bid else (0 if price > bk.bid else bk.bid_qty)
+        else:
+            o.queue = bk.ask_qty if price == bk.ask else (0 if price < bk.ask else bk.ask_qty)
+        if (price >= bk.bid) if o.buy else (bk.ask and price <= bk.ask):  # at or inside the top
+            o.seen = o.queue
 
     def _settle(self, bk: _Book, buy: bool, lock_price: int, price: int, qty: int, maker: bool) -> int:
         """The balances of ``qty`` executed at ``price`` by an order that locked ``lock_price`` per
@@ -708,17 +792,24 @@ class SimExchange:
         stp: int = STP_NONE,
         market: bool = False,
         quote_qty: int = 0,
+        iceberg_qty: int = 0,
     ) -> PlaceResult:
         """Accept or refuse a new order, as Binance would, and match it if it meets the book.
 
         A limit order at ``price`` for ``qty`` steps (LIMIT_MAKER when ``post_only``), with time in force
         ``tif`` (TIF_GTC, TIF_IOC, TIF_FOK) and self-trade prevention mode ``stp`` (STP_*). ``market``: a
         MARKET order (``price`` is not used) for ``qty`` steps, or for ``quote_qty`` (quoteOrderQty in
-        tick*step units, then ``qty`` is 0)."""
+        tick*step units, then ``qty`` is 0). ``iceberg_qty`` > 0: an iceberg (LIMIT GTC or LIMIT_MAKER)
+        showing that many steps at a time: only its slice is on the book (``levels``) and trades at its
+        price; each refill joins the back of the queue there (``_refill``)."""
         bk = self.books[idx]
         if client_id in self.orders:
             return self._reject(-2010, "Duplicate order sent.", RejectReason.OTHER)
         buy = side is _BUY
+        if iceberg_qty:
+            refused = self._iceberg_refusal(bk, qty, iceberg_qty, tif, market)
+            if refused is not None:
+                return refused
         if market:
             return self._market_order(bk, idx, ts, client_id, side, qty, quote_qty, stp)
         failed = bk.filters.failure(buy, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else 0)
@@ -741,7 +832,7 @@ class SimExchange:
         if self.free[asset] < need:
             return self._reject(-2010, "Account has insufficient balance for requested action.", RejectReason.BALANCE)
         if crosses:
-            return self._take(bk, idx, ts, client_id, side, price, qty, tif, stp, need, asset)
+            return self._take(bk, idx, ts, client_id, side, price, qty, tif, stp, need, asset, iceberg_qty)
         if tif != TIF_GTC:  # IOC or FOK that meets nothing: expired at once
             self.n_placed += 1
             self.n_expired += 1
@@ -754,20 +845,21 @@ class SimExchange:
         self.free[asset] -= need
         self.locked[asset] += need
         o = SimOrder(client_id, idx, side, price, qty, 0, ts, self.next_order_id)
+        if iceberg_qty:
+            o.visible = o.shown = iceberg_qty
         if self.realistic:
-            if bk.depth:
-                self._join(bk, o)
-            else:  # the top alone: deeper than it, its quantity (no better guess)
-                if buy:
-                    o.queue = bk.bid_qty if price == bk.bid else (0 if price > bk.bid else bk.bid_qty)
-                else:
-                    o.queue = bk.ask_qty if price == bk.ask else (0 if price < bk.ask else bk.ask_qty)
-                if (price >= bk.bid) if buy else (bk.ask and price <= bk.ask):  # at or inside the top
-                    o.seen = o.queue
+            self._arrive(bk, o)
         self._rest(bk, o)
         self.next_order_id += 1
         self.n_placed += 1
         return _ACCEPTED
+
+    def _iceberg_refusal(self, bk: _Book, qty: int, iceberg_qty: int, tif: int, market: bool) -> PlaceResult | None:
+        """``iceberg_refusal`` as a refused order (None: it may go on)."""
+        code, message = iceberg_refusal(bk.rules, bk.filters, qty, iceberg_qty, tif, market)
+        if not code:
+            return None
+        return self._reject(code, message, RejectReason.FILTER if code == -1013 else RejectReason.OTHER)
 
     def _join(self, bk: _Book, o: SimOrder) -> None:
         """With depth: ``o`` joins the queue at its price behind the market's quantity shown there."""
@@ -830,6 +922,7 @@ class SimExchange:
         stp: int,
         need: int,
         asset: str,
+        iceberg_qty: int = 0,
     ) -> PlaceResult:
         """A limit order that meets the book: its walk, all or nothing for FOK."""
         walk = self._walk(bk, side is _BUY, price, qty, 0, stp)
@@ -840,7 +933,7 @@ class SimExchange:
             r = PlaceResult(True, 0, "", _NONE, status=_EXPIRED, expiry=UNFILLED_FOK)
             r.matched = True
             return r
-        return self._execute(bk, idx, ts, client_id, side, price, qty, walk, tif, need, asset)
+        return self._execute(bk, idx, ts, client_id, side, price, qty, walk, tif, need, asset, iceberg_qty)
 
     def _walk(self, bk: _Book, buy: bool, limit: int, qty: int, quote_qty: int, stp: int) -> _Walk:
         """Plan a taker's walk: the market's levels and our own resting orders on the other side, best
@@ -878,6 +971,8 @@ class SimExchange:
                 else:
                     avail = o.qty - o.filled
                     if stp == STP_NONE:
+                        if o.visible:  # an iceberg: its slice (the refill joins behind this taker's walk)
+                            avail = o.shown
                         q = min(want, avail)
                         steps.append((p, q, o, _TRADE))
                         w.filled += q
@@ -931,9 +1026,11 @@ class SimExchange:
         tif: int,
         need: int,
         asset: str,
+        iceberg_qty: int = 0,
     ) -> PlaceResult:
         """Do a planned walk: lock ``need`` of ``asset``, execute each step, then rest, or expire, the rest.
-        ``price`` 0: a MARKET order (each fill locked at its own price)."""
+        ``price`` 0: a MARKET order (each fill locked at its own price). An iceberg taker rests its rest
+        as an iceberg: a slice of ``min(iceberg_qty, rest)`` on the book."""
         buy = side is _BUY
         self.free[asset] -= need
         self.locked[asset] += need
@@ -955,6 +1052,10 @@ class SimExchange:
             elif what == _TRADE:
                 mf = self._fill(bk, m, p, q, True)
                 m.queue = 0
+                if m.visible:
+                    m.shown -= q
+                    if not m.shown and m.filled < m.qty:
+                        self._refill(bk, m)
                 maker_fills.append(mf)
                 fills.append(self._taker_fill(bk, o, p, q, mf.trade_id))  # one trade, both sides
             elif what == _EXPIRE:
@@ -993,6 +1094,9 @@ class SimExchange:
             self.free[a] += amount
         if rests:
             o.qty -= walk.prevented
+            if iceberg_qty:
+                o.visible = iceberg_qty
+                o.shown = min(iceberg_qty, o.qty - o.filled)
             if self.realistic:
                 if bk.depth:
                     self._join(bk, o)
@@ -1039,8 +1143,11 @@ class SimExchange:
             bk.refresh()
 
     def _cut(self, bk: _Book, o: SimOrder, qty: int) -> None:
-        """Take ``qty`` off what a resting order can still execute, releasing what it held for it."""
+        """Take ``qty`` off what a resting order can still execute, releasing what it held for it (an
+        iceberg's slice shows no more than is left)."""
         o.qty -= qty
+        if o.visible and o.shown > o.qty - o.filled:
+            o.shown = o.qty - o.filled
         if o.buy:
             amount, asset = bk.unit_atoms * o.price * qty, bk.quote
         else:

@@ -251,7 +251,10 @@ class Timeline:
         if kind is Place:
             p: Place = req  # type: ignore[assignment]
             idx = ex.index[p.symbol]
-            r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only)
+            if p.iceberg_qty:
+                r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only, iceberg_qty=p.iceberg_qty)
+            else:
+                r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only)
             if r.accepted:
                 self.push(back, ANSWER, (req, DONE, token))
                 if r.matched:  # it met the book or its time in force ended it (only then are there fills)
@@ -276,7 +279,7 @@ class Timeline:
                 self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order sent."), token))
             else:
                 p = rp.place
-                r = ex.place(o.pair, t, p.client_id, p.side, p.price, p.qty, p.post_only)
+                r = ex.place(o.pair, t, p.client_id, p.side, p.price, p.qty, p.post_only, iceberg_qty=p.iceberg_qty)
                 if r.accepted:
                     self.push(back, ANSWER, (req, DONE, token))
                 else:

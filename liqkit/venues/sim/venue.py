@@ -267,6 +267,7 @@ class SimVenue:
             stp=stp,
             market=market,
             quote_qty=quote_qty,
+            iceberg_qty=order.iceberg_qty,
         )
         now = self.clock()
         await self._back(PLACE)
@@ -302,7 +303,14 @@ class SimVenue:
         p = order.place
         r = (
             self.exchange.place(
-                self.exchange.index[p.symbol], self.clock(), p.client_id, p.side, p.price, p.qty, p.post_only
+                self.exchange.index[p.symbol],
+                self.clock(),
+                p.client_id,
+                p.side,
+                p.price,
+                p.qty,
+                p.post_only,
+                iceberg_qty=p.iceberg_qty,
             )
             if ok
             else None
