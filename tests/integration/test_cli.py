@@ -120,8 +120,19 @@ BAD_COMMAND_LINES = [  # (argv, the words of the one line on stderr); {file} is 
     (["convert", "{file}.missing.gz", "--out", "{dir}/o"], ["no such file"]),
     (["sweep", "--data", "{file}.missing.gz", "--grid", "model=fixed,glft"], ["no such file"]),
     (
-        ["calibrate", "--config", "{file}", "--venue", "http://127.0.0.1:9", "--duration", "5", "--out", "{dir}/o"]
-        + ["--models", "fifo"],
+        [
+            "calibrate",
+            "--config",
+            "{file}",
+            "--venue",
+            "http://127.0.0.1:9",
+            "--duration",
+            "5",
+            "--out",
+            "{dir}/o",
+            "--models",
+            "fifo",
+        ],
         ["--models", "'fifo' is not a queue model"],
     ),
     (["preflight", "--config", "{file}.missing.toml"], ["cannot read config file", "existing TOML file"]),
