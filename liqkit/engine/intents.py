@@ -31,13 +31,22 @@ class _Value:
 
 @final
 class Place(_Value):
-    """Place a limit order (LIMIT_MAKER when ``post_only``). Price in ticks, quantity in steps."""
+    """Place a limit order (LIMIT_MAKER when ``post_only``; LIMIT IOC when ``ioc``: what does not fill on
+    arrival expires, as the active rebalance's taker orders do). Price in ticks, quantity in steps."""
 
-    __slots__ = ("client_id", "level", "post_only", "price", "qty", "side", "symbol")
-    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "side", "price", "qty", "post_only", "level")
+    __slots__ = ("client_id", "ioc", "level", "post_only", "price", "qty", "side", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "client_id", "side", "price", "qty", "post_only", "level", "ioc")
 
     def __init__(
-        self, symbol: str, client_id: str, side: Side, price: int, qty: int, post_only: bool, level: int
+        self,
+        symbol: str,
+        client_id: str,
+        side: Side,
+        price: int,
+        qty: int,
+        post_only: bool,
+        level: int,
+        ioc: bool = False,
     ) -> None:
         self.symbol: Final = symbol
         self.client_id: Final = client_id
@@ -46,6 +55,7 @@ class Place(_Value):
         self.qty: Final = qty
         self.post_only: Final = post_only
         self.level: Final = level
+        self.ioc: Final = ioc
 
 
 class OrderRef(_Value):

@@ -47,6 +47,7 @@ class Order:
         "pair",
         "price",
         "qty",
+        "rebalance",
         "replaces",
         "side",
         "status",
@@ -69,6 +70,7 @@ class Order:
         self.amend_qty = 0  # the quantity an amend in flight asks for (0: none)
         self.successor: Order | None = None  # a replace in flight: the order placed once this one is cancelled
         self.replaces: Order | None = None  # for that successor: the order it replaces
+        self.rebalance = False  # the pair's rebalancing order (its own slot, ``PairState.rebal``), not a quote
 
     @property
     def remaining(self) -> int:
@@ -77,6 +79,15 @@ class Order:
 
     def __repr__(self) -> str:
         return f"Order({self.client_id} {self.side.name} {self.qty}@{self.price} filled={self.filled} {self.status})"
+
+
+QUOTE: Final = "quote"
+REBALANCE: Final = "rebalance"
+
+
+def purpose(order: Order) -> str:
+    """What an order is for, as the journal, the events and the tables name it: "quote" or "rebalance"."""
+    return REBALANCE if order.rebalance else QUOTE
 
 
 class PairState:
@@ -117,7 +128,10 @@ class PairState:
         "pos",
         "quote_free",
         "quote_locked",
+        "rb_kind",
+        "rb_until",
         "reason",
+        "rebal",
         "rules",
         "shift",
         "sk_r2",
@@ -168,6 +182,9 @@ class PairState:
         self.b_lo = self.a_lo = self.m_lo = INF
         self.b_hi = self.a_hi = self.m_hi = -INF
         self.sk_r2 = -1
+        self.rebal: Order | None = None  # the rebalancing order (active rebalance), never in bids/asks
+        self.rb_kind = ""  # what the rebalance last said (dedupes its state records)
+        self.rb_until = 0  # no new rebalancing order before this (after a taker order that took nothing)
 
     def close_band(self) -> None:
         """Make the next book update take the full evaluation path (no bid is >= INF)."""

@@ -597,8 +597,9 @@ class BinanceVenue:
         await self._entry(True, "order.place", self._c().create_order, self._new_order_params(order), paced=True)
 
     def _new_order_params(self, order: Place) -> dict[str, Any]:
-        """A new order's parameters: LIMIT_MAKER (post-only, no timeInForce) or LIMIT GTC, our client id,
-        plain decimals, the pair's STP mode if set, and an ACK answer (fills come on the user stream)."""
+        """A new order's parameters: LIMIT_MAKER (post-only, no timeInForce), LIMIT IOC (``ioc``: a taker
+        whose rest expires) or LIMIT GTC, our client id, plain decimals, the pair's STP mode if set, and an
+        ACK answer (fills, and an IOC's expiry, come on the user stream)."""
         r = self._rules[order.symbol]
         params: dict[str, Any] = {
             "symbol": order.symbol,
@@ -610,7 +611,7 @@ class BinanceVenue:
         if order.post_only:
             params["type"] = "LIMIT_MAKER"
         else:
-            params.update(type="LIMIT", timeInForce="GTC")
+            params.update(type="LIMIT", timeInForce="IOC" if order.ioc else "GTC")
         stp = self.stp_modes.get(order.symbol)
         if stp:
             params["selfTradePreventionMode"] = stp

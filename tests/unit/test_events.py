@@ -106,16 +106,18 @@ def test_each_event_reads_back_from_its_json(ev):
 
 def test_the_wire_keys_are_the_streams():
     keys = {ev.kind: set(ev.to_json()) for ev in EVENTS}
-    assert keys["order"] == {"kind", "symbol", "client_id", "side", "price", "qty", "filled", "level", "status", "ts"}
+    assert keys["order"] == {
+        "kind", "symbol", "client_id", "side", "price", "qty", "filled", "level", "status", "ts", "purpose",
+    }  # fmt: skip
     assert keys["fill"] == {
-        "kind", "symbol", "client_id", "side", "price", "qty", "fee", "mid", "fee_asset", "maker", "ts",
+        "kind", "symbol", "client_id", "side", "price", "qty", "fee", "mid", "fee_asset", "maker", "ts", "purpose",
     }  # fmt: skip
     assert keys["state"] == keys["config"] == {"kind", "ts", "symbol", "detail", "note"}
     assert EVENTS[3].to_json()["detail"] == "paused" and EVENTS[3].to_json()["note"] == "stale feed"
     assert keys["balance"] == {"kind", "ts", "balances"}
     assert EVENTS[2].to_json()["balances"] == {"USDT": {"free": "100", "locked": "65"}}
     assert keys["health"] == {"kind", "ts", "status", "pnl"}
-    assert keys["snapshot"] == {"kind", "status", "pairs", "orders", "balances", "fills", "pnl"}
+    assert keys["snapshot"] == {"kind", "status", "pairs", "orders", "balances", "fills", "pnl", "pnl_history"}
     book = BookEvent(symbol="BTCUSDT", bid=6_500_000, ask=6_500_001, ts=9)
     assert event_from_json(book.to_json()) == book
 
