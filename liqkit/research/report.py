@@ -45,13 +45,16 @@ class BacktestReport:
 
     @property
     def pnl(self) -> pd.Series:
-        """PnL and its parts in the quote asset: spread capture + inventory - fees = pnl."""
+        """PnL and its parts in the quote asset, each signed as it adds up:
+        spread capture + inventory - fees - rebalance cost = pnl (the rebalance's cost on its own line:
+        its fills' spread paid against the mid, and their fees)."""
         m = self.result.per_pair.get(self.symbol, self.result.metrics)
         return pd.Series(
             {
                 "spread_capture": m["spread_capture"],
                 "inventory_pnl": m["inventory_pnl"],
                 "fees": -m["fees"],
+                "rebalance_cost": -m["rebalance_cost"],
                 "pnl": m["pnl"],
             },
             name=self.symbol,
@@ -89,8 +92,11 @@ class BacktestReport:
         return pd.DataFrame(rows).set_index("horizon_s")
 
     def levels(self, horizon_s: float = 10.0) -> pd.DataFrame:
-        """Fills per quote level and side: count, base quantity, notional, edge at fill and markout (bps)."""
+        """Fills per quote level and side: count, base quantity, notional, edge at fill and markout (bps).
+        The active rebalance's fills are not a quote level's: left out."""
         f = self._fills()
+        if len(f) and "purpose" in f:
+            f = f[f["purpose"] != "rebalance"]
         cols = ["fills", "qty", "notional", "edge_bps", f"markout_{horizon_s:g}s_bps"]
         if not len(f):
             return pd.DataFrame(columns=cols, index=pd.MultiIndex.from_tuples([], names=["level", "side"]))
@@ -171,7 +177,7 @@ class BacktestReport:
             subplot_titles=("PnL split (quote asset)", "markout after fills (bps)", "fills per level"),
         )
         p = self.pnl
-        colors = ["#1f77b4", "#ff7f0e", "#7f7f7f", "#2ca02c" if p["pnl"] >= 0 else "#d62728"]
+        colors = ["#1f77b4", "#ff7f0e", "#7f7f7f", "#9467bd", "#2ca02c" if p["pnl"] >= 0 else "#d62728"]
         fig.add_trace(go.Bar(x=list(p.index), y=p.to_numpy(), marker_color=colors, showlegend=False), 1, 1)
         mo = self.markouts()
         for col, name in (("all_bps", "all"), ("buy_bps", "buys"), ("sell_bps", "sells")):
