@@ -186,10 +186,10 @@ class LocalEngine:
         scratch.run(cfg.symbol, now)
         if not live.has_book:
             return []
-        places = [
+        places = [  # the quotes (a rebalancing order the config would send is not one)
             it
             for it in scratch.on_book(0, now, live.bid, live.bid_qty, live.ask, live.ask_qty)
-            if isinstance(it, Place)
+            if isinstance(it, Place) and not scratch.orders[it.client_id].rebalance
         ]
         why = scratch.pair(cfg.symbol)
         if why.skip_kind in SIZE_SKIPS and not places:

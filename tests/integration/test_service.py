@@ -454,3 +454,52 @@ def test_live_trading_is_refused_without_both_opt_ins(tmp_path):
     assert "live trading needs allow_live = true in the config and LIQKIT_ALLOW_LIVE=1" in out.stderr
     assert not (tmp_path / "token").exists() and not (tmp_path / "journal.sqlite").exists()
     assert "k" * 24 not in out.stdout + out.stderr  # keys never shown
+
+
+def test_the_rebalance_through_the_service_its_api_and_liqkit_status(tmp_path):
+    """`liqkit serve --config` with a pair just under its band (39.98% BTC, band 40% to 60%, taker): the API
+    labels its orders and fills "rebalance", its PnL has the rebalance's cost on a line of its own (the
+    parts adding up), the PnL history feeds the equity chart, and `liqkit status` prints the split."""
+    cfg = tmp_path / "rebalance.toml"
+    cfg.write_text(
+        "[sim]\ntaker_fee_bps = 2\n\n[sim.balances]\nBTC = 1\nUSDT = 90100\n\n"
+        '[pairs.BTCUSDT]\nspread = "50bps"\nrebalance_band = 0.1\nrebalance_mode = "taker"\n'
+    )
+    state = tmp_path / "svc"
+    proc, url = start_service(state, "--config", str(cfg), "--speed", "10", "--run", "BTCUSDT")
+    token = (state / "token").read_text().strip()
+    try:
+
+        def rebalanced():
+            code, fills = http("GET", f"{url}/api/fills?symbol=BTCUSDT", token)
+            return code == 200 and [f for f in fills if f["purpose"] == "rebalance"]
+
+        rb = wait_for(rebalanced, 60, "a rebalance fill in the API's fills")
+        assert {f["side"] for f in rb} == {"BUY"} and all(".RB0." in f["client_id"] for f in rb)
+        assert all(f["maker"] is False for f in rb)
+        code, pnl = http("GET", f"{url}/api/pnl", token)
+        p = pnl["BTCUSDT"]
+        assert code == 200 and p["rebalance_fills"] >= len(rb) and p["rebalance_cost"] > 0
+        parts = p["spread_capture"] + p["inventory_pnl"] - p["fees"] - p["rebalance_cost"]
+        assert parts == pytest.approx(p["pnl"], abs=1e-9)
+        history = wait_for(lambda: (h := http("GET", f"{url}/api/pnl/history", token)[1]).get("BTCUSDT") and h, 30,
+                           "PnL history")  # fmt: skip
+        points = history["BTCUSDT"]
+        assert len(points) >= 1 and set(points[-1]) == {
+            "ts", "pnl", "spread_capture", "inventory_pnl", "fees", "rebalance_cost"
+        }  # fmt: skip
+        assert [q["ts"] for q in points] == sorted(q["ts"] for q in points)
+        code, orders = http("GET", f"{url}/api/orders?symbol=BTCUSDT", token)
+        assert code == 200 and orders and {o["purpose"] for o in orders} <= {"quote", "rebalance"}
+        assert all(o["placed_ts"] and o["updated_ts"] >= o["placed_ts"] for o in orders), orders
+        code, pairs = http("GET", f"{url}/api/pairs/BTCUSDT", token)
+        assert (pairs["base_asset"], pairs["quote_asset"]) == ("BTC", "USDT")
+        assert pairs["reason"].startswith(("rebalanced: BTC share", "rebalancing: BTC share")), pairs["reason"]
+        run = [sys.executable, "-m", "liqkit.cli"]
+        out = subprocess.run([*run, "status", "--state-dir", str(state)], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        line = next(x for x in out.stdout.splitlines() if x.startswith("PnL BTCUSDT"))
+        assert " USDT = spread capture " in line and "- rebalance cost " in line and "rebalance fills)" in line
+    finally:
+        code, _, err = stop_service(proc)
+    assert code == 0, err

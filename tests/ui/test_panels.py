@@ -346,3 +346,35 @@ def test_rebalance_fills_are_labelled_units_are_shown_and_the_equity_chart_adds_
             await runner.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_form_turns_the_rebalance_on_and_off_and_names_a_bad_band(tmp_path):
+    async def scenario():
+        engine, runner, _ = make_engine(tmp_path)
+        await runner.start(run=["BTCUSDT"])
+        panel = PairPanel(engine, "BTCUSDT", engine.pair_view("BTCUSDT"))
+        stream = EventStream(engine, [panel]).start()
+        try:
+            await wait_until(lambda: stream.state == "live" and panel.ticker, what="live")
+            assert panel.inputs["rebalance_band"].value == ""  # off
+            panel.inputs["rebalance_band"].value = "0.7"  # 0.5 ± 0.7 covers every share
+            assert not panel.valid and panel.apply_btn.disabled
+            assert "rebalance_band" in panel.form_msg.value and "covers every share" in panel.form_msg.value
+            panel.inputs["rebalance_band"].value = "0.1"
+            await wait_until(lambda: panel.preview_quotes, what="a preview")
+            assert {q.side for q in panel.preview_quotes} == {"BUY", "SELL"}  # the quotes: no rebalancing order
+            panel.apply()
+            await wait_until(lambda: runner.core.pair("BTCUSDT").cfg.rebalance_band == Decimal("0.1"), what="on")
+            assert runner.core.pair("BTCUSDT").params.rebal_on
+            await wait_until(lambda: panel.note.startswith("applied"), what="applied note")
+            panel.inputs["rebalance_band"].value = ""
+            assert panel.changes == {"rebalance_band": None}
+            await wait_until(lambda: panel.valid and not panel.apply_btn.disabled, what="valid")
+            panel.apply()
+            await wait_until(lambda: runner.core.pair("BTCUSDT").cfg.rebalance_band is None, what="off again")
+            assert engine.pair_view("BTCUSDT").state == "quoting"
+        finally:
+            stream.stop()
+            await runner.stop()
+
+    asyncio.run(scenario())

@@ -17,7 +17,7 @@ from liqkit.engine.events import (
     TickerEvent,
     event_from_json,
 )
-from liqkit.engine.views import Balance, EngineStatus, PairPnl, Snapshot
+from liqkit.engine.views import Balance, EngineStatus, PairPnl, PnlPoint, Snapshot
 
 STATUS = EngineStatus.model_validate(
     {
@@ -94,7 +94,18 @@ EVENTS = [
     ),
     HealthEvent(ts=7, status=STATUS, pnl=PNL),
     SnapshotEvent(Snapshot(status=STATUS, pairs={}, orders=[], balances={}, fills=[], pnl=PNL)),
-]
+    # the active rebalance's: labelled, and the equity chart's history in a snapshot
+    OrderEvent(symbol="BTCUSDT", client_id="lq.BTCUSDT.RB0.1", side="BUY", price="65000.00", qty="0.08",
+               filled="0", level=0, status="PENDING_NEW", ts=8, purpose="rebalance"),
+    FillEvent(symbol="BTCUSDT", client_id="lq.BTCUSDT.RB0.1", side="BUY", price="65000.00", qty="0.08", fee="1.04",
+              mid="64999.995", fee_asset="USDT", maker=False, ts=9, purpose="rebalance"),
+    SnapshotEvent(
+        Snapshot(status=STATUS, pairs={}, orders=[], balances={}, fills=[], pnl=PNL, pnl_history={
+            "BTCUSDT": [PnlPoint(ts=10, pnl=-1.5, spread_capture=0.25, inventory_pnl=-0.5, fees=0.2,
+                                 rebalance_cost=1.05)]
+        })
+    ),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("ev", EVENTS, ids=lambda e: e.kind)
