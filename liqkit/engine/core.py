@@ -70,7 +70,7 @@ SELL: Final = Side.SELL
 FEE_SCALE: Final = 100_000_000  # fees are carried in units of (tick*step) / 1e8
 REJECT_BACKOFF_NS: Final = 1_000_000_000  # after a refused order (not post-only crossing), wait this long
 MAX_REFUSALS: Final = 5  # refusals in a row (not crossing, not rate limits) that put a pair in error
-REBALANCE_RETRY_NS: Final = 1_000_000_000  # after a taker rebalancing order that took nothing, wait this long
+REBALANCE_RETRY_NS: Final = 1_000_000_000  # after a taker rebalancing order the book could not fill, wait this long
 # ``_explain_skip``'s kinds that are the size's fault (not the money's or the market's): a config whose
 # only answer is one of these places nothing at any balance, so a preview refuses it
 SIZE_SKIPS: Final = frozenset({"notional", "max-notional", "max-order-notional", "filters LOT_SIZE"})
@@ -448,7 +448,8 @@ class EngineCore:
 
         It obeys what every quote obeys: the sides the price ceiling/floor and max inventory allow, the
         money free, ``max_order_notional``, the symbol's filters, and the hold after a refusal. A new order
-        goes out only once the previous one has left (never two at a time)."""
+        goes out only once the previous one has left (never two at a time), and a second after a taker the
+        book could not fill whole (a thin book gets an order a second, not one a book update)."""
         p = st.params
         bid, ask = st.bid, st.ask
         base = st.base_free + st.base_locked
@@ -894,8 +895,8 @@ class EngineCore:
         if o.rebalance:
             if st.rebal is o:
                 st.rebal = None
-            if status == S.EXPIRED and o.filled == 0:  # a taker that met nothing within its slippage
-                st.rb_until = ts + REBALANCE_RETRY_NS
+            if status == S.EXPIRED or status == S.EXPIRED_IN_MATCH:  # the book within its slippage fell short:
+                st.rb_until = ts + REBALANCE_RETRY_NS  # the next one waits (a thin book, not a stream of orders)
         elif o.level < len(slots) and slots[o.level] is o:
             # a replace's successor takes the level (if it is still ours to know about)
             slots[o.level] = n if n is not None and n.client_id in self.orders else None

@@ -24,6 +24,7 @@ FILLED: Final = "FILLED"
 CANCELED: Final = "CANCELED"
 REJECTED: Final = "REJECTED"
 EXPIRED: Final = "EXPIRED"
+EXPIRED_IN_MATCH: Final = "EXPIRED_IN_MATCH"
 UNKNOWN: Final = "UNKNOWN"
 RESTING: Final = frozenset({NEW, PARTIALLY_FILLED})
 OPEN: Final = frozenset({PENDING_NEW, NEW, PARTIALLY_FILLED, PENDING_CANCEL, UNKNOWN})
@@ -184,7 +185,7 @@ class PairState:
         self.sk_r2 = -1
         self.rebal: Order | None = None  # the rebalancing order (active rebalance), never in bids/asks
         self.rb_kind = ""  # what the rebalance last said (dedupes its state records)
-        self.rb_until = 0  # no new rebalancing order before this (after a taker order that took nothing)
+        self.rb_until = 0  # no new rebalancing order before this (after a taker the book could not fill whole)
 
     def close_band(self) -> None:
         """Make the next book update take the full evaluation path (no bid is >= INF)."""

@@ -69,9 +69,9 @@ def test_the_rebalance_brings_the_share_back_into_the_band(drifting, mode):
     assert m["rebalance_fills"] >= 3, m
     # the trajectory: every excursion out of the band is short, and never far
     runs = outside_runs(share)
-    assert not runs or max(runs) <= 10, runs
+    assert not runs or max(runs) <= 15, runs  # seconds: a thin synthetic top, an IOC a second
     assert share.min() > LO - 0.005 and share.max() < HI + 0.005, (share.min(), share.max())
-    assert LO - 1e-9 <= share[-1] <= HI + 1e-9 or runs[-1] <= 10
+    assert LO - 1e-9 <= share[-1] <= HI + 1e-9 or runs[-1] <= 15
     # the labelled fills: the rebalance's orders (their own ids), maker or taker as configured
     f = res.fills
     rb = f[f["purpose"] == "rebalance"]

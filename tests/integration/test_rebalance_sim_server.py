@@ -49,16 +49,18 @@ def test_the_engine_rebalances_through_python_binance(tmp_path, mode):
             await until(lambda: runner.core.pair("BTCUSDT").has_book, 60, "the first book")
             await until(lambda: 0.4 <= share(runner) <= 0.6, 120, "the BTC share back in its band")
             await until(lambda: runner.core.pair("BTCUSDT").rebal is None, 30, "the rebalancing order gone")
+            await until(lambda: runner.core.pair("BTCUSDT").reason.startswith("rebalanced"), 30, "the pair's reason")
             sent = [o for o in server.book.orders.values() if ".R" in o["clientOrderId"]]
             after = share(runner)
             status = runner.status()
             await runner.stop()
-            return server, journal, sent, after, status
+            return server, journal, sent, after, status, venue.ws_orders
         finally:
             await web_runner.cleanup()
 
-    server, journal, sent, after, status = asyncio.run(scenario())
+    server, journal, sent, after, status, ws_orders = asyncio.run(scenario())
     assert 0.4 <= after <= 0.6
+    assert ws_orders >= len(sent)  # order entry over the WebSocket API (order.place)
     assert sent and all(o["side"] == "BUY" for o in sent)  # 38% BTC: it bought
     if mode == "taker":
         assert all((o["type"], o["timeInForce"]) == ("LIMIT", "IOC") for o in sent), sent
