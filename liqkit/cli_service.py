@@ -1,6 +1,7 @@
 """The ``liqkit`` commands that talk to a running ``liqkit serve``: status, pairs, run, stop, config.
 
-``liqkit status`` also prints the rate-limit plan of the engine's recent orders (``liqkit.rateplan``).
+``liqkit status`` also prints the rate-limit plan of the engine's recent orders (``liqkit.rateplan``)
+and each pair's PnL split: spread capture, inventory, fees, and the active rebalance's cost.
 
 They find the service through its state directory (``service.json`` and ``token``) or take ``--url``
 and ``--token``. A symbol is checked for Binance's form before anything is sent (``BTC/USDT`` is
@@ -22,7 +23,7 @@ from liqkit.cli_preflight import plan_lines
 from liqkit.domain.errors import LiqkitError
 
 if TYPE_CHECKING:
-    from liqkit.engine.views import PairView, Snapshot
+    from liqkit.engine.views import PairPnl, PairView, Snapshot
 
 __all__ = ["parse_assignments", "register_service_commands"]
 
@@ -84,6 +85,19 @@ def _print_pairs(pairs: Mapping[str, PairView], assets: Collection[str] = ()) ->
             print(f"{'':<10} why: {p.reason}")
 
 
+def _print_pnl(pnl: Mapping[str, PairPnl]) -> None:
+    """One line per pair that has traded: its PnL and the parts it adds up from, in its quote asset."""
+    for sym, p in pnl.items():
+        if not p.fills:
+            continue
+        q = p.quote_asset
+        rebalance = f" ({p.rebalance_fills} rebalance fills)" if p.rebalance_fills else ""
+        print(
+            f"PnL {sym:<10} {p.pnl:,.4f} {q} = spread capture {p.spread_capture:,.4f} + inventory "
+            f"{p.inventory_pnl:,.4f} - fees {p.fees:,.4f} - rebalance cost {p.rebalance_cost:,.4f}{rebalance}"
+        )
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Print the service's engine state and its pairs."""
     snap: Snapshot = _call(args, lambda c: c.snapshot())
@@ -96,6 +110,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         for line in plan_lines(st.rate_plan):
             print(line)
     _print_pairs(snap.pairs, snap.balances)
+    _print_pnl(snap.pnl)
     for asset, b in snap.balances.items():
         print(f"  {asset:<6} free {b.free}  locked {b.locked}")
     for err in st.errors[-5:]:

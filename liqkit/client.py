@@ -32,6 +32,7 @@ from liqkit.engine.views import (
     ORDERS,
     PAIRS,
     PNL,
+    PNL_HISTORY,
     QUOTES,
     Balance,
     EngineStatus,
@@ -39,6 +40,7 @@ from liqkit.engine.views import (
     OrderView,
     PairPnl,
     PairView,
+    PnlPoint,
     Quote,
     Snapshot,
 )
@@ -142,10 +144,17 @@ class EngineClient:
 
     async def snapshot(self) -> Snapshot:
         """Status, pairs, orders, balances, recent fills and PnL."""
-        status, pairs, orders, balances, fills, pnl = await asyncio.gather(
-            self.status(), self.pairs(), self.orders(), self.balances(), self.fills(), self.pnl()
+        status, pairs, orders, balances, fills, (pnl, history) = await asyncio.gather(
+            self.status(),
+            self.pairs(),
+            self.orders(),
+            self.balances(),
+            self.fills(),
+            asyncio.gather(self.pnl(), self.pnl_history()),
         )
-        return Snapshot(status=status, pairs=pairs, orders=orders, balances=balances, fills=fills, pnl=pnl)
+        return Snapshot(
+            status=status, pairs=pairs, orders=orders, balances=balances, fills=fills, pnl=pnl, pnl_history=history
+        )
 
     async def events(self) -> AsyncIterator[Event]:
         """A snapshot, then deltas, from the service's event stream (ends when the service closes it)."""
@@ -194,8 +203,12 @@ class EngineClient:
         return await self._get(FILLS, "GET", "/api/fills", symbol=symbol, limit=limit, since=since_ns)
 
     async def pnl(self) -> dict[str, PairPnl]:
-        """PnL per pair."""
+        """PnL per pair: spread capture, inventory, fees and the rebalance's cost."""
         return await self._get(PNL, "GET", "/api/pnl")
+
+    async def pnl_history(self) -> dict[str, list[PnlPoint]]:
+        """PnL and its parts per pair over the last minutes, oldest first (the equity chart's data)."""
+        return await self._get(PNL_HISTORY, "GET", "/api/pnl/history")
 
     async def preflight(self) -> Preflight:
         """The pre-flight table of every pair as it would start now (nothing is sent)."""

@@ -7,6 +7,8 @@ hot path pays a list append. Every row carries the writing engine's id, so sever
 by pair) may share a schema. Exact decimal values are stored as plain decimal text; readers return
 pandas DataFrames with float columns for analysis and the exact text beside them (``*_text``).
 A fill is stored once even if the venue reports it twice (unique on engine, symbol, order, trade).
+Orders and fills carry their ``purpose``: "quote", or "rebalance" for the active rebalance's orders
+(schema 2; a schema-1 journal gains the column, its rows read "quote").
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from liqkit.domain.errors import LiqkitError
 from liqkit.domain.rules import plain_decimal
 from liqkit.domain.types import OrderStatus, Side
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+PURPOSES = ("quote", "rebalance")
 FILE_NAME = "journal.sqlite"
 _OPEN = tuple(s.value for s in OrderStatus if s.is_open)
 _SECRET_WORDS = ("key", "secret", "token", "password")
@@ -34,13 +37,13 @@ CREATE TABLE IF NOT EXISTS orders (
   id INTEGER PRIMARY KEY AUTOINCREMENT, ts_local INTEGER NOT NULL, ts_exchange INTEGER NOT NULL,
   engine_id TEXT NOT NULL, symbol TEXT NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL,
   price TEXT NOT NULL, qty TEXT NOT NULL, filled TEXT NOT NULL, status TEXT NOT NULL,
-  level INTEGER, venue_order_id INTEGER, reason TEXT NOT NULL DEFAULT '');
+  level INTEGER, venue_order_id INTEGER, reason TEXT NOT NULL DEFAULT '', purpose TEXT NOT NULL DEFAULT 'quote');
 CREATE INDEX IF NOT EXISTS orders_by_client ON orders (engine_id, client_id, id);
 CREATE TABLE IF NOT EXISTS fills (
   id INTEGER PRIMARY KEY AUTOINCREMENT, ts_local INTEGER NOT NULL, ts_exchange INTEGER NOT NULL,
   engine_id TEXT NOT NULL, symbol TEXT NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL,
   price TEXT NOT NULL, qty TEXT NOT NULL, fee TEXT NOT NULL, fee_asset TEXT NOT NULL,
-  is_maker INTEGER NOT NULL, trade_id INTEGER NOT NULL);
+  is_maker INTEGER NOT NULL, trade_id INTEGER NOT NULL, purpose TEXT NOT NULL DEFAULT 'quote');
 CREATE UNIQUE INDEX IF NOT EXISTS fills_once ON fills (engine_id, symbol, client_id, trade_id);
 CREATE INDEX IF NOT EXISTS fills_by_symbol_time ON fills (symbol, ts_local);
 CREATE INDEX IF NOT EXISTS fills_by_time ON fills (ts_local);
@@ -61,9 +64,9 @@ CREATE TABLE IF NOT EXISTS requests (
 
 _INSERT = {
     "orders": "INSERT INTO orders (ts_local, ts_exchange, engine_id, symbol, client_id, side, price, qty, filled, "
-    "status, level, venue_order_id, reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+    "status, level, venue_order_id, reason, purpose) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "fills": "INSERT OR IGNORE INTO fills (ts_local, ts_exchange, engine_id, symbol, client_id, side, price, qty, fee, "
-    "fee_asset, is_maker, trade_id) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+    "fee_asset, is_maker, trade_id, purpose) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
     "balances": "INSERT INTO balances (ts_local, engine_id, asset, free, locked) VALUES (?,?,?,?,?)",
     "config_changes": "INSERT INTO config_changes (ts_local, engine_id, symbol, source, config) VALUES (?,?,?,?,?)",
     "states": "INSERT INTO states (ts_local, engine_id, symbol, state, reason) VALUES (?,?,?,?,?)",
@@ -87,6 +90,7 @@ class FillRow(NamedTuple):
     fee_asset: str
     is_maker: bool
     trade_id: int
+    purpose: str = "quote"
 
 
 _FILL_COLUMNS = ", ".join(FillRow._fields)
@@ -134,10 +138,19 @@ class Journal:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            self._migrate()
             self._db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             self._db.commit()
         except sqlite3.DatabaseError as e:
             raise JournalError(f"{self.path}: cannot use as a journal: {e}") from None
+
+    def _migrate(self) -> None:
+        """Bring an older journal's tables to this schema (CREATE TABLE IF NOT EXISTS leaves them as they are):
+        schema 2 added ``purpose`` to orders and fills."""
+        for table in ("orders", "fills"):
+            cols = {r[1] for r in self._db.execute(f"PRAGMA table_info({table})")}
+            if "purpose" not in cols:
+                self._db.execute(f"ALTER TABLE {table} ADD COLUMN purpose TEXT NOT NULL DEFAULT 'quote'")
 
     @classmethod
     def in_state_dir(cls, state_dir: str | Path, engine_id: str = "main") -> Journal:
@@ -168,8 +181,9 @@ class Journal:
         level: int | None = None,
         venue_order_id: int | None = None,
         reason: str = "",
+        purpose: str = "quote",
     ) -> None:
-        """Record an order's new state."""
+        """Record an order's new state (``purpose``: "quote", or "rebalance")."""
         st = status.value if isinstance(status, OrderStatus) else str(status)
         self._add(
             "orders",
@@ -187,6 +201,7 @@ class Journal:
                 level,
                 venue_order_id,
                 reason,
+                purpose,
             ),
         )
 
@@ -204,8 +219,10 @@ class Journal:
         *,
         ts_exchange: int = 0,
         trade_id: int = 0,
+        purpose: str = "quote",
     ) -> None:
-        """Record an execution (stored once per engine, symbol, order and trade id)."""
+        """Record an execution (stored once per engine, symbol, order and trade id; ``purpose``: "quote",
+        or "rebalance")."""
         self._add(
             "fills",
             (
@@ -221,6 +238,7 @@ class Journal:
                 fee_asset,
                 int(bool(is_maker)),
                 trade_id,
+                purpose,
             ),
         )
 
@@ -317,7 +335,7 @@ class Journal:
             f"SELECT {_FILL_COLUMNS} FROM fills {where} ORDER BY ts_local DESC, id DESC LIMIT ?",
             (*params, max(0, limit)),
         ).fetchall()
-        return [FillRow._make((*r[:9], bool(r[9]), r[10])) for r in reversed(rows)]
+        return [FillRow._make((*r[:9], bool(r[9]), *r[10:])) for r in reversed(rows)]
 
     def requests(self, session: str | None = None) -> pd.DataFrame:
         """Every order request's round trip (of one ``session`` if given), in the order answered."""

@@ -113,6 +113,16 @@ class QuoteParams:
     ice_on: bool = False  # each quote an iceberg (iceberg_visible): ice_steps shown, or ice_ppb of its size
     ice_steps: int = 0
     ice_ppb: int = 0
+    # active rebalance (``rebalance_order``): the band of the base share as rb_lo_n/rb_d .. rb_hi_n/rb_d around
+    # the target rb_t_n/rb_d (exact integer ratios), the mode, and a taker's slippage from the mid (ticks, ppb)
+    rebal_on: bool = False
+    rebal_taker: bool = False
+    rb_lo_n: int = 0
+    rb_hi_n: int = 0
+    rb_t_n: int = 0
+    rb_d: int = 1
+    slip_t: int = 0
+    slip_p: int = 0
 
 
 def compile_params(
@@ -159,6 +169,9 @@ def compile_params(
     ice_steps, ice_ppb = _visible(cfg, rules, size_steps, size_units, price)
     loss = max_loss if cfg.max_loss is None else cfg.max_loss
     target, skew = Fraction(str(cfg.inventory_target)), Fraction(str(cfg.skew))
+    band = Fraction(str(cfg.rebalance_band)) if cfg.rebalance_band is not None else Fraction(0)
+    rb_d = (target - band).denominator * (target + band).denominator * target.denominator
+    slip_t, slip_p = _dist(cfg.rebalance_max_slippage)
     return QuoteParams(
         symbol=rules.symbol,
         mid=cfg.reference == "mid",
@@ -190,6 +203,14 @@ def compile_params(
         ice_steps=ice_steps,
         ice_ppb=ice_ppb,
         model=model,
+        rebal_on=cfg.rebalance_band is not None,
+        rebal_taker=cfg.rebalance_mode == "taker",
+        rb_lo_n=int((target - band) * rb_d),
+        rb_hi_n=int((target + band) * rb_d),
+        rb_t_n=int(target * rb_d),
+        rb_d=rb_d,
+        slip_t=slip_t,
+        slip_p=slip_p,
     )
 
 
@@ -516,6 +537,95 @@ def sides_enabled(params: QuoteParams, bid: int, ask: int, base_steps: int) -> t
 def buy_room(params: QuoteParams, base_steps: int) -> int:
     """How much more base the bids may buy before ``max_inventory`` (``INF`` without one)."""
     return params.max_inv_steps - base_steps if params.max_inv_steps else INF
+
+
+# ---- active rebalance ------------------------------------------------------------------------------
+# The base share of the pair's value at the mid r2/2 is s = B*r2 / V2 with V2 = B*r2 + 2Q (B: base steps held,
+# Q: quote units held, both free and locked): twice the value, in tick*step units. Everything stays integer.
+def rebalance_excess(params: QuoteParams, r2: int, base_steps: int, quote_units: int) -> int:
+    """What the active rebalance wants, in base steps: > 0 buy that much, < 0 sell that much, 0 while the
+    base share is within the band (its edges included) or rebalancing is off. The size is the excess
+    back to the target share at the mid, rounded toward zero (a rebalance never overshoots the target)."""
+    if not params.rebal_on or r2 <= 0:
+        return 0
+    base2 = base_steps * r2
+    v2 = base2 + 2 * quote_units
+    if v2 <= 0:
+        return 0
+    d = params.rb_d
+    if params.rb_lo_n * v2 <= base2 * d <= params.rb_hi_n * v2:
+        return 0
+    x = params.rb_t_n * v2 - base2 * d  # the excess is x / (d * r2) steps
+    den = d * r2
+    return x // den if x > 0 else -((-x) // den)
+
+
+def share_band_r2(params: QuoteParams, base_steps: int, quote_units: int) -> tuple[int, int]:
+    """The doubled mids ``r2`` at which these holdings' base share stays within the band (edges included):
+    ``rebalance_excess`` is 0 exactly there. (-INF, INF) without rebalance; empty (INF, -INF) when no mid
+    brings the share into the band."""
+    if not params.rebal_on:
+        return -INF, INF
+    d, lo_n, hi_n = params.rb_d, params.rb_lo_n, params.rb_hi_n
+    b, q = base_steps, quote_units
+    if b <= 0:  # share 0 (or nothing held: no rebalance)
+        return (-INF, INF) if lo_n <= 0 or q <= 0 else (INF, -INF)
+    if q <= 0:  # share 1
+        return (-INF, INF) if hi_n >= d else (INF, -INF)
+    # lower edge: b r2 d >= lo_n (b r2 + 2q)  <=>  b r2 (d - lo_n) >= 2 q lo_n
+    lo = -INF if lo_n <= 0 else -((-2 * q * lo_n) // (b * (d - lo_n)))
+    # upper edge: b r2 (d - hi_n) <= 2 q hi_n
+    hi = INF if hi_n >= d else (2 * q * hi_n) // (b * (d - hi_n))
+    return lo, hi
+
+
+def rebalance_price(params: QuoteParams, buy: bool, bid: int, ask: int, own_other: int) -> int:
+    """The rebalancing order's limit price in ticks (0: none now).
+
+    maker: the touch of its own side (a buy at the best bid, a sell at the best ask), post-only.
+    taker: the worst price ``rebalance_max_slippage`` allows from the mid (rounded toward the mid), and
+    never at or through ``own_other``, our own best quote on the other side (0: none), so that it never
+    trades with our own order; 0 (refused) when the touch it would take is beyond that price."""
+    if not params.rebal_taker:
+        return bid if buy else ask
+    r2 = bid + ask
+    if buy:
+        limit = (r2 * (PPB + params.slip_p) + _TWO_PPB * params.slip_t) // _TWO_PPB
+        if own_other and limit >= own_other:
+            limit = own_other - 1
+        return limit if ask <= limit else 0
+    limit = -((-(r2 * (PPB - params.slip_p) - _TWO_PPB * params.slip_t)) // _TWO_PPB)
+    if own_other and limit <= own_other:
+        limit = own_other + 1
+    return limit if 0 < limit <= bid else 0
+
+
+def rebalance_qty(
+    params: QuoteParams, filters: OrderFilters, buy: bool, price: int, excess: int, budget: int, room: int, ref: int
+) -> int:
+    """The rebalancing order's quantity at ``price`` (0: none): the excess (``rebalance_excess``, as a
+    size), cut to what ``budget`` pays for (a buy: quote units; a sell: base steps), to ``room``
+    (``buy_room``; ``INF`` for sells), to ``max_order_notional`` and to the symbol's largest order; kept
+    only if it passes the symbol's filters around ``ref`` (the mid), as every quote must."""
+    q = excess if excess > 0 else -excess
+    if buy:
+        afford = budget // price if price > 0 else 0
+        if afford < q:
+            q = afford
+        if room < q:
+            q = room
+    elif budget < q:
+        q = budget
+    cap = params.max_order_units // price if price > 0 else 0
+    if cap < q:
+        q = cap
+    if filters.max_qty < q:  # a big excess goes out in orders the symbol accepts, one after the other
+        q = filters.max_qty
+    if price > 0 and filters.max_notional // price < q:
+        q = filters.max_notional // price
+    if q <= 0 or filters.failure(buy, price, q, ref):
+        return 0
+    return q
 
 
 def reference_r2(params: QuoteParams, bid: int, ask: int) -> tuple[int, int]:

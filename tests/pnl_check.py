@@ -3,8 +3,10 @@
 From the fills table alone (each fill's side, price, quantity and fee, in exchange units) and the
 market data's book: cash and position are summed fill by fill in exact Decimal arithmetic, the
 position is marked to the last mid of the data, and the edge of each fill is taken against the mid
-in force when it happened. Nothing here calls liqkit's metrics code (``liqkit.backtest.metrics``,
-``BacktestResult``'s own figures), so a test comparing the two can fail.
+in force when it happened. A fill whose ``purpose`` is "rebalance" (the active rebalance's) adds its
+spread paid and its fee to ``rebalance_cost`` instead of to the spread capture and the fees. Nothing
+here calls liqkit's metrics code (``liqkit.backtest.metrics``, ``BacktestResult``'s own figures), so a
+test comparing the two can fail.
 
 (``tests/`` is on ``sys.path`` because its conftest.py lives there: import as ``from pnl_check import ...``.)
 """
@@ -28,14 +30,22 @@ class PnlCheck:
     fills: int
     cash: Decimal  # paid for buys, received for sells, before fees
     position: Decimal
-    fees: Decimal
+    fees: Decimal  # of the quotes' fills
     last_mid: Decimal
-    spread_capture: Decimal  # sum of qty x (mid at the fill - price) for buys, (price - mid) for sells
+    spread_capture: Decimal  # the quotes' qty x (mid at the fill - price) for buys, (price - mid) for sells
+    rebalance_cost: Decimal = Decimal(0)  # the rebalance's fills: qty x (price - mid) for buys ..., plus fees
+    rebalance_fees: Decimal = Decimal(0)
+    rebalance_fills: int = 0
 
     @property
     def pnl(self) -> Decimal:
-        """Cash + position at the last mid - fees."""
-        return self.cash + self.position * self.last_mid - self.fees
+        """Cash + position at the last mid - every fee."""
+        return self.cash + self.position * self.last_mid - self.fees - self.rebalance_fees
+
+    @property
+    def inventory_pnl(self) -> Decimal:
+        """What is left of the PnL besides the spread capture, the fees and the rebalance's cost."""
+        return self.pnl + self.fees + self.rebalance_cost - self.spread_capture
 
 
 def _on_grid(value: float, unit: Decimal, what: str) -> Decimal:
@@ -56,8 +66,8 @@ def pnl_from_fills(fills: Any, data: MarketData) -> PnlCheck:
     def mid(i: int) -> Decimal:
         return (Decimal(int(bids[i])) + Decimal(int(asks[i]))) * tick / 2
 
-    cash = position = fees = capture = Decimal(0)
-    n = 0
+    cash = position = fees = capture = rb_cost = rb_fees = Decimal(0)
+    n = n_rb = 0
     for row in fills.itertuples(index=False):
         if str(row.symbol) != data.symbol:
             continue
@@ -67,25 +77,35 @@ def pnl_from_fills(fills: Any, data: MarketData) -> PnlCheck:
         assert qty > 0, f"a fill of {qty}"
         cash -= sign * price * qty
         position += sign * qty
-        fees += Decimal(repr(float(row.fee)))
+        fee = Decimal(repr(float(row.fee)))
         i = bisect.bisect_right(book_ts, int(row.ts)) - 1  # the last book row at or before the fill
-        if i >= 0:
-            capture += sign * (mid(i) - price) * qty
+        edge = sign * (mid(i) - price) * qty if i >= 0 else Decimal(0)
+        if str(getattr(row, "purpose", "quote")) == "rebalance":
+            rb_fees += fee
+            rb_cost += fee - edge
+            n_rb += 1
+        else:
+            fees += fee
+            capture += edge
         n += 1
-    return PnlCheck(n, cash, position, fees, mid(len(book_ts) - 1), capture)
+    return PnlCheck(n, cash, position, fees, mid(len(book_ts) - 1), capture, rb_cost, rb_fees, n_rb)
 
 
 def assert_metrics_match(metrics: Any, fills: Any, data: MarketData) -> PnlCheck:
-    """Assert a backtest's metrics (``pnl``, ``fees``, ``spread_capture``, ``inventory_pnl``, ``fills``,
-    ``final_position`` when present) equal the independent account of ``fills``; return that account."""
+    """Assert a backtest's metrics (``pnl``, ``fees``, ``spread_capture``, ``inventory_pnl``,
+    ``rebalance_cost``, ``fills``, ``final_position`` when present) equal the independent account of
+    ``fills``; return that account."""
     check = pnl_from_fills(fills, data)
     assert metrics["fills"] == check.fills, (metrics["fills"], check.fills)
     figures = {
         "pnl": check.pnl,
         "fees": check.fees,
         "spread_capture": check.spread_capture,
-        "inventory_pnl": check.pnl + check.fees - check.spread_capture,
+        "inventory_pnl": check.inventory_pnl,
     }
+    if "rebalance_cost" in metrics:
+        figures["rebalance_cost"] = check.rebalance_cost
+        assert metrics["rebalance_fills"] == check.rebalance_fills
     if "final_position" in metrics:
         figures["final_position"] = check.position
     for key, want in figures.items():

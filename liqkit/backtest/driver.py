@@ -26,6 +26,7 @@ from liqkit.engine.core import EngineCore
 from liqkit.engine.execution import TIMER_NS, Execution, Request
 from liqkit.engine.latency import ConstantLatency, LatencyModel
 from liqkit.engine.records import FillRecord, OrderRecord
+from liqkit.engine.state import purpose
 from liqkit.venues.sim.exchange import SimExchange, SimFill
 from liqkit.venues.sim.timeline import (
     ANSWER,
@@ -267,8 +268,11 @@ class Driver:
         for st in self.core.pairs:
             best_bid = max((o.price for o in st.bids if o is not None), default=0)
             best_ask = min((o.price for o in st.asks if o is not None), default=0)
+            base2 = (st.base_free + st.base_locked) * (st.bid + st.ask)  # twice the base's value at the mid
+            value2 = base2 + 2 * (st.quote_free + st.quote_locked)
+            share = base2 / value2 if value2 > 0 else 0.0
             self.stats.samples.append(
-                (ts, st.symbol, st.bid, st.ask, best_bid, best_ask, st.pos, st.cash, st.fee_nu, st.state)
+                (ts, st.symbol, st.bid, st.ask, best_bid, best_ask, st.pos, st.cash, st.fee_nu, st.state, share)
             )
 
 
@@ -284,6 +288,7 @@ def order_columns(order_log: list[OrderRecord]) -> dict[str, list[Any]]:
     status: list[str] = []
     level: list[int] = []
     reason: list[str] = []
+    why: list[str] = []
     for rec in order_log:
         o = rec.order
         ts.append(rec.ts)
@@ -296,6 +301,7 @@ def order_columns(order_log: list[OrderRecord]) -> dict[str, list[Any]]:
         status.append(rec.status)
         level.append(o.level)
         reason.append(rec.reason)
+        why.append(purpose(o))
     return {
         "ts": ts,
         "symbol": sym,
@@ -307,6 +313,7 @@ def order_columns(order_log: list[OrderRecord]) -> dict[str, list[Any]]:
         "status": status,
         "level": level,
         "reason": reason,
+        "purpose": why,
     }
 
 
@@ -326,6 +333,7 @@ def fill_columns(fill_log: list[FillRecord]) -> dict[str, list[Any]]:
             "is_maker",
             "trade_id",
             "level",
+            "purpose",
         )
     }
     for rec in fill_log:
@@ -341,4 +349,5 @@ def fill_columns(fill_log: list[FillRecord]) -> dict[str, list[Any]]:
         cols["is_maker"].append(rec.is_maker)
         cols["trade_id"].append(rec.trade_id)
         cols["level"].append(o.level)
+        cols["purpose"].append(purpose(o))
     return cols

@@ -3,9 +3,13 @@
 Definitions (quote asset, per pair):
 
 - ``pnl`` = cash flow of fills + position x final mid - fees (mark-to-market at the last mid).
-- ``spread_capture`` = sum over fills of qty x (mid at fill - price) for buys, (price - mid) for sells:
-  the edge earned against the mid when filled.
-- ``inventory_pnl`` = pnl + fees - spread_capture: what holding the position gained or lost.
+- ``spread_capture`` = sum over the quotes' fills of qty x (mid at fill - price) for buys, (price - mid)
+  for sells: the edge earned against the mid when filled.
+- ``fees``: the fees of the quotes' fills.
+- ``rebalance_cost``: what the active rebalance's fills cost against the mid at the time: the spread they
+  paid, qty x (price - mid) for buys, (mid - price) for sells, plus their fees.
+- ``inventory_pnl`` = pnl + fees + rebalance_cost - spread_capture: what holding the position gained or
+  lost, so that ``pnl = spread_capture + inventory_pnl - fees - rebalance_cost``.
 - ``markout_<h>s_bps``: mean over fills of side x (mid h seconds later - fill price) / price, in bps
   (fills too close to the end to look h seconds ahead are left out).
 
@@ -114,23 +118,39 @@ class PairFills:
     price: np.ndarray
     qty: np.ndarray  # base asset
     fee: np.ndarray  # quote asset
+    rebalance: np.ndarray | None = None  # bool: a fill of the active rebalance (None: none is)
 
     def __len__(self) -> int:
         return len(self.ts)
 
 
 def pnl_split(f: PairFills, mid: MidLine) -> dict[str, float]:
-    """Total PnL and its parts: spread capture, inventory, fees."""
+    """Total PnL and its parts: spread capture, inventory, fees, and the rebalance's cost."""
     if not len(f) or not len(mid):
-        return {"pnl": 0.0, "spread_capture": 0.0, "inventory_pnl": 0.0, "fees": 0.0}
+        return {"pnl": 0.0, "spread_capture": 0.0, "inventory_pnl": 0.0, "fees": 0.0, "rebalance_cost": 0.0}
     sign, px, qty = f.sign, f.price, f.qty
     m = mid.at(f.ts)
-    fees = float(np.sum(f.fee))
     cash = float(np.sum(-sign * px * qty))
     pos = float(np.sum(sign * qty))
-    pnl = cash + pos * mid.last() - fees
-    spread = float(np.nansum(sign * (m - px) * qty))
-    return {"pnl": pnl, "spread_capture": spread, "inventory_pnl": pnl + fees - spread, "fees": fees}
+    edge = sign * (m - px) * qty
+    rb = f.rebalance
+    if rb is None or not rb.any():
+        fees = float(np.sum(f.fee))
+        pnl = cash + pos * mid.last() - fees
+        spread = float(np.nansum(edge))
+        cost = 0.0
+    else:
+        fees = float(np.sum(f.fee[~rb]))
+        pnl = cash + pos * mid.last() - fees - float(np.sum(f.fee[rb]))
+        spread = float(np.nansum(edge[~rb]))
+        cost = float(np.sum(f.fee[rb]) - np.nansum(edge[rb]))
+    return {
+        "pnl": pnl,
+        "spread_capture": spread,
+        "inventory_pnl": pnl + fees + cost - spread,
+        "fees": fees,
+        "rebalance_cost": cost,
+    }
 
 
 def markouts(f: PairFills, mid: MidLine, horizons_s: tuple[int, ...] = MARKOUT_HORIZONS_S) -> dict[str, float | None]:
@@ -162,6 +182,7 @@ def pair_metrics(f: PairFills, mid: MidLine, statuses: Mapping[str, int]) -> dic
     n = len(f)
     buys = int(np.count_nonzero(f.sign > 0))
     m["fills"] = n
+    m["rebalance_fills"] = int(np.count_nonzero(f.rebalance)) if f.rebalance is not None else 0
     m["buy_fills"] = buys
     m["sell_fills"] = n - buys
     m["volume"] = float(np.sum(f.price * f.qty)) if n else 0.0

@@ -39,6 +39,7 @@ ORDER_COLUMNS = (
     "status",
     "level",
     "reason",
+    "purpose",
 )
 FILL_COLUMNS = (
     "ts",
@@ -52,6 +53,7 @@ FILL_COLUMNS = (
     "is_maker",
     "trade_id",
     "level",
+    "purpose",
 )
 STATE_COLUMNS = ("ts", "symbol", "state", "reason")
 SAMPLE_COLS = [
@@ -65,12 +67,15 @@ SAMPLE_COLS = [
     "cash_units",
     "fee_nu",
     "state",
+    "base_share",
 ]
 _SUMMED = (
     "pnl",
     "spread_capture",
     "inventory_pnl",
     "fees",
+    "rebalance_cost",
+    "rebalance_fills",
     "volume",
     "fills",
     "buy_fills",
@@ -140,14 +145,16 @@ class BacktestResult:
 
     @cached_property
     def fills(self) -> pd.DataFrame:
-        """Every fill, with side_sign (+1 buy, -1 sell), fee (quote asset) and notional."""
+        """Every fill, with side_sign (+1 buy, -1 sell), fee (quote asset), notional and purpose ("quote",
+        or "rebalance" for the active rebalance's orders)."""
         from liqkit.backtest.tables import fills_frame
 
         return fills_frame(self._fill_cols, self._rules)
 
     @cached_property
     def samples(self) -> pd.DataFrame:
-        """The run sampled over time per pair: market and our best prices, position, equity, state."""
+        """The run sampled over time per pair: market and our best prices, position, equity, state, and
+        ``base_share``: the base asset's share of the pair's value (free and locked) at the mid."""
         from liqkit.backtest.tables import samples_frame
 
         return samples_frame(self._sample_rows, SAMPLE_COLS, self._rules)
@@ -235,6 +242,7 @@ def _per_pair(
     ts = _ints(fills["ts"])
     sign = np.where(_ints(fills["side"]) > 0, 1.0, -1.0)
     px_ticks, qty_steps, fee_nu = _ints(fills["price_ticks"]), _ints(fills["qty_steps"]), _ints(fills["fee_nu"])
+    rebal = np.fromiter((p == "rebalance" for p in fills["purpose"]), bool, len(ts))
     if len(rules) == 1:
         only = next(iter(rules.values()))
         row_of: dict[str, np.ndarray] = {only.symbol: np.ones(len(ts), bool)}
@@ -257,7 +265,7 @@ def _per_pair(
     for md in datas:
         sym = md.symbol
         k = row_of.get(sym, np.zeros(len(ts), bool))
-        f = M.PairFills(ts[k], sign[k], price[k], qty[k], fee[k])
+        f = M.PairFills(ts[k], sign[k], price[k], qty[k], fee[k], rebal[k])
         out[sym] = M.pair_metrics(f, M.MidLine.of_book(md.book, float(md.rules.tick)), statuses.get(sym, {}))
     return out
 

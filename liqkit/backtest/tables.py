@@ -18,7 +18,7 @@ from liqkit.engine.core import FEE_SCALE
 
 def orders_frame(cols: Mapping[str, Sequence[Any]], rules: Mapping[str, SymbolRules]) -> pd.DataFrame:
     """Order state changes; ``side`` is a BUY/SELL categorical; price, qty and filled in exchange units."""
-    df = _frame(cols, ("symbol", "status", "reason"))
+    df = _frame(cols, ("symbol", "status", "reason", "purpose"))
     _sides(df)
     _to_units(
         df,
@@ -29,8 +29,9 @@ def orders_frame(cols: Mapping[str, Sequence[Any]], rules: Mapping[str, SymbolRu
 
 
 def fills_frame(cols: Mapping[str, Sequence[Any]], rules: Mapping[str, SymbolRules]) -> pd.DataFrame:
-    """Fills, with ``side_sign`` (+1/-1), ``fee`` (quote asset) and ``notional`` (price x qty)."""
-    df = _frame(cols, ("symbol",))
+    """Fills, with ``side_sign`` (+1/-1), ``fee`` (quote asset), ``notional`` (price x qty) and ``purpose``
+    ("quote" or "rebalance")."""
+    df = _frame(cols, ("symbol", "purpose"))
     _sides(df)
     _to_units(df, rules, {"price_ticks": ("price", "tick"), "qty_steps": ("qty", "step")})
     if len(df):

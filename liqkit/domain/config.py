@@ -492,6 +492,23 @@ class PairConfig(_Strict):
     skew: Decimal = Field(
         default=Decimal(0), ge=0, le=10, description="0 = off; 1 shifts quotes by a full spread at full deviation."
     )
+    rebalance_band: Decimal | None = Field(
+        default=None,
+        gt=0,
+        lt=1,
+        description="Active rebalance (off when unset): keep the base share of the pair's value within "
+        "inventory_target ± this fraction (e.g. 0.1); past it a rebalancing order goes out for the excess back to "
+        "the target, until the share is back in the band.",
+    )
+    rebalance_mode: Literal["maker", "taker"] = Field(
+        default="maker",
+        description="maker: the rebalancing order is post-only at the touch, re-placed as the touch moves; "
+        "taker: a marketable limit order (IOC) that takes the book up to rebalance_max_slippage from the mid.",
+    )
+    rebalance_max_slippage: Dist = Field(
+        default=Distance(value=Decimal(10), unit="bps"),
+        description="taker: the IOC's limit is at most this far from the mid; a touch farther away is not taken.",
+    )
     max_inventory: PosDecimal | None = Field(default=None, description="Never buy past this base quantity.")
     price_ceiling: PosDecimal | None = Field(default=None, description="Above it only sell orders are placed.")
     price_floor: PosDecimal | None = Field(default=None, description="Below it only buy orders are placed.")
@@ -658,6 +675,33 @@ class PairConfig(_Strict):
                 f"must be below size {self.size.normalize():f}: Binance refuses an icebergQty that is not "
                 "less than the quantity; show less, or a percentage such as '25%'",
             )
+        return self
+
+    @model_validator(mode="after")
+    def _rebalance_acts(self) -> PairConfig:
+        """A band that covers every share would never act; a slippage of 0 (or past 1000bps) never fits a taker."""
+        band, target = self.rebalance_band, self.inventory_target
+        if band is not None and target - band <= 0 and target + band >= 1:
+            room = max(target, 1 - target)
+            raise _field_error(
+                "rebalance_band",
+                band,
+                f"with inventory_target {target} the band {target - band} to {target + band} covers every share "
+                f"(0 to 1): the rebalance would never act; use a band below {room}",
+            )
+        slip = self.rebalance_max_slippage
+        if slip.value <= 0:
+            raise _field_error(
+                "rebalance_max_slippage", str(slip), "must be above 0: a taker order at the mid takes nothing"
+            )
+        if slip.unit == "bps" and slip.value > 1000:
+            raise _field_error(
+                "rebalance_max_slippage",
+                str(slip),
+                "is above 1000bps (10%): a rebalancing order may pay at most that much; use e.g. '10bps'",
+            )
+        if slip.unit == "ticks" and slip.value != slip.value.to_integral_value():
+            raise _field_error("rebalance_max_slippage", str(slip), "a distance in ticks must be a whole number")
         return self
 
     @model_validator(mode="after")

@@ -61,10 +61,15 @@ from liqkit.quoting import (
     level_qty,
     model_depths,
     quote_qty,
+    rebalance_excess,
+    rebalance_price,
+    rebalance_qty,
     resized_qty,
+    share_band_r2,
     sides_enabled,
     size_for,
     skew_shift,
+    tolerance,
     with_depths,
 )
 from liqkit.risk import kill_switch_mid_range
@@ -74,6 +79,7 @@ SELL: Final = Side.SELL
 FEE_SCALE: Final = 100_000_000  # fees are carried in units of (tick*step) / 1e8
 REJECT_BACKOFF_NS: Final = 1_000_000_000  # after a refused order (not post-only crossing), wait this long
 MAX_REFUSALS: Final = 5  # refusals in a row (not crossing, not rate limits) that put a pair in error
+REBALANCE_RETRY_NS: Final = 1_000_000_000  # after a taker rebalancing order the book could not fill, wait this long
 # ``_explain_skip``'s kinds that are the size's fault (not the money's or the market's): a config whose
 # only answer is one of these places nothing at any balance, so a preview refuses it
 SIZE_SKIPS: Final = frozenset(
@@ -147,8 +153,9 @@ class EngineCore:
         st = self.pair(symbol)
         if st.state in (S.QUOTING, S.PAUSED):
             return []
-        st.pos = st.cash = st.fee_nu = st.volume = st.n_fills = st.hold_until = st.n_refused = 0
+        st.pos = st.cash = st.fee_nu = st.volume = st.n_fills = st.hold_until = st.n_refused = st.rb_until = 0
         st.model_r2 = 0  # the inventory is back to 0: the model sets the spreads again
+        st.rb_kind = ""
         if not st.has_book:
             st.last_book_ts = ts  # the stale-feed clock starts now
         self._set_state(st, S.QUOTING, "run", ts)
@@ -184,6 +191,10 @@ class EngineCore:
         for o in st.bids + st.asks:  # a lower order-value cap takes down what rests above it
             if o is not None and o.status in S.RESTING and o.qty * o.price > params.max_order_units:
                 out.append(self._cancel(o, ts))
+        rb = st.rebal
+        if rb is not None and rb.status in S.RESTING:  # the rebalance starts over under the new config
+            out.append(self._cancel(rb, ts))
+        st.rb_kind = ""
         st.cfg, st.params = cfg, params
         m = params.model
         if m is None:
@@ -283,6 +294,8 @@ class EngineCore:
             st.bid_band = st.ask_band = None
         bid_px, ask_px = level_prices(p, bid, ask, shift)
         out: list[Intent] = []
+        if p.rebal_on:  # first: the quotes get what the rebalancing order leaves of the money
+            self._rebalance(st, ts, buy_ok, sell_ok, out)
         if sides != _ASKS:
             self._diff_side(st, True, buy_ok, bid_px, ts, out)
         if sides != _BIDS:
@@ -383,6 +396,7 @@ class EngineCore:
     def _side_budget(self, st: PairState, buy: bool) -> tuple[int, int]:
         """What a side may still commit after its working orders: the budget (bids: quote units;
         asks: base steps) and the room under max inventory (``INF`` for asks)."""
+        rb = st.rebal  # what the rebalancing order holds is not the quotes' (own_*_locked counts it)
         if buy:
             budget = st.quote_free + st.own_buy_locked
             room = buy_room(st.params, st.base_free + st.base_locked)
@@ -391,11 +405,16 @@ class EngineCore:
                     rem = o.qty - o.filled
                     budget -= rem * o.price
                     room -= rem
+            if rb is not None and rb.side is BUY:
+                budget -= (rb.qty - rb.filled) * rb.price
+                room -= rb.qty - rb.filled
             return budget, room
         budget = st.base_free + st.own_sell_locked
         for o in st.asks:
             if o is not None:
                 budget -= o.qty - o.filled
+        if rb is not None and rb.side is SELL:
+            budget -= rb.qty - rb.filled
         return budget, INF
 
     def _explain_skip(self, st: PairState, ts: int, buy: bool, px: int, budget: int, room: int, ref: int) -> None:
@@ -474,6 +493,111 @@ class EngineCore:
         st.reason = "; ".join(why)
         self.event_log.append(StateRecord(ts, st.symbol, st.state, st.reason))
 
+    def _rebalance(self, st: PairState, ts: int, buy_ok: bool, sell_ok: bool, out: list[Intent]) -> None:
+        """The active rebalance: past the band of the base share (``quoting.rebalance_excess``), one
+        rebalancing order in the pair's own slot (``st.rebal``) for the excess back to the target — post-only
+        at the touch and re-placed as the touch moves past the refresh tolerance (maker), or an IOC within
+        the slippage allowed (taker) — and its remainder cancelled once the share is back in the band.
+
+        It obeys what every quote obeys: the sides the price ceiling/floor and max inventory allow, the
+        money free, ``max_order_notional``, the symbol's filters, and the hold after a refusal. A new order
+        goes out only once the previous one has left (never two at a time), and a second after a taker the
+        book could not fill whole (a thin book gets an order a second, not one a book update)."""
+        p = st.params
+        bid, ask = st.bid, st.ask
+        base = st.base_free + st.base_locked
+        excess = rebalance_excess(p, bid + ask, base, st.quote_free + st.quote_locked)
+        o = st.rebal
+        if o is not None:
+            if p.rebal_taker or (o.status != S.NEW and o.status != S.PARTIALLY_FILLED):
+                return  # an IOC on its way, a place or cancel unanswered, a fate unknown: wait for it
+            buy = o.side is BUY
+            if excess == 0 or (excess > 0) != buy:
+                out.append(self._cancel(o, ts))  # back in the band (or past the other edge): done
+                if excess == 0:
+                    self._rebalance_note(st, ts, "in", buy, 0, 0)
+                return
+            want = bid if buy else ask
+            tol = tolerance(p, o.price)
+            if want - o.price > tol or o.price - want > tol:
+                out.append(self._cancel(o, ts))  # the touch moved: re-placed there once the cancel is confirmed
+            return
+        if excess == 0:
+            if st.rb_kind and st.rb_kind != "in":
+                self._rebalance_note(st, ts, "in", True, 0, 0)
+            return
+        buy = excess > 0
+        if not (buy_ok if buy else sell_ok) or ts < st.hold_until or ts < st.rb_until:
+            return
+        own_other = 0  # our own best quote on the other side: a taker never trades with it
+        if p.rebal_taker:
+            for q in st.asks if buy else st.bids:
+                while q is not None:
+                    if own_other == 0 or (q.price < own_other if buy else q.price > own_other):
+                        own_other = q.price
+                    q = q.successor
+        price = rebalance_price(p, buy, bid, ask, own_other)
+        if price <= 0:
+            self._rebalance_note(st, ts, "slippage", buy, excess, 0)
+            return
+        if buy:
+            budget = st.quote_free
+            room = buy_room(p, base)
+            for q in st.bids:
+                if q is not None:
+                    room -= q.qty - q.filled
+        else:
+            budget, room = st.base_free, INF
+        qty = rebalance_qty(p, st.filters, buy, price, excess, budget, room, (bid + ask) // 2)
+        if qty <= 0:
+            self._rebalance_note(st, ts, "size", buy, excess, price)
+            return
+        out.append(self._place_rebalance(st, buy, price, qty, ts))
+        self._rebalance_note(st, ts, "buy" if buy else "sell", buy, qty, price)
+
+    def _rebalance_note(self, st: PairState, ts: int, kind: str, buy: bool, qty: int, price: int) -> None:
+        """Say (once per distinct kind) what the rebalance does and why: the pair's reason and a state
+        record carry it to the status, the journal and the dashboard."""
+        if kind == st.rb_kind:
+            return
+        st.rb_kind = kind
+        cfg, r = st.cfg, st.rules
+        base2 = Decimal((st.base_free + st.base_locked) * (st.bid + st.ask))
+        value2 = base2 + 2 * Decimal(st.quote_free + st.quote_locked)
+        share = base2 / value2 if value2 > 0 else Decimal(0)
+        band = cfg.rebalance_band or Decimal(0)
+        lo, hi = cfg.inventory_target - band, cfg.inventory_target + band
+        where = (
+            f"{r.base_asset} share {share:.1%} of the value (inventory_target {cfg.inventory_target} ± "
+            f"rebalance_band {band}: {max(lo, Decimal(0)):.1%} to {min(hi, Decimal(1)):.1%})"
+        )
+        verb = "buy" if buy else "sell"
+        amount = f"{r.qty(abs(qty)).normalize():f} {r.base_asset}"
+        if kind == "in":
+            text = f"rebalanced: {where}"
+        elif kind == "slippage":
+            touch = "ask" if buy else "bid"
+            text = (
+                f"rebalance: {where}: would {verb} {amount}, but the {touch} is more than rebalance_max_slippage "
+                f"{cfg.rebalance_max_slippage} from the mid (or only our own quote is there): not taken"
+            )
+        elif kind == "size":
+            why = st.filters.failure(buy, price, abs(qty), 0) or "the money free or max_inventory"
+            text = (
+                f"rebalance: {where}: would {verb} {amount}, but no order of it can go out ({why}; "
+                f"max_order_notional {cfg.max_order_notional.normalize():f} {r.quote_asset})"
+            )
+        else:
+            how = (
+                f"IOC up to {r.price(price).normalize():f} {r.quote_asset} (rebalance_max_slippage "
+                f"{cfg.rebalance_max_slippage})"
+                if st.params.rebal_taker
+                else f"post-only at the touch, {r.price(price).normalize():f} {r.quote_asset}"
+            )
+            text = f"rebalancing: {where}: {verb} {amount}, {how}"
+        st.reason = text
+        self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
+
     def _sizes_current(self, st: PairState) -> bool:
         """Whether every resting order has the size its level wants (``_diff_side``'s size check,
         for a band opened outside an evaluation: after an order is accepted)."""
@@ -521,6 +645,11 @@ class EngineCore:
         if p.max_loss_units and st.pos:  # stay where the kill switch cannot trigger
             k_lo, k_hi = kill_switch_mid_range(st.cash, st.pos, st.fee_nu, p.max_loss_units)
             m_lo, m_hi = max(m_lo, k_lo), min(m_hi, k_hi)
+        if p.rebal_on:  # stay where the base share is in its band; a rebalancing order at work: no box
+            if st.rebal is not None:
+                return
+            r_lo, r_hi = share_band_r2(p, st.base_free + st.base_locked, st.quote_free + st.quote_locked)
+            m_lo, m_hi = max(m_lo, r_lo), min(m_hi, r_hi)
         if b_lo <= bid <= b_hi and a_lo <= ask <= a_hi and m_lo <= bid + ask <= m_hi:
             st.b_hi, st.a_lo, st.a_hi, st.m_lo, st.m_hi = b_hi, a_lo, a_hi, m_lo, m_hi
             st.b_lo = b_lo
@@ -552,6 +681,26 @@ class EngineCore:
         if p.ice_on:
             return Place(st.symbol, cid, side, price, qty, p.post_only, level, iceberg_qty(p, qty))
         return Place(st.symbol, cid, side, price, qty, p.post_only, level)
+
+    def _place_rebalance(self, st: PairState, buy: bool, price: int, qty: int, ts: int) -> Place:
+        """The rebalancing order, in its own slot: post-only (maker), or a LIMIT IOC (taker)."""
+        side = BUY if buy else SELL
+        cid = st.ids("RB" if buy else "RS", 0)
+        o = Order(cid, st.idx, st.symbol, side, 0, price, qty)
+        o.rebalance = True
+        self.orders[cid] = o
+        st.rebal = o
+        if buy:
+            st.own_buy_locked += price * qty
+            st.quote_free -= price * qty
+            st.quote_locked += price * qty
+        else:
+            st.own_sell_locked += qty
+            st.base_free -= qty
+            st.base_locked += qty
+        self.order_log.append(OrderRecord(ts, o, S.PENDING_NEW, 0, "rebalance"))
+        taker = st.params.rebal_taker
+        return Place(st.symbol, cid, side, price, qty, not taker, 0, ioc=taker)
 
     def _amend(self, o: Order, qty: int) -> Amend:
         o.amend_qty = qty  # until the venue answers, the order keeps its size (and what it holds)
@@ -604,6 +753,8 @@ class EngineCore:
         self.order_log.append(OrderRecord(ts, o, S.NEW, o.filled, ""))
         if st.state != S.QUOTING:  # accepted after the pair stopped or paused: take it down
             return [self._cancel(o, ts)]
+        if o.rebalance:  # outside the quotes' levels: their bands do not depend on it
+            return _NONE
         # acceptance changes no wanted price, only whether the side is steady: check just that
         slots = st.bids if o.side is BUY else st.asks
         for x in slots:
@@ -799,7 +950,12 @@ class EngineCore:
         buy = o.side is BUY
         slots = st.bids if buy else st.asks
         n = o.successor
-        if o.level < len(slots) and slots[o.level] is o:
+        if o.rebalance:
+            if st.rebal is o:
+                st.rebal = None
+            if status == S.EXPIRED or status == S.EXPIRED_IN_MATCH:  # the book within its slippage fell short:
+                st.rb_until = ts + REBALANCE_RETRY_NS  # the next one waits (a thin book, not a stream of orders)
+        elif o.level < len(slots) and slots[o.level] is o:
             # a replace's successor takes the level (if it is still ours to know about)
             slots[o.level] = n if n is not None and n.client_id in self.orders else None
         if n is not None:
@@ -809,7 +965,9 @@ class EngineCore:
             if o.replaces.successor is o:
                 o.replaces.successor = None
             o.replaces = None
-        if buy:
+        if o.rebalance:
+            pass
+        elif buy:
             st.bid_band = None
         else:
             st.ask_band = None

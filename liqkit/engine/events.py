@@ -49,6 +49,7 @@ class OrderEvent:
     level: int
     status: str
     ts: int
+    purpose: str = "quote"  # or "rebalance": the active rebalance's order
 
     def to_json(self) -> dict[str, Any]:
         """The event as JSON-ready data."""
@@ -63,6 +64,7 @@ class OrderEvent:
             "level": self.level,
             "status": self.status,
             "ts": self.ts,
+            "purpose": self.purpose,
         }
 
 
@@ -81,6 +83,7 @@ class FillEvent:
     fee_asset: str
     maker: bool
     ts: int
+    purpose: str = "quote"  # or "rebalance": a fill of the active rebalance's order
 
     def to_json(self) -> dict[str, Any]:
         """The event as JSON-ready data."""
@@ -96,6 +99,7 @@ class FillEvent:
             "fee_asset": self.fee_asset,
             "maker": self.maker,
             "ts": self.ts,
+            "purpose": self.purpose,
         }
 
 

@@ -11,7 +11,8 @@ venue's answers and its user stream into core events, and decides what else to a
 - a cancel refused for now (rate limits) is sent again once allowed;
 - a gap in the user stream reconciles balances and every open order from the venue;
 - fills, order updates and balances from the stream become core events (fees converted to the
-  core's units).
+  core's units). A LIMIT IOC (the active rebalance's taker, ``Place.ioc``) needs nothing of its own: it
+  ends as any order does, with its fills and then FILLED, or an EXPIRED report for what did not fill.
 
 It performs no I/O and reads no clock: every method takes the time, and returns the requests to
 perform — the core's intents, ``Query``/``FetchFills``/``FetchBalances``, or ``Later(delay, request)``.

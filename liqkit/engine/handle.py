@@ -27,7 +27,7 @@ from liqkit.domain.errors import ConfigError, UnknownPairError
 from liqkit.domain.ratelimits import RateLimitRule
 from liqkit.domain.rules import plain_decimal
 from liqkit.engine.core import FEE_SCALE, SIZE_SKIPS, EngineCore
-from liqkit.engine.events import BookEvent, Event, FillEvent, HealthEvent, SnapshotEvent, TickerEvent
+from liqkit.engine.events import BookEvent, Event, FillEvent, HealthEvent, OrderEvent, SnapshotEvent, TickerEvent
 from liqkit.engine.intents import Place
 from liqkit.engine.runner import EngineRunner
 from liqkit.engine.tape import MarketTape
@@ -39,6 +39,7 @@ from liqkit.engine.views import (
     OrderView,
     PairPnl,
     PairView,
+    PnlPoint,
     Quote,
     Snapshot,
     side_name,
@@ -48,6 +49,9 @@ from liqkit.rateplan import RatePlan, plan
 
 TICKER_HZ = 2.0
 HEALTH_S = 1.0  # a "health" event (status and PnL) this often
+PNL_HISTORY_S = 2.0  # the equity chart's history: a point per pair this often ...
+PNL_HISTORY_POINTS = 900  # ... this many kept (30 minutes)
+_OPEN_STATUSES = frozenset({"PENDING_NEW", "NEW", "PARTIALLY_FILLED", "PENDING_CANCEL", "UNKNOWN"})
 
 
 @runtime_checkable
@@ -104,11 +108,18 @@ class LocalEngine:
         started (``liqkit.venues.ratelimit.declared_limits``); without it the rate plans have none."""
         self.runner = runner
         self.fills: deque[Fill] = deque(maxlen=recent_fills)
-        self._capture: dict[str, Decimal] = {}  # spread capture per pair, quote asset
+        self._capture: dict[str, Decimal] = {}  # the quotes' spread capture per pair, quote asset
+        self._rb_cost: dict[str, Decimal] = {}  # the rebalance's spread paid and fees per pair, quote asset
+        self._rb_fees: dict[str, Decimal] = {}  # of which fees
+        self._rb_fills: dict[str, int] = {}
+        self._order_times: dict[str, tuple[int, int]] = {}  # open orders: (placed, last update), ns
+        self.history: dict[str, deque[PnlPoint]] = {}  # PnL per pair over time (the equity chart)
+        self._history_next: dict[str, int] = {}
         self.rate_limits = rate_limits or (lambda: [])
         self.tape = MarketTape()  # recent tops per pair: the movement a pre-flight measures
         runner.listen(FillEvent, self._on_fill)
         runner.listen(BookEvent, self._on_book)
+        runner.listen(OrderEvent, self._on_order)
 
     # ---- commands ---------------------------------------------------------------------------------
     def config_of(self, symbol: str) -> PairConfig:
@@ -121,6 +132,11 @@ class LocalEngine:
 
     async def run(self, symbol: str) -> PairView:
         cfg = self.config_of(symbol)
+        if self.runner.core.pair(cfg.symbol).state in ("stopped", "halted", "error"):  # PnL starts over
+            for d in (self._capture, self._rb_cost, self._rb_fees):
+                d.pop(cfg.symbol, None)
+            self._rb_fills.pop(cfg.symbol, None)
+            self.history.pop(cfg.symbol, None)
         await self.runner.run_pair(cfg.symbol)
         return self.pair_view(cfg.symbol)
 
@@ -170,10 +186,10 @@ class LocalEngine:
         scratch.run(cfg.symbol, now)
         if not live.has_book:
             return []
-        places = [
+        places = [  # the quotes (a rebalancing order the config would send is not one)
             it
             for it in scratch.on_book(0, now, live.bid, live.bid_qty, live.ask, live.ask_qty)
-            if isinstance(it, Place)
+            if isinstance(it, Place) and not scratch.orders[it.client_id].rebalance
         ]
         why = scratch.pair(cfg.symbol)
         if why.skip_kind in SIZE_SKIPS and not places:
@@ -188,6 +204,8 @@ class LocalEngine:
         now = self.runner.clock()
         return PairView(
             symbol=st.symbol,
+            base_asset=r.base_asset,
+            quote_asset=r.quote_asset,
             state=st.state,
             reason=st.reason,
             config=st.cfg,
@@ -216,6 +234,7 @@ class LocalEngine:
             if symbol and o.symbol != symbol.upper():
                 continue
             r = core.pairs[o.pair].rules
+            placed, updated = self._order_times.get(o.client_id, (None, None))
             out.append(
                 OrderView(
                     client_id=o.client_id,
@@ -226,6 +245,9 @@ class LocalEngine:
                     qty=plain_decimal(r.qty(o.qty)),
                     filled=plain_decimal(r.qty(o.filled)),
                     status=o.status,
+                    purpose="rebalance" if o.rebalance else "quote",
+                    placed_ts=placed,
+                    updated_ts=updated,
                 )
             )
         return sorted(out, key=lambda o: (o.symbol, o.side, o.level))
@@ -238,26 +260,59 @@ class LocalEngine:
         }
 
     async def pnl(self) -> dict[str, PairPnl]:
-        """Per pair since it was last run, marked at the mid: pnl = spread capture + inventory - fees."""
+        """Per pair since it was last run, marked at the mid: pnl = spread capture + inventory - fees
+        - rebalance cost (``pnl_parts``)."""
         out = {}
         for st in self.runner.core.pairs:
             r = st.rules
-            unit = r.tick * r.step
-            fees = Decimal(st.fee_nu) * unit / FEE_SCALE
-            mid = Decimal(st.bid + st.ask) / 2 if st.has_book else Decimal(0)
-            pnl = (Decimal(st.cash) + Decimal(st.pos) * mid) * unit - fees if st.has_book else Decimal(0)
-            capture = self._capture.get(st.symbol, Decimal(0))
+            pnl, capture, inventory, fees, cost = self.pnl_parts(st.symbol)
             out[st.symbol] = PairPnl(
                 pnl=float(pnl),
                 spread_capture=float(capture),
-                inventory_pnl=float(pnl + fees - capture),
+                inventory_pnl=float(inventory),
                 fees=float(fees),
+                rebalance_cost=float(cost),
+                rebalance_fills=self._rb_fills.get(st.symbol, 0),
                 position=plain_decimal(r.qty(st.pos)),
-                volume=float(st.volume * unit),
+                volume=float(st.volume * r.tick * r.step),
                 fills=st.n_fills,
                 quote_asset=r.quote_asset,
             )
         return out
+
+    def pnl_parts(self, symbol: str) -> tuple[Decimal, Decimal, Decimal, Decimal, Decimal]:
+        """A pair's (pnl, spread capture, inventory, fees, rebalance cost) now, exact: the parts add up,
+        pnl = capture + inventory - fees - cost. The quotes' fills give the spread capture and the fees; the
+        rebalance's fills their spread paid against the mid at the fill plus their fees (the cost)."""
+        st = self.runner.core.pair(symbol)
+        unit = st.rules.tick * st.rules.step
+        all_fees = Decimal(st.fee_nu) * unit / FEE_SCALE
+        mid = Decimal(st.bid + st.ask) / 2 if st.has_book else Decimal(0)
+        pnl = (Decimal(st.cash) + Decimal(st.pos) * mid) * unit - all_fees if st.has_book else Decimal(0)
+        capture = self._capture.get(st.symbol, Decimal(0))
+        cost = self._rb_cost.get(st.symbol, Decimal(0))
+        fees = all_fees - self._rb_fees.get(st.symbol, Decimal(0))
+        return pnl, capture, pnl + fees + cost - capture, fees, cost
+
+    def pnl_history(self) -> dict[str, list[PnlPoint]]:
+        """Each pair's PnL and its parts over the last minutes (a point every ``PNL_HISTORY_S``), oldest first."""
+        return {sym: list(points) for sym, points in self.history.items()}
+
+    def _record_pnl(self, symbol: str, ts: int) -> None:
+        pnl, capture, inventory, fees, cost = self.pnl_parts(symbol)
+        points = self.history.get(symbol)
+        if points is None:
+            points = self.history[symbol] = deque(maxlen=PNL_HISTORY_POINTS)
+        points.append(
+            PnlPoint(
+                ts=ts,
+                pnl=float(pnl),
+                spread_capture=float(capture),
+                inventory_pnl=float(inventory),
+                fees=float(fees),
+                rebalance_cost=float(cost),
+            )
+        )
 
     def _rate_usage(self) -> dict[str, dict[str, int]]:
         rate = getattr(self.runner.venue, "rate_usage", None)
@@ -327,11 +382,24 @@ class LocalEngine:
             balances=self.balances(),
             fills=list(self.fills),
             pnl=await self.pnl(),
+            pnl_history=self.pnl_history(),
         )
 
     # ---- events -----------------------------------------------------------------------------------
     def _on_book(self, ev: BookEvent) -> None:
         self.tape.add(ev.symbol, ev.ts, ev.bid, ev.ask)
+        if ev.ts >= self._history_next.get(ev.symbol, 0):  # the equity chart's point, every PNL_HISTORY_S
+            self._history_next[ev.symbol] = ev.ts + int(PNL_HISTORY_S * 1e9)
+            if self.runner.core.pair(ev.symbol).state != "stopped" or ev.symbol in self.history:
+                self._record_pnl(ev.symbol, ev.ts)
+
+    def _on_order(self, ev: OrderEvent) -> None:
+        """Keep each open order's times: when it was placed, and its last change."""
+        if ev.status not in _OPEN_STATUSES:
+            self._order_times.pop(ev.client_id, None)
+            return
+        placed = self._order_times.get(ev.client_id)
+        self._order_times[ev.client_id] = (placed[0] if placed is not None else ev.ts, ev.ts)
 
     def _on_fill(self, ev: FillEvent) -> None:
         """Keep the recent fills, and the spread each captured against the mid at the time."""
@@ -347,12 +415,21 @@ class LocalEngine:
                 fee_asset=ev.fee_asset,
                 maker=ev.maker,
                 mid=ev.mid,
+                purpose="rebalance" if ev.purpose == "rebalance" else "quote",
             )
         )
+        sym = ev.symbol
+        edge = Decimal(0)
         if ev.mid is not None:
             mid, px, q = Decimal(ev.mid), Decimal(ev.price), Decimal(ev.qty)
-            edge = (mid - px) if ev.side == "BUY" else (px - mid)
-            self._capture[ev.symbol] = self._capture.get(ev.symbol, Decimal(0)) + edge * q
+            edge = ((mid - px) if ev.side == "BUY" else (px - mid)) * q
+        if ev.purpose == "rebalance":
+            fee = Decimal(ev.fee) if ev.fee_asset == self.runner.core.pair(sym).rules.quote_asset else Decimal(0)
+            self._rb_fills[sym] = self._rb_fills.get(sym, 0) + 1
+            self._rb_fees[sym] = self._rb_fees.get(sym, Decimal(0)) + fee
+            self._rb_cost[sym] = self._rb_cost.get(sym, Decimal(0)) + fee - edge
+        else:
+            self._capture[sym] = self._capture.get(sym, Decimal(0)) + edge
 
     def _ticker(self, ev: BookEvent) -> TickerEvent:
         st = self.runner.core.pair(ev.symbol)

@@ -31,10 +31,11 @@ class _Value:
 
 @final
 class Place(_Value):
-    """Place a limit order (LIMIT_MAKER when ``post_only``). Price in ticks, quantity in steps;
+    """Place a limit order (LIMIT_MAKER when ``post_only``; LIMIT IOC when ``ioc``: what does not fill on
+    arrival expires, as the active rebalance's taker orders do). Price in ticks, quantity in steps;
     ``iceberg_qty`` > 0 makes it an iceberg showing that many steps at a time (Binance's ``icebergQty``)."""
 
-    __slots__ = ("client_id", "iceberg_qty", "level", "post_only", "price", "qty", "side", "symbol")
+    __slots__ = ("client_id", "iceberg_qty", "ioc", "level", "post_only", "price", "qty", "side", "symbol")
     _fields: ClassVar[tuple[str, ...]] = (
         "symbol",
         "client_id",
@@ -44,6 +45,7 @@ class Place(_Value):
         "post_only",
         "level",
         "iceberg_qty",
+        "ioc",
     )
 
     def __init__(
@@ -56,6 +58,7 @@ class Place(_Value):
         post_only: bool,
         level: int,
         iceberg_qty: int = 0,
+        ioc: bool = False,
     ) -> None:
         self.symbol: Final = symbol
         self.client_id: Final = client_id
@@ -65,6 +68,7 @@ class Place(_Value):
         self.post_only: Final = post_only
         self.level: Final = level
         self.iceberg_qty: Final = iceberg_qty
+        self.ioc: Final = ioc
 
 
 class OrderRef(_Value):

@@ -167,8 +167,9 @@ class Sink(Protocol):
         level: int | None = None,
         venue_order_id: int | None = None,
         reason: str = "",
+        purpose: str = "quote",
     ) -> None:
-        """An order's new state."""
+        """An order's new state (``purpose``: "quote", or "rebalance")."""
 
     def fill(
         self,
@@ -184,8 +185,9 @@ class Sink(Protocol):
         *,
         ts_exchange: int = 0,
         trade_id: int = 0,
+        purpose: str = "quote",
     ) -> None:
-        """One execution of one of our orders."""
+        """One execution of one of our orders (``purpose``: "quote", or "rebalance")."""
 
     def balance(self, ts_local: int, asset: str, free: Decimal | str, locked: Decimal | str) -> None:
         """An asset's balance."""

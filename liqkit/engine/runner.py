@@ -52,7 +52,7 @@ from liqkit.engine.ordercount import OrderCount
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
 from liqkit.engine.records import StateRecord
 from liqkit.engine.startup import StartupRetry
-from liqkit.engine.state import QUOTING
+from liqkit.engine.state import QUOTING, purpose
 from liqkit.engine.views import Balance, side_name
 
 log = logging.getLogger("liqkit.runner")
@@ -480,6 +480,7 @@ class EngineRunner:
                 elif status == "PENDING_CANCEL":
                     count.cancel(ts)
                 r = core.pairs[o.pair].rules
+                why = purpose(o)
                 if j is not None:
                     j.order(
                         ts,
@@ -492,6 +493,7 @@ class EngineRunner:
                         status,
                         level=o.level,
                         reason=reason,
+                        purpose=why,
                     )
                 self._publish(
                     OrderEvent(
@@ -504,6 +506,7 @@ class EngineRunner:
                         level=o.level,
                         status=status,
                         ts=ts,
+                        purpose=why,
                     )
                 )
         if core.fill_log:
@@ -514,6 +517,7 @@ class EngineRunner:
                 st = core.pairs[o.pair]
                 r = st.rules
                 fee = Decimal(fee_nu) * r.tick * r.step / FEE_SCALE
+                why = purpose(o)
                 if j is not None:
                     j.fill(
                         ts,
@@ -527,6 +531,7 @@ class EngineRunner:
                         maker,
                         ts_exchange=tx,
                         trade_id=tid,
+                        purpose=why,
                     )
                 self._publish(
                     FillEvent(
@@ -540,6 +545,7 @@ class EngineRunner:
                         fee_asset=r.quote_asset,
                         maker=maker,
                         ts=ts,
+                        purpose=why,
                     )
                 )
         if core.event_log:

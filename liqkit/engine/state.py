@@ -24,6 +24,7 @@ FILLED: Final = "FILLED"
 CANCELED: Final = "CANCELED"
 REJECTED: Final = "REJECTED"
 EXPIRED: Final = "EXPIRED"
+EXPIRED_IN_MATCH: Final = "EXPIRED_IN_MATCH"
 UNKNOWN: Final = "UNKNOWN"
 RESTING: Final = frozenset({NEW, PARTIALLY_FILLED})
 OPEN: Final = frozenset({PENDING_NEW, NEW, PARTIALLY_FILLED, PENDING_CANCEL, UNKNOWN})
@@ -47,6 +48,7 @@ class Order:
         "pair",
         "price",
         "qty",
+        "rebalance",
         "replaces",
         "side",
         "status",
@@ -69,6 +71,7 @@ class Order:
         self.amend_qty = 0  # the quantity an amend in flight asks for (0: none)
         self.successor: Order | None = None  # a replace in flight: the order placed once this one is cancelled
         self.replaces: Order | None = None  # for that successor: the order it replaces
+        self.rebalance = False  # the pair's rebalancing order (its own slot, ``PairState.rebal``), not a quote
 
     @property
     def remaining(self) -> int:
@@ -77,6 +80,15 @@ class Order:
 
     def __repr__(self) -> str:
         return f"Order({self.client_id} {self.side.name} {self.qty}@{self.price} filled={self.filled} {self.status})"
+
+
+QUOTE: Final = "quote"
+REBALANCE: Final = "rebalance"
+
+
+def purpose(order: Order) -> str:
+    """What an order is for, as the journal, the events and the tables name it: "quote" or "rebalance"."""
+    return REBALANCE if order.rebalance else QUOTE
 
 
 class PairState:
@@ -118,7 +130,10 @@ class PairState:
         "pos",
         "quote_free",
         "quote_locked",
+        "rb_kind",
+        "rb_until",
         "reason",
+        "rebal",
         "rules",
         "shift",
         "sk_r2",
@@ -174,6 +189,9 @@ class PairState:
         # which the model last set the spreads (0: not yet; the next evaluation does)
         self.vol: MidVariance | None = MidVariance(params.model.window_ns) if params.model is not None else None
         self.model_r2 = 0
+        self.rebal: Order | None = None  # the rebalancing order (active rebalance), never in bids/asks
+        self.rb_kind = ""  # what the rebalance last said (dedupes its state records)
+        self.rb_until = 0  # no new rebalancing order before this (after a taker the book could not fill whole)
 
     def close_band(self) -> None:
         """Make the next book update take the full evaluation path (no bid is >= INF)."""

@@ -17,6 +17,7 @@ from liqkit.domain.config import PairConfig
 from liqkit.rateplan import RatePlan
 
 SideName = Literal["BUY", "SELL"]
+Purpose = Literal["quote", "rebalance"]
 
 
 def side_name(side: int) -> SideName:
@@ -42,6 +43,8 @@ class PairView(View):
     """One configured pair: state, config, market, position."""
 
     symbol: str = Field(description="Binance symbol, e.g. BTCUSDT.")
+    base_asset: str = Field(default="", description="The asset quantities are in, e.g. BTC.")
+    quote_asset: str = Field(default="", description="The asset prices and values are in, e.g. USDT.")
     state: str = Field(description="stopped, quoting, paused or halted.")
     reason: str = Field(description="Why the pair is in its state (empty when there is nothing to say).")
     config: PairConfig = Field(description="The pair's current config.")
@@ -110,12 +113,21 @@ class EngineStatus(View):
 
 
 class PairPnl(View):
-    """A pair's PnL since it was last run, marked at the mid: pnl = spread capture + inventory - fees."""
+    """A pair's PnL since it was last run, marked at the mid:
+    pnl = spread capture + inventory - fees - rebalance cost."""
 
     pnl: float = Field(description="Total PnL, quote asset.")
-    spread_capture: float = Field(description="Sum over fills of the edge against the mid at the fill, times qty.")
+    spread_capture: float = Field(
+        description="Sum over the quotes' fills of the edge against the mid at the fill, times qty."
+    )
     inventory_pnl: float = Field(description="PnL of the position's moves with the market.")
-    fees: float = Field(description="Fees paid, quote asset.")
+    fees: float = Field(description="Fees paid on the quotes' fills, quote asset.")
+    rebalance_cost: float = Field(
+        default=0.0,
+        description="What the active rebalance's fills cost against the mid at the fill (the spread they paid, "
+        "plus their fees), quote asset.",
+    )
+    rebalance_fills: int = Field(default=0, description="Fills of the active rebalance's orders.")
     position: str = Field(description="Base quantity bought minus sold.")
     volume: float = Field(description="Traded value, quote asset.")
     fills: int = Field(description="Number of fills.")
@@ -133,6 +145,9 @@ class OrderView(View):
     qty: str = Field(description="Order quantity, base asset.")
     filled: str = Field(description="Quantity filled so far.")
     status: str = Field(description="PENDING_NEW, NEW, PARTIALLY_FILLED, PENDING_CANCEL or UNKNOWN.")
+    purpose: Purpose = Field(default="quote", description="quote, or rebalance (the active rebalance's order).")
+    placed_ts: int | None = Field(default=None, description="When the engine placed it, ns (null: not seen).")
+    updated_ts: int | None = Field(default=None, description="Its last state change, ns (null: not seen).")
 
 
 class Balance(View):
@@ -162,6 +177,19 @@ class Fill(View):
     mid: str | None = Field(default=None, description="Market mid at the fill (engine memory only).")
     ts_exchange: int | None = Field(default=None, description="Exchange time, ns (journal only).")
     trade_id: int | None = Field(default=None, description="Exchange trade id (journal only).")
+    purpose: Purpose = Field(default="quote", description="quote, or rebalance (the active rebalance's order).")
+
+
+class PnlPoint(View):
+    """A pair's PnL and its parts at one time (the dashboard's equity chart):
+    pnl = spread_capture + inventory_pnl - fees - rebalance_cost."""
+
+    ts: int = Field(description="Time, ns.")
+    pnl: float = Field(description="Total PnL (the equity's change since the pair was run), quote asset.")
+    spread_capture: float = Field(description="The quotes' spread capture so far.")
+    inventory_pnl: float = Field(description="The position's PnL so far.")
+    fees: float = Field(description="The quotes' fees so far.")
+    rebalance_cost: float = Field(description="The active rebalance's cost so far.")
 
 
 class Quote(View):
@@ -182,6 +210,9 @@ class Snapshot(View):
     balances: dict[str, Balance] = Field(description="Balances per asset.")
     fills: list[Fill] = Field(description="Recent fills, oldest first.")
     pnl: dict[str, PairPnl] = Field(description="PnL per pair.")
+    pnl_history: dict[str, list[PnlPoint]] = Field(
+        default_factory=dict, description="PnL per pair over the last minutes, oldest first (the equity chart)."
+    )
 
 
 PAIRS = TypeAdapter(dict[str, PairView])
@@ -189,4 +220,5 @@ ORDERS = TypeAdapter(list[OrderView])
 BALANCES = TypeAdapter(dict[str, Balance])
 FILLS = TypeAdapter(list[Fill])
 PNL = TypeAdapter(dict[str, PairPnl])
+PNL_HISTORY = TypeAdapter(dict[str, list[PnlPoint]])
 QUOTES = TypeAdapter(list[Quote])

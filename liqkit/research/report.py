@@ -59,13 +59,16 @@ class BacktestReport:
 
     @property
     def pnl(self) -> pd.Series:
-        """PnL and its parts in the quote asset: spread capture + inventory - fees = pnl."""
+        """PnL and its parts in the quote asset, each signed as it adds up:
+        spread capture + inventory - fees - rebalance cost = pnl (the rebalance's cost on its own line:
+        its fills' spread paid against the mid, and their fees)."""
         m = self.result.per_pair.get(self.symbol, self.result.metrics)
         return pd.Series(
             {
                 "spread_capture": m["spread_capture"],
                 "inventory_pnl": m["inventory_pnl"],
                 "fees": -m["fees"],
+                "rebalance_cost": -m["rebalance_cost"],
                 "pnl": m["pnl"],
             },
             name=self.symbol,
@@ -111,6 +114,8 @@ class BacktestReport:
         """Fills per quote level and side (``liqkit.research.fills.fills_per_level``: count, base quantity,
         notional, maker share, mean time to fill) with the mean edge at fill and markout ``horizon_s`` later (bps)."""
         f = self.fill_table
+        if len(f) and "purpose" in f:  # the active rebalance's fills are not a quote level's: left out
+            f = f[f["purpose"] != "rebalance"]
         cols = [
             "fills",
             "qty",
@@ -190,7 +195,7 @@ class BacktestReport:
             subplot_titles=("PnL split (quote asset)", "markout after fills (bps)", "fills per level"),
         )
         p = self.pnl
-        colors = ["#1f77b4", "#ff7f0e", "#7f7f7f", "#2ca02c" if p["pnl"] >= 0 else "#d62728"]
+        colors = ["#1f77b4", "#ff7f0e", "#7f7f7f", "#9467bd", "#2ca02c" if p["pnl"] >= 0 else "#d62728"]
         fig.add_trace(go.Bar(x=list(p.index), y=p.to_numpy(), marker_color=colors, showlegend=False), 1, 1)
         mo = self.markouts()
         for col, name in (("all_bps", "all"), ("buy_bps", "buys"), ("sell_bps", "sells")):

@@ -32,7 +32,7 @@ from liqkit.domain.config import PairChanges
 from liqkit.domain.errors import ConfigError, LiqkitError, RulesError, UnknownPairError
 from liqkit.engine.events import Event, SnapshotEvent
 from liqkit.engine.handle import LocalEngine
-from liqkit.engine.views import Balance, EngineStatus, Fill, OrderView, PairPnl, PairView, Quote, SideName
+from liqkit.engine.views import Balance, EngineStatus, Fill, OrderView, PairPnl, PairView, PnlPoint, Quote, SideName
 from liqkit.journal import FillRow, Journal
 from liqkit.preflight import Preflight
 from liqkit.service.limits import BodyLimit, JsonRoute, short_text, validation_detail
@@ -82,6 +82,7 @@ def _fill(row: FillRow) -> Fill:
         fee_asset=row.fee_asset,
         maker=row.is_maker,
         trade_id=row.trade_id,
+        purpose="rebalance" if row.purpose == "rebalance" else "quote",
     )
 
 
@@ -218,9 +219,13 @@ def create_app(
         kept = [f for f in engine.fills if (sym is None or f.symbol == sym) and (since is None or f.ts >= since)]
         return kept[-limit:]  # no journal: the fills the engine keeps in memory
 
-    @app.get("/api/pnl", summary="PnL per pair since it was run: spread capture, inventory, fees")
+    @app.get("/api/pnl", summary="PnL per pair since it was run: spread capture, inventory, fees, rebalance cost")
     async def pnl() -> dict[str, PairPnl]:
         return await engine.pnl()
+
+    @app.get("/api/pnl/history", summary="PnL and its parts per pair over the last minutes (the equity chart)")
+    async def pnl_history() -> dict[str, list[PnlPoint]]:
+        return engine.pnl_history()
 
     @app.get(
         "/api/preflight",

@@ -1,4 +1,5 @@
-"""``BalancesPanel``: free and locked balance per asset, live from the user stream's balance events."""
+"""``BalancesPanel``: free and locked balance per asset, live from the user stream's balance events, each
+amount with its asset."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from decimal import Decimal, InvalidOperation
 from liqkit.engine.events import BalanceEvent, Event
 from liqkit.engine.views import Snapshot
 from liqkit.ui.base import Panel
-from liqkit.ui.fmt import dec
+from liqkit.ui.fmt import dec, with_unit
 from liqkit.ui.rows import KeyedRows
 
 
@@ -26,7 +27,7 @@ class BalancesPanel(Panel):
         self.first: dict[str, Decimal] = {}
         self.table = KeyedRows(
             ["asset", "free", "locked", "total", "change"],
-            "60px 130px 110px 130px 1fr",
+            "48px 140px 118px 140px 1fr",
             sort_key=lambda k, _: str(k),
             empty_text="no balances yet",
             css_class="lq-balances",
@@ -39,8 +40,9 @@ class BalancesPanel(Panel):
         total = f + lk
         first = self.first.setdefault(asset, total)
         change = total - first
-        shown = f"{'+' if change > 0 else ''}{dec(format(change, 'f'))}" if change else "0"
-        self.table.upsert(asset, [asset, dec(free), dec(locked), dec(format(total, "f")), shown])
+        shown = f"{'+' if change > 0 else ''}{dec(format(change, 'f'))} {asset}" if change else f"0 {asset}"
+        cells = [asset, with_unit(free, asset), with_unit(locked, asset), with_unit(format(total, "f"), asset), shown]
+        self.table.upsert(asset, cells)
 
     def on_snapshot(self, snap: Snapshot) -> None:
         for asset, b in snap.balances.items():

@@ -102,8 +102,8 @@ class Dashboard:
         self.fills = FillsPanel()
         self.health = HealthPanel()
         self.preflight = PreflightPanel(handle)
-        self.stream = EventStream(
-            handle, [self.pairs, self.chart, self.orders, self.balances, self.fills, self.health, self.preflight]
+        self.stream = EventStream(  # the chart first: it builds its figure knowing each pair's assets
+            handle, [self.chart, self.pairs, self.orders, self.balances, self.fills, self.health, self.preflight]
         )
         self.presence = Presence(on_ping=self._ping)
         self._paused_for_absence = False
@@ -119,17 +119,16 @@ class Dashboard:
                     [_box("Pairs", self.pairs.widget, "560px"), _box("Market", self.chart.widget, "760px")],
                     layout=W.Layout(flex_flow="row wrap"),
                 ),
-                W.HBox(
-                    [
-                        _box("Open orders", self.orders.widget, "760px"),
-                        _box("Balances", self.balances.widget, "560px"),
-                    ],
-                    layout=W.Layout(flex_flow="row wrap"),
-                ),
+                _box("Open orders (times UTC)", self.orders.widget, "1332px"),
                 W.HBox(
                     [
                         _box("Fills and PnL", self.fills.widget, "760px"),
-                        _box("Engine health", self.health.widget, "560px"),
+                        W.VBox(
+                            [
+                                _box("Balances", self.balances.widget, "560px"),
+                                _box("Engine health", self.health.widget, "560px"),
+                            ]
+                        ),
                     ],
                     layout=W.Layout(flex_flow="row wrap"),
                 ),

@@ -23,6 +23,19 @@ def dec(v: Any) -> str:
     return s or "0"
 
 
+def with_unit(v: Any, unit: str) -> str:
+    """``dec(v)`` followed by its asset (``"0.001 BTC"``); just the number when the asset is not known."""
+    text = dec(v)
+    return f"{text} {unit}" if text and unit else text
+
+
+def clock(ts_ns: int | None) -> str:
+    """A time in ns as ``HH:MM:SS`` (UTC); "" when unknown."""
+    import datetime as dt
+
+    return dt.datetime.fromtimestamp(ts_ns / 1e9, dt.UTC).strftime("%H:%M:%S") if ts_ns else ""
+
+
 def to_float(v: Any) -> float | None:
     """``float(v)``, or None when ``v`` is None or not a number."""
     if v is None:

@@ -38,7 +38,9 @@ FIELDS: dict[str, str] = {
     "inventory_target": "inventory target",
     "skew": "skew",
     "max_inventory": "max inventory",
+    "rebalance_band": "rebalance band",
 }
+OPTIONAL = frozenset({"max_inventory", "rebalance_band"})  # an empty field: none (off)
 PREVIEW_DELAY_S = 0.25
 
 
@@ -233,7 +235,7 @@ class PairPanel(Panel):
         for key, w in self.inputs.items():
             text = w.value.strip()
             if text != _shown(self.cfg, key):
-                out[key] = None if (text == "" and key == "max_inventory") else text
+                out[key] = None if (text == "" and key in OPTIONAL) else text
         if self.post_only.value != self.cfg.post_only:
             out["post_only"] = self.post_only.value
         return out

@@ -598,10 +598,11 @@ class BinanceVenue:
         await self._entry(True, "order.place", self._c().create_order, self._new_order_params(order), paced=True)
 
     def _new_order_params(self, order: Place) -> dict[str, Any]:
-        """A new order's parameters: LIMIT_MAKER (post-only, no timeInForce) or LIMIT GTC, our client id,
-        plain decimals, the pair's STP mode if set, ``icebergQty`` for an iceberg (Binance takes it on both
-        types), and an ACK answer (fills come on the user stream). Shared by order.place (WebSocket API and
-        REST) and cancelReplace."""
+        """A new order's parameters: LIMIT_MAKER (post-only, no timeInForce), LIMIT IOC (``ioc``: a taker
+        whose rest expires) or LIMIT GTC, our client id, plain decimals, the pair's STP mode if set,
+        ``icebergQty`` for an iceberg (Binance takes it on LIMIT_MAKER and LIMIT GTC), and an ACK answer (fills,
+        and an IOC's expiry, come on the user stream). Shared by order.place (WebSocket API and REST) and
+        cancelReplace."""
         r = self._rules[order.symbol]
         params: dict[str, Any] = {
             "symbol": order.symbol,
@@ -613,7 +614,7 @@ class BinanceVenue:
         if order.post_only:
             params["type"] = "LIMIT_MAKER"
         else:
-            params.update(type="LIMIT", timeInForce="GTC")
+            params.update(type="LIMIT", timeInForce="IOC" if order.ioc else "GTC")
         if order.iceberg_qty:
             params["icebergQty"] = r.format_qty(order.iceberg_qty)
         stp = self.stp_modes.get(order.symbol)

@@ -25,17 +25,33 @@ def _mid_at(book_ts: np.ndarray, mid: np.ndarray, ts: np.ndarray) -> np.ndarray:
 
 def _pnl_split(fills: pd.DataFrame, book_ts: np.ndarray, mid: np.ndarray) -> dict[str, float]:
     if fills.empty or not len(mid):
-        return {"pnl": 0.0, "spread_capture": 0.0, "inventory_pnl": 0.0, "fees": 0.0}
+        return {"pnl": 0.0, "spread_capture": 0.0, "inventory_pnl": 0.0, "fees": 0.0, "rebalance_cost": 0.0}
     sign = fills["side_sign"].to_numpy(float)
     px = fills["price"].to_numpy(float)
     qty = fills["qty"].to_numpy(float)
     m = _mid_at(book_ts, mid, fills["ts"].to_numpy(np.int64))
-    fees = float(fills["fee"].sum())
+    rb = (fills["purpose"] == "rebalance").to_numpy()
+    fee = fills["fee"].to_numpy(float)
     cash = float(np.sum(-sign * px * qty))
     pos = float(np.sum(sign * qty))
-    pnl = cash + pos * float(mid[-1]) - fees
-    spread = float(np.nansum(sign * (m - px) * qty))
-    return {"pnl": pnl, "spread_capture": spread, "inventory_pnl": pnl + fees - spread, "fees": fees}
+    edge = sign * (m - px) * qty
+    if rb.any():  # the rebalance's fills: their spread paid and fees on a line of their own
+        fees = float(np.sum(fee[~rb]))
+        pnl = cash + pos * float(mid[-1]) - fees - float(np.sum(fee[rb]))
+        spread = float(np.nansum(edge[~rb]))
+        cost = float(np.sum(fee[rb]) - np.nansum(edge[rb]))
+    else:
+        fees = float(fills["fee"].sum())
+        pnl = cash + pos * float(mid[-1]) - fees
+        spread = float(np.nansum(edge))
+        cost = 0.0
+    return {
+        "pnl": pnl,
+        "spread_capture": spread,
+        "inventory_pnl": pnl + fees + cost - spread,
+        "fees": fees,
+        "rebalance_cost": cost,
+    }
 
 
 def _markouts(fills: pd.DataFrame, book_ts: np.ndarray, mid: np.ndarray) -> dict[str, float | None]:
@@ -69,6 +85,7 @@ def _pair_metrics(orders: pd.DataFrame, fills: pd.DataFrame, md: MarketData) -> 
     m["orders_filled"] = int((st == "FILLED").sum())
     m["orders_rejected"] = int((st == "REJECTED").sum())
     m["fills"] = len(f)
+    m["rebalance_fills"] = int((f["purpose"] == "rebalance").sum()) if len(f) else 0
     m["buy_fills"] = int((f["side"] == "BUY").sum())
     m["sell_fills"] = int((f["side"] == "SELL").sum())
     m["volume"] = float(f["notional"].sum()) if len(f) else 0.0
@@ -93,6 +110,8 @@ def reference_metrics(res: Any, datas: list[MarketData]) -> tuple[dict[str, Any]
             "spread_capture",
             "inventory_pnl",
             "fees",
+            "rebalance_cost",
+            "rebalance_fills",
             "volume",
             "fills",
             "buy_fills",
@@ -152,6 +171,17 @@ def test_metrics_of_two_pairs_are_the_tables_metrics():
     assert list(res.per_pair) == ["BTCUSDT", "ETHUSDT"]
     for sym in ("BTCUSDT", "ETHUSDT"):
         _same(res.per_pair[sym], per_pair[sym])
+
+
+def test_metrics_with_the_active_rebalance_are_the_tables_metrics():
+    data = synthetic_feed("BTCUSDT", seconds=300, seed=3, volatility_bps=40, events_per_s=20)
+    pair = PairConfig(symbol="BTCUSDT", spread="3bps", rebalance_band=Decimal("0.01"), rebalance_mode="taker")
+    cfg = LiqkitConfig(sim=SimConfig(balances={"BTC": Decimal(1), "USDT": Decimal(60_000)}), pairs={"BTCUSDT": pair})
+    res = run_backtest(data, cfg)
+    total, _ = reference_metrics(res, [data])
+    assert total["rebalance_fills"] > 0 and total["fills"] > total["rebalance_fills"]  # both kinds of fill
+    assert total["rebalance_cost"] > 0
+    _same(res.metrics, total)
 
 
 def test_a_run_without_fills_has_empty_metrics_and_tables(sample_data):

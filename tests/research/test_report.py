@@ -61,7 +61,7 @@ def test_report_charts(run):
     assert fills == {"buy fills": result.metrics["buy_fills"], "sell fills": result.metrics["sell_fills"]}
     assert len(fig.data[-1].y) == len(result.samples)  # equity over time
     fig = rep.summary_figure()
-    assert list(fig.data[0].x) == ["spread_capture", "inventory_pnl", "fees", "pnl"]
+    assert list(fig.data[0].x) == ["spread_capture", "inventory_pnl", "fees", "rebalance_cost", "pnl"]
 
 
 def test_report_picks_one_symbol(run):

@@ -47,7 +47,9 @@ def book(page) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"BUY": [], "SELL": []}
     for row in page.evaluate(f"() => {ROWS}"):
         if row[0] == "BTCUSDT":
-            out[row[1]].append(float(row[2]))
+            price, unit = row[2].split(" ")  # a price shows its asset
+            assert unit == "USDT", row
+            out[row[1]].append(float(price))
     return out
 
 
@@ -115,7 +117,7 @@ def test_trader_runs_tunes_and_stops_a_pair_in_the_browser(tmp_path, browser):
         assert page.is_disabled(".lq-pair-BTCUSDT .lq-apply")
         page.wait_for_timeout(1500)
         assert "quoting" in page.inner_text(".lq-pair-BTCUSDT .lq-state")
-        assert quoted_spread_bps(page) is not None and quoted_spread_bps(page) > 12
+        wait(f"() => {SPREAD_BPS} > 12")  # still both sides at 8bps (a fill takes one off until the next book)
         shot("04-invalid-spread")
 
         # a fill: balances change, the fill is listed
@@ -182,8 +184,10 @@ def test_dashboard_at_1500px_fits_the_form_titles_the_chart_and_shows_bid_and_as
 
         # every input of the config form is inside the tab and the viewport, and not covered or clipped
         boxes = page.evaluate(FORM_FITS)
-        assert len(boxes) == 2 * 8  # 7 text fields and post-only, each with its input
-        assert {b["name"] for b in boxes} >= {"lq-f-size", "lq-f-refresh_tolerance", "lq-f-skew", "lq-f-post_only"}
+        assert len(boxes) == 2 * 9  # 8 text fields and post-only, each with its input
+        assert {b["name"] for b in boxes} >= {
+            "lq-f-size", "lq-f-refresh_tolerance", "lq-f-skew", "lq-f-post_only", "lq-f-rebalance_band"
+        }  # fmt: skip
         bad = [b for b in boxes if not (b["inBox"] and b["inView"] and b["seen"])]
         assert not bad, bad
 
@@ -273,6 +277,76 @@ def test_preflight_panel_and_rate_plan_in_the_browser(tmp_path, browser):
         page.click(".lq-preflight-refresh")
         page.wait_for_function(f"() => {PREFLIGHT_ROWS}.length === 4", timeout=30_000)
         page.screenshot(path=str(tmp_path / "preflight.png"), full_page=True)
+        assert not errors, errors
+    finally:
+        page.close()
+        dash.send_signal(signal.SIGINT)
+        out, _ = dash.communicate(timeout=90)
+        SHOTS.mkdir(exist_ok=True)
+        for f in tmp_path.glob("*.png"):
+            shutil.copy(f, SHOTS / f.name)
+    assert dash.returncode == 0 and "0 liqkit orders left open" in out
+
+
+FILL_ROWS = "Array.from(document.querySelectorAll('.lq-fills-row'))"
+FILL_ROWS += ".map(r => Array.from(r.querySelectorAll('span'), s => s.textContent))"
+PNL_ROWS = FILL_ROWS.replace("lq-fills-row", "lq-pnl-row")
+BALANCE_ROWS = FILL_ROWS.replace("lq-fills-row", "lq-balances-row")
+EQUITY = ("equity", "spread capture", "inventory PnL", "fees", "rebalance cost")
+
+
+def test_rebalance_fills_the_equity_chart_and_units_in_the_browser(tmp_path, browser):
+    """A pair that starts just under its band (39.98% BTC, band 40% to 60%, taker): its rebalance fill is
+    labelled in the fills table, its cost has its own PnL column, the equity chart draws the PnL and its
+    parts, and every price and quantity in the orders, fills and balances tables shows its asset."""
+    cfg = tmp_path / "rebalance.toml"
+    cfg.write_text(
+        '[engine]\nvenue = "sim"\n\n[sim]\ntaker_fee_bps = 2\n\n[sim.balances]\nBTC = 1\nUSDT = 90100\n\n'
+        '[pairs.BTCUSDT]\nspread = "50bps"\nrebalance_band = 0.1\nrebalance_mode = "taker"\n'
+    )
+    dash, url, _ = start_dashboard(tmp_path / "state", free_port(), "--speed", "20", "--config", str(cfg), "--run",
+                                   "BTCUSDT")  # fmt: skip
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(url, timeout=60_000)
+        page.wait_for_selector(".lq-chart .main-svg", timeout=60_000)
+        page.wait_for_function("() => document.querySelector('.lq-conn-state')?.textContent === 'live'", timeout=30_000)
+        # the rebalance's fill, labelled, with its units
+        page.wait_for_function(f"() => {FILL_ROWS}.some(r => r[3] === 'rebalance')", timeout=60_000)
+        row = next(r for r in page.evaluate(f"() => {FILL_ROWS}") if r[3] == "rebalance")
+        assert row[1:3] == ["BTCUSDT", "BUY"] and row[7] == "no"  # it bought, as a taker
+        assert row[4].endswith(" USDT") and row[5].endswith(" BTC") and row[6].endswith(" USDT"), row
+        # its cost on the PnL line of its own
+        page.wait_for_function(f"() => {PNL_ROWS}.some(r => r[0] === 'BTCUSDT' && parseFloat(r[5]) > 0)",
+                               timeout=30_000)  # fmt: skip
+        pnl = next(r for r in page.evaluate(f"() => {PNL_ROWS}") if r[0] == "BTCUSDT")
+        assert pnl[1].endswith(" USDT") and pnl[8].endswith(" BTC"), pnl
+        # the equity chart: its traces, drawn with the engine's data, the parts adding up to the equity
+        traces = f"{TRACES}.filter(t => {list(EQUITY)!r}.includes(t.name))"
+        page.wait_for_function(f"() => {traces}.length === 5 && {traces}.every(t => t.x?.length >= 3)",
+                               timeout=60_000)  # fmt: skip
+        drawn = page.evaluate(f"() => {traces}.map(t => ({{name: t.name, y: t.y}}))")
+        assert [t["name"] for t in drawn] == list(EQUITY)
+        eq, parts = drawn[0]["y"], [t["y"] for t in drawn[1:]]
+        for i in range(len(eq)):
+            assert sum(p[i] for p in parts) == pytest.approx(eq[i], abs=1e-9)
+        assert min(drawn[4]["y"]) < 0  # the rebalance's cost, below zero
+        axis = page.evaluate("() => document.querySelector('.lq-chart .y4title')?.textContent")
+        assert axis == "PnL (USDT)", axis
+        # the orders table: units, what each order is for, when it was placed and last changed
+        page.wait_for_function(f"() => {ROWS}.length > 0", timeout=30_000)
+        for r in page.evaluate(f"() => {ROWS}"):
+            assert r[2].endswith(" USDT") and r[3].endswith(" BTC") and r[4].endswith(" BTC"), r
+            assert r[6] in ("quote", "rebalance") and len(r[7]) == len(r[8]) == 8 and r[7] <= r[8], r
+        head = page.evaluate("() => Array.from(document.querySelectorAll('.lq-orders span'), s => s.textContent)")
+        assert head[:10] == ["pair", "side", "price", "qty", "filled", "status", "for", "placed", "updated",
+                             "client id"]  # fmt: skip
+        balances = {r[0]: r for r in page.evaluate(f"() => {BALANCE_ROWS}")}
+        assert all(c.endswith(" BTC") for c in balances["BTC"][1:5]), balances
+        assert all(c.endswith(" USDT") for c in balances["USDT"][1:5]), balances
+        page.screenshot(path=str(tmp_path / "rebalance.png"), full_page=True)
         assert not errors, errors
     finally:
         page.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
+import pytest
 from uihelpers import make_engine, wait_until
 
 from liqkit.engine.events import FillEvent, OrderEvent, StateEvent
@@ -48,7 +49,7 @@ def test_dashboard_runs_a_pair_shows_orders_chart_balances_fills_and_stops_it(tm
             pnl = dash.fills.pnl["BTCUSDT"]
             assert pnl.quote_asset == "USDT"
             dash.fills.flush()
-            assert dash.fills.pnl_table.cells("BTCUSDT")[6] == pnl.fills  # the row shows the view's figures
+            assert dash.fills.pnl_table.cells("BTCUSDT")[7] == pnl.fills  # the row shows the view's figures
             await wait_until(lambda: "running" in dash.health.summary.value, what="health")
             assert dash.health.pairs.cells("BTCUSDT")[1] == "quoting"
             btc.toggle.value = False
@@ -274,6 +275,106 @@ def test_dashboard_pauses_without_a_browser_and_resumes_when_one_pings(tmp_path)
             await wait_until(lambda: dash.live and dash.stream.connections == 2, 5, "resumed from a new snapshot")
         finally:
             dash.close()
+            await runner.stop()
+
+    asyncio.run(scenario())
+
+
+def test_rebalance_fills_are_labelled_units_are_shown_and_the_equity_chart_adds_up(tmp_path):
+    """An in-process engine whose BTC share starts just under its band (39.98% of 1 BTC + 90,100 USDT at
+    60,000; band 40% to 60%): the rebalance's taker fills show in the fills table as "rebalance", its cost
+    on the PnL line of its own, every price and quantity with its asset, and the equity chart draws the PnL
+    and its parts (which add up to it)."""
+    from liqkit.domain.config import PairConfig, SimConfig
+    from liqkit.engine.handle import LocalEngine
+    from liqkit.engine.runner import EngineRunner
+    from liqkit.journal import Journal
+    from liqkit.ui.chart import EQUITY_FIRST
+    from liqkit.ui.equity import EQUITY_TRACES
+    from liqkit.venues.sim.venue import SimVenue
+
+    async def scenario():
+        pair = PairConfig(
+            symbol="BTCUSDT", spread="50bps", rebalance_band=Decimal("0.1"), rebalance_mode="taker", skew=0
+        )
+        sim = SimConfig(balances={"BTC": Decimal(1), "USDT": Decimal(90_100)}, taker_fee_bps=Decimal(2))
+        venue = SimVenue(["BTCUSDT"], sim, speed=20)
+        runner = EngineRunner(venue, [pair], Journal.in_state_dir(tmp_path / "state"), timer_s=0.05)
+        engine = LocalEngine(runner)
+        await runner.start(run=["BTCUSDT"])
+        dash = Dashboard(engine)
+        try:
+            await dash.wait_live(5)
+            await wait_until(lambda: engine.pnl_parts("BTCUSDT")[4] > 0, 30, "a rebalance fill")
+            rows = lambda: [dash.fills.fills_table.cells(k) for k in dash.fills.fills_table.row_keys()]  # noqa: E731
+            await wait_until(lambda: any(r[3] == "rebalance" for r in rows()), 10, "a rebalance row")
+            row = next(r for r in rows() if r[3] == "rebalance")
+            assert row[1:3] == ["BTCUSDT", "BUY"]  # below its band: it bought
+            assert row[4].endswith(" USDT") and row[5].endswith(" BTC") and row[6].endswith(" USDT"), row
+            assert row[7] == "no"  # a taker
+            # the PnL line of its own, and the parts adding up exactly
+            pnl, capture, inventory, fees, cost = engine.pnl_parts("BTCUSDT")
+            assert cost > 0 and capture + inventory - fees - cost == pnl
+            view = (await engine.pnl())["BTCUSDT"]
+            assert view.rebalance_fills >= 1 and view.rebalance_cost > 0
+            await wait_until(lambda: dash.fills.pnl.get("BTCUSDT", view).rebalance_fills >= 1, 10, "the PnL row")
+            dash.fills.flush()
+            cells = dash.fills.pnl_table.cells("BTCUSDT")
+            assert cells[1].endswith(" USDT") and float(cells[5].replace(",", "")) > 0  # rebalance column
+            # the equity chart: its five traces, fed by the engine's PnL, each point adding up
+            fw = dash.chart.figure
+            names = [t.name for t in fw.data[EQUITY_FIRST:]]
+            assert tuple(names) == EQUITY_TRACES
+            await wait_until(lambda: len(fw.data[EQUITY_FIRST].x or ()) >= 3, 20, "equity points")
+            eq, parts = fw.data[EQUITY_FIRST].y, [fw.data[EQUITY_FIRST + i].y for i in range(1, 5)]
+            for i in range(len(eq)):
+                assert sum(p[i] for p in parts) == pytest.approx(eq[i], abs=1e-9)
+            assert min(fw.data[EQUITY_FIRST + 4].y) < 0  # the rebalance's cost drawn below zero
+            assert fw.layout.yaxis4.title.text == "PnL (USDT)"
+            # balances and orders with their assets; orders with their times
+            dash.balances.flush()
+            assert all(c.endswith(" BTC") for c in dash.balances.table.cells("BTC")[1:5])
+            await wait_until(lambda: dash.orders.table.row_keys(), 10, "an order row")
+            o = dash.orders.table.cells(dash.orders.table.row_keys()[0])
+            assert o[2].endswith(" USDT") and o[3].endswith(" BTC") and o[6] in ("quote", "rebalance")
+            assert len(o[7]) == len(o[8]) == 8 and o[7] <= o[8]  # placed, updated: HH:MM:SS
+            # the journal labels them too
+            fills = runner.journal.fills("BTCUSDT")
+            assert (fills["purpose"] == "rebalance").sum() == (await engine.pnl())["BTCUSDT"].rebalance_fills
+        finally:
+            dash.close()
+            await runner.stop()
+
+    asyncio.run(scenario())
+
+
+def test_the_form_turns_the_rebalance_on_and_off_and_names_a_bad_band(tmp_path):
+    async def scenario():
+        engine, runner, _ = make_engine(tmp_path)
+        await runner.start(run=["BTCUSDT"])
+        panel = PairPanel(engine, "BTCUSDT", engine.pair_view("BTCUSDT"))
+        stream = EventStream(engine, [panel]).start()
+        try:
+            await wait_until(lambda: stream.state == "live" and panel.ticker, what="live")
+            assert panel.inputs["rebalance_band"].value == ""  # off
+            panel.inputs["rebalance_band"].value = "0.7"  # 0.5 ± 0.7 covers every share
+            assert not panel.valid and panel.apply_btn.disabled
+            assert "rebalance_band" in panel.form_msg.value and "covers every share" in panel.form_msg.value
+            panel.inputs["rebalance_band"].value = "0.1"
+            await wait_until(lambda: panel.preview_quotes, what="a preview")
+            assert {q.side for q in panel.preview_quotes} == {"BUY", "SELL"}  # the quotes: no rebalancing order
+            panel.apply()
+            await wait_until(lambda: runner.core.pair("BTCUSDT").cfg.rebalance_band == Decimal("0.1"), what="on")
+            assert runner.core.pair("BTCUSDT").params.rebal_on
+            await wait_until(lambda: panel.note.startswith("applied"), what="applied note")
+            panel.inputs["rebalance_band"].value = ""
+            assert panel.changes == {"rebalance_band": None}
+            await wait_until(lambda: panel.valid and not panel.apply_btn.disabled, what="valid")
+            panel.apply()
+            await wait_until(lambda: runner.core.pair("BTCUSDT").cfg.rebalance_band is None, what="off again")
+            assert engine.pair_view("BTCUSDT").state == "quoting"
+        finally:
+            stream.stop()
             await runner.stop()
 
     asyncio.run(scenario())

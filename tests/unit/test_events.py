@@ -17,7 +17,7 @@ from liqkit.engine.events import (
     TickerEvent,
     event_from_json,
 )
-from liqkit.engine.views import Balance, EngineStatus, PairPnl, Snapshot
+from liqkit.engine.views import Balance, EngineStatus, PairPnl, PnlPoint, Snapshot
 
 STATUS = EngineStatus.model_validate(
     {
@@ -94,7 +94,18 @@ EVENTS = [
     ),
     HealthEvent(ts=7, status=STATUS, pnl=PNL),
     SnapshotEvent(Snapshot(status=STATUS, pairs={}, orders=[], balances={}, fills=[], pnl=PNL)),
-]
+    # the active rebalance's: labelled, and the equity chart's history in a snapshot
+    OrderEvent(symbol="BTCUSDT", client_id="lq.BTCUSDT.RB0.1", side="BUY", price="65000.00", qty="0.08",
+               filled="0", level=0, status="PENDING_NEW", ts=8, purpose="rebalance"),
+    FillEvent(symbol="BTCUSDT", client_id="lq.BTCUSDT.RB0.1", side="BUY", price="65000.00", qty="0.08", fee="1.04",
+              mid="64999.995", fee_asset="USDT", maker=False, ts=9, purpose="rebalance"),
+    SnapshotEvent(
+        Snapshot(status=STATUS, pairs={}, orders=[], balances={}, fills=[], pnl=PNL, pnl_history={
+            "BTCUSDT": [PnlPoint(ts=10, pnl=-1.5, spread_capture=0.25, inventory_pnl=-0.5, fees=0.2,
+                                 rebalance_cost=1.05)]
+        })
+    ),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("ev", EVENTS, ids=lambda e: e.kind)
@@ -106,16 +117,18 @@ def test_each_event_reads_back_from_its_json(ev):
 
 def test_the_wire_keys_are_the_streams():
     keys = {ev.kind: set(ev.to_json()) for ev in EVENTS}
-    assert keys["order"] == {"kind", "symbol", "client_id", "side", "price", "qty", "filled", "level", "status", "ts"}
+    assert keys["order"] == {
+        "kind", "symbol", "client_id", "side", "price", "qty", "filled", "level", "status", "ts", "purpose",
+    }  # fmt: skip
     assert keys["fill"] == {
-        "kind", "symbol", "client_id", "side", "price", "qty", "fee", "mid", "fee_asset", "maker", "ts",
+        "kind", "symbol", "client_id", "side", "price", "qty", "fee", "mid", "fee_asset", "maker", "ts", "purpose",
     }  # fmt: skip
     assert keys["state"] == keys["config"] == {"kind", "ts", "symbol", "detail", "note"}
     assert EVENTS[3].to_json()["detail"] == "paused" and EVENTS[3].to_json()["note"] == "stale feed"
     assert keys["balance"] == {"kind", "ts", "balances"}
     assert EVENTS[2].to_json()["balances"] == {"USDT": {"free": "100", "locked": "65"}}
     assert keys["health"] == {"kind", "ts", "status", "pnl"}
-    assert keys["snapshot"] == {"kind", "status", "pairs", "orders", "balances", "fills", "pnl"}
+    assert keys["snapshot"] == {"kind", "status", "pairs", "orders", "balances", "fills", "pnl", "pnl_history"}
     book = BookEvent(symbol="BTCUSDT", bid=6_500_000, ask=6_500_001, ts=9)
     assert event_from_json(book.to_json()) == book
 

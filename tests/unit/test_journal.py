@@ -102,3 +102,32 @@ def test_newer_schema_and_garbage_are_refused(tmp_path):
     (tmp_path / "junk.sqlite").write_bytes(b"not a database at all" * 100)
     with pytest.raises(JournalError, match="cannot use"):
         Journal(tmp_path / "junk.sqlite")
+
+
+def test_orders_and_fills_carry_their_purpose_and_a_schema_1_journal_gains_the_column(tmp_path):
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)  # a journal as liqkit wrote it before the active rebalance (schema 1)
+    db.executescript(
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_local INTEGER NOT NULL, ts_exchange INTEGER "
+        "NOT NULL, engine_id TEXT NOT NULL, symbol TEXT NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL, "
+        "price TEXT NOT NULL, qty TEXT NOT NULL, filled TEXT NOT NULL, status TEXT NOT NULL, level INTEGER, "
+        "venue_order_id INTEGER, reason TEXT NOT NULL DEFAULT '');"
+        "CREATE TABLE fills (id INTEGER PRIMARY KEY AUTOINCREMENT, ts_local INTEGER NOT NULL, ts_exchange INTEGER "
+        "NOT NULL, engine_id TEXT NOT NULL, symbol TEXT NOT NULL, client_id TEXT NOT NULL, side TEXT NOT NULL, "
+        "price TEXT NOT NULL, qty TEXT NOT NULL, fee TEXT NOT NULL, fee_asset TEXT NOT NULL, is_maker INTEGER NOT "
+        "NULL, trade_id INTEGER NOT NULL);"
+        "INSERT INTO fills (ts_local, ts_exchange, engine_id, symbol, client_id, side, price, qty, fee, fee_asset, "
+        "is_maker, trade_id) VALUES (1, 0, 'e', 'BTCUSDT', 'lq.old', 'BUY', '1', '1', '0', 'USDT', 1, 1);"
+        "PRAGMA user_version=1;"
+    )
+    db.commit()
+    db.close()
+    with Journal(old, "e") as j:
+        j.fill(2, "BTCUSDT", "lq.rb", Side.SELL, "2", "1", "0.1", "USDT", False, trade_id=2, purpose="rebalance")
+        j.order(2, "BTCUSDT", "lq.rb", Side.SELL, "2", "1", "1", OrderStatus.FILLED, purpose="rebalance")
+        fills, orders = j.fills(), j.orders()
+        recent = j.recent_fills("BTCUSDT")
+    assert list(fills["purpose"]) == ["quote", "rebalance"]  # the old row reads "quote"
+    assert list(orders["purpose"]) == ["rebalance"]
+    assert [(r.client_id, r.purpose) for r in recent] == [("lq.old", "quote"), ("lq.rb", "rebalance")]
+    assert sqlite3.connect(old).execute("PRAGMA user_version").fetchone()[0] == 2

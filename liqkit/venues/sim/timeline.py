@@ -52,7 +52,7 @@ from liqkit.engine.execution import (
 from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
 from liqkit.engine.latency import CANCEL, PLACE, STREAM, ConstantLatency, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder
-from liqkit.venues.sim.exchange import FEE_SCALE, PlaceResult, SimExchange, SimFill
+from liqkit.venues.sim.exchange import FEE_SCALE, TIF_GTC, TIF_IOC, PlaceResult, SimExchange, SimFill
 
 # item kinds
 ARRIVE: Final = 0  # a request reaches the exchange: (request, token)
@@ -251,10 +251,11 @@ class Timeline:
         if kind is Place:
             p: Place = req  # type: ignore[assignment]
             idx = ex.index[p.symbol]
+            tif = TIF_IOC if p.ioc else TIF_GTC
             if p.iceberg_qty:
-                r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only, iceberg_qty=p.iceberg_qty)
+                r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only, tif, iceberg_qty=p.iceberg_qty)
             else:
-                r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only)
+                r = ex.place(idx, t, p.client_id, p.side, p.price, p.qty, p.post_only, tif)
             if r.accepted:
                 self.push(back, ANSWER, (req, DONE, token))
                 if r.matched:  # it met the book or its time in force ended it (only then are there fills)
@@ -279,7 +280,13 @@ class Timeline:
                 self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order sent."), token))
             else:
                 p = rp.place
-                r = ex.place(o.pair, t, p.client_id, p.side, p.price, p.qty, p.post_only, iceberg_qty=p.iceberg_qty)
+                tif = TIF_IOC if p.ioc else TIF_GTC
+                if p.iceberg_qty:
+                    r = ex.place(
+                        o.pair, t, p.client_id, p.side, p.price, p.qty, p.post_only, tif, iceberg_qty=p.iceberg_qty
+                    )
+                else:
+                    r = ex.place(o.pair, t, p.client_id, p.side, p.price, p.qty, p.post_only, tif)
                 if r.accepted:
                     self.push(back, ANSWER, (req, DONE, token))
                 else:

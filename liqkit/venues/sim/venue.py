@@ -227,8 +227,13 @@ class SimVenue:
         ]
 
     async def place(self, order: Place) -> None:
-        """Place after the latency; raise ``OrderRejected`` as Binance would refuse."""
-        await self.submit(order)
+        """Place after the latency (a LIMIT IOC when ``order.ioc``); raise ``OrderRejected`` as Binance would
+        refuse. What expired on arrival is told on the user stream, as Binance's executionReport does."""
+        done = await self.submit(order, tif=TIF_IOC if order.ioc else TIF_GTC)
+        if done.expired:
+            filled = sum((f.qty for f in done.fills), 0)
+            now = self.clock()
+            self._queue.put_nowait(UserOrder(order.symbol, order.client_id, done.status, filled, now, now))
 
     async def submit(
         self,
