@@ -75,9 +75,12 @@ def test_a_client_following_binances_recipe_holds_the_servers_book(steps):
             queue.append(BookTop("BTCUSDT", top[0], top[1], top[2], top[3], 0, 0))
         elif step == "handle" and queue:
             handle()
-        elif step == "snapshot" and snapshot is None:  # GET /api/v3/depth: the live book, the last id handled
-            bids, asks = live()
-            snapshot = (update_id, {"bids": as_text(bids), "asks": as_text(asks)}, not queue)
+        elif step == "snapshot" and snapshot is None:
+            # GET /api/v3/depth while a depth stream shows the symbol (MarketStreams.snapshot): the book read
+            # now (a new update id if it changed), and its update id
+            book.refresh(live(), next_update_id)
+            bids, asks = book.top(1000)
+            snapshot = (book.update_id, {"bids": as_text(bids), "asks": as_text(asks)}, not queue)
         elif step == "publish":
             publish()
     while queue:
