@@ -7,6 +7,7 @@ comes, and polling a condition (never a fixed sleep: a busy machine makes a wait
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import signal
 import socket
@@ -76,12 +77,15 @@ def wait_for(pred: Callable[[], object], timeout: float = 60.0, what: str = "con
 
 
 async def until(pred: Callable[[], object], timeout: float = 60.0, what: str = "condition") -> object:
-    """Poll ``pred`` on the running event loop until truthy (its value); AssertionError naming ``what``
-    after ``timeout`` seconds. The async ``wait_for``: other tasks run while it waits."""
+    """Poll ``pred`` on the running event loop until truthy (its value; ``pred`` may be a coroutine
+    function, then awaited each time); AssertionError naming ``what`` after ``timeout`` seconds. The async
+    ``wait_for``: other tasks run while it waits."""
     loop = asyncio.get_running_loop()
     end = loop.time() + timeout
     while True:
         v = pred()
+        if inspect.isawaitable(v):
+            v = await v
         if v:
             return v
         if loop.time() > end:

@@ -232,16 +232,8 @@ async def soon(call: Awaitable[Any], timeout: float = 60) -> Any:
 
 
 async def eventually(check: Callable[[], Any], what: str, timeout: float = 60) -> Any:
-    """Await ``check()`` (a coroutine function) until it gives something truthy."""
-    loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
-    while True:
-        v = await check()
-        if v:
-            return v
-        if loop.time() > end:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await asyncio.sleep(0.05)
+    """Await ``check()`` (a coroutine function) until it gives something truthy (``processes.until``)."""
+    return await until(check, timeout, what)
 
 
 # ---- frames on the wire ---------------------------------------------------------------------------------
