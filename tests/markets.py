@@ -12,10 +12,9 @@ from liqkit.domain.rules import default_rules
 from liqkit.venues.binance_server.server import BinanceServer
 
 
-def still_feed(seconds: float = 30.0) -> MarketData:
-    """BTCUSDT with a book that never moves (60000.00 x 0.3 BTC bid, 60000.01 x 0.2 BTC ask) and a
-    trade every 0.1 s alternating between them: the touch a market order meets is known exactly."""
-    r = default_rules("BTCUSDT")
+def _still_book(seconds: float) -> tuple[int, np.ndarray, dict[str, np.ndarray]]:
+    """Rows every 0.1 s for ``seconds``: their count, times, and the still book (60000.00 x 0.3 BTC bid,
+    60000.01 x 0.2 BTC ask) in BTCUSDT's units."""
     n = int(seconds * 10)
     ts = 1_704_067_200_000_000_000 + np.arange(n, dtype=np.int64) * 100_000_000
     book = {
@@ -26,6 +25,14 @@ def still_feed(seconds: float = 30.0) -> MarketData:
         "ask": np.full(n, 6_000_001),
         "ask_qty": np.full(n, 20_000),
     }
+    return n, ts, book
+
+
+def still_feed(seconds: float = 30.0) -> MarketData:
+    """BTCUSDT with a book that never moves (60000.00 x 0.3 BTC bid, 60000.01 x 0.2 BTC ask) and a
+    trade every 0.1 s alternating between them: the touch a market order meets is known exactly."""
+    r = default_rules("BTCUSDT")
+    n, ts, book = _still_book(seconds)
     side = np.where(np.arange(n) % 2 == 0, 1, -1)
     trades = {
         "ts_local": ts + 50_000_000,
@@ -52,16 +59,7 @@ def drifting_feed(ticks_per_trade: int, seconds: float = 300.0, book_follows: bo
     ``book_follows``: the book walks with the trades instead (the ask at the trade price, the bid a
     cent below), so the mid and the last trade stay a half cent apart."""
     r = default_rules("BTCUSDT")
-    n = int(seconds * 10)
-    ts = 1_704_067_200_000_000_000 + np.arange(n, dtype=np.int64) * 100_000_000
-    book = {
-        "ts_local": ts,
-        "ts_exchange": ts,
-        "bid": np.full(n, 6_000_000),
-        "bid_qty": np.full(n, 30_000),
-        "ask": np.full(n, 6_000_001),
-        "ask_qty": np.full(n, 20_000),
-    }
+    n, ts, book = _still_book(seconds)
     prices = 6_000_000 + np.arange(n, dtype=np.int64) * ticks_per_trade
     if book_follows:
         book["ask"], book["bid"] = prices, prices - 1
