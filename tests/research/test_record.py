@@ -68,14 +68,16 @@ def test_record_rotates_snapshots_and_survives_a_dropped_stream(serve_binance, t
     seen = {}
 
     def done(rec: Recorder) -> bool:
-        # three files, the drop behind us and a file begun after it, and every snapshot asked for written
-        # (one at the start, one when the streams came up, one per later file, one after the reconnect)
+        # the drop behind us and two whole files begun after it (and a third just begun), and every
+        # snapshot asked for written (one at the start, one when the streams came up, one per later file,
+        # one after the reconnect). Whether a file around the drop gets an update after its snapshot
+        # depends on when, under load, the drop fell; the two whole files after it do not.
         st = rec.stats
         if rec.reconnects and "files" not in seen:
             seen["files"] = len(st.files)
         return (
             len(st.files) >= 3
-            and len(st.files) > seen.get("files", len(st.files))
+            and len(st.files) >= seen.get("files", len(st.files)) + 3
             and st.snapshots["BTCUSDT"] == len(st.files) + 2
         )
 
@@ -92,7 +94,8 @@ def test_record_rotates_snapshots_and_survives_a_dropped_stream(serve_binance, t
     # every file rebuilds the book on its own (one begun during the outage holds its snapshot and no update)
     sync = {f.name: _book_sync(_lines(f)) for f in files}
     assert set(sync.values()) <= {"synced", "ends at its snapshot"}, sync
-    assert list(sync.values()).count("synced") >= 2, sync
+    after_drop = [sync[f.name] for f in files[seen["files"] : -1]]  # the whole files begun after the drop
+    assert after_drop == ["synced", "synced"], sync
     for f in files:
         ts = [t for t, _ in _lines(f)]
         assert ts == sorted(ts), f"{f.name}: local times go backwards"
