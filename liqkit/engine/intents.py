@@ -131,4 +131,40 @@ class CancelAll(_Value):
         self.own_only: Final = own_only
 
 
-Intent = Place | Cancel | Amend | Replace | CancelAll
+@final
+class PlaceOco(_Value):
+    """Place an OCO exit for the pair's excess inventory (Binance's ``orderList/oco`` / ``orderList.place.oco``):
+    ``qty`` steps on ``side`` as two legs, a LIMIT_MAKER take-profit at ``take_profit`` (ticks; above the
+    market for a SELL, below it for a BUY) and a STOP_LOSS (a MARKET order once a trade reaches ``stop``,
+    ticks, on the other side of the market). The first leg to fill (even partly) or to trigger ends the
+    other. ``list_id`` is the list's client id (``listClientOrderId``), ``tp_id`` and ``sl_id`` its legs'."""
+
+    __slots__ = ("list_id", "qty", "side", "sl_id", "stop", "symbol", "take_profit", "tp_id")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "list_id", "side", "qty", "take_profit", "stop", "tp_id", "sl_id")
+
+    def __init__(
+        self, symbol: str, list_id: str, side: Side, qty: int, take_profit: int, stop: int, tp_id: str, sl_id: str
+    ) -> None:
+        self.symbol: Final = symbol
+        self.list_id: Final = list_id
+        self.side: Final = side
+        self.qty: Final = qty
+        self.take_profit: Final = take_profit
+        self.stop: Final = stop
+        self.tp_id: Final = tp_id
+        self.sl_id: Final = sl_id
+
+
+@final
+class CancelList(_Value):
+    """Cancel an order list (both legs) by its client id (``DELETE orderList`` / ``orderList.cancel``)."""
+
+    __slots__ = ("list_id", "symbol")
+    _fields: ClassVar[tuple[str, ...]] = ("symbol", "list_id")
+
+    def __init__(self, symbol: str, list_id: str) -> None:
+        self.symbol: Final = symbol
+        self.list_id: Final = list_id
+
+
+Intent = Place | Cancel | Amend | Replace | CancelAll | PlaceOco | CancelList
