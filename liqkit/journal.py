@@ -259,8 +259,9 @@ class Journal:
         self, ts_sent: int, ts_answer: int, symbol: str, client_id: str, kind: str, outcome: str, session: str = ""
     ) -> None:
         """Record one order request's round trip: sent and answered (the engine's clock, ns), its kind
-        (place, cancel, amend, cancel_all, query), the outcome (ok, refused, not_open, retry, unknown,
-        failed) and the session (its runner's start: ``<start ns>-<4 characters>``)."""
+        (place, cancel, amend, replace, cancel_all, query, place_oco, cancel_list), the outcome (ok,
+        refused, not_open, retry, unknown, failed) and the session (its runner's start:
+        ``<start ns>-<4 characters>``)."""
         self._add("requests", (ts_sent, ts_answer, self.engine_id, session, symbol, client_id, kind, outcome))
 
     def flush(self) -> None:

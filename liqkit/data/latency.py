@@ -3,10 +3,12 @@
 
 A round-trip file is a CSV or Parquet table, one row per order request, with the columns
 ``ts_sent`` and ``ts_answer`` (integer ns since the epoch, the engine's clock), ``kind`` (``place``,
-``cancel``, ``amend``, ``cancel_all``, ``query``) and optionally ``outcome`` (``ok``, ``refused``,
-``not_open``, ``retry``: the venue answered; ``unknown``, ``failed``: no answer, e.g. a timeout). The
+``cancel``, ``amend``, ``replace``, ``cancel_all``, ``query``, ``place_oco``, ``cancel_list``) and
+optionally ``outcome`` (``ok``, ``refused``, ``not_open``, ``retry``: the venue answered; ``unknown``,
+``failed``: no answer, e.g. a timeout). The
 export adds ``round_trip_ms``, ``symbol``, ``client_id``, ``engine_id`` and ``session`` for people;
-the reader ignores them. Only answered ``place`` and ``cancel`` requests make the measured model.
+the reader ignores them. Only answered order entries (``place``, ``replace``, ``place_oco``) and cancels
+(``cancel``, ``cancel_list``) make the measured model.
 
 Feed latency: where the data has both the exchange's event time and the local receive time (trades'
 ``T``, depth updates' ``E``; bookTicker carries none), local minus exchange time is the feed's
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
 
     from liqkit.data.frames import MarketFrames
 
-KINDS = ("place", "cancel", "amend", "replace", "cancel_all", "query")
+KINDS = ("place", "cancel", "amend", "replace", "cancel_all", "query", "place_oco", "cancel_list")
 OUTCOMES = ("ok", "refused", "not_open", "unknown", "retry", "failed")
 ANSWERED = ("ok", "refused", "not_open", "retry")  # the venue answered: a round trip to replay
 REQUIRED = ("ts_sent", "ts_answer", "kind")
@@ -152,8 +154,9 @@ def read_round_trips(path: str | Path, where: str | None = None) -> RoundTrips:
                 f"{where}: row {bad[0] + 1}: outcome = {outcomes[bad[0]][:40]!r} is not one of {', '.join(OUTCOMES)}"
             )
         answered = np.array([o in ANSWERED for o in outcomes], bool)
-    place = answered & ((kinds == "place") | (kinds == "replace"))  # a cancel-replace is order entry too
-    cancel = answered & (kinds == "cancel")
+    # a cancel-replace and an OCO are order entry too; an order list's cancel is a cancel
+    place = answered & ((kinds == "place") | (kinds == "replace") | (kinds == "place_oco"))
+    cancel = answered & ((kinds == "cancel") | (kinds == "cancel_list"))
     if not place.any():
         raise DataError(
             f"{where}: no answered order entry (kind place, outcome {', '.join(ANSWERED)}) among its {len(df)} rows: "

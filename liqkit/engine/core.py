@@ -24,6 +24,11 @@ state (``PairState.vol``), sampled by ``on_timer``; the model sets the pair's le
 (``quoting.model_depths``) at its first evaluation, at each timer tick and at each fill, and a change
 closes the band like any other. Between those events it quotes exactly like fixed spreads.
 
+A pair with exits on (``exit_inventory``) gets, at a full evaluation past its threshold, one OCO exit for
+its excess inventory (``liqkit.engine.exits``): a ``PlaceOco`` whose two legs the core keeps as orders of
+its own outside the quotes' slots (purpose "exit"; ``PairState.exit``), their fills in the pair's PnL like
+any other; ``stop`` (and a halt, a pause, an error) cancels the list with a ``CancelList``.
+
 Order safety: a replacement is placed only after the cancel of the order it replaces is confirmed,
 so a pair never has two live orders for one side and level; an order whose fate is unknown keeps
 its level blocked until the venue tells its fate.
@@ -40,10 +45,11 @@ from liqkit.domain.errors import ConfigError
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import Side
 from liqkit.engine import state as S
+from liqkit.engine.exits import HOLD_NS, exit_for
 from liqkit.engine.ids import ClientIdFactory, new_run_nonce
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, Place, Replace
+from liqkit.engine.intents import Amend, Cancel, CancelAll, CancelList, Intent, Place, PlaceOco, Replace
 from liqkit.engine.records import ConfigRecord, EventRecord, FillRecord, OrderRecord, StateRecord
-from liqkit.engine.state import Order, PairState
+from liqkit.engine.state import ExitList, Order, PairState
 from liqkit.quoting import (
     FREE_ASK_SIDE,
     FREE_SIDE,
@@ -154,6 +160,7 @@ class EngineCore:
         if st.state in (S.QUOTING, S.PAUSED):
             return []
         st.pos = st.cash = st.fee_nu = st.volume = st.n_fills = st.hold_until = st.n_refused = st.rb_until = 0
+        st.exit_until = 0
         st.model_r2 = 0  # the inventory is back to 0: the model sets the spreads again
         st.rb_kind = ""
         if not st.has_book:
@@ -184,10 +191,12 @@ class EngineCore:
         st = self.pair(cfg.symbol)
         params = self._compile(cfg, st.rules, st)
         out: list[Intent] = []
-        if params.levels != st.params.levels:  # a new level layout starts from a clean slate
-            out += self._cancel_all_own(st, ts)
+        if params.levels != st.params.levels:  # a new level layout starts from a clean slate (its exit stays)
+            out += self._cancel_all_own(st, ts, exits=False)
             st.bids = (st.bids + [None] * params.levels)[: params.levels]
             st.asks = (st.asks + [None] * params.levels)[: params.levels]
+        if cfg.exit_inventory is None and st.exit is not None:  # exits turned off: the one at work goes too
+            out += self._cancel_exit(st, ts)
         for o in st.bids + st.asks:  # a lower order-value cap takes down what rests above it
             if o is not None and o.status in S.RESTING and o.qty * o.price > params.max_order_units:
                 out.append(self._cancel(o, ts))
@@ -296,6 +305,8 @@ class EngineCore:
         out: list[Intent] = []
         if p.rebal_on:  # first: the quotes get what the rebalancing order leaves of the money
             self._rebalance(st, ts, buy_ok, sell_ok, out)
+        if st.exit is None and st.cfg.exit_inventory is not None and ts >= st.exit_until:
+            self._exit(st, ts, out)  # then the exit: it takes what is free of the excess before the quotes
         if sides != _ASKS:
             self._diff_side(st, True, buy_ok, bid_px, ts, out)
         if sides != _BIDS:
@@ -721,11 +732,14 @@ class EngineCore:
         self.order_log.append(OrderRecord(ts, o, S.PENDING_CANCEL, o.filled, ""))
         return Cancel(o.symbol, o.client_id)
 
-    def _cancel_all_own(self, st: PairState, ts: int) -> list[Intent]:
+    def _cancel_all_own(self, st: PairState, ts: int, exits: bool = True) -> list[Intent]:
+        """Cancel the pair's resting orders (and its exit, with ``exits``: one ``CancelList``)."""
         out: list[Intent] = []
         for o in list(self.orders.values()):
-            if o.pair == st.idx and o.status in S.RESTING:
+            if o.pair == st.idx and o.status in S.RESTING and not o.exit_list:
                 out.append(self._cancel(o, ts))
+        if exits and st.exit is not None:
+            out += self._cancel_exit(st, ts)
         st.bid_band = st.ask_band = None
         st.close_band()
         return out
@@ -868,6 +882,8 @@ class EngineCore:
         o = self.orders.get(client_id)
         if o is None:
             return _NONE
+        if o.exit_list:
+            return self._exit_status(o, status, filled, ts)
         st = self.pairs[o.pair]
         if status in S.RESTING:
             if o.status in (S.UNKNOWN, S.PENDING_NEW):
@@ -906,6 +922,8 @@ class EngineCore:
                 return _NONE
             else:
                 seen.add(trade_id)
+        if o.exit_list:
+            return self._exit_fill(o, ts, price, qty, fee_nu, is_maker, trade_id, ts_exchange)
         st = self.pairs[o.pair]
         qty = min(qty, o.qty - o.filled)
         if qty <= 0:
@@ -944,6 +962,8 @@ class EngineCore:
 
     def _finish(self, o: Order, status: str, ts: int, reason: str) -> list[Intent]:
         """An order left the book: free its level and what it held, then re-evaluate its side."""
+        if o.exit_list:
+            return self._exit_leg_end(o, status, ts, reason)
         st = self.pairs[o.pair]
         o.status = status
         del self.orders[o.client_id]
@@ -988,6 +1008,200 @@ class EngineCore:
                 return self._evaluate(st, ts, _BIDS if buy else _ASKS)
             if status == S.FILLED and st.params.max_loss_units and st.kill_switch_hit():
                 return self._halt(st, ts)
+        return _NONE
+
+    # ---- OCO exits ------------------------------------------------------------------------------
+    def _exit(self, st: PairState, ts: int, out: list[Intent]) -> None:
+        """Past ``exit_inventory``, the pair's OCO exit for its excess (``exits.exit_for``): its legs become
+        orders of the core's (outside the slots) and the list holds the balance it needs until it ends."""
+        x = exit_for(
+            st.cfg,
+            st.rules,
+            st.base_free,
+            st.base_free + st.base_locked,
+            st.quote_free,
+            st.quote_free + st.quote_locked,
+            st.bid,
+            st.ask,
+            ("", "", ""),
+        )
+        if x is None:
+            return
+        list_id, tp_id, sl_id = st.ids("XL", 0), st.ids("XT", 0), st.ids("XS", 0)
+        x = PlaceOco(st.symbol, list_id, x.side, x.qty, x.take_profit, x.stop, tp_id, sl_id)
+        tp = Order(tp_id, st.idx, st.symbol, x.side, 0, x.take_profit, x.qty)
+        sl = Order(sl_id, st.idx, st.symbol, x.side, 0, x.stop, x.qty)
+        tp.exit_list = sl.exit_list = list_id
+        self.orders[tp_id] = tp
+        self.orders[sl_id] = sl
+        if x.side is SELL:
+            held = x.qty
+            st.base_free -= held
+            st.base_locked += held
+        else:
+            held = x.qty * x.stop
+            st.quote_free -= held
+            st.quote_locked += held
+        st.exit = ExitList(list_id, x.side, tp, sl, held)
+        self.order_log.append(OrderRecord(ts, tp, S.PENDING_NEW, 0, f"exit take-profit of {list_id}"))
+        self.order_log.append(OrderRecord(ts, sl, S.PENDING_NEW, 0, f"exit stop-loss of {list_id}"))
+        r = st.rules
+        text = (
+            f"exit {list_id}: OCO {x.side.name} {r.qty(x.qty).normalize():f} {r.base_asset}, take-profit "
+            f"{r.price(x.take_profit).normalize():f}, stop {r.price(x.stop).normalize():f} {r.quote_asset} "
+            f"(more than exit_inventory {st.cfg.exit_inventory} {r.base_asset} past inventory_target)"
+        )
+        self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
+        st.close_band()
+        out.append(x)
+
+    def _cancel_exit(self, st: PairState, ts: int) -> list[Intent]:
+        """Cancel the pair's exit once it rests (one request for both legs). A list still on its way is
+        cancelled when accepted (``on_exit_placed``); one being cancelled or of unknown fate waits."""
+        x = st.exit
+        if x is None:
+            return _NONE
+        legs = [o for o in (x.tp, x.sl) if o.status in S.RESTING]
+        if not legs or len(legs) != len(x.open_legs()):
+            return _NONE
+        for o in legs:
+            o.status = S.PENDING_CANCEL
+            self.order_log.append(OrderRecord(ts, o, S.PENDING_CANCEL, o.filled, ""))
+        return [CancelList(st.symbol, x.list_id)]
+
+    def exit_legs(self, symbol: str, list_id: str) -> list[str]:
+        """The client ids of a list's legs the core still tracks."""
+        st = self.by_symbol.get(symbol)
+        x = st.exit if st is not None else None
+        if x is None or x.list_id != list_id:
+            return []
+        return [o.client_id for o in x.open_legs() if o.client_id in self.orders]
+
+    def on_exit_placed(self, symbol: str, list_id: str, ts: int) -> list[Intent]:
+        """The venue accepted the pair's OCO: both legs work (cancelled at once if the pair stopped meanwhile)."""
+        st = self.by_symbol.get(symbol)
+        x = st.exit if st is not None else None
+        if st is None or x is None or x.list_id != list_id:
+            return _NONE
+        x.placed = True
+        for o in (x.tp, x.sl):
+            if o.status == S.PENDING_NEW:
+                o.status = S.NEW
+                self.order_log.append(OrderRecord(ts, o, S.NEW, o.filled, ""))
+        if st.state != S.QUOTING:
+            return self._cancel_exit(st, ts)
+        return _NONE
+
+    def on_exit_refused(self, symbol: str, list_id: str, ts: int, reason: str) -> list[Intent]:
+        """The venue refused the OCO: its legs end, what it held is free again, and the pair's next exit
+        waits ``HOLD_NS`` (then goes at the prices of then)."""
+        st = self.by_symbol.get(symbol)
+        x = st.exit if st is not None else None
+        if st is None or x is None or x.list_id != list_id:
+            return _NONE
+        st.exit_until = ts + HOLD_NS
+        self.event_log.append(StateRecord(ts, st.symbol, st.state, f"exit {list_id} refused: {reason}"))
+        for o in x.open_legs():
+            self._exit_leg_end(o, S.REJECTED, ts, reason)
+        return _NONE
+
+    def on_list_canceled(self, symbol: str, list_id: str, ts: int) -> list[Intent]:
+        """The venue cancelled the list: both legs end."""
+        st = self.by_symbol.get(symbol)
+        x = st.exit if st is not None else None
+        if st is None or x is None or x.list_id != list_id:
+            return _NONE
+        for o in x.open_legs():
+            self._exit_leg_end(o, S.CANCELED, ts, "")
+        return _NONE
+
+    def _exit_status(self, o: Order, status: str, filled: int, ts: int) -> list[Intent]:
+        """A leg's status from the stream or a query."""
+        st = self.pairs[o.pair]
+        if status in S.RESTING:
+            if o.status in (S.UNKNOWN, S.PENDING_NEW):
+                o.status = S.NEW if status == S.NEW else S.PARTIALLY_FILLED
+                self.order_log.append(OrderRecord(ts, o, o.status, o.filled, "resolved"))
+                x = st.exit
+                if x is not None and x.list_id == o.exit_list:
+                    x.placed = True
+                    if st.state != S.QUOTING:
+                        return self._cancel_exit(st, ts)
+            return _NONE
+        if status == S.FILLED and o.filled < o.qty:
+            o.status = S.UNKNOWN  # filled, but not all fills seen yet: wait for them
+            return _NONE
+        return self._exit_leg_end(o, status, ts, "")
+
+    def _exit_fill(
+        self, o: Order, ts: int, price: int, qty: int, fee_nu: int, is_maker: bool, trade_id: int, ts_exchange: int
+    ) -> list[Intent]:
+        """An execution of an exit's leg: the pair's position, cash and fees as any fill's, and the share of
+        what the list holds that it used released."""
+        st = self.pairs[o.pair]
+        qty = min(qty, o.qty - o.filled)
+        if qty <= 0:
+            return _NONE
+        o.filled += qty
+        notional = price * qty
+        fee_units = -((-fee_nu) // FEE_SCALE)
+        x = st.exit if st.exit is not None and st.exit.list_id == o.exit_list else None
+        if o.side is BUY:
+            used = min(x.held, x.sl.price * qty) if x is not None else 0
+            st.pos += qty
+            st.cash -= notional
+            st.quote_locked -= used
+            st.quote_free += used - notional - fee_units
+            st.base_free += qty
+        else:
+            used = min(x.held, qty) if x is not None else 0
+            st.pos -= qty
+            st.cash += notional
+            st.base_locked -= used
+            st.base_free -= qty - used
+            st.quote_free += notional - fee_units
+        if x is not None:
+            x.held -= used
+        st.fee_nu += fee_nu
+        st.volume += notional
+        st.n_fills += 1
+        if st.vol is not None:
+            self._model_spreads(st)
+        self.fill_log.append(FillRecord(ts, ts_exchange, o, price, qty, fee_nu, is_maker, trade_id))
+        st.close_band()
+        if o.filled >= o.qty:
+            return self._exit_leg_end(o, S.FILLED, ts, "")
+        if o.status == S.NEW:
+            o.status = S.PARTIALLY_FILLED
+        self.order_log.append(OrderRecord(ts, o, o.status, o.filled, ""))
+        if st.state == S.QUOTING and st.params.max_loss_units and st.kill_switch_hit():
+            return self._halt(st, ts)
+        return _NONE
+
+    def _exit_leg_end(self, o: Order, status: str, ts: int, reason: str) -> list[Intent]:
+        """A leg ended; with both ended the list is done: what it still holds is released and a later
+        excess may get a new exit."""
+        st = self.pairs[o.pair]
+        o.status = status
+        self.orders.pop(o.client_id, None)
+        self.order_log.append(OrderRecord(ts, o, status, o.filled, reason))
+        x = st.exit
+        if x is None or x.list_id != o.exit_list or x.open_legs():
+            return _NONE
+        if x.side is SELL:
+            st.base_locked -= x.held
+            st.base_free += x.held
+        else:
+            st.quote_locked -= x.held
+            st.quote_free += x.held
+        x.held = 0
+        st.exit = None
+        st.close_band()
+        filled = [name for name, leg in (("take-profit", x.tp), ("stop-loss", x.sl)) if leg.filled]
+        how = " and ".join(f"{n} filled" for n in filled) if filled else "no leg filled"
+        self.event_log.append(StateRecord(ts, st.symbol, st.state, f"exit {x.list_id} done: {how}"))
+        if st.state == S.QUOTING and status == S.FILLED and st.params.max_loss_units and st.kill_switch_hit():
+            return self._halt(st, ts)
         return _NONE
 
     # ---- balances -------------------------------------------------------------------------------

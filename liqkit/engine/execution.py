@@ -38,7 +38,18 @@ from liqkit.domain.errors import (
 )
 from liqkit.domain.types import OrderStatus, RejectReason
 from liqkit.engine.core import FEE_SCALE, EngineCore
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Intent, OrderRef, Place, Replace, _Value
+from liqkit.engine.intents import (
+    Amend,
+    Cancel,
+    CancelAll,
+    CancelList,
+    Intent,
+    OrderRef,
+    Place,
+    PlaceOco,
+    Replace,
+    _Value,
+)
 from liqkit.engine.ports import OpenOrder, UserFill
 
 TIMER_NS: Final = 1_000_000_000  # the engine's periodic check (stale feeds), live and in backtests alike
@@ -227,12 +238,35 @@ class Execution:
             return core.on_amend_rejected(a.client_id, ts, out.text)  # type: ignore[return-value]
         if t is Replace:
             return self._on_replace(req, out, ts)  # type: ignore[arg-type]
+        if t is PlaceOco:
+            x: PlaceOco = req  # type: ignore[assignment]
+            if kind == OK:
+                return core.on_exit_placed(x.symbol, x.list_id, ts)  # type: ignore[return-value]
+            if kind in (REFUSED, RETRY):  # not placed: the next exit after the hold, at the prices of then
+                return core.on_exit_refused(x.symbol, x.list_id, ts, out.text)  # type: ignore[return-value]
+            res: list[Request] = []  # unknown: each leg's fate is found out as any order's
+            for cid in core.exit_legs(x.symbol, x.list_id):
+                core.on_unknown_outcome(cid, ts, f"OCO: {out.text}")
+                res += self._resolve(x.symbol, cid, ts)
+            return res
+        if t is CancelList:
+            cl: CancelList = req  # type: ignore[assignment]
+            if kind == OK:
+                return core.on_list_canceled(cl.symbol, cl.list_id, ts)  # type: ignore[return-value]
+            legs = core.exit_legs(cl.symbol, cl.list_id)
+            if kind == RETRY:  # not sent: again once the venue allows
+                return [Later(out.retry_after_ns, cl)] if legs else _NONE
+            res = []  # not open (a leg filled or triggered meanwhile), or unknown: the legs tell
+            for cid in legs:
+                core.on_unknown_outcome(cid, ts, f"cancel OCO: {out.text}")
+                res += self._resolve(cl.symbol, cid, ts)
+            return res
         if t is CancelAll:
             ca: CancelAll = req  # type: ignore[assignment]
             if kind != OK:  # the sweep at stop (and the next run) tries again
                 self.errors.append(f"cleanup of {ca.symbol}: {out.text}")
                 return _NONE
-            res: list[Request] = []
+            res = []
             for cid in out.value:
                 res += core.on_canceled(cid, ts)
             return res

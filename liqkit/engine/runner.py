@@ -25,9 +25,9 @@ from functools import partial
 from typing import Any, TypeVar
 
 from liqkit.domain.config import PairConfig, RiskConfig
-from liqkit.domain.errors import RetryableError, UnknownOrderError, VenueError
-from liqkit.domain.rules import SymbolRules, plain_decimal
-from liqkit.domain.types import BalanceUpdate, BookTop, Side, Trade
+from liqkit.domain.errors import OrderRejected, RetryableError, UnknownOrderError, VenueError
+from liqkit.domain.rules import plain_decimal
+from liqkit.domain.types import BalanceUpdate, BookTop, Trade
 from liqkit.engine.core import FEE_SCALE, EngineCore
 from liqkit.engine.events import BalanceEvent, BookEvent, ConfigEvent, FillEvent, OrderEvent, RunnerEvent, StateEvent
 from liqkit.engine.execution import (
@@ -44,15 +44,14 @@ from liqkit.engine.execution import (
     Request,
     outcome_of,
 )
-from liqkit.engine.exits import Exits, OcoExit, exit_for
 from liqkit.engine.histogram import LatencyHistogram
 from liqkit.engine.ids import new_run_nonce
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
+from liqkit.engine.intents import Amend, Cancel, CancelAll, CancelList, Place, PlaceOco, Replace
 from liqkit.engine.ordercount import OrderCount
 from liqkit.engine.ports import Clock, Sink, StreamGap, UserFill, UserOrder, Venue, WallClock
 from liqkit.engine.records import StateRecord
 from liqkit.engine.startup import StartupRetry
-from liqkit.engine.state import QUOTING, purpose
+from liqkit.engine.state import purpose
 from liqkit.engine.views import Balance, side_name
 
 log = logging.getLogger("liqkit.runner")
@@ -63,6 +62,8 @@ _JOURNALED = {
     Amend: "amend",
     Replace: "replace",
     CancelAll: "cancel_all",
+    PlaceOco: "place_oco",
+    CancelList: "cancel_list",
     Query: "query",
 }
 
@@ -107,7 +108,6 @@ class EngineRunner:
         self.reconnects = 0
         self.startup = StartupRetry()  # start-up's retry policy (replace it to bound or speed it up)
         self.order_count = OrderCount()  # new orders and cancels sent, for the rate-limit planner
-        self.exits = Exits(journal)  # OCO exits for accumulated inventory (``exits``), on a venue with place_oco
         self.session = ""  # ``start``'s time (the clock's ns) and a nonce: the journal's round trips name it
 
     # ---- lifecycle ------------------------------------------------------------------------------
@@ -134,7 +134,7 @@ class EngineRunner:
             for sym, cfg in self.configs.items():
                 self.core.add_pair(cfg, rules[sym])
                 if cfg.exit_inventory is not None and not hasattr(self.venue, "place_oco"):
-                    text = f"{sym}: exit_inventory is set but this venue places no OCO exits (Binance venues do)"
+                    text = f"{sym}: exit_inventory is set but this venue ({self.venue.name}) places no OCO exits"
                     self._error(text)
                     if self.journal is not None:
                         self.journal.state(self.clock(), sym, "exit", text)
@@ -165,9 +165,8 @@ class EngineRunner:
         self._drain()
 
     async def stop_pair(self, symbol: str) -> None:
-        """Stop quoting ``symbol`` and cancel its orders (and its open exits)."""
+        """Stop quoting ``symbol`` and cancel its orders (and its exit)."""
         self._submit(self.core.stop(symbol, self.clock()))  # type: ignore[arg-type]
-        await self._cancel_exits(symbol)
         self._drain()
 
     def configure(self, cfg: PairConfig, source: str = "api") -> None:
@@ -189,7 +188,6 @@ class EngineRunner:
         self.state = "stopping"
         self._submit(self.core.stop_all(self.clock()))  # type: ignore[arg-type]
         deadline = time.monotonic() + timeout_s
-        await self._cancel_exits()
         await self._settled(deadline)
         await self._sweep(deadline)
         if self.core.orders:
@@ -208,67 +206,6 @@ class EngineRunner:
         if self.journal is not None:
             self.journal.flush()
         self.state = "stopped"
-
-    # ---- OCO exits (``exits``) ------------------------------------------------------------------------
-    def _check_exits(self, assets: Iterable[str]) -> None:
-        """After a balance change: each running pair with exits on whose excess passed ``exit_inventory``
-        gets one OCO exit (one at a time per pair), placed through the venue."""
-        place = getattr(self.venue, "place_oco", None)
-        if place is None or self.state != "running":
-            return
-        changed = set(assets)
-        for st in self.core.pairs:
-            cfg = self.configs.get(st.symbol)
-            if (
-                cfg is None
-                or cfg.exit_inventory is None
-                or st.state != QUOTING
-                or self.exits.busy(st.symbol, self.clock())
-            ):
-                continue
-            if st.rules.base_asset not in changed and st.rules.quote_asset not in changed:
-                continue
-            x = exit_for(
-                cfg,
-                st.rules,
-                st.base_free,
-                st.base_free + st.base_locked,
-                st.quote_free,
-                st.quote_free + st.quote_locked,
-                st.bid,
-                st.ask,
-                self.exits.ids(st.symbol, self.core.run_nonce),
-            )
-            if x is not None:
-                self.exits.placing(x, self.clock())
-                self._spawn(self._place_exit(x, st.rules))
-
-    async def _place_exit(self, x: OcoExit, rules: SymbolRules) -> None:
-        try:
-            await self.venue.place_oco(x)  # type: ignore[attr-defined]
-        except VenueError as e:
-            self.exits.refused(x, self.clock(), str(e))
-            self._error(f"exit {x.list_id}: {e}")
-            return
-        self.exits.placed_ok(x, rules, self.clock())
-
-    async def _cancel_exits(self, symbol: str | None = None) -> None:
-        """Cancel the exits still open (of ``symbol``, or all: stop), each list by its client id; one already
-        done is fine."""
-        cancel = getattr(self.venue, "cancel_order_list", None)
-        if cancel is None:
-            return
-        for x in [x for x in self.exits.open.values() if symbol is None or x.symbol == symbol]:
-            try:
-                await cancel(x.symbol, x.list_id)
-            except UnknownOrderError:
-                pass
-            except VenueError as e:
-                self._error(f"stop: exit {x.list_id} not cancelled: {e}")
-                continue
-            self.exits.open.pop(x.list_id, None)
-            if self.journal is not None:
-                self.journal.state(self.clock(), x.symbol, "exit", f"OCO {x.list_id} cancelled at stop")
 
     async def _settled(self, deadline: float) -> None:
         """Wait (until the monotonic ``deadline``) for no open order and no request in flight."""
@@ -321,16 +258,10 @@ class EngineRunner:
             elif t is Trade:
                 continue
             elif t is UserFill:
-                if self.exits.is_leg(ev.client_id):  # type: ignore[union-attr]
-                    self._exit_fill(ev)  # type: ignore[arg-type]
-                else:
-                    self._submit(x.on_fill(ev, ev.ts_local))  # type: ignore[arg-type]
+                self._submit(x.on_fill(ev, ev.ts_local))  # type: ignore[arg-type]
             elif t is UserOrder:
                 u: UserOrder = ev  # type: ignore[assignment]
-                if self.exits.is_leg(u.client_id):
-                    self._exit_update(u)
-                else:
-                    self._submit(x.on_order_update(u.client_id, u.status, u.filled, u.ts_local))
+                self._submit(x.on_order_update(u.client_id, u.status, u.filled, u.ts_local))
             elif t is BalanceUpdate:
                 bu: BalanceUpdate = ev  # type: ignore[assignment]
                 self._submit(x.on_balances({a.asset: (a.free, a.locked) for a in bu.balances}, bu.ts_local))
@@ -338,37 +269,10 @@ class EngineRunner:
                     for a in bu.balances:
                         self.journal.balance(bu.ts_local, a.asset, a.free, a.locked)
                 self._publish_balances(bu.ts_local, [a.asset for a in bu.balances])
-                self._check_exits(a.asset for a in bu.balances)
             elif t is StreamGap:
                 self.reconnects += 1
                 self._submit(x.on_gap(self.clock()))
             self._drain()
-
-    def _exit_update(self, u: UserOrder) -> None:
-        st = next((p for p in self.core.pairs if p.symbol == u.symbol), None)
-        if st is not None:
-            self.exits.on_order(u.client_id, u.status, st.rules.format_qty(u.filled), st.rules, u.ts_local)
-
-    def _exit_fill(self, f: UserFill) -> None:
-        """A fill of an exit's leg, journaled (the quoting PnL counts the engine's own quotes only)."""
-        st = next((p for p in self.core.pairs if p.symbol == f.symbol), None)
-        x = next((x for x in self.exits.open.values() if f.client_id in (x.tp_id, x.sl_id)), None)
-        if st is None or self.journal is None:
-            return
-        side = x.side if x is not None else Side.SELL
-        r = st.rules
-        self.journal.fill(
-            f.ts_local,
-            f.symbol,
-            f.client_id,
-            side,
-            r.format_price(f.price),
-            r.format_qty(f.qty),
-            f.fee,
-            f.fee_asset,
-            f.is_maker,
-            trade_id=f.trade_id,
-        )
 
     async def _timer(self) -> None:
         """The engine's periodic check on a grid of ``timer_ns``: its requests follow the next wait."""
@@ -427,7 +331,7 @@ class EngineRunner:
         now = self.clock()
         kind = _JOURNALED.get(type(req))
         if kind is not None and self.journal is not None:  # its round trip (``liqkit latency export``)
-            symbol, cid = getattr(req, "symbol", ""), getattr(req, "client_id", "")
+            symbol, cid = getattr(req, "symbol", ""), getattr(req, "client_id", "") or getattr(req, "list_id", "")
             if type(req) is Replace:  # named by the order it places (the one it cancels is in the orders)
                 cid = req.place.client_id  # type: ignore[attr-defined]
             self.journal.request(sent, now, symbol, cid, kind, OUTCOME_NAMES[out.kind], self.session)
@@ -461,7 +365,22 @@ class EngineRunner:
             return await v.order_fills(f.symbol, f.client_id)
         if t is FetchBalances:
             return await v.balances()
+        if t is PlaceOco or t is CancelList:
+            return await self._list_call(req)  # type: ignore[arg-type]
         raise TypeError(f"unknown request {req!r}")
+
+    async def _list_call(self, req: PlaceOco | CancelList) -> Any:
+        """An order list's request, on a venue that has them (``place_oco``/``cancel_order_list``)."""
+        v = self.venue
+        if type(req) is PlaceOco:
+            place = getattr(v, "place_oco", None)
+            if place is None:
+                raise OrderRejected(f"{v.name} places no OCO exits")
+            return await place(req)
+        cancel = getattr(v, "cancel_order_list", None)
+        if cancel is None:
+            raise UnknownOrderError(f"{v.name} has no order lists")
+        return await cancel(req.symbol, req.list_id)
 
     # ---- journal and subscribers ------------------------------------------------------------------
     def _drain(self) -> None:

@@ -43,6 +43,7 @@ class Order:
     __slots__ = (
         "amend_qty",
         "client_id",
+        "exit_list",
         "filled",
         "level",
         "pair",
@@ -72,6 +73,7 @@ class Order:
         self.successor: Order | None = None  # a replace in flight: the order placed once this one is cancelled
         self.replaces: Order | None = None  # for that successor: the order it replaces
         self.rebalance = False  # the pair's rebalancing order (its own slot, ``PairState.rebal``), not a quote
+        self.exit_list = ""  # a leg of the pair's OCO exit (``PairState.exit``): the list's client id
 
     @property
     def remaining(self) -> int:
@@ -84,11 +86,36 @@ class Order:
 
 QUOTE: Final = "quote"
 REBALANCE: Final = "rebalance"
+EXIT: Final = "exit"
 
 
 def purpose(order: Order) -> str:
-    """What an order is for, as the journal, the events and the tables name it: "quote" or "rebalance"."""
+    """What an order is for, as the journal, the events and the tables name it: "quote", "rebalance" or
+    "exit" (a leg of an OCO exit)."""
+    if order.exit_list:
+        return EXIT
     return REBALANCE if order.rebalance else QUOTE
+
+
+class ExitList:
+    """The pair's OCO exit (``PairState.exit``): its two legs (``Order``s outside the quotes' slots, each of
+    ``qty`` steps) and what the list holds of the balances. A SELL list holds ``qty`` base steps; a BUY list
+    ``qty`` at the stop's price (the dearer leg) in quote units. ``held`` is what it still holds: each fill
+    releases its share, the list's end the rest."""
+
+    __slots__ = ("held", "list_id", "placed", "side", "sl", "tp")
+
+    def __init__(self, list_id: str, side: Side, tp: Order, sl: Order, held: int) -> None:
+        self.list_id = list_id
+        self.side = side
+        self.tp = tp
+        self.sl = sl
+        self.held = held
+        self.placed = False  # the venue accepted it (legs NEW)
+
+    def open_legs(self) -> list[Order]:
+        """The legs that have not ended."""
+        return [o for o in (self.tp, self.sl) if o.status in OPEN]
 
 
 class PairState:
@@ -111,6 +138,8 @@ class PairState:
         "bids",
         "cash",
         "cfg",
+        "exit",
+        "exit_until",
         "fee_nu",
         "filters",
         "has_book",
@@ -192,6 +221,8 @@ class PairState:
         self.rebal: Order | None = None  # the rebalancing order (active rebalance), never in bids/asks
         self.rb_kind = ""  # what the rebalance last said (dedupes its state records)
         self.rb_until = 0  # no new rebalancing order before this (after a taker the book could not fill whole)
+        self.exit: ExitList | None = None  # the OCO exit at work (one at a time), never in bids/asks
+        self.exit_until = 0  # no new exit before this (after a refused one)
 
     def close_band(self) -> None:
         """Make the next book update take the full evaluation path (no bid is >= INF)."""

@@ -42,9 +42,8 @@ from liqkit.domain.errors import (
 )
 from liqkit.domain.rules import SymbolRules, parse_exchange_info
 from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
-from liqkit.engine.exits import OcoExit
 from liqkit.engine.ids import is_liqkit_id
-from liqkit.engine.intents import Amend, Place, Replace
+from liqkit.engine.intents import Amend, Place, PlaceOco, Replace
 from liqkit.engine.ports import OpenOrder, StreamGap, UserFill, UserOrder, VenueEvent
 from liqkit.venues.ratelimit import RateLimits
 
@@ -641,7 +640,7 @@ class BinanceVenue:
                 raise ReplaceFailed(_half_error(cancel_half, False, "cancel"), None) from e
             raise ReplaceFailed(None, _half_error(new_half, True, "new order")) from e
 
-    async def place_oco(self, x: OcoExit) -> None:
+    async def place_oco(self, x: PlaceOco) -> None:
         """An OCO exit (``orderList/oco`` / ``orderList.place.oco``): a LIMIT_MAKER take-profit and a
         STOP_LOSS of one quantity (a SELL list: the take-profit above, the stop below; a BUY one: reversed)."""
         r = self._rules[x.symbol]

@@ -15,7 +15,6 @@ from processes import until
 
 from liqkit.data.feed import MarketData
 from liqkit.domain.config import PairConfig, SimConfig
-from liqkit.domain.types import OrderStatus
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
 from liqkit.venues.binance import BinanceVenue, client_class, close_client
@@ -64,8 +63,8 @@ def test_the_engine_places_one_exit_for_the_excess_and_stop_cancels_it(tmp_path,
                 assert "orderList.place.oco" in methods, methods
             assert server.lists.open_count() == 1  # one exit at a time, however many balance updates came
             if entry == "rest":  # stopping the pair alone cancels its exit too
-                await runner.stop_pair("BTCUSDT")
-                assert server.lists.open_count() == 0
+                await runner.stop_pair("BTCUSDT")  # its requests go out; the list is cancelled as they land
+                await until(lambda: server.lists.open_count() == 0, 60, "the pair's exit cancelled")
             await runner.stop()
             assert server.lists.open_count() == 0  # no orphan list
             assert server.venue.own_open_orders() == [] and not server.book.open_orders({"symbol": "BTCUSDT"})
@@ -74,12 +73,14 @@ def test_the_engine_places_one_exit_for_the_excess_and_stop_cancels_it(tmp_path,
             if runner.state != "stopped":
                 await runner.stop()
             await web.cleanup()
-        states = journal.states("BTCUSDT")
-        reasons = list(states[states["state"] == "exit"]["reason"])
-        assert any(r.startswith(f"OCO {ol.client_id}: SELL") for r in reasons), reasons
-        assert f"OCO {ol.client_id} cancelled at stop" in reasons, reasons
+        reasons = list(journal.states("BTCUSDT")["reason"])
+        assert any(r.startswith(f"exit {ol.client_id}: OCO SELL") for r in reasons), reasons
+        assert f"exit {ol.client_id} done: no leg filled" in reasons, reasons
         legs = journal.orders("BTCUSDT")
-        assert {tp["clientOrderId"], sl["clientOrderId"]} <= set(legs["client_id"]), legs
+        legs = legs[legs["client_id"].isin([tp["clientOrderId"], sl["clientOrderId"]])]
+        assert set(legs["purpose"]) == {"exit"}, legs
+        ends = legs.groupby("client_id")["status"].last()
+        assert list(ends) == ["CANCELED", "CANCELED"], legs  # each leg's last word: cancelled with the list
 
     asyncio.run(scenario())
 
@@ -127,7 +128,8 @@ def test_exits_off_by_default_place_no_list(tmp_path):
             await until(lambda: server.venue.own_open_orders(), 60, "the engine's quotes")
             seen = len(server.tapes["BTCUSDT"].trades)
             await until(lambda: len(server.tapes["BTCUSDT"].trades) > seen + 20, 60, "two more seconds of trades")
-            assert server.lists.lists == {} and runner.exits.placed == 0
+            assert server.lists.lists == {}
+            assert not [o for o in runner.core.orders.values() if o.exit_list]
             await runner.stop()
         finally:
             if runner.state != "stopped":
@@ -144,12 +146,13 @@ def test_a_rising_market_fills_the_exits_take_profit_and_the_stop_expires(tmp_pa
             tmp_path, drifting_feed(+1, book_follows=True), "ws-api", cfg
         )
         try:
-            await until(lambda: runner.exits.done >= 1, 120, "the exit's take-profit to fill")
+            st = runner.core.pair("BTCUSDT")
+            await until(lambda: server.lists.lists and st.exit is None, 120, "the exit's take-profit to fill")
             (ol,) = list(server.lists.lists.values())[:1]
             tp, sl = server.book.orders[ol.limit_id], server.book.orders[ol.stop_id]
             assert (tp["status"], sl["status"]) == ("FILLED", "EXPIRED")
-            expired = OrderStatus.EXPIRED  # the stop leg's report reaches the engine too
-            await until(lambda: runner.exits.legs[sl["clientOrderId"]][1] == expired, 60, "the stop's EXPIRED")
+            # the exit's sale is the pair's own: in its position (the quotes' fills beside it)
+            assert st.pos <= -int(D(tp["executedQty"]) / st.rules.step)
             await runner.stop()
             assert server.lists.open_count() == 0
         finally:
@@ -157,10 +160,11 @@ def test_a_rising_market_fills_the_exits_take_profit_and_the_stop_expires(tmp_pa
                 await runner.stop()
             await web.cleanup()
         fills = journal.fills("BTCUSDT")
-        assert tp["clientOrderId"] in set(fills["client_id"]), fills
+        mine = fills[fills["client_id"] == tp["clientOrderId"]]
+        assert set(mine["purpose"]) == {"exit"} and D(str(mine["qty"].sum())) == D(tp["executedQty"]), fills
         states = journal.states("BTCUSDT")
-        assert f"OCO {ol.client_id} done: take-profit FILLED" in list(states["reason"]), list(states["reason"])
-        legs = journal.orders("BTCUSDT")
+        assert f"exit {ol.client_id} done: take-profit filled" in list(states["reason"]), list(states["reason"])
+        legs = journal.orders("BTCUSDT")  # the stop leg's EXPIRED report reached the engine
         assert "EXPIRED" in set(legs[legs["client_id"] == sl["clientOrderId"]]["status"]), legs
 
     asyncio.run(scenario())
