@@ -7,7 +7,8 @@ hot path pays a list append. Every row carries the writing engine's id, so sever
 by pair) may share a schema. Exact decimal values are stored as plain decimal text; readers return
 pandas DataFrames with float columns for analysis and the exact text beside them (``*_text``).
 A fill is stored once even if the venue reports it twice (unique on engine, symbol, order, trade).
-Orders and fills carry their ``purpose``: "quote", or "rebalance" for the active rebalance's orders
+Orders and fills carry their ``purpose``: "quote", "rebalance" for the active rebalance's orders, "exit"
+for an OCO exit's legs
 (schema 2; a schema-1 journal gains the column, its rows read "quote").
 """
 
@@ -27,7 +28,7 @@ from liqkit.domain.rules import plain_decimal
 from liqkit.domain.types import OrderStatus, Side
 
 SCHEMA_VERSION = 2
-PURPOSES = ("quote", "rebalance")
+PURPOSES = ("quote", "rebalance", "exit")
 FILE_NAME = "journal.sqlite"
 _OPEN = tuple(s.value for s in OrderStatus if s.is_open)
 _SECRET_WORDS = ("key", "secret", "token", "password")
@@ -183,7 +184,7 @@ class Journal:
         reason: str = "",
         purpose: str = "quote",
     ) -> None:
-        """Record an order's new state (``purpose``: "quote", or "rebalance")."""
+        """Record an order's new state (``purpose``: one of ``PURPOSES``)."""
         st = status.value if isinstance(status, OrderStatus) else str(status)
         self._add(
             "orders",
@@ -221,8 +222,8 @@ class Journal:
         trade_id: int = 0,
         purpose: str = "quote",
     ) -> None:
-        """Record an execution (stored once per engine, symbol, order and trade id; ``purpose``: "quote",
-        or "rebalance")."""
+        """Record an execution (stored once per engine, symbol, order and trade id; ``purpose``: one of
+        ``PURPOSES``)."""
         self._add(
             "fills",
             (

@@ -49,7 +49,7 @@ class OrderEvent:
     level: int
     status: str
     ts: int
-    purpose: str = "quote"  # or "rebalance": the active rebalance's order
+    purpose: str = "quote"  # or "rebalance": the active rebalance's order; or "exit": an OCO exit's leg
 
     def to_json(self) -> dict[str, Any]:
         """The event as JSON-ready data."""
@@ -83,7 +83,7 @@ class FillEvent:
     fee_asset: str
     maker: bool
     ts: int
-    purpose: str = "quote"  # or "rebalance": a fill of the active rebalance's order
+    purpose: str = "quote"  # or "rebalance": a fill of the active rebalance's order; or "exit": an exit leg's
 
     def to_json(self) -> dict[str, Any]:
         """The event as JSON-ready data."""

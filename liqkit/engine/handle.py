@@ -30,6 +30,7 @@ from liqkit.engine.core import FEE_SCALE, SIZE_SKIPS, EngineCore
 from liqkit.engine.events import BookEvent, Event, FillEvent, HealthEvent, OrderEvent, SnapshotEvent, TickerEvent
 from liqkit.engine.intents import Place
 from liqkit.engine.runner import EngineRunner
+from liqkit.engine.state import purpose
 from liqkit.engine.tape import MarketTape
 from liqkit.engine.views import (
     Balance,
@@ -245,7 +246,7 @@ class LocalEngine:
                     qty=plain_decimal(r.qty(o.qty)),
                     filled=plain_decimal(r.qty(o.filled)),
                     status=o.status,
-                    purpose="rebalance" if o.rebalance else "quote",
+                    purpose=purpose(o),  # type: ignore[arg-type]
                     placed_ts=placed,
                     updated_ts=updated,
                 )
@@ -415,7 +416,7 @@ class LocalEngine:
                 fee_asset=ev.fee_asset,
                 maker=ev.maker,
                 mid=ev.mid,
-                purpose="rebalance" if ev.purpose == "rebalance" else "quote",
+                purpose=ev.purpose,  # type: ignore[arg-type]
             )
         )
         sym = ev.symbol

@@ -169,7 +169,7 @@ class Sink(Protocol):
         reason: str = "",
         purpose: str = "quote",
     ) -> None:
-        """An order's new state (``purpose``: "quote", or "rebalance")."""
+        """An order's new state (``purpose``: "quote", "rebalance" or "exit")."""
 
     def fill(
         self,
@@ -187,7 +187,7 @@ class Sink(Protocol):
         trade_id: int = 0,
         purpose: str = "quote",
     ) -> None:
-        """One execution of one of our orders (``purpose``: "quote", or "rebalance")."""
+        """One execution of one of our orders (``purpose``: "quote", "rebalance" or "exit")."""
 
     def balance(self, ts_local: int, asset: str, free: Decimal | str, locked: Decimal | str) -> None:
         """An asset's balance."""

@@ -17,7 +17,7 @@ from liqkit.domain.config import PairConfig
 from liqkit.rateplan import RatePlan
 
 SideName = Literal["BUY", "SELL"]
-Purpose = Literal["quote", "rebalance"]
+Purpose = Literal["quote", "rebalance", "exit"]
 
 
 def side_name(side: int) -> SideName:

@@ -114,8 +114,8 @@ class BacktestReport:
         """Fills per quote level and side (``liqkit.research.fills.fills_per_level``: count, base quantity,
         notional, maker share, mean time to fill) with the mean edge at fill and markout ``horizon_s`` later (bps)."""
         f = self.fill_table
-        if len(f) and "purpose" in f:  # the active rebalance's fills are not a quote level's: left out
-            f = f[f["purpose"] != "rebalance"]
+        if len(f) and "purpose" in f:  # the active rebalance's and the exits' fills are not a quote level's
+            f = f[f["purpose"] == "quote"]
         cols = [
             "fills",
             "qty",

@@ -33,7 +33,7 @@ from liqkit.domain.errors import ConfigError, LiqkitError, RulesError, UnknownPa
 from liqkit.engine.events import Event, SnapshotEvent
 from liqkit.engine.handle import LocalEngine
 from liqkit.engine.views import Balance, EngineStatus, Fill, OrderView, PairPnl, PairView, PnlPoint, Quote, SideName
-from liqkit.journal import FillRow, Journal
+from liqkit.journal import PURPOSES, FillRow, Journal
 from liqkit.preflight import Preflight
 from liqkit.service.limits import BodyLimit, JsonRoute, short_text, validation_detail
 
@@ -82,7 +82,7 @@ def _fill(row: FillRow) -> Fill:
         fee_asset=row.fee_asset,
         maker=row.is_maker,
         trade_id=row.trade_id,
-        purpose="rebalance" if row.purpose == "rebalance" else "quote",
+        purpose=row.purpose if row.purpose in PURPOSES else "quote",  # type: ignore[arg-type]
     )
 
 

@@ -102,7 +102,7 @@ class OrdersTable(Panel):
                     qty=ev.qty,
                     filled=known.filled if known is not None else "0",
                     status=ev.status,
-                    purpose="rebalance" if ev.purpose == "rebalance" else "quote",
+                    purpose=ev.purpose,  # type: ignore[arg-type]
                     placed_ts=placed,
                     updated_ts=ev.ts,
                 )

@@ -503,7 +503,7 @@ def test_the_rebalance_through_the_service_its_api_and_liqkit_status(tmp_path):
         }  # fmt: skip
         assert [q["ts"] for q in points] == sorted(q["ts"] for q in points)
         code, orders = http("GET", f"{url}/api/orders?symbol=BTCUSDT", token)
-        assert code == 200 and orders and {o["purpose"] for o in orders} <= {"quote", "rebalance"}
+        assert code == 200 and orders and {o["purpose"] for o in orders} <= {"quote", "rebalance", "exit"}
         assert all(o["placed_ts"] and o["updated_ts"] >= o["placed_ts"] for o in orders), orders
         code, pairs = http("GET", f"{url}/api/pairs/BTCUSDT", token)
         assert (pairs["base_asset"], pairs["quote_asset"]) == ("BTC", "USDT")

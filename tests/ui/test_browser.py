@@ -339,7 +339,7 @@ def test_rebalance_fills_the_equity_chart_and_units_in_the_browser(tmp_path, bro
         page.wait_for_function(f"() => {ROWS}.length > 0", timeout=30_000)
         for r in page.evaluate(f"() => {ROWS}"):
             assert r[2].endswith(" USDT") and r[3].endswith(" BTC") and r[4].endswith(" BTC"), r
-            assert r[6] in ("quote", "rebalance") and len(r[7]) == len(r[8]) == 8 and r[7] <= r[8], r
+            assert r[6] in ("quote", "rebalance", "exit") and len(r[7]) == len(r[8]) == 8 and r[7] <= r[8], r
         head = page.evaluate("() => Array.from(document.querySelectorAll('.lq-orders span'), s => s.textContent)")
         assert head[:10] == ["pair", "side", "price", "qty", "filled", "status", "for", "placed", "updated",
                              "client id"]  # fmt: skip

@@ -336,7 +336,7 @@ def test_rebalance_fills_are_labelled_units_are_shown_and_the_equity_chart_adds_
             assert all(c.endswith(" BTC") for c in dash.balances.table.cells("BTC")[1:5])
             await wait_until(lambda: dash.orders.table.row_keys(), 10, "an order row")
             o = dash.orders.table.cells(dash.orders.table.row_keys()[0])
-            assert o[2].endswith(" USDT") and o[3].endswith(" BTC") and o[6] in ("quote", "rebalance")
+            assert o[2].endswith(" USDT") and o[3].endswith(" BTC") and o[6] in ("quote", "rebalance", "exit")
             assert len(o[7]) == len(o[8]) == 8 and o[7] <= o[8]  # placed, updated: HH:MM:SS
             # the journal labels them too
             fills = runner.journal.fills("BTCUSDT")
