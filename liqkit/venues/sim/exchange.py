@@ -98,7 +98,10 @@ one at or below a SELL list's stop (at or above a BUY list's) expires the take-p
 stop leg at once as a MARKET order of ``qty`` (``_market_order``'s walk: level by level, taker fees; what
 the book cannot fill expires); its fills come back with the trade's, ``client_id`` the stop leg's. The
 take-profit leg's first fill (on a trade, a book through its price, or a taker of ours) expires the
-waiting stop leg. A list is open while a leg is (``open_lists``): done when a leg is FILLED or both ended.
+waiting stop leg. A list is open while a leg is (``open_lists``): done when a leg is FILLED or both ended
+(so a take-profit partly filled still goes with ``cancel_list``; the sim-server's lists, built on its own
+orders, are ALL_DONE at that first fill). The triggered stop meets our own resting orders as ``place``'s
+default does (self-trade prevention NONE), and what it trades triggers no further stop.
 ``cancel_list``, or ``cancel`` of either leg (Binance cancels the list with it), cancels both legs;
 ``cancel_all`` cancels the symbol's lists with its orders. What a leg does that no call answers (EXPIRED
 when the other filled or triggered, the stop's unfilled rest EXPIRED, the other leg CANCELED with a

@@ -15,7 +15,9 @@ instead of the heap, which keeps that order and costs less):
 - what the exchange did to an order list's legs unasked (``SimExchange.take_events``: a leg EXPIRED when
   the other filled or triggered, a triggered stop's unfilled rest EXPIRED, the other leg CANCELED with a
   cancelled one) reaches the engine as ``OrderEvent`` items, ``response_ns`` after the row or request that
-  caused it, after that row's fills (``EVENT``);
+  caused it, after that row's fills (``EVENT``; so a triggered stop's fills come before its take-profit's
+  EXPIRED, which Binance tells first); a ``PlaceOco`` answers DONE for both legs (no NEW events), a
+  ``CancelList`` DONE, then each open leg's CANCELED;
 - a wait on the virtual clock (a retry, a backoff, the engine's timer) wakes at its time (``WAKE``,
   ``TIMER``);
 - the data's depth rows (``load_depth``), when it has any, reach the exchange's L2 book at their time
