@@ -82,6 +82,33 @@ moves it from then on. A book that moves through its price fills it whole (every
 taken, refills included); a taker of ours meets its slice only; in the trade-through model it fills whole
 on a trade, as every order does there.
 
+Order lists (``place_oco``, Binance's OCO: ``orderList/oco``). A list is two legs of one quantity and side:
+a LIMIT_MAKER take-profit, which rests as any resting order does (its queue is set as ``place`` sets a
+new order's, the fill models apply), and a STOP_LOSS, which waits off the book. Refused as Binance refuses
+it: a known client id (-2010 Duplicate order sent.), a leg breaking a filter (-1013 naming it; the stop
+leg's price is checked without the percent-price band, which binds limit prices), prices on the wrong
+sides of the last trade price (the mid before the first trade): a SELL list needs take-profit > last >
+stop, a BUY list take-profit < last < stop (-2010 The relationship of the prices ...), a take-profit that
+would take (-2010 Order would immediately match and take.), or a balance short of what the list locks.
+The list locks once: a SELL list ``qty`` base (held by its take-profit leg, as any sell order holds it),
+a BUY list ``qty * stop`` quote (its dearer leg's price: the take-profit leg holds ``qty * take_profit``
+of it as any buy order does, the list the rest until its stop leg ends). Binance triggers a stop on the
+last trade price, so only public trades trigger (``on_trade``, after they matched our resting orders):
+one at or below a SELL list's stop (at or above a BUY list's) expires the take-profit leg and executes the
+stop leg at once as a MARKET order of ``qty`` (``_market_order``'s walk: level by level, taker fees; what
+the book cannot fill expires); its fills come back with the trade's, ``client_id`` the stop leg's. The
+take-profit leg's first fill (on a trade, a book through its price, or a taker of ours) expires the
+waiting stop leg. A list is open while a leg is (``open_lists``): done when a leg is FILLED or both ended
+(so a take-profit partly filled still goes with ``cancel_list``; the sim-server's lists, built on its own
+orders, are ALL_DONE at that first fill). The triggered stop meets our own resting orders as ``place``'s
+default does (self-trade prevention NONE), and what it trades triggers no further stop.
+``cancel_list``, or ``cancel`` of either leg (Binance cancels the list with it), cancels both legs;
+``cancel_all`` cancels the symbol's lists with its orders. What a leg does that no call answers (EXPIRED
+when the other filled or triggered, the stop's unfilled rest EXPIRED, the other leg CANCELED with a
+cancelled one) waits in a queue, ``take_events``, for the caller to report on its user stream. The
+book keeps the bounds of its waiting stops (``sell_stop``, ``buy_stop``): with no list open a trade
+costs one comparison more.
+
 Fees: maker/taker rates in bps, charged in the quote asset. Fills come back as ``SimFill``
 ``(client_id, price, qty, fee_nu, is_maker, trade_id)`` with ``fee_nu`` in (tick*step)/1e8 units.
 Balances are integers in each asset's own unit: the finest of the steps (base) and tick*step
@@ -139,6 +166,8 @@ DEFAULT_QUEUE_PARAM: Final = 3.0  # prob-power's exponent unless given
 _NEW: Final = OrderStatus.NEW
 _EXPIRED: Final = OrderStatus.EXPIRED
 _EXPIRED_IN_MATCH: Final = OrderStatus.EXPIRED_IN_MATCH
+_CANCELED: Final = OrderStatus.CANCELED
+BAD_PRICES: Final = "The relationship of the prices for the orders is not correct."
 
 
 class SimFill:
@@ -233,6 +262,7 @@ class SimOrder:
         "buy",
         "client_id",
         "filled",
+        "lst",
         "order_id",
         "pair",
         "price",
@@ -263,6 +293,7 @@ class SimOrder:
         self.order_id = order_id
         self.visible = 0  # an iceberg's icebergQty (0: a plain order)
         self.shown = 0  # an iceberg's part on the book now (what is left of its current slice)
+        self.lst: SimList | None = None  # the order list whose take-profit leg it is (None: a plain order)
 
     def display(self) -> int:
         """What the book shows of it: an iceberg's current slice, else all it has left."""
@@ -272,6 +303,50 @@ class SimOrder:
         return f"SimOrder({self.client_id} {self.side.name} {self.qty}@{self.price} filled={self.filled})"
 
 
+class SimList:
+    """An OCO order list (``place_oco``): its client id, the pair, side and quantity (steps), the
+    take-profit's limit price and the stop price (ticks), the legs' client ids, the take-profit leg while
+    it rests (``tp``), whether the stop leg still waits for its trigger (``waiting``), and the quote a
+    BUY list holds beyond its take-profit leg's own (``extra``, balance units)."""
+
+    __slots__ = (
+        "buy",
+        "extra",
+        "list_id",
+        "pair",
+        "qty",
+        "side",
+        "sl_id",
+        "stop",
+        "take_profit",
+        "tp",
+        "tp_id",
+        "waiting",
+    )
+
+    def __init__(
+        self, list_id: str, pair: int, side: Side, qty: int, take_profit: int, stop: int, tp_id: str, sl_id: str
+    ) -> None:
+        self.list_id = list_id
+        self.pair = pair
+        self.side = side
+        self.buy = side is _BUY
+        self.qty = qty
+        self.take_profit = take_profit
+        self.stop = stop
+        self.tp_id = tp_id
+        self.sl_id = sl_id
+        self.tp: SimOrder | None = None
+        self.waiting = True
+        self.extra = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"SimList({self.list_id} {self.side.name} {self.qty} tp={self.take_profit} stop={self.stop}"
+            f"{'' if self.tp is None else ' tp open'}{' stop waiting' if self.waiting else ''})"
+        )
+
+
 class _Book:
     __slots__ = (
         "ask",
@@ -279,18 +354,22 @@ class _Book:
         "base",
         "bid",
         "bid_qty",
+        "buy_stop",
         "buys",
         "depth",
         "filters",
         "l2_asks",
         "l2_bids",
+        "last",
         "max_buy",
         "max_orders",
         "min_sell",
         "quote",
         "rules",
+        "sell_stop",
         "sells",
         "step_atoms",
+        "stops",
         "through",
         "unit_atoms",
     )
@@ -310,6 +389,10 @@ class _Book:
         self.l2_bids: dict[int, int] = {}  # price ticks -> qty steps
         self.l2_asks: dict[int, int] = {}
         self.through: dict[str, SimOrder] = {}  # resting orders at or through the recorded opposite top
+        self.last = 0  # the last public trade's price (0 before the first)
+        self.stops: list[SimList] = []  # the lists whose stop leg waits, in the order they were placed
+        self.sell_stop = -INF  # the highest waiting SELL stop: a trade at or below it triggers one
+        self.buy_stop = INF  # the lowest waiting BUY stop: a trade at or above it triggers one
 
     def refresh(self) -> None:
         hi = -INF
@@ -483,6 +566,9 @@ class SimExchange:
         self.books: list[_Book] = []
         self.index: dict[str, int] = {}
         self.orders: dict[str, SimOrder] = {}
+        self.lists: dict[str, SimList] = {}  # open order lists by their client id
+        self.legs: dict[str, SimList] = {}  # open lists by their open legs' client ids
+        self.events: list[tuple[int, str, OrderStatus, int]] = []  # ``take_events``
         self.units: dict[str, Decimal] = {}
         self.free: dict[str, int] = {}
         self.locked: dict[str, int] = {}
@@ -542,9 +628,11 @@ class SimExchange:
         return bk.max_buy < bid and ask < bk.min_sell
 
     def quiet_trade(self, idx: int, price: int) -> bool:
-        """Whether a public trade at ``price`` leaves our orders as they are (it reaches none of them)."""
+        """Whether a public trade at ``price`` leaves our orders as they are (it reaches none of them, nor a
+        waiting stop); it stores the trade's price as the last one, all such a trade changes."""
         bk = self.books[idx]
-        return bk.max_buy < price < bk.min_sell
+        bk.last = price
+        return bk.max_buy < price < bk.min_sell and bk.sell_stop < price < bk.buy_stop
 
     def on_book(self, idx: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> list[SimFill]:
         """Show a new top of book; in the realistic model a book through our price fills us (not an
@@ -612,10 +700,13 @@ class SimExchange:
         o.traded = 0
 
     def on_trade(self, idx: int, price: int, qty: int, aggressor: int) -> list[SimFill]:
-        """Show a public trade; return the fills it causes to our orders."""
+        """Show a public trade; return the fills it causes to our orders (then to the stop legs it triggers)."""
         bk = self.books[idx]
+        bk.last = price
         if bk.max_buy < price < bk.min_sell:  # quiet_trade
-            return _NONE
+            if bk.sell_stop < price < bk.buy_stop:
+                return _NONE
+            return self._trigger(bk, idx, price, _NONE)
         if not self.realistic:
             fills = [
                 self._fill(bk, o, o.price, o.qty - o.filled, True) for o in list(bk.buys.values()) if price <= o.price
@@ -623,7 +714,9 @@ class SimExchange:
             fills += [
                 self._fill(bk, o, o.price, o.qty - o.filled, True) for o in list(bk.sells.values()) if price >= o.price
             ]
-            return fills
+            if bk.sell_stop < price < bk.buy_stop:
+                return fills
+            return self._trigger(bk, idx, price, fills)
         fills = []
         left = qty
         if self.queue_model != QUEUE_RISK_AVERSE:  # what traded at an order's price, for its next row
@@ -640,7 +733,9 @@ class SimExchange:
                 if left <= 0 or o.price > price:
                     break
                 left = self._match(bk, o, price, left, fills)
-        return fills
+        if bk.sell_stop < price < bk.buy_stop:
+            return fills
+        return self._trigger(bk, idx, price, fills)
 
     def on_depth(self, idx: int, reset: int, side: int, price: int, qty: int) -> None:
         """One row of the data's depth (``liqkit.data.depth``): ``reset`` DEPTH_SNAPSHOT replaces the L2
@@ -776,6 +871,8 @@ class SimExchange:
         self.n_fills += 1
         tid = self.next_trade_id
         self.next_trade_id += 1
+        if o.lst is not None:
+            self._leg_traded(bk, o, o.lst)
         return SimFill(o.client_id, price, qty, fee_nu, maker, tid)
 
     # ---- orders -----------------------------------------------------------------------------------
@@ -803,7 +900,7 @@ class SimExchange:
         showing that many steps at a time: only its slice is on the book (``levels``) and trades at its
         price; each refill joins the back of the queue there (``_refill``)."""
         bk = self.books[idx]
-        if client_id in self.orders:
+        if client_id in self.orders or (self.legs and client_id in self.legs):
             return self._reject(-2010, "Duplicate order sent.", RejectReason.OTHER)
         buy = side is _BUY
         if iceberg_qty:
@@ -815,15 +912,10 @@ class SimExchange:
         failed = bk.filters.failure(buy, price, qty, (bk.bid + bk.ask) // 2 if bk.bid else 0)
         if failed:
             return self._reject(-1013, f"Filter failure: {failed}", RejectReason.FILTER)
-        if buy:
-            crosses = (bk.ask != 0 and price >= bk.ask) or (price >= bk.min_sell and self.realistic)
-        else:
-            crosses = (bk.bid != 0 and price <= bk.bid) or (price <= bk.max_buy and self.realistic)
-        if crosses:
-            crosses = bk.would_take(buy, price, self.realistic)  # the top may be hidden behind our own order
+        crosses = self._crosses(bk, buy, price)
         if post_only and crosses:
             return self._reject(-2010, "Order would immediately match and take.", RejectReason.WOULD_CROSS)
-        if bk.max_orders and len(bk.buys) + len(bk.sells) >= bk.max_orders:
+        if bk.max_orders and len(bk.buys) + len(bk.sells) + len(bk.stops) >= bk.max_orders:
             return self._reject(-1013, "Filter failure: MAX_NUM_ORDERS", RejectReason.FILTER)
         if buy:
             need, asset = bk.unit_atoms * price * qty, bk.quote
@@ -853,6 +945,14 @@ class SimExchange:
         self.next_order_id += 1
         self.n_placed += 1
         return _ACCEPTED
+
+    def _crosses(self, bk: _Book, buy: bool, price: int) -> bool:
+        """Whether a limit order at ``price`` meets the book on arrival (a post-only one is refused)."""
+        if buy:
+            crosses = (bk.ask != 0 and price >= bk.ask) or (price >= bk.min_sell and self.realistic)
+        else:
+            crosses = (bk.bid != 0 and price <= bk.bid) or (price <= bk.max_buy and self.realistic)
+        return crosses and bk.would_take(buy, price, self.realistic)  # the top may be hidden behind our own order
 
     def _iceberg_refusal(self, bk: _Book, qty: int, iceberg_qty: int, tif: int, market: bool) -> PlaceResult | None:
         """``iceberg_refusal`` as a refused order (None: it may go on)."""
@@ -1124,9 +1224,18 @@ class SimExchange:
         return SimFill(o.client_id, price, qty, fee_nu, False, trade_id)
 
     def _expire(self, bk: _Book, o: SimOrder) -> None:
-        """Take a resting order off the book, expired (self-trade prevention), releasing what it held."""
+        """Take a resting order off the book, expired (self-trade prevention), releasing what it held (a
+        take-profit leg's list ends: its waiting stop leg expires)."""
         self._remove(bk, o)
         self.n_expired += 1
+        lst = o.lst
+        if lst is not None:
+            o.lst = lst.tp = None
+            if lst.waiting:
+                self._end_stop(bk, lst)
+                self.n_expired += 1
+                self.events.append((lst.pair, lst.sl_id, _EXPIRED, 0))
+            self._done(lst)
 
     def _remove(self, bk: _Book, o: SimOrder) -> None:
         del self.orders[o.client_id]
@@ -1182,25 +1291,226 @@ class SimExchange:
         return _ACCEPTED
 
     def cancel(self, client_id: str) -> bool:
-        """Cancel a resting order; False if it is not open (Binance: -2011 Unknown order sent)."""
+        """Cancel a resting order; False if it is not open (Binance: -2011 Unknown order sent). A leg of an
+        open list (the resting take-profit or the waiting stop) cancels the whole list, as on Binance: the
+        other leg's CANCELED waits in ``take_events`` (the caller reports the one it named)."""
         o = self.orders.get(client_id)
         if o is None:
-            return False
+            lst = self.legs.get(client_id) if self.legs else None
+            if lst is None:
+                return False
+            self._cancel_list(lst, client_id, True)
+            return True
+        if o.lst is not None:
+            self._cancel_list(o.lst, client_id, True)
+            return True
         self._remove(self.books[o.pair], o)
         self.n_cancelled += 1
         return True
 
     def cancel_all(self, idx: int, own_only: bool = True) -> list[str]:
-        """Cancel a symbol's open orders (only liqkit's when ``own_only``); returns their ids."""
+        """Cancel a symbol's open orders and order lists (only liqkit's when ``own_only``: a list when a leg's
+        id is); returns their ids (each open leg's of a list, after the plain orders'). Nothing waits in
+        ``take_events`` for them: the ids are the answer."""
         bk = self.books[idx]
-        ids = [cid for cid in [*bk.buys, *bk.sells] if not own_only or is_liqkit_id(cid)]
+        ids = [
+            o.client_id
+            for o in [*bk.buys.values(), *bk.sells.values()]
+            if o.lst is None and (not own_only or is_liqkit_id(o.client_id))
+        ]
         for cid in ids:
             self.cancel(cid)
+        if self.lists:
+            for lst in [x for x in self.lists.values() if x.pair == idx]:
+                if not own_only or is_liqkit_id(lst.tp_id) or is_liqkit_id(lst.sl_id):
+                    if lst.tp is not None:
+                        ids.append(lst.tp_id)
+                    if lst.waiting:
+                        ids.append(lst.sl_id)
+                    self._cancel_list(lst, "", False)
         return ids
 
     def open_orders(self, idx: int | None = None) -> list[SimOrder]:
-        """Resting orders (of one symbol, or all)."""
+        """Resting orders (of one symbol, or all): an open list's take-profit leg among them, not its
+        waiting stop leg (``open_lists``)."""
         return [o for o in self.orders.values() if idx is None or o.pair == idx]
+
+    # ---- order lists ------------------------------------------------------------------------------
+    def place_oco(
+        self,
+        idx: int,
+        ts: int,
+        list_id: str,
+        tp_id: str,
+        sl_id: str,
+        side: Side,
+        qty: int,
+        take_profit: int,
+        stop: int,
+    ) -> PlaceResult:
+        """Accept or refuse an OCO list of ``qty`` steps on ``side``: a LIMIT_MAKER take-profit ``tp_id`` at
+        ``take_profit`` and a STOP_LOSS ``sl_id`` at ``stop`` (ticks), as Binance would (the module's text).
+        Accepted, the take-profit leg rests, the stop leg waits for a trade at its price, and the list
+        locks its balance once (a BUY list ``qty * stop`` quote)."""
+        bk = self.books[idx]
+        known = self.orders
+        if (
+            list_id in self.lists
+            or tp_id == sl_id
+            or tp_id in known
+            or sl_id in known
+            or tp_id in self.legs
+            or sl_id in self.legs
+        ):
+            return self._reject(-2010, "Duplicate order sent.", RejectReason.OTHER)
+        buy = side is _BUY
+        mid = (bk.bid + bk.ask) // 2 if bk.bid else 0
+        failed = bk.filters.failure(buy, take_profit, qty, mid) or bk.filters.failure(buy, stop, qty, 0)
+        if failed:
+            return self._reject(-1013, f"Filter failure: {failed}", RejectReason.FILTER)
+        last = bk.last if bk.last else mid
+        if not (take_profit < last < stop if buy else take_profit > last > stop):
+            return self._reject(-2010, BAD_PRICES, RejectReason.OTHER)
+        if self._crosses(bk, buy, take_profit):
+            return self._reject(-2010, "Order would immediately match and take.", RejectReason.WOULD_CROSS)
+        if bk.max_orders and len(bk.buys) + len(bk.sells) + len(bk.stops) + 2 > bk.max_orders:
+            return self._reject(-1013, "Filter failure: MAX_NUM_ORDERS", RejectReason.FILTER)
+        if buy:
+            need, asset = bk.unit_atoms * stop * qty, bk.quote
+        else:
+            need, asset = bk.step_atoms * qty, bk.base
+        if self.free[asset] < need:
+            return self._reject(-2010, "Account has insufficient balance for requested action.", RejectReason.BALANCE)
+        self.free[asset] -= need
+        self.locked[asset] += need
+        lst = SimList(list_id, idx, side, qty, take_profit, stop, tp_id, sl_id)
+        if buy:
+            lst.extra = bk.unit_atoms * (stop - take_profit) * qty  # the rest is the take-profit leg's to hold
+        o = SimOrder(tp_id, idx, side, take_profit, qty, 0, ts, self.next_order_id)
+        o.lst = lst
+        lst.tp = o
+        if self.realistic:
+            self._arrive(bk, o)
+        self._rest(bk, o)
+        self.next_order_id += 2  # the stop leg has its id too
+        self.n_placed += 2
+        self.lists[list_id] = lst
+        self.legs[tp_id] = lst
+        self.legs[sl_id] = lst
+        bk.stops.append(lst)
+        self._stop_bounds(bk)
+        return _ACCEPTED
+
+    def cancel_list(self, list_id: str) -> bool:
+        """Cancel an open list's legs; False if it is not open (Binance: -2011 Unknown order list sent.).
+        Each leg's CANCELED waits in ``take_events``."""
+        lst = self.lists.get(list_id)
+        if lst is None:
+            return False
+        self._cancel_list(lst, "", True)
+        return True
+
+    def open_lists(self, idx: int | None = None) -> list[SimList]:
+        """Open order lists (of one symbol, or all), in the order they were placed."""
+        return [x for x in self.lists.values() if idx is None or x.pair == idx]
+
+    def take_events(self) -> list[tuple[int, str, OrderStatus, int]]:
+        """What lists' legs did that no call answered, in order, as (symbol index, client id, status, filled
+        steps): EXPIRED (the other leg filled or triggered; a triggered stop leg's unfilled rest), CANCELED
+        (with the other leg, cancelled); the queue is emptied. A stop leg's fills are its FILLED."""
+        out = self.events
+        self.events = []
+        return out
+
+    def _trigger(self, bk: _Book, idx: int, price: int, fills: list[SimFill]) -> list[SimFill]:
+        """A trade at ``price`` reached waiting stops: for each list it triggers (in the order they were
+        placed), the take-profit leg expires and the stop leg executes as a MARKET order of the list's
+        quantity; ``fills`` (the trade's) with the stop legs' after them."""
+        hit = [x for x in bk.stops if (price >= x.stop if x.buy else price <= x.stop)]
+        out = list(fills)  # ``fills`` may be the shared empty answer
+        for lst in hit:
+            if not lst.waiting:  # a stop before it traded with this list's take-profit leg
+                continue
+            self._end_stop(bk, lst)
+            tp = lst.tp
+            if tp is not None:
+                tp.lst = lst.tp = None
+                self._remove(bk, tp)
+                self.n_expired += 1
+                self.events.append((idx, tp.client_id, _EXPIRED, tp.filled))
+            self._done(lst)
+            r = self._market_order(bk, idx, 0, lst.sl_id, lst.side, lst.qty, 0, STP_NONE)
+            if not r.accepted:  # the book (or the balance) could not take it: the stop leg expires unfilled
+                self.n_rejected -= 1
+                self.n_expired += 1
+                self.events.append((idx, lst.sl_id, _EXPIRED, 0))
+                continue
+            self.n_placed -= 1  # counted when the list was placed
+            out += r.fills
+            if r.maker_fills:
+                out += r.maker_fills
+            if r.status is _EXPIRED:  # what the book could not fill
+                self.events.append((idx, lst.sl_id, _EXPIRED, sum([f.qty for f in r.fills])))
+        return out
+
+    def _leg_traded(self, bk: _Book, o: SimOrder, lst: SimList) -> None:
+        """A take-profit leg traded: its first fill expires the waiting stop leg; filled, the list is done."""
+        if lst.waiting:
+            self._end_stop(bk, lst)
+            self.n_expired += 1
+            self.events.append((lst.pair, lst.sl_id, _EXPIRED, 0))
+        if o.filled >= o.qty:
+            o.lst = lst.tp = None
+            self._done(lst)
+
+    def _cancel_list(self, lst: SimList, named: str, report: bool) -> None:
+        """Cancel a list's open legs, releasing what they held; when ``report``, each leg's CANCELED (but
+        ``named``'s, which the caller reports) waits in ``take_events``."""
+        bk = self.books[lst.pair]
+        tp = lst.tp
+        if tp is not None:
+            tp.lst = lst.tp = None
+            self._remove(bk, tp)
+            self.n_cancelled += 1
+            if report and tp.client_id != named:
+                self.events.append((lst.pair, tp.client_id, _CANCELED, tp.filled))
+        if lst.waiting:
+            self._end_stop(bk, lst)
+            self.n_cancelled += 1
+            if report and lst.sl_id != named:
+                self.events.append((lst.pair, lst.sl_id, _CANCELED, 0))
+        self._done(lst)
+
+    def _end_stop(self, bk: _Book, lst: SimList) -> None:
+        """The stop leg no longer waits: off the book's stops, releasing what the list held beyond its
+        take-profit leg."""
+        lst.waiting = False
+        bk.stops.remove(lst)
+        self.legs.pop(lst.sl_id, None)
+        if lst.extra:
+            self.locked[bk.quote] -= lst.extra
+            self.free[bk.quote] += lst.extra
+            lst.extra = 0
+        self._stop_bounds(bk)
+
+    def _done(self, lst: SimList) -> None:
+        """The list ends once neither leg is open."""
+        if lst.tp is None:
+            self.legs.pop(lst.tp_id, None)
+        if lst.tp is None and not lst.waiting:
+            self.lists.pop(lst.list_id, None)
+
+    def _stop_bounds(self, bk: _Book) -> None:
+        hi = -INF
+        lo = INF
+        for x in bk.stops:
+            if x.buy:
+                if x.stop < lo:
+                    lo = x.stop
+            elif x.stop > hi:
+                hi = x.stop
+        bk.sell_stop = hi
+        bk.buy_stop = lo
 
     def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
         """(free, locked) per asset."""

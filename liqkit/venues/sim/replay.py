@@ -36,7 +36,7 @@ from liqkit.domain.errors import (
 from liqkit.domain.rules import SymbolRules
 from liqkit.domain.types import BookTop, Side, Trade
 from liqkit.engine.execution import NOT_OPEN, OK, REFUSED, RETRY, UNKNOWN, FetchBalances, Outcome, Query, Request
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
+from liqkit.engine.intents import Amend, Cancel, CancelAll, CancelList, Place, PlaceOco, Replace
 from liqkit.engine.latency import LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, VenueEvent
 from liqkit.venues.sim.latency import latency_model
@@ -274,6 +274,14 @@ class ReplayVenue:
     async def cancel(self, symbol: str, client_id: str) -> None:
         """Cancel through the timeline."""
         await self._ask(Cancel(symbol, client_id))
+
+    async def place_oco(self, x: PlaceOco) -> None:
+        """Place an OCO order list through the timeline."""
+        await self._ask(x)
+
+    async def cancel_order_list(self, symbol: str, list_id: str) -> None:
+        """Cancel an order list through the timeline; ``UnknownOrderError`` (-2011) when it is not open."""
+        await self._ask(CancelList(symbol, list_id))
 
     async def amend(self, order: Amend) -> None:
         """Amend through the timeline."""

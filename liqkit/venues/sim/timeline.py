@@ -12,6 +12,12 @@ instead of the heap, which keeps that order and costs less):
 - balances the exchange changed are reported at most every ``report_ns`` per pair (``REPORT``, then an
   ``EVENT`` with a ``BalanceUpdate``): Binance reports after every change; the engine keeps its own
   books between reports, and a report every change would cost a backtest more than its orders;
+- what the exchange did to an order list's legs unasked (``SimExchange.take_events``: a leg EXPIRED when
+  the other filled or triggered, a triggered stop's unfilled rest EXPIRED, the other leg CANCELED with a
+  cancelled one) reaches the engine as ``OrderEvent`` items, ``response_ns`` after the row or request that
+  caused it, after that row's fills (``EVENT``; so a triggered stop's fills come before its take-profit's
+  EXPIRED, which Binance tells first); a ``PlaceOco`` answers DONE for both legs (no NEW events), a
+  ``CancelList`` DONE, then each open leg's CANCELED;
 - a wait on the virtual clock (a retry, a backoff, the engine's timer) wakes at its time (``WAKE``,
   ``TIMER``);
 - the data's depth rows (``load_depth``), when it has any, reach the exchange's L2 book at their time
@@ -49,7 +55,7 @@ from liqkit.engine.execution import (
     Query,
     Request,
 )
-from liqkit.engine.intents import Amend, Cancel, CancelAll, Place, Replace
+from liqkit.engine.intents import Amend, Cancel, CancelAll, CancelList, Place, PlaceOco, Replace
 from liqkit.engine.latency import CANCEL, PLACE, STREAM, ConstantLatency, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder
 from liqkit.venues.sim.exchange import FEE_SCALE, TIF_GTC, TIF_IOC, PlaceResult, SimExchange, SimFill
@@ -209,18 +215,31 @@ class Timeline:
     def book(self, idx: int, t: int, bid: int, bid_qty: int, ask: int, ask_qty: int) -> None:
         """The exchange sees a book row: fills it causes (realistic model) reach the engine later."""
         fills = self.exchange.on_book(idx, bid, bid_qty, ask, ask_qty)
-        if fills:
+        if fills:  # (a take-profit leg's fill may have expired its stop leg: events come with fills only)
             self._filled(idx, t, fills)
 
     def trade(self, idx: int, t: int, price: int, qty: int, aggressor: int) -> None:
-        """The exchange sees a public trade."""
+        """The exchange sees a public trade (it may trigger a list's stop leg: its fills come with the
+        trade's, the legs' ends after them)."""
         fills = self.exchange.on_trade(idx, price, qty, aggressor)
-        if fills:
+        if fills or self.exchange.events:
             self._filled(idx, t, fills)
 
     def _filled(self, idx: int, t: int, fills: list[SimFill]) -> None:
-        self.push(t + self.response_ns(t), EVENT, (idx, t, fills))
-        self._touch(idx, t)
+        """A row's fills, then what it did to lists' legs, reach the engine ``response_ns`` later."""
+        back = t + self.response_ns(t)
+        if fills:
+            self.push(back, EVENT, (idx, t, fills))
+            self._touch(idx, t)
+        if self.exchange.events:
+            self._leg_events(t, back)
+
+    def _leg_events(self, t: int, back: int) -> None:
+        """What the exchange did to lists' legs at ``t`` unasked (``SimExchange.take_events``), heard at ``back``."""
+        ex = self.exchange
+        for idx, cid, status, filled in ex.take_events():
+            self.push(back, EVENT, OrderEvent(ex.books[idx].rules.symbol, cid, status, filled, t))
+            self._touch(idx, t)
 
     def _touch(self, idx: int, t: int) -> None:
         self._dirty.add(idx)
@@ -264,13 +283,14 @@ class Timeline:
             else:
                 out = Outcome(REFUSED, reason=r.reason, text=f"[{r.code}] {r.message}")
                 self.push(back, ANSWER, (req, out, token))
-        elif kind is Cancel:
+        elif kind is Cancel:  # a list's leg: the whole list (the other leg's CANCELED from the exchange's events)
             c: Cancel = req  # type: ignore[assignment]
             o = ex.orders.get(c.client_id)
-            if o is not None and ex.cancel(c.client_id):
+            filled = o.filled if o is not None else 0
+            if ex.cancel(c.client_id):
                 self.push(back, ANSWER, (req, DONE, token))
-                self.push(back, EVENT, OrderEvent(c.symbol, c.client_id, _CANCELED, o.filled, t))
-                self._touch(o.pair, t)
+                self.push(back, EVENT, OrderEvent(c.symbol, c.client_id, _CANCELED, filled, t))
+                self._touch(o.pair if o is not None else ex.index[c.symbol], t)
             else:
                 self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order sent."), token))
         elif kind is Replace:  # STOP_ON_FAILURE: the new order only after a done cancel
@@ -314,6 +334,24 @@ class Timeline:
             self.push(back, ANSWER, (req, Outcome(OK, ids), token))
             if ids:
                 self._touch(idx, t)
+        elif kind is PlaceOco:
+            x: PlaceOco = req  # type: ignore[assignment]
+            idx = ex.index[x.symbol]
+            r = ex.place_oco(idx, t, x.list_id, x.tp_id, x.sl_id, x.side, x.qty, x.take_profit, x.stop)
+            if r.accepted:  # DONE: both legs NEW
+                self.push(back, ANSWER, (req, DONE, token))
+                self._touch(idx, t)
+            else:
+                out = Outcome(REFUSED, reason=r.reason, text=f"[{r.code}] {r.message}")
+                self.push(back, ANSWER, (req, out, token))
+        elif kind is CancelList:  # DONE, then each open leg's CANCELED (the exchange's events, below)
+            cl: CancelList = req  # type: ignore[assignment]
+            lst = ex.lists.get(cl.list_id)
+            if lst is not None and lst.pair == ex.index[cl.symbol] and ex.cancel_list(cl.list_id):
+                self.push(back, ANSWER, (req, DONE, token))
+                self._touch(lst.pair, t)
+            else:
+                self.push(back, ANSWER, (req, Outcome(NOT_OPEN, text="[-2011] Unknown order list sent."), token))
         elif kind is Query:
             q: Query = req  # type: ignore[assignment]
             so = ex.orders.get(q.client_id)
@@ -321,6 +359,9 @@ class Timeline:
             if so is not None:
                 status = OrderStatus.PARTIALLY_FILLED if so.filled else OrderStatus.NEW
                 value = OpenOrder(q.symbol, so.client_id, so.side, so.price, so.qty, so.filled, status)
+            elif ex.legs and q.client_id in ex.legs:  # a list's waiting stop leg (at its stop price)
+                sl = ex.legs[q.client_id]
+                value = OpenOrder(q.symbol, sl.sl_id, sl.side, sl.stop, sl.qty, 0, OrderStatus.NEW)
             self.push(back, ANSWER, (req, Outcome(OK, value), token))
         elif kind is FetchFills:  # the simulated user stream never drops: nothing is ever missed
             self.push(back, ANSWER, (req, Outcome(OK, []), token))
@@ -328,6 +369,8 @@ class Timeline:
             self.push(back, ANSWER, (req, Outcome(OK, ex.balances()), token))
         else:
             raise TypeError(f"the simulated exchange cannot execute {req!r}")
+        if ex.events:  # what the request did to lists' legs besides (a taker of ours filling a take-profit leg)
+            self._leg_events(t, back)
 
     def _taken(self, symbol: str, client_id: str, idx: int, t: int, back: int, r: PlaceResult) -> None:
         """What the user stream says of an order matched on arrival: the fills (its own, and those of our
@@ -352,6 +395,7 @@ class Timeline:
 
 
 def request_kind(req: Request) -> int:
-    """The latency model's kind of a request: ``CANCEL`` for a cancel (of one order or all), else ``PLACE``."""
+    """The latency model's kind of a request: ``CANCEL`` for a cancel (of one order, a list, or all), else
+    ``PLACE`` (an order list's placement too)."""
     t = type(req)
-    return CANCEL if t is Cancel or t is CancelAll else PLACE
+    return CANCEL if t is Cancel or t is CancelAll or t is CancelList else PLACE

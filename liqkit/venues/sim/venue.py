@@ -3,7 +3,9 @@
 It plays a market feed (a seeded synthetic one per symbol by default, or recorded data) at
 ``speed`` times real time, looping with shifted times when the data ends, shows every row to the
 matching core (``SimExchange``; the data's depth rows too, when it has any: the exchange then keeps an
-L2 book), and streams the market and our fills, order changes and balances. Order calls take the
+L2 book), and streams the market and our fills, order changes and balances. OCO order lists
+(``place_oco``, ``cancel_order_list``) are the exchange's: their legs' changes are on the user stream as
+Binance's executionReports tell them (NEW for both legs on acceptance, fills, EXPIRED, CANCELED). Order calls take the
 ``[sim]`` latency model's delays each way (``liqkit.venues.sim.latency``) and answer as Binance does.
 No keys, no network.
 """
@@ -24,7 +26,7 @@ from liqkit.domain.errors import OrderRejected, ReplaceFailed, RulesError, Unkno
 from liqkit.domain.rules import SymbolRules, default_rules
 from liqkit.domain.types import Balance, BalanceUpdate, BookTop, OrderStatus, RejectReason, Side, Trade
 from liqkit.engine.ids import is_liqkit_id
-from liqkit.engine.intents import Amend, Place, Replace
+from liqkit.engine.intents import Amend, Place, PlaceOco, Replace
 from liqkit.engine.latency import CANCEL, PLACE, LatencyModel
 from liqkit.engine.ports import OpenOrder, UserFill, UserOrder, VenueEvent
 from liqkit.venues.sim.exchange import FEE_SCALE, STP_NONE, TIF_GTC, TIF_IOC, SimFill
@@ -154,9 +156,11 @@ class SimVenue:
                         i += 1
                 elif kind == 1:
                     self._user_fills(sym, self.exchange.on_book(idx, bid[i], bq[i], ask[i], aq[i]), now)
+                    self._leg_events(now)
                     self._queue.put_nowait(BookTop(sym, bid[i], bq[i], ask[i], aq[i], ts_ex, now))
                 else:
                     self._user_fills(sym, self.exchange.on_trade(idx, tp[i], tq[i], ta[i]), now)
+                    self._leg_events(now)
                     aggr = Side.BUY if ta[i] > 0 else Side.SELL
                     self._queue.put_nowait(Trade(sym, tp[i], tq[i], aggr, ts_ex, now, tid[i] + loop * id_span))
             loop += 1
@@ -174,6 +178,21 @@ class SimVenue:
             out.append(fill)
         self._push_balances(sym, now)
         return out
+
+    def _leg_events(self, now: int) -> None:
+        """What the exchange did to lists' legs unasked (``SimExchange.take_events``) as order updates, then
+        the balances of the pairs it touched."""
+        ex = self.exchange
+        if not ex.events:
+            return
+        touched: list[str] = []
+        for idx, cid, status, filled in ex.take_events():
+            sym = ex.books[idx].rules.symbol
+            self._queue.put_nowait(UserOrder(sym, cid, status, filled, now, now))
+            if sym not in touched:
+                touched.append(sym)
+        for sym in touched:
+            self._push_balances(sym, now)
 
     def _push_balances(self, sym: str, now: int) -> None:
         """Like Binance's outboundAccountPosition: the pair's assets after any change."""
@@ -284,12 +303,14 @@ class SimVenue:
         for cid, _qty, expired, filled in r.prevented:
             if expired:
                 self._queue.put_nowait(UserOrder(order.symbol, cid, OrderStatus.EXPIRED_IN_MATCH, filled, now, now))
+        self._leg_events(now)  # a take-profit leg it traded with (or expired) ended its list's stop leg
         return Submitted(
             order_id, fills, r.expired, r.status, r.expiry, list(r.prevented), r.taker_prevented, maker_fills
         )
 
     async def cancel(self, symbol: str, client_id: str) -> None:
-        """Cancel after the latency; ``UnknownOrderError`` (-2011) if it is not open."""
+        """Cancel after the latency; ``UnknownOrderError`` (-2011) if it is not open. A leg of an order list
+        cancels the list: the other leg's CANCELED follows this one's."""
         await self._out(CANCEL)
         ok = self.exchange.cancel(client_id)
         await self._back(CANCEL)
@@ -298,6 +319,39 @@ class SimVenue:
         now = self.clock()
         self._queue.put_nowait(UserOrder(symbol, client_id, OrderStatus.CANCELED, 0, now, now))
         self._push_balances(symbol, now)
+        self._leg_events(now)
+
+    async def place_oco(self, x: PlaceOco) -> None:
+        """Place an OCO list after the latency (a LIMIT_MAKER take-profit and a STOP_LOSS; see
+        ``SimExchange.place_oco``); raise ``OrderRejected`` as Binance would refuse it. Accepted, both legs
+        are NEW on the user stream (the leg below the market first, as Binance lists them), then the
+        balances, at once: before the answer, as Binance's executionReports may be, and before anything the
+        feed does to the legs while the answer travels."""
+        await self._out(PLACE)
+        ex = self.exchange
+        r = ex.place_oco(
+            ex.index[x.symbol], self.clock(), x.list_id, x.tp_id, x.sl_id, x.side, x.qty, x.take_profit, x.stop
+        )
+        now = self.clock()
+        if r.accepted:
+            for cid in (x.sl_id, x.tp_id) if x.side is Side.SELL else (x.tp_id, x.sl_id):
+                self._queue.put_nowait(UserOrder(x.symbol, cid, OrderStatus.NEW, 0, now, now))
+            self._push_balances(x.symbol, now)
+        await self._back(PLACE)
+        if not r.accepted:
+            raise OrderRejected(r.message, r.code, r.reason)
+
+    async def cancel_order_list(self, symbol: str, list_id: str) -> None:
+        """Cancel an order list by its client id after the latency: each open leg CANCELED on the user
+        stream, then the balances; ``UnknownOrderError`` (-2011) when it is not open."""
+        await self._out(CANCEL)
+        ex = self.exchange
+        lst = ex.lists.get(list_id)
+        ok = lst is not None and lst.pair == ex.index.get(symbol, -1) and ex.cancel_list(list_id)
+        await self._back(CANCEL)
+        if not ok:
+            raise UnknownOrderError("Unknown order list sent.", -2011)
+        self._leg_events(self.clock())
 
     async def replace(self, order: Replace) -> None:
         """Cancel, then (once that is done) place, in one request after the latency; ``ReplaceFailed``
@@ -325,11 +379,13 @@ class SimVenue:
         if r is None:
             raise ReplaceFailed(UnknownOrderError("Unknown order sent.", -2011), None)
         self._queue.put_nowait(UserOrder(order.symbol, order.client_id, OrderStatus.CANCELED, 0, now, now))
+        self._leg_events(now)  # the cancelled order was a list's leg: the other leg's CANCELED
         if not r.accepted:
             self._push_balances(order.symbol, now)
             raise ReplaceFailed(None, OrderRejected(r.message, r.code, r.reason))
         self._user_fills(order.symbol, r.fills, now)
         self._push_balances(order.symbol, now)
+        self._leg_events(now)
 
     async def amend(self, order: Amend) -> None:
         """Reduce an order's quantity after the latency, keeping its queue position."""
@@ -354,6 +410,9 @@ class SimVenue:
         """The order if it rests here, else None."""
         o = self.exchange.orders.get(client_id)
         if o is None:
+            sl = self.exchange.legs.get(client_id)
+            if sl is not None:  # a list's waiting stop leg (at its stop price)
+                return OpenOrder(symbol, sl.sl_id, sl.side, sl.stop, sl.qty, 0, OrderStatus.NEW)
             return None
         return OpenOrder(
             symbol,
