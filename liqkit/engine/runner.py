@@ -195,17 +195,36 @@ class EngineRunner:
         for t in self._loops:
             t.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
-        final = await self.venue.balances()  # the stream may hold updates nobody will read now
-        self.execution.on_balances(final, self.clock())
-        if self.journal is not None:
-            now = self.clock()
-            for asset, (free, locked) in final.items():
-                self.journal.balance(now, asset, free, locked)
+        final = await self._final_balances(deadline)  # the stream may hold updates nobody will read now
+        if final is not None:
+            self.execution.on_balances(final, self.clock())
+            if self.journal is not None:
+                now = self.clock()
+                for asset, (free, locked) in final.items():
+                    self.journal.balance(now, asset, free, locked)
         self._drain()
-        await self.venue.close()
-        if self.journal is not None:
-            self.journal.flush()
-        self.state = "stopped"
+        try:
+            await self.venue.close()
+        finally:
+            if self.journal is not None:
+                self.journal.flush()
+            self.state = "stopped"
+
+    async def _final_balances(self, deadline: float) -> dict[str, tuple[Decimal, Decimal]] | None:
+        """The account's balances once everything is cancelled, asked again while the venue says to wait
+        (a rate limit, its circuit breaker), at most until ``deadline`` plus the sweep's 10 s; None (and an
+        error said) when they cannot be had: the stop goes on regardless."""
+        while True:
+            try:
+                return await self.venue.balances()
+            except RetryableError as e:
+                if time.monotonic() >= deadline + 10:
+                    self._error(f"stop: final balances not read: {e}")
+                    return None
+                await self.time.sleep_until(self.clock() + int(min(max(e.retry_after or 0.0, 0.05), 5.0) * 1e9))
+            except VenueError as e:
+                self._error(f"stop: final balances not read: {e}")
+                return None
 
     async def _settled(self, deadline: float) -> None:
         """Wait (until the monotonic ``deadline``) for no open order and no request in flight."""

@@ -346,3 +346,33 @@ def test_iceberg_quotes_with_depth_same_in_backtest_and_live_runner(sample_data)
     # trades meet the visible part: many fills are one whole 0.0005 BTC slice (a book through the price
     # takes all that is left at once, refills included)
     assert (np.asarray(bt.fills["qty_steps"]) == 50).sum() > 100
+
+
+def test_oco_exits_same_in_backtest_and_live_runner(sample_data):
+    """OCO exits (``exit_inventory``) on the shipped recording: the core decides them, the simulated exchange
+    rests the take-profit, triggers the stop on a trade and ends the other leg; the backtest and the runner on
+    ReplayVenue make the same records, the legs' fills among them, labelled "exit" and in the PnL."""
+    data = sample_data.slice_time(None, int(sample_data.book["ts_local"][0]) + 900_000_000_000)
+    cfg = LiqkitConfig(
+        sim=SimConfig(latency_ms=3, taker_fee_bps=Decimal(1), balances={"BTC": Decimal(4), "USDT": Decimal(50_000)}),
+        pairs={
+            "BTCUSDT": PairConfig(
+                symbol="BTCUSDT",
+                spread="3bps",  # type: ignore[arg-type]
+                size=Decimal("0.002"),
+                exit_inventory=Decimal("0.2"),
+                exit_take_profit="4bps",  # type: ignore[arg-type]
+                exit_stop_loss="4bps",  # type: ignore[arg-type]
+            )
+        },
+    )
+    bt = run_backtest(data, cfg)
+    assert_same(bt, run_replay(data, cfg))
+    legs = bt.orders[np.asarray(bt.orders["purpose"]) == "exit"]
+    fills = bt.fills[np.asarray(bt.fills["purpose"]) == "exit"]
+    assert len(set(legs["client_id"])) >= 2 and len(fills) > 0, (len(legs), len(fills))
+    ends = {s for s in legs["status"]} & {"FILLED", "EXPIRED", "CANCELED"}
+    assert {"FILLED", "EXPIRED"} <= ends, ends  # one leg filled, the other ended by it
+    # the exits sold base: the position is what every fill, the exits' included, adds up to
+    signed = np.where(np.asarray(bt.fills["side"]) == "BUY", 1, -1) * np.asarray(bt.fills["qty_steps"])
+    assert int(signed.sum()) == round(bt.metrics["final_position"] / 0.00001)

@@ -6,6 +6,7 @@ from decimal import Decimal
 from processes import until
 
 from liqkit.domain.config import PairConfig, RiskConfig, SimConfig
+from liqkit.domain.errors import RetryableError, VenueError
 from liqkit.engine.runner import EngineRunner
 from liqkit.journal import Journal
 from liqkit.venues.sim.venue import SimVenue
@@ -114,3 +115,48 @@ def test_kill_switch_halts_and_cancels(tmp_path):
     assert state["state"] == "halted" and "kill switch" in state["reason"]
     assert open_now == []
     assert "halted" in states["state"].tolist()
+
+
+class _BusyAtStop(SimVenue):
+    """The simulated exchange, whose balances are refused while ``busy`` says (a rate limit, Binance's
+    circuit breaker open) or for good (``broken``): what the runner's stop must get through."""
+
+    def __init__(self, *a, busy: int = 0, broken: bool = False, **kw) -> None:
+        super().__init__(*a, **kw)
+        self.busy, self.broken, self.asked = busy, broken, 0
+        self.stopping = False
+
+    async def balances(self):
+        if self.stopping:
+            self.asked += 1
+            if self.broken:
+                raise VenueError("account endpoint down", 500)
+            if self.asked <= self.busy:
+                raise RetryableError("circuit open: Binance asked to wait 0.0s more", -1003, 0.0)
+        return await super().balances()
+
+
+def test_stop_gets_through_a_venue_that_refuses_the_final_balances_for_a_while_or_for_good(tmp_path):
+    cfg = PairConfig(symbol="BTCUSDT", spread="1bps", size=Decimal("0.002"))
+    sim = SimConfig(balances={"BTC": Decimal(2), "USDT": Decimal(200_000)})
+
+    async def scenario(venue: _BusyAtStop) -> EngineRunner:
+        runner = EngineRunner(venue, [cfg], Journal.in_state_dir(tmp_path / venue.name), timer_s=0.05)
+        await runner.start(run=["BTCUSDT"])
+        await until(lambda: len(venue.own_open_orders()) == 2, what="two orders")
+        venue.stopping = True
+        await runner.stop()
+        return runner
+
+    busy = _BusyAtStop(["BTCUSDT"], sim, speed=20.0, busy=3)
+    runner = asyncio.run(scenario(busy))
+    assert runner.state == "stopped" and busy.asked == 4 and venue_clean(busy)  # asked again until answered
+    assert not [e for e in runner.errors if "final balances" in e]
+    broken = _BusyAtStop(["BTCUSDT"], sim, speed=20.0, broken=True)
+    runner = asyncio.run(scenario(broken))
+    assert runner.state == "stopped" and broken.asked == 1 and venue_clean(broken)  # said, and stopped anyway
+    assert any("stop: final balances not read: " in e and "account endpoint down" in e for e in runner.errors)
+
+
+def venue_clean(venue: SimVenue) -> bool:
+    return venue.own_open_orders() == []
