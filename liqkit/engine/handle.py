@@ -366,10 +366,18 @@ class LocalEngine:
         """The engine's balances with what liqkit's open orders lock counted as free (a fresh start's view)."""
         core = self.runner.core
         out = dict(core.balances)
+        held: list[tuple[str, Decimal]] = []
         for o in core.orders.values():
+            if o.exit_list:  # an exit's legs share what their list holds: counted once, below
+                continue
             r = core.pairs[o.pair].rules
             left = r.qty(max(0, o.qty - o.filled))
-            asset, amount = (r.quote_asset, left * r.price(o.price)) if o.side > 0 else (r.base_asset, left)
+            held.append((r.quote_asset, left * r.price(o.price)) if o.side > 0 else (r.base_asset, left))
+        for st in core.pairs:
+            x, r = st.exit, st.rules
+            if x is not None:
+                held.append((r.quote_asset, x.held * r.tick * r.step) if x.side > 0 else (r.base_asset, r.qty(x.held)))
+        for asset, amount in held:
             free, locked = out.get(asset, (Decimal(0), Decimal(0)))
             moved = min(amount, locked)
             out[asset] = (free + moved, locked - moved)

@@ -39,8 +39,15 @@ FIELDS: dict[str, str] = {
     "skew": "skew",
     "max_inventory": "max inventory",
     "rebalance_band": "rebalance band",
+    "iceberg_visible": "iceberg shown",
+    "exit_inventory": "exit inventory",
+    "exit_take_profit": "exit take-profit",
+    "exit_stop_loss": "exit stop-loss",
 }
-OPTIONAL = frozenset({"max_inventory", "rebalance_band"})  # an empty field: none (off)
+# an empty field: none (off)
+OPTIONAL = frozenset(
+    {"max_inventory", "rebalance_band", "iceberg_visible", "exit_inventory", "exit_take_profit", "exit_stop_loss"}
+)
 PREVIEW_DELAY_S = 0.25
 
 

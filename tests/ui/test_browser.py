@@ -184,7 +184,7 @@ def test_dashboard_at_1500px_fits_the_form_titles_the_chart_and_shows_bid_and_as
 
         # every input of the config form is inside the tab and the viewport, and not covered or clipped
         boxes = page.evaluate(FORM_FITS)
-        assert len(boxes) == 2 * 9  # 8 text fields and post-only, each with its input
+        assert len(boxes) == 2 * 13  # 12 text fields and post-only, each with its input
         assert {b["name"] for b in boxes} >= {
             "lq-f-size", "lq-f-refresh_tolerance", "lq-f-skew", "lq-f-post_only", "lq-f-rebalance_band"
         }  # fmt: skip

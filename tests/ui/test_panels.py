@@ -378,3 +378,39 @@ def test_the_form_turns_the_rebalance_on_and_off_and_names_a_bad_band(tmp_path):
             await runner.stop()
 
     asyncio.run(scenario())
+
+
+def test_the_form_turns_oco_exits_on_naming_a_missing_distance_and_the_orders_show_the_legs(tmp_path):
+    async def scenario():
+        # 2 BTC and 200,000 USDT at about 60,000: half the value is about 2.67 BTC, 0.67 short of it
+        engine, runner, _ = make_engine(tmp_path)
+        await runner.start(run=["BTCUSDT"])
+        panel = PairPanel(engine, "BTCUSDT", engine.pair_view("BTCUSDT"))
+        stream = EventStream(engine, [panel]).start()
+        try:
+            await wait_until(lambda: stream.state == "live" and panel.ticker, 60, what="live")
+            assert panel.inputs["exit_inventory"].value == "" and panel.inputs["iceberg_visible"].value == ""
+            panel.inputs["exit_inventory"].value = "0.5"
+            assert not panel.valid and panel.apply_btn.disabled  # a threshold without its distances: refused
+            assert "exit_take_profit is not" in panel.form_msg.value and "50bps" in panel.form_msg.value
+            panel.inputs["exit_take_profit"].value = "30bps"
+            panel.inputs["exit_stop_loss"].value = "40bps"
+            await wait_until(lambda: panel.valid and not panel.apply_btn.disabled, 60, what="valid")
+            panel.apply()
+            st = runner.core.pair("BTCUSDT")
+            await wait_until(lambda: st.exit is not None and st.exit.placed, 60, what="the exit placed")
+            legs = [o for o in engine.orders("BTCUSDT") if o.purpose == "exit"]
+            assert len(legs) == 2 and {o.side for o in legs} == {"BUY"}, legs  # a BUY list: too little base
+            prices = sorted(Decimal(o.price) for o in legs)
+            assert prices[0] < Decimal(st.rules.price(st.bid)) and prices[1] > Decimal(st.rules.price(st.ask))
+            for key in ("exit_inventory", "exit_take_profit", "exit_stop_loss"):  # off again: the list goes
+                panel.inputs[key].value = ""
+            await wait_until(lambda: panel.valid and not panel.apply_btn.disabled, 60, what="valid")
+            panel.apply()
+            await wait_until(lambda: st.exit is None, 60, what="the exit cancelled")
+            assert not [o for o in engine.orders("BTCUSDT") if o.purpose == "exit"]
+        finally:
+            stream.stop()
+            await runner.stop()
+
+    asyncio.run(scenario())
