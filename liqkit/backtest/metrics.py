@@ -119,6 +119,7 @@ class PairFills:
     qty: np.ndarray  # base asset
     fee: np.ndarray  # quote asset
     rebalance: np.ndarray | None = None  # bool: a fill of the active rebalance (None: none is)
+    exit: np.ndarray | None = None  # bool: a fill of an OCO exit's leg (None: none is)
 
     def __len__(self) -> int:
         return len(self.ts)
@@ -183,6 +184,7 @@ def pair_metrics(f: PairFills, mid: MidLine, statuses: Mapping[str, int]) -> dic
     buys = int(np.count_nonzero(f.sign > 0))
     m["fills"] = n
     m["rebalance_fills"] = int(np.count_nonzero(f.rebalance)) if f.rebalance is not None else 0
+    m["exit_fills"] = int(np.count_nonzero(f.exit)) if f.exit is not None else 0
     m["buy_fills"] = buys
     m["sell_fills"] = n - buys
     m["volume"] = float(np.sum(f.price * f.qty)) if n else 0.0

@@ -76,6 +76,7 @@ _SUMMED = (
     "fees",
     "rebalance_cost",
     "rebalance_fills",
+    "exit_fills",
     "volume",
     "fills",
     "buy_fills",
@@ -243,6 +244,7 @@ def _per_pair(
     sign = np.where(_ints(fills["side"]) > 0, 1.0, -1.0)
     px_ticks, qty_steps, fee_nu = _ints(fills["price_ticks"]), _ints(fills["qty_steps"]), _ints(fills["fee_nu"])
     rebal = np.fromiter((p == "rebalance" for p in fills["purpose"]), bool, len(ts))
+    exits = np.fromiter((p == "exit" for p in fills["purpose"]), bool, len(ts))
     if len(rules) == 1:
         only = next(iter(rules.values()))
         row_of: dict[str, np.ndarray] = {only.symbol: np.ones(len(ts), bool)}
@@ -265,7 +267,7 @@ def _per_pair(
     for md in datas:
         sym = md.symbol
         k = row_of.get(sym, np.zeros(len(ts), bool))
-        f = M.PairFills(ts[k], sign[k], price[k], qty[k], fee[k], rebal[k])
+        f = M.PairFills(ts[k], sign[k], price[k], qty[k], fee[k], rebal[k], exits[k])
         out[sym] = M.pair_metrics(f, M.MidLine.of_book(md.book, float(md.rules.tick)), statuses.get(sym, {}))
     return out
 

@@ -40,6 +40,7 @@ METRICS = (
     "volume",
     "fills",
     "rebalance_fills",
+    "exit_fills",
     "buy_fills",
     "sell_fills",
     "orders_placed",

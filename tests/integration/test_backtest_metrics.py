@@ -86,6 +86,7 @@ def _pair_metrics(orders: pd.DataFrame, fills: pd.DataFrame, md: MarketData) -> 
     m["orders_rejected"] = int((st == "REJECTED").sum())
     m["fills"] = len(f)
     m["rebalance_fills"] = int((f["purpose"] == "rebalance").sum()) if len(f) else 0
+    m["exit_fills"] = int((f["purpose"] == "exit").sum()) if len(f) else 0
     m["buy_fills"] = int((f["side"] == "BUY").sum())
     m["sell_fills"] = int((f["side"] == "SELL").sum())
     m["volume"] = float(f["notional"].sum()) if len(f) else 0.0
@@ -112,6 +113,7 @@ def reference_metrics(res: Any, datas: list[MarketData]) -> tuple[dict[str, Any]
             "fees",
             "rebalance_cost",
             "rebalance_fills",
+            "exit_fills",
             "volume",
             "fills",
             "buy_fills",
@@ -181,6 +183,22 @@ def test_metrics_with_the_active_rebalance_are_the_tables_metrics():
     total, _ = reference_metrics(res, [data])
     assert total["rebalance_fills"] > 0 and total["fills"] > total["rebalance_fills"]  # both kinds of fill
     assert total["rebalance_cost"] > 0
+    _same(res.metrics, total)
+
+
+def test_metrics_with_oco_exits_are_the_tables_metrics(sample_data):
+    pair = PairConfig(
+        symbol="BTCUSDT",
+        spread="3bps",
+        size=Decimal("0.002"),
+        exit_inventory=Decimal("0.2"),
+        exit_take_profit="4bps",
+        exit_stop_loss="4bps",
+    )
+    cfg = LiqkitConfig(sim=SimConfig(balances={"BTC": Decimal(4), "USDT": Decimal(50_000)}), pairs={"BTCUSDT": pair})
+    res = run_backtest(sample_data, cfg)
+    total, _ = reference_metrics(res, [sample_data])
+    assert total["exit_fills"] > 0 and total["fills"] > total["exit_fills"]  # both kinds of fill
     _same(res.metrics, total)
 
 

@@ -371,6 +371,7 @@ def test_oco_exits_same_in_backtest_and_live_runner(sample_data):
     legs = bt.orders[np.asarray(bt.orders["purpose"]) == "exit"]
     fills = bt.fills[np.asarray(bt.fills["purpose"]) == "exit"]
     assert len(set(legs["client_id"])) >= 2 and len(fills) > 0, (len(legs), len(fills))
+    assert bt.metrics["exit_fills"] == len(fills) and bt.metrics["rebalance_fills"] == 0
     ends = {s for s in legs["status"]} & {"FILLED", "EXPIRED", "CANCELED"}
     assert {"FILLED", "EXPIRED"} <= ends, ends  # one leg filled, the other ended by it
     # the exits sold base: the position is what every fill, the exits' included, adds up to
