@@ -1051,6 +1051,7 @@ class EngineCore:
             f"{r.price(x.take_profit).normalize():f}, stop {r.price(x.stop).normalize():f} {r.quote_asset} "
             f"(more than exit_inventory {st.cfg.exit_inventory} {r.base_asset} past inventory_target)"
         )
+        st.reason = text
         self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
         st.close_band()
         out.append(x)
@@ -1100,7 +1101,10 @@ class EngineCore:
         if st is None or x is None or x.list_id != list_id:
             return _NONE
         st.exit_until = ts + HOLD_NS
-        self.event_log.append(StateRecord(ts, st.symbol, st.state, f"exit {list_id} refused: {reason}"))
+        text = f"exit {list_id} refused: {reason} (the next after {HOLD_NS // 1_000_000_000} s)"
+        if st.state == S.QUOTING:
+            st.reason = text
+        self.event_log.append(StateRecord(ts, st.symbol, st.state, text))
         for o in x.open_legs():
             self._exit_leg_end(o, S.REJECTED, ts, reason)
         return _NONE
@@ -1199,6 +1203,8 @@ class EngineCore:
         st.close_band()
         filled = [name for name, leg in (("take-profit", x.tp), ("stop-loss", x.sl)) if leg.filled]
         how = " and ".join(f"{n} filled" for n in filled) if filled else "no leg filled"
+        if st.state == S.QUOTING:
+            st.reason = f"exit {x.list_id} done: {how}"
         self.event_log.append(StateRecord(ts, st.symbol, st.state, f"exit {x.list_id} done: {how}"))
         if st.state == S.QUOTING and status == S.FILLED and st.params.max_loss_units and st.kill_switch_hit():
             return self._halt(st, ts)
