@@ -1057,14 +1057,18 @@ class EngineCore:
         out.append(x)
 
     def _cancel_exit(self, st: PairState, ts: int) -> list[Intent]:
-        """Cancel the pair's exit once it rests (one request for both legs). A list still on its way is
-        cancelled when accepted (``on_exit_placed``); one being cancelled or of unknown fate waits."""
+        """Cancel the pair's exit once it rests: one ``CancelList`` for both legs, or a plain ``Cancel`` of the
+        one left (a take-profit partly filled: its stop expired, and Binance's list is done). A list still
+        on its way is cancelled when accepted (``on_exit_placed``); one being cancelled or of unknown fate
+        waits."""
         x = st.exit
         if x is None:
             return _NONE
         legs = [o for o in (x.tp, x.sl) if o.status in S.RESTING]
         if not legs or len(legs) != len(x.open_legs()):
             return _NONE
+        if len(legs) == 1:  # the other leg ended (a venue may call the list done then): the leg as an order
+            return [self._cancel(legs[0], ts)]
         for o in legs:
             o.status = S.PENDING_CANCEL
             self.order_log.append(OrderRecord(ts, o, S.PENDING_CANCEL, o.filled, ""))

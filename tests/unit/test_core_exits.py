@@ -12,7 +12,7 @@ from liqkit.domain.types import RejectReason, Side
 from liqkit.engine.core import EngineCore
 from liqkit.engine.execution import DONE, NOT_OPEN, REFUSED, UNKNOWN, Execution, Later, Outcome, Query
 from liqkit.engine.exits import HOLD_NS
-from liqkit.engine.intents import CancelAll, CancelList, Place, PlaceOco
+from liqkit.engine.intents import Cancel, CancelAll, CancelList, Place, PlaceOco
 from liqkit.engine.records import FillRecord, StateRecord
 from liqkit.engine.state import purpose
 
@@ -140,3 +140,17 @@ def test_turning_exits_off_cancels_the_list_at_work_and_within_the_threshold_the
     assert CancelList("BTCUSDT", oco.list_id) in core.configure(cfg, 4)
     near, _ = engine(btc="3.4", usdt="180000")  # 3.2 BTC wanted: 0.2 past a 0.5 threshold, no list
     assert ocos(near.on_book(0, 2, P, 10, P + 2, 10)) == []
+
+
+def test_a_take_profit_left_alone_after_its_stop_expired_is_cancelled_as_an_order():
+    core, x = engine()
+    st = core.pair("BTCUSDT")
+    (oco,) = ocos(core.on_book(0, 2, P, 10, P + 2, 10))
+    x.on_answer(oco, DONE, 3)
+    x.on_fill_units(oco.tp_id, 4, oco.take_profit, 10, 0, True, 77, 4)
+    x.on_order_update(oco.sl_id, "EXPIRED", 0, 5)  # the first fill expired the stop: the list may be done
+    out = core.stop("BTCUSDT", 6)
+    assert Cancel("BTCUSDT", oco.tp_id) in out and not [i for i in out if isinstance(i, CancelList)]
+    x.on_answer(Cancel("BTCUSDT", oco.tp_id), DONE, 7)
+    assert st.exit is None and not [o for o in core.orders.values() if o.exit_list]
+    assert st.base_locked == st.own_sell_locked  # what the list held: released at its end
