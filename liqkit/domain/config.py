@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -204,9 +204,13 @@ def _rate_parser(units: tuple[str, ...], example: str) -> Any:
         per = "s" if unit.startswith("s") else "bps" if unit.startswith("bp") else "tick"
         if per not in units:
             raise ValueError(f"{excerpt(v)}: per {per} is the wrong unit here; write {forms}")
-        value = Decimal(m.group(1))
-        if value <= 0 or value > MAX_RATE:
-            raise ValueError(f"{excerpt(v)}: must be above 0 and at most {MAX_RATE:f}; write {forms}")
+        try:  # an exponent past Decimal's range does not convert; one past the context's cannot be compared
+            value = Decimal(m.group(1))
+            ok = not value.is_zero() and -30 <= value.adjusted() <= MAX_RATE.adjusted() and value <= MAX_RATE
+        except ArithmeticError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{excerpt(v)}: must be above 0 and at most {MAX_RATE:f} (not below 1e-30); write {forms}")
         return {"value": value, "per": per}
 
     return parse
@@ -906,18 +910,38 @@ def _distance_text(v: Any) -> Any:
     return v
 
 
+def _visible_text(v: Any) -> Any:
+    """``iceberg_visible`` as a change carries it: its text or a number (what the schema says), parsed."""
+    if isinstance(v, (Visible, Mapping)):
+        raise ValueError(f"{excerpt(v)} is not a quantity: write {VISIBLE_FORMS}")
+    return _parse_visible(v)
+
+
 def _changes_model() -> type[BaseModel]:
     """A partial ``PairConfig`` for config changes (every field optional, ``spread`` for both sides,
     unknown keys refused): the shape the control API documents and checks before ``update_pair``."""
     pattern = r"^\s*[0-9]+(\.[0-9]+)?\s*([bB][pP][sS]?|[tT][iI][cC][kK][sS]?)\s*$"  # _DIST_RE, for JSON Schema
     schema = {"type": "string", "pattern": pattern, "examples": ["10bps", "2ticks"], "description": DISTANCE_FORMS}
     dist_text = Annotated[str, BeforeValidator(_distance_text), WithJsonSchema(schema)]  # messages, not the regex
+    visible_schema = {
+        "anyOf": [
+            {"type": "string", "pattern": _VISIBLE_RE.pattern, "examples": ["0.0005", "25%"]},
+            {"type": "number", "exclusiveMinimum": 0},
+        ],
+        "description": VISIBLE_FORMS,
+    }
+    visible = Annotated[Visible, BeforeValidator(_visible_text), WithJsonSchema(visible_schema)]
     fields: dict[str, Any] = {"spread": (dist_text | None, Field(default=None, description="Both sides at once."))}
     for name, f in PairConfig.model_fields.items():
         if name == "symbol":
             continue
+        inner = {get_args(a)[0] if get_origin(a) is Annotated else a for a in get_args(f.annotation)} - {type(None)}
         if f.annotation is Distance:
             ann: Any = dist_text
+        elif inner == {Distance}:  # an optional distance (the exits'): the same text, or null
+            ann = dist_text | None
+        elif inner == {Visible}:  # iceberg_visible: its text or a number, or null (the schema says which)
+            ann = visible | None
         else:
             ann = Annotated[f.annotation, *f.metadata] if f.metadata else f.annotation
         fields[name] = (ann, Field(default=None, description=f.description))

@@ -38,7 +38,7 @@ def config(tmp_path: Path) -> Path:
 
 def test_calibrate_against_a_sim_server_with_hidden_matching(tmp_path: Path, config: Path) -> None:
     assert DATA.is_file(), f"the shipped recording is missing: {DATA}"
-    hidden = ["--queue-model", "prob-power", "--queue-param", "3"]
+    hidden = ["--queue-model", "prob-log"]
     hidden += ["--latency-p50-ms", str(HIDDEN_P50_MS), "--latency-p99-ms", "40", "--latency-seed", "3"]
     out = tmp_path / "out"
     with SimServerProcess(["--data", str(DATA), "--config", str(config), *hidden], speed=1.0) as srv:
@@ -68,13 +68,15 @@ def test_calibrate_against_a_sim_server_with_hidden_matching(tmp_path: Path, con
         assert m["score"] == pytest.approx(abs(m["fills"] - live["fills"]) / live["fills"] + 1 - m["matched_share"])
     assert report["best"] == min(report["models"], key=lambda k: report["models"][k]["score"])
 
-    # quoting at the touch, the queue decides: the model the server hides is closer than the farthest one,
-    # and the closest model is close (on a quiet machine within 10 % of live fills; a loaded one delays the
-    # engine's view of the market more than the recorded feed lags show: 11 % was seen with five test runs
-    # beside it, hence the margin)
+    # quoting at the touch, the queue decides: the calibration names the model the server hides, and it is
+    # close (on a quiet machine within 10 % of live fills and 80 % matched; a loaded one delays the engine's
+    # view of the market more than the recorded feed lags show: 11 % was seen with five test runs beside
+    # it, hence the margin). prob-log is hidden because it differs from the others by more than a minute of
+    # fills can resolve: on this recording 461 fills against risk-averse's 334 and prob-power:3's 343 (those
+    # two are 3 % apart, less than the noise of 40 live fills; a minute cannot tell them apart)
     models = report["models"]
-    assert models["prob-power:3"]["score"] < models["prob-log"]["score"]
-    best = models[report["best"]]
+    assert report["best"] == "prob-log", {k: (m["fills"], round(m["score"], 3)) for k, m in models.items()}
+    best = models["prob-log"]
     assert abs(best["fill_count_error"]) <= 0.20 and best["matched_share"] >= 0.75, best
 
     # the latency the server hid is in the round trips the session measured (never less)

@@ -314,6 +314,13 @@ def test_fixed_spreads_ignore_the_model_settings_so_a_sweep_can_vary_model():
         ({"intensity_k": "1.3/s"}, "intensity_k = '1.3/s': '1.3/s': per s is the wrong unit here"),
         ({"intensity_k": "-1.3/bps"}, "intensity_k = '-1.3/bps': '-1.3/bps' is negative: it must be > 0"),
         ({"intensity_k": "1e10/bps"}, "intensity_k = '1e10/bps': '1e10/bps': must be above 0 and at most"),
+        # exponents past Decimal's range (the API fuzzer's): refused, not an InvalidOperation
+        (
+            {"intensity_a": "7e-38065599130534045735952/s"},
+            "intensity_a = '7e-38065599130534045735952/s': '7e-38065599130534045735952/s': must be above 0 and at "
+            "most 1000000000 (not below 1e-30)",
+        ),
+        ({"intensity_k": "7e380000000/bps"}, "intensity_k = '7e380000000/bps': '7e380000000/bps': must be above 0"),
         ({"intensity_k": float("inf")}, "intensity_k = inf: must be a finite number"),
         ({"vol_window": 0}, "vol_window = 0: Input should be greater than or equal to 1"),
         ({"vol_window": float("nan")}, "vol_window = nan: must be a finite number"),
@@ -342,3 +349,20 @@ def test_bad_model_settings_name_the_field_and_the_fix(tmp_path, change, expecte
         parse_config(data)
     assert f"pairs.BTCUSDT.{expected}" in str(e.value)
     assert "Traceback" not in str(e.value) and "^\\s*" not in str(e.value)
+
+
+def test_the_api_changes_model_documents_what_it_accepts_for_icebergs_and_exit_distances():
+    """The control API's schema says what the changes model takes (the fuzzer holds the two together): an
+    iceberg's text or a number, an exit distance's text; an object in their place is refused by name."""
+    from liqkit.domain.config import PairChanges
+
+    props = PairChanges.model_json_schema()["properties"]
+    shown = props["iceberg_visible"]["anyOf"][0]["anyOf"]
+    assert [s["type"] for s in shown] == ["string", "number"]
+    assert props["exit_take_profit"]["anyOf"][0]["type"] == "string"
+    assert PairChanges.model_validate({"iceberg_visible": 2}).iceberg_visible.value == 2
+    assert str(PairChanges.model_validate({"iceberg_visible": "25%"}).iceberg_visible) == "25%"
+    assert PairChanges.model_validate({"exit_stop_loss": "4ticks"}).exit_stop_loss == "4ticks"
+    for bad in ({"iceberg_visible": {"value": 1}}, {"exit_take_profit": {"value": 1, "unit": "bps"}}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            PairChanges.model_validate(bad)
