@@ -368,6 +368,15 @@ class SimConfig(_Strict):
     latency_file: Path | None = Field(
         default=None, description="measured: round trips as `liqkit latency export` writes them (.csv or .parquet)."
     )
+    latency_inbound_share: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description=(
+            "measured: the share of each round trip spent on the way to the exchange (0.5: half each way; "
+            "`liqkit calibrate` fits it); the rest is the answer's way back."
+        ),
+    )
     feed_latency_ms: float = Field(
         default=0.0,
         ge=0,

@@ -12,7 +12,7 @@ starts at and, for order traffic, the request's ``kind`` (``PLACE``: order entry
   drivers ask in, and two requests sent at the same nanosecond travel together;
 - ``MeasuredLatency``: recorded round trips (``liqkit latency export``: order entry and cancels
   separately), interpolated linearly over time between the recorded sends and held at the ends. A
-  round trip is split evenly: half to reach the exchange, half to come back.
+  round trip is split ``inbound_share`` to reach the exchange (half by default), the rest to come back.
 
 Market data is never delayed by these models (``feed_ns`` is 0): recorded data carries its own local
 receive times, which already include the feed's latency. But the venue had each market event before we
@@ -275,11 +275,12 @@ class MeasuredLatency:
 
     ``place_ts``/``place_rtt`` are the send times and round trips (ns) of order entries;
     ``cancel_ts``/``cancel_rtt`` those of cancels (none: cancels take order entry's). A round trip
-    is split evenly, ``rtt // 2`` out and the rest back, each half at the time it starts; the user
-    stream takes half of order entry's. ``offset_ns`` is added to the recorded times (to replay a
-    session recorded at another time: ``liqkit.venues.sim.latency`` aligns it with the data)."""
+    is split ``inbound_share`` out (half by default: ``rtt // 2``) and the rest back, each part at the
+    time it starts; the user stream takes the way back of order entry's. ``offset_ns`` is added to the
+    recorded times (to replay a session recorded at another time: ``liqkit.venues.sim.latency`` aligns it
+    with the data)."""
 
-    __slots__ = ("_cancel", "_place", "offset_ns")
+    __slots__ = ("_cancel", "_inbound_pm", "_place", "offset_ns")
 
     def __init__(
         self,
@@ -288,9 +289,13 @@ class MeasuredLatency:
         cancel_ts: list[int] | None = None,
         cancel_rtt: list[int] | None = None,
         offset_ns: int = 0,
+        inbound_share: float = 0.5,
     ) -> None:
         if not place_ts:
             raise ValueError("measured latency: no order entry (place) round trips")
+        if not 0 <= inbound_share <= 1:
+            raise ValueError(f"measured latency: inbound_share = {inbound_share!r}: must be from 0 to 1")
+        self._inbound_pm = round(inbound_share * 1_000_000)  # parts per million, exact integer splits
         self._place = _Series(place_ts, place_rtt)
         self._cancel = _Series(cancel_ts, cancel_rtt or []) if cancel_ts else self._place
         self.offset_ns = offset_ns
@@ -301,13 +306,13 @@ class MeasuredLatency:
         return s.at(ts - self.offset_ns)
 
     def request_ns(self, ts: int, kind: int) -> int:
-        """Half the round trip at ``ts`` (rounded down)."""
-        return self.round_trip_ns(ts, kind) // 2
+        """The inbound share of the round trip at ``ts`` (rounded down: half, ``rtt // 2``, by default)."""
+        return self.round_trip_ns(ts, kind) * self._inbound_pm // 1_000_000
 
     def response_ns(self, ts: int, kind: int) -> int:
-        """The other half of the round trip at ``ts`` (order entry's for the user stream)."""
+        """The rest of the round trip at ``ts`` (order entry's for the user stream)."""
         rtt = self.round_trip_ns(ts, kind)
-        return rtt - rtt // 2
+        return rtt - rtt * self._inbound_pm // 1_000_000
 
     def feed_ns(self, ts: int) -> int:
         """Market data arrives at its recorded receive time."""

@@ -11,7 +11,9 @@
    over time).
 3. **Backtests.** The recording, from the engine's start to its stop, with our own orders taken out of
    its depth (``liqkit.research.footprint``), is backtested with the same config, the live account's
-   starting balances and the measured latency, once per queue model (``[sim] queue_model``).
+   starting balances and the measured latency, once per queue model (``[sim] queue_model``) and inbound
+   share of the round trips (``INBOUND_SHARES``: how much of each is spent on the way to the matching,
+   which a client cannot see; ``fit_models`` keeps each model at its closest share).
 4. **Report** (``liqkit.research.calibration_report``): live beside each model, and the model closest
    to live.
 
@@ -24,6 +26,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
 QUEUE_MODELS = ("risk-averse", "prob-power", "prob-log")
 DEFAULT_MODELS = "risk-averse,prob-log,prob-power:1,prob-power:2,prob-power:3,prob-power:4"
+INBOUND_SHARES = (0.5, 0.75, 1.0)  # the shares of a measured round trip spent on the way in, fitted per model
 _MODEL = re.compile(r"^(risk-averse|prob-log|prob-power)(?::([0-9]*\.?[0-9]+))?$")
 
 
@@ -213,14 +217,22 @@ def recorded_market(session: LiveSession, symbol: str) -> MarketData:
     return md.slice_time(session.start_ns, None)
 
 
-def model_config(cfg: LiqkitConfig, spec: QueueModelSpec, session: LiveSession) -> LiqkitConfig:
+def model_config(
+    cfg: LiqkitConfig, spec: QueueModelSpec, session: LiveSession, inbound_share: float = 0.5
+) -> LiqkitConfig:
     """``cfg`` for the backtest of the session under ``spec``: realistic fills, that queue model, the
-    session's measured latency (constant 0 if it sent nothing), the account's starting balances."""
+    session's measured latency (constant 0 if it sent nothing) split ``inbound_share`` on the way in, the
+    account's starting balances."""
     sim: dict[str, Any] = {"fill_model": "realistic", "queue_model": spec.name}
     if spec.param is not None:
         sim["queue_param"] = spec.param
     if session.latency_file.exists():
-        sim.update(latency="measured", latency_file=session.latency_file, latency_ms=0.0)
+        sim.update(
+            latency="measured",
+            latency_file=session.latency_file,
+            latency_ms=0.0,
+            latency_inbound_share=inbound_share,
+        )
     if session.balances:
         sim["balances"] = {a: v for a, v in session.balances.items() if v > 0} or cfg.sim.balances
     data = cfg.model_dump(mode="python")
@@ -232,7 +244,7 @@ def model_config(cfg: LiqkitConfig, spec: QueueModelSpec, session: LiveSession) 
 
 
 def backtest_models(
-    cfg: LiqkitConfig, session: LiveSession, specs: Sequence[QueueModelSpec]
+    cfg: LiqkitConfig, session: LiveSession, specs: Sequence[QueueModelSpec], inbound_share: float = 0.5
 ) -> tuple[dict[str, BacktestResult], dict[str, MarketData]]:
     """One backtest of the recorded session (from the engine's start to its stop) per queue model; and
     each symbol's recording from the start, its tail included (the mids the markouts look ahead to).
@@ -262,7 +274,7 @@ def backtest_models(
         }
     results = {}
     for spec in specs:
-        c = model_config(cfg, spec, session)
+        c = model_config(cfg, spec, session, inbound_share)
         base = latency_model(c.sim, session.start_ns, session.end_ns)
         latency = VenueAhead(base, lag_ts=lag_ts, lag_ns=lag_ns) if lag_ts else base
         results[spec.label] = run_backtest(datas, c, latency=latency)
@@ -283,8 +295,6 @@ def calibrate(
     API keys from the environment or ``.env``, or from ``keys_file`` alone (the one a local
     ``liqkit sim-server`` wrote, ``SimServerProcess.keys_file``)."""
 
-    from liqkit.research.calibration_report import build_report
-
     if not duration > 0:
         raise ConfigError(f"--duration: {duration} must be > 0 seconds")
     if not tail_s >= 0:
@@ -296,9 +306,49 @@ def calibrate(
     session = _run(live_session(cfg, out, duration, tail_s, say, keys_file))
     if say:
         say(f"backtesting the recording under {len(specs)} queue models: {', '.join(s.label for s in specs)}")
-    results, datas = backtest_models(cfg, session, specs)
-    report = build_report(session, results, datas)
+    report = fit_models(cfg, session, specs)
     report.write(out)
+    return report
+
+
+def _flip(fn: Callable[[float, str], float], label: str, share: float) -> float:
+    return fn(share, label)
+
+
+def fit_models(
+    cfg: LiqkitConfig,
+    session: LiveSession,
+    specs: Sequence[QueueModelSpec],
+    shares: Sequence[float] = INBOUND_SHARES,
+) -> CalibrationReport:
+    """Backtest the session under each queue model at each inbound share of the measured round trips, and
+    keep each model at the share that brings it closest to live (its ``inbound_share`` in the report):
+    a venue spends a round trip's time on the way in (matching) and on the way back in proportions the
+    client cannot see; the calibration measures them. The report's ``latency.inbound_share`` is the
+    closest model's, with the inbound p50 and p99 it implies."""
+    from liqkit.research.calibration_report import build_report
+
+    runs = {s: backtest_models(cfg, session, specs, s) for s in shares}
+    scored = {s: build_report(session, res, datas) for s, (res, datas) in runs.items()}
+
+    def score(s: float, label: str) -> float:
+        v = scored[s].models[label].get("score")
+        return float("inf") if v is None else float(v)
+
+    chosen: dict[str, float] = {}
+    for spec in specs:
+        chosen[spec.label] = min(shares, key=partial(_flip, score, spec.label))
+    results = {label: runs[s][0][label] for label, s in chosen.items()}
+    report = build_report(session, results, runs[shares[0]][1])
+    for label, s in chosen.items():
+        report.models[label]["inbound_share"] = s
+    if report.best is not None:
+        share = chosen[report.best]
+        report.latency["inbound_share"] = share
+        place = report.latency.get("place")
+        if isinstance(place, dict) and place.get("n"):
+            place["inbound_p50_ms"] = place["p50_ms"] * share
+            place["inbound_p99_ms"] = place["p99_ms"] * share
     return report
 
 

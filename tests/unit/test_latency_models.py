@@ -219,3 +219,17 @@ def test_the_timeline_names_each_request_kind_to_the_model():
     assert ("request", PLACE) in rec.asked and ("request", CANCEL) in rec.asked
     assert ("response", CANCEL) in rec.asked and ("response", PLACE) in rec.asked
     assert "lq.x" in ex.orders
+
+
+def test_measured_round_trips_split_by_the_inbound_share():
+    from liqkit.engine.latency import CANCEL, PLACE, MeasuredLatency
+
+    even = MeasuredLatency([0, 10], [21_000_001, 21_000_001])
+    assert (even.request_ns(5, PLACE), even.response_ns(5, PLACE)) == (10_500_000, 10_500_001)  # rtt // 2
+    inbound = MeasuredLatency([0], [20_000_000], [0], [8_000_000], inbound_share=0.75)
+    assert (inbound.request_ns(0, PLACE), inbound.response_ns(0, PLACE)) == (15_000_000, 5_000_000)
+    assert (inbound.request_ns(0, CANCEL), inbound.response_ns(0, CANCEL)) == (6_000_000, 2_000_000)
+    all_in = MeasuredLatency([0], [20_000_000], inbound_share=1.0)
+    assert (all_in.request_ns(0, PLACE), all_in.response_ns(0, PLACE)) == (20_000_000, 0)
+    with pytest.raises(ValueError, match="inbound_share"):
+        MeasuredLatency([0], [1], inbound_share=1.5)

@@ -66,6 +66,7 @@ def _model(cfg: SimConfig, start_ns: int, end_ns: int | None) -> LatencyModel:
             trips.cancel_ts.tolist(),
             trips.cancel_rtt.tolist(),
             offset,
+            cfg.latency_inbound_share,
         )
     return ConstantLatency.from_ms(cfg.latency_ms)
 
