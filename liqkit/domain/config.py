@@ -429,7 +429,7 @@ class SimConfig(_Strict):
                 "latency_cancel_p99_ms",
                 "latency_seed",
             ),
-            "measured": ("latency_file",),
+            "measured": ("latency_file", "latency_inbound_share"),
         }
         model = self.latency
         for name in need[model]:
@@ -438,7 +438,8 @@ class SimConfig(_Strict):
         for other, names in own.items():
             for name in names if other != model else ():
                 value = getattr(self, name)
-                if name in self.model_fields_set and value is not None and not (name == "latency_ms" and value == 0):
+                default = (name == "latency_ms" and value == 0) or (name == "latency_inbound_share" and value == 0.5)
+                if name in self.model_fields_set and value is not None and not default:
                     raise _field_error(
                         name,
                         value,

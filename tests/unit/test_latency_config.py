@@ -193,3 +193,13 @@ def test_a_missing_unreadable_or_misnamed_round_trip_file(tmp_path):
     empty.write_text("")
     with pytest.raises(DataError, match="cannot read it as csv"):
         read_round_trips(empty)
+
+
+def test_an_inbound_share_belongs_to_measured_latency():
+    from liqkit.domain.config import SimConfig
+
+    with pytest.raises(ValueError, match="latency_inbound_share"):
+        SimConfig(latency_inbound_share=0.8)  # constant latency: it would change nothing, silently
+    with pytest.raises(ValueError, match="latency_inbound_share"):
+        SimConfig(latency="measured", latency_file="x.csv", latency_inbound_share=1.5)
+    assert SimConfig(latency="measured", latency_file="x.csv", latency_inbound_share=1).latency_inbound_share == 1
