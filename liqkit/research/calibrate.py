@@ -26,7 +26,6 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -311,10 +310,6 @@ def calibrate(
     return report
 
 
-def _flip(fn: Callable[[float, str], float], label: str, share: float) -> float:
-    return fn(share, label)
-
-
 def fit_models(
     cfg: LiqkitConfig,
     session: LiveSession,
@@ -331,13 +326,14 @@ def fit_models(
     runs = {s: backtest_models(cfg, session, specs, s) for s in shares}
     scored = {s: build_report(session, res, datas) for s, (res, datas) in runs.items()}
 
-    def score(s: float, label: str) -> float:
-        v = scored[s].models[label].get("score")
-        return float("inf") if v is None else float(v)
-
     chosen: dict[str, float] = {}
-    for spec in specs:
-        chosen[spec.label] = min(shares, key=partial(_flip, score, spec.label))
+    for spec in specs:  # each model at its closest share (the first of equals; no score: the first share)
+        best_score = float("inf")
+        chosen[spec.label] = shares[0]
+        for share in shares:
+            v = scored[share].models[spec.label].get("score")
+            if v is not None and float(v) < best_score:
+                best_score, chosen[spec.label] = float(v), share
     results = {label: runs[s][0][label] for label, s in chosen.items()}
     report = build_report(session, results, runs[shares[0]][1])
     for label, s in chosen.items():
